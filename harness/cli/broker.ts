@@ -1,0 +1,1 @@
+export function registerBroker(_p: unknown): void {}

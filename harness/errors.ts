@@ -1,0 +1,37 @@
+/**
+ * Errors that reach a user. Each carries the exit status the CLI must return and a message that
+ * names what went wrong, where (file, port, value) and what to do about it, on one line.
+ */
+
+/** Exit statuses shared by every hilt command. */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  unreachable: 3,
+} as const;
+
+export class HiltError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.usage,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'HiltError';
+  }
+}
+
+/** Bad usage or configuration: a value, a file or a port the user can fix (exit 2). */
+export class UsageError extends HiltError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.usage, options);
+    this.name = 'UsageError';
+  }
+}
+
+/** The short system reason of an fs/net error ("EACCES", "EADDRINUSE"), or its message. */
+export function errnoOf(err: unknown): string {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,330 @@
+/**
+ * Brings a certs dir to the catalogue: issues what is missing, reissues leaves whose dates,
+ * issuer, names or key no longer fit their purpose, keeps roots unless forced, and writes the
+ * manifest. Everything is issued in memory first and written only when all of it succeeded.
+ */
+import { X509Certificate } from 'node:crypto';
+import { access, constants, mkdir, readFile, readdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { UsageError, errnoOf } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
+import { VERSION } from '../version.ts';
+import type { CertSpec } from './catalog.ts';
+import { BASE_HOSTS, BUNDLES, CERTIFICATES, DEVICE_ID, deviceSpec } from './catalog.ts';
+import type { Material } from './issue.ts';
+import {
+  canonicalHost, datesDrift, distinguishedName, fingerprint, hostNames, issue, keyKindOf, keyLabel, keyMatches, sanOf,
+} from './issue.ts';
+
+export const MANIFEST_SCHEMA = 1;
+
+export interface CertArtifact {
+  name: string;
+  kind: CertSpec['kind'];
+  purpose: string;
+  /** Paths relative to the certs dir. `chain` is what a server presents: leaf then intermediates. */
+  files: { cert: string; key: string; chain?: string };
+  subject: string;
+  issuer: string;
+  notBefore: string;
+  notAfter: string;
+  keyType: string;
+  sha256: string;
+  names: string[];
+}
+
+export interface BundleArtifact {
+  name: string;
+  kind: 'bundle';
+  purpose: string;
+  files: { pem: string };
+  certificates: Array<{ name: string; subject: string; sha256: string }>;
+}
+
+export type Artifact = CertArtifact | BundleArtifact;
+
+export interface Manifest {
+  schema: number;
+  generator: string;
+  updated: string;
+  /** Every name the lab's server certificates carry. */
+  hosts: string[];
+  artifacts: Artifact[];
+}
+
+export type ChangeAction = 'created' | 'reissued' | 'kept' | 'warning';
+export interface Change {
+  name: string;
+  action: ChangeAction;
+  reason?: string;
+}
+
+export interface EnsureOptions {
+  dir: string;
+  /** Extra names for server certificates (LAN name or IP of the bench, 10.0.2.2 for QEMU). */
+  hosts?: string[];
+  /** Replace everything, roots included. */
+  force?: boolean;
+  /** Device ids to hold a valid certificate for, besides those already in the dir. */
+  devices?: string[];
+  /** The time the dates are judged against (tests). */
+  now?: Date;
+}
+
+/** A lab PKI on disk, with its PEM text loaded. Keys are reachable only through `material()`. */
+export interface Pki {
+  dir: string;
+  manifest: Manifest;
+  changes: Change[];
+  /** Absolute path of an artifact's file. */
+  path(name: string, file?: 'cert' | 'key' | 'chain' | 'pem'): string;
+  /** Certificate, key and served chain of a certificate artifact. */
+  material(name: string): Material & { chain: string };
+  /** PEM text of a bundle. */
+  bundle(name: string): string;
+}
+
+const GENERATOR = `hilt ${VERSION}`;
+
+function isHostName(host: string): boolean {
+  return isIP(host) !== 0 || /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host);
+}
+
+async function prepareDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    throw new UsageError(`certs dir ${dir} cannot be written (${errnoOf(err)}): fix its permissions or choose another with --dir`, { cause: err });
+  }
+}
+
+async function readIfExists(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return null;
+    throw new UsageError(`${path}: cannot be read (${errnoOf(err)}): fix its permissions`, { cause: err });
+  }
+}
+
+async function readManifest(dir: string): Promise<Manifest | null> {
+  const path = join(dir, 'manifest.json');
+  const text = await readIfExists(path);
+  if (text === null) return null;
+  try {
+    const manifest = JSON.parse(text) as Manifest;
+    if (manifest.schema !== MANIFEST_SCHEMA || !Array.isArray(manifest.artifacts) || !Array.isArray(manifest.hosts)) {
+      throw new Error(`schema ${String(manifest.schema)}`);
+    }
+    return manifest;
+  } catch (err) {
+    throw new UsageError(`${path}: not a hilt manifest (${(err as Error).message}): delete it and run \`hilt certs\` to rebuild it from the PEM files`);
+  }
+}
+
+/** Ids of devices minted earlier: every device/<id>.crt in the dir. */
+async function mintedDevices(dir: string): Promise<string[]> {
+  try {
+    const files = await readdir(join(dir, 'device'));
+    return files.filter((f) => f.endsWith('.crt')).map((f) => f.slice(0, -4)).filter((id) => DEVICE_ID.test(id));
+  } catch {
+    return [];
+  }
+}
+
+interface Existing {
+  cert: X509Certificate;
+  material: Material;
+}
+
+function fixFor(spec: CertSpec): string {
+  return spec.kind === 'root'
+    ? 'restore it from a backup, or run `hilt certs --force` to start a new PKI (firmware that embeds the old root must be rebuilt)'
+    : 'delete it and run `hilt certs` to reissue it';
+}
+
+/** Loads a certificate and its key; null when neither exists. Refuses corrupt or mismatched files. */
+async function loadExisting(dir: string, spec: CertSpec): Promise<Existing | null> {
+  const certPath = join(dir, `${spec.file}.crt`);
+  const keyPath = join(dir, `${spec.file}.key`);
+  const [certPem, keyPem] = await Promise.all([readIfExists(certPath), readIfExists(keyPath)]);
+  if (certPem === null && keyPem === null) return null;
+  if (certPem === null || keyPem === null) {
+    if (spec.kind !== 'root') return null; // half a leaf: issue it anew
+    const missing = certPem === null ? certPath : keyPath;
+    throw new UsageError(`${missing}: missing while its pair exists: ${fixFor(spec)}`);
+  }
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch {
+    throw new UsageError(`${certPath}: not a valid PEM certificate (corrupt?): ${fixFor(spec)}`);
+  }
+  let matches: boolean;
+  try {
+    matches = keyMatches(cert, keyPem);
+  } catch {
+    throw new UsageError(`${keyPath}: not a valid PEM private key (corrupt?): ${fixFor(spec)}`);
+  }
+  if (!matches) throw new UsageError(`${keyPath}: is not the key of ${certPath}: ${fixFor(spec)}`);
+  return { cert, material: { cert: certPem, key: keyPem } };
+}
+
+/** Why an existing certificate must be reissued, or null to keep it. */
+function driftOf(spec: CertSpec, found: X509Certificate, issuer: X509Certificate | null, hosts: readonly string[], now: number): string | null {
+  if (keyKindOf(found) !== spec.key) return `key is ${keyLabel(keyKindOf(found))}, not ${keyLabel(spec.key)}`;
+  if (issuer && !(found.checkIssued(issuer) && found.verify(issuer.publicKey))) return 'issuer was replaced';
+  const wanted = hostNames(spec, hosts);
+  const have = sanOf(found);
+  if (wanted.length !== have.length || wanted.some((h) => !have.includes(h))) return `names changed to ${wanted.join(' ')}`;
+  const drift = datesDrift(spec.dates, found, now);
+  return drift;
+}
+
+function chainOf(spec: CertSpec, byName: Map<string, CertSpec>, issued: Map<string, Material>): string {
+  let pem = issued.get(spec.name)!.cert;
+  for (let up = byName.get(spec.issuer); up && up.issuer !== 'self'; up = byName.get(up.issuer)) {
+    pem += issued.get(up.name)!.cert;
+  }
+  return pem;
+}
+
+export async function ensurePki(options: EnsureOptions): Promise<Pki> {
+  const dir = resolve(options.dir);
+  const now = (options.now ?? new Date()).getTime();
+  for (const host of options.hosts ?? []) {
+    if (!isHostName(host)) throw new UsageError(`--host ${JSON.stringify(host)}: not a host name or IP address: give a DNS name (bench.local) or an address (192.168.1.20)`);
+  }
+  for (const id of options.devices ?? []) {
+    if (!DEVICE_ID.test(id)) throw new UsageError(`device id ${JSON.stringify(id)}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+  }
+  await prepareDir(dir);
+  const previous = await readManifest(dir);
+  // Hosts accumulate: a bench address given once stays on the server certificates until --force.
+  const hosts = [...new Set([...BASE_HOSTS, ...(options.force ? [] : previous?.hosts ?? []), ...(options.hosts ?? []).map(canonicalHost)])];
+  const devices = [...new Set([...(await mintedDevices(dir)), ...(options.devices ?? [])])].sort();
+  const specs = [...CERTIFICATES, ...devices.map(deviceSpec)];
+  const byName = new Map(specs.map((s) => [s.name, s]));
+
+  const changes: Change[] = [];
+  const issued = new Map<string, Material>();
+  const fresh = new Set<string>();
+  const parsed = new Map<string, X509Certificate>();
+  const pending = new Map<string, Promise<void>>();
+
+  const settle = (spec: CertSpec): Promise<void> => {
+    let p = pending.get(spec.name);
+    if (!p) {
+      p = (async () => {
+        const issuerSpec = spec.issuer === 'self' ? null : byName.get(spec.issuer)!;
+        if (issuerSpec) await settle(issuerSpec);
+        const issuer = issuerSpec ? issued.get(issuerSpec.name)! : null;
+        const existing = await loadExisting(dir, spec);
+        let reason: string | null = existing ? null : 'missing';
+        if (existing && options.force) reason = 'forced';
+        else if (existing) {
+          reason = driftOf(spec, existing.cert, issuerSpec ? parsed.get(issuerSpec.name)! : null, hosts, now);
+          if (reason && spec.kind === 'root') {
+            // Firmware embeds roots: never replace one behind the user's back.
+            changes.push({ name: spec.name, action: 'warning', reason: `${reason}; kept (replace with --force)` });
+            reason = null;
+          }
+        }
+        const material = reason ? await issue(spec, issuer, hosts, now) : existing!.material;
+        if (reason) {
+          fresh.add(spec.name);
+          changes.push(existing ? { name: spec.name, action: 'reissued', reason } : { name: spec.name, action: 'created' });
+        } else {
+          changes.push({ name: spec.name, action: 'kept' });
+        }
+        issued.set(spec.name, material);
+        parsed.set(spec.name, reason ? new X509Certificate(material.cert) : existing!.cert);
+      })();
+      pending.set(spec.name, p);
+    }
+    return p;
+  };
+  await Promise.all(specs.map(settle));
+  const order = (c: Change) => specs.findIndex((s) => s.name === c.name);
+  changes.sort((a, b) => order(a) - order(b));
+
+  const artifacts: Artifact[] = [];
+  const chains = new Map<string, string>();
+  const writes: Array<[string, string, number]> = [];
+  for (const spec of specs) {
+    const material = issued.get(spec.name)!;
+    const cert = parsed.get(spec.name)!;
+    const files: CertArtifact['files'] = { cert: `${spec.file}.crt`, key: `${spec.file}.key` };
+    if (spec.kind === 'server') files.chain = `${spec.file}.chain.pem`;
+    if (fresh.has(spec.name)) {
+      writes.push([files.key, material.key, 0o600], [files.cert, material.cert, 0o644]);
+    }
+    if (files.chain) {
+      chains.set(spec.name, chainOf(spec, byName, issued));
+      writes.push([files.chain, chains.get(spec.name)!, 0o644]);
+    }
+    artifacts.push({
+      name: spec.name, kind: spec.kind, purpose: spec.purpose, files,
+      subject: distinguishedName(cert.subject), issuer: distinguishedName(cert.issuer),
+      notBefore: new Date(cert.validFrom).toISOString(), notAfter: new Date(cert.validTo).toISOString(),
+      keyType: keyLabel(keyKindOf(cert)), sha256: fingerprint(cert), names: sanOf(cert),
+    });
+  }
+  for (const bundle of BUNDLES) {
+    writes.push([bundle.file, bundle.members.map((m) => issued.get(m)!.cert).join(''), 0o644]);
+    artifacts.push({
+      name: bundle.name, kind: 'bundle', purpose: bundle.purpose, files: { pem: bundle.file },
+      certificates: bundle.members.map((m) => {
+        const cert = parsed.get(m)!;
+        return { name: m, subject: distinguishedName(cert.subject), sha256: fingerprint(cert) };
+      }),
+    });
+  }
+  const unchanged = previous && fresh.size === 0 && previous.hosts.join() === hosts.join();
+  const updated = unchanged ? previous.updated : new Date(now).toISOString();
+  const manifest: Manifest = { schema: MANIFEST_SCHEMA, generator: GENERATOR, updated, hosts, artifacts };
+
+  // Chains and bundles are rewritten every time (cheap, derived); a reader never sees a torn file.
+  // Keys go first so a certificate on disk never lacks its key.
+  for (const [file, data, mode] of writes) await writeFileAtomic(join(dir, file), data, mode);
+  const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+  const manifestPath = join(dir, 'manifest.json');
+  if ((await readIfExists(manifestPath)) !== manifestText) {
+    await writeFileAtomic(manifestPath, manifestText);
+  }
+
+  return pkiOf(dir, manifest, changes, issued, chains);
+}
+
+function pkiOf(dir: string, manifest: Manifest, changes: Change[], issued: Map<string, Material>, chains: Map<string, string>): Pki {
+  const find = (name: string): Artifact => {
+    const artifact = manifest.artifacts.find((a) => a.name === name);
+    if (!artifact) throw new UsageError(`no lab certificate or bundle named ${JSON.stringify(name)}: see ${join(dir, 'manifest.json')}`);
+    return artifact;
+  };
+  return {
+    dir,
+    manifest,
+    changes,
+    path(name, file) {
+      const artifact = find(name);
+      const files = artifact.files as Record<string, string | undefined>;
+      const rel = files[file ?? (artifact.kind === 'bundle' ? 'pem' : 'cert')];
+      if (!rel) throw new UsageError(`${name} has no ${file} file`);
+      return join(dir, rel);
+    },
+    material(name) {
+      const artifact = find(name);
+      const material = issued.get(name);
+      if (artifact.kind === 'bundle' || !material) throw new UsageError(`${name} is not a certificate`);
+      return { ...material, chain: chains.get(name) ?? material.cert };
+    },
+    bundle(name) {
+      const artifact = find(name);
+      if (artifact.kind !== 'bundle') throw new UsageError(`${name} is not a bundle`);
+      return BUNDLES.find((b) => b.name === name)!.members.map((m) => issued.get(m)!.cert).join('');
+    },
+  };
+}
