@@ -1,0 +1,296 @@
+/**
+ * The lab broker: one aedes instance behind one listener per profile. Each connection becomes an
+ * attempt record; TLS decisions about client certificates are made here (Node's own rejection
+ * would drop the socket without saying why), MQTT identity and topic rules in policy.ts.
+ */
+import { Aedes, type Client } from 'aedes';
+import { X509Certificate } from 'node:crypto';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
+import { UsageError, errnoOf } from '../errors.ts';
+import type { Pki } from '../pki/index.ts';
+import { Attempts, type Attempt, type ClientCertificate } from './attempts.ts';
+import { Connack, checkIdentity, topicAllowed } from './policy.ts';
+import { PROFILES, profileNames, type ListenerProfile } from './profiles.ts';
+
+export interface LabOptions {
+  pki: Pki;
+  /** Profile names to open; default: every profile. */
+  profiles?: string[];
+  /** Address to bind; default 127.0.0.1. */
+  host?: string;
+  /** First port (profiles take consecutive ports in catalogue order); 0 (default): any free port. */
+  portBase?: number;
+  /** How long a TLS handshake may take before the lab gives up on it (default 20 s). */
+  handshakeTimeoutMs?: number;
+}
+
+export interface Listener {
+  profile: ListenerProfile;
+  host: string;
+  port: number;
+  url: string;
+  /** Path of the CA bundle a device must trust to accept this listener; null without TLS. */
+  trust: string | null;
+}
+
+export interface Lab {
+  listeners: Listener[];
+  listener(name: string): Listener;
+  attempts: Attempts;
+  close(): Promise<void>;
+}
+
+/** What the broker knows about one connection, beside its public record. */
+interface Connection {
+  record: Attempt;
+  /** CN of an accepted client certificate: the identity the client id must match. */
+  identity: string | null;
+  /** Why the lab ended it, if it did. */
+  labReason: string | null;
+  mqttError: string | null;
+}
+
+const peerKey = (s: { remoteAddress?: string; remotePort?: number }) => `${s.remoteAddress}:${s.remotePort}`;
+
+function dn(fields: Record<string, string | string[] | undefined>): string {
+  return Object.entries(fields).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(', ');
+}
+
+function clientCertificateOf(socket: TLSSocket): ClientCertificate | null {
+  const raw = socket.getPeerX509Certificate();
+  if (!raw) return null;
+  const peer = socket.getPeerCertificate();
+  return { subject: dn(peer.subject), issuer: dn(peer.issuer), sha256: fingerprintOf(raw) };
+}
+
+function fingerprintOf(cert: X509Certificate): string {
+  return cert.fingerprint256.replaceAll(':', '').toLowerCase();
+}
+
+function urlOf(kind: ListenerProfile['kind'], host: string, port: number): string {
+  const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `${kind === 'plain' ? 'mqtt' : 'mqtts'}://${net.isIPv6(shownHost) ? `[${shownHost}]` : shownHost}:${port}`;
+}
+
+/** A TLS failure as the record states it: OpenSSL's reason, or what the peer did. */
+function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }): { reason: string; code: string; byDevice: boolean } {
+  const code = err.code ?? 'UNKNOWN';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || /socket disconnected|socket hang up/.test(err.message)) {
+    return { reason: 'device closed the connection during the handshake', code, byDevice: true };
+  }
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return { reason: 'handshake timed out', code, byDevice: false };
+  // Alerts the device sent (e.g. "tlsv1 alert unknown ca") are the device's refusal of the lab.
+  const byDevice = /_ALERT_/.test(code);
+  return { reason: err.reason ?? err.message, code, byDevice };
+}
+
+export async function startLab(options: LabOptions): Promise<Lab> {
+  const { pki, host = '127.0.0.1', portBase = 0, handshakeTimeoutMs = 20_000 } = options;
+  const wanted = options.profiles ?? profileNames();
+  const profiles = wanted.map((name) => {
+    const profile = PROFILES.find((p) => p.name === name);
+    if (!profile) throw new UsageError(`unknown listener profile ${JSON.stringify(name)}: choose from ${profileNames().join(', ')}`);
+    return profile;
+  });
+
+  const attempts = new Attempts();
+  const connections = new WeakMap<object, Connection>();
+  const sockets = new Set<Socket>();
+  let closing = false;
+
+  const connectionOf = (client: Client): Connection | undefined => connections.get(client.conn);
+
+  const broker = await Aedes.createBroker({
+    preConnect(client, packet, done) {
+      const conn = connectionOf(client);
+      if (conn) {
+        conn.record.mqtt = {
+          clientId: packet.clientId, keepalive: packet.keepalive ?? 0, clean: packet.clean !== false,
+          protocolVersion: packet.protocolVersion ?? 4, username: packet.username ?? null, connack: null,
+        };
+      }
+      done(null, true);
+    },
+    authenticate(client, _username, _password, done) {
+      const conn = connectionOf(client);
+      const problem = checkIdentity(conn?.identity ?? null, client.id);
+      if (!problem) return done(null, true);
+      if (conn) conn.labReason = `CONNACK ${Connack.notAuthorized}: ${problem}`;
+      done(Object.assign(new Error(problem), { returnCode: Connack.notAuthorized }), null);
+    },
+    authorizePublish(client, packet, done) {
+      if (!client || topicAllowed(client.id, packet.topic)) return done(null);
+      const conn = connectionOf(client);
+      if (conn) conn.labReason = `publish to ${packet.topic} denied: outside devices/${client.id}/`;
+      done(new Error(`publish to ${packet.topic} denied`));
+    },
+    authorizeSubscribe(client, subscription, done) {
+      // A refused filter gets SUBACK 0x80; the session goes on.
+      done(null, topicAllowed(client.id, subscription.topic) ? subscription : null);
+    },
+  });
+  broker.on('connackSent', (packet, client) => {
+    const conn = connectionOf(client);
+    if (!conn?.record.mqtt) return;
+    conn.record.mqtt.connack = packet.returnCode ?? 0;
+    attempts.settle(conn.record);
+  });
+  broker.on('clientError', (client, err) => {
+    const conn = connectionOf(client);
+    if (conn && !conn.mqttError) conn.mqttError = err.message;
+  });
+
+  /** Common to every listener: track the socket, and close the record when it goes. */
+  const track = (socket: Socket, record: Attempt, conn: Connection) => {
+    sockets.add(socket);
+    socket.on('error', () => { /* the close handler records the outcome */ });
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (closing) return attempts.close(record, 'lab', 'lab shut down');
+      if (conn.labReason) return attempts.close(record, 'lab', conn.labReason);
+      if (record.tls?.outcome === 'failed') {
+        return attempts.close(record, record.tls.code && /_ALERT_|ECONNRESET|EPIPE/.test(record.tls.code) ? 'device' : 'lab', record.tls.reason ?? 'handshake failed');
+      }
+      if (conn.mqttError) return attempts.close(record, 'lab', conn.mqttError);
+      const stage = record.mqtt ? '' : record.tls?.outcome === 'stalled' ? ' while the lab stalled' : ' before MQTT CONNECT';
+      attempts.close(record, 'device', `closed by device${stage}`);
+    });
+  };
+
+  const newConnection = (record: Attempt): Connection => ({ record, identity: null, labReason: null, mqttError: null });
+
+  function tlsServer(profile: ListenerProfile, port: () => number): net.Server {
+    const served = pki.material(profile.server!);
+    const server = tls.createServer({
+      cert: served.chain,
+      key: served.key,
+      ca: [pki.material('root-current').cert, pki.material('ca-issuing').cert],
+      requestCert: profile.clientAuth === 'required',
+      // The lab decides about client certificates itself, so that the record can say why.
+      rejectUnauthorized: false,
+      minVersion: profile.minVersion,
+      maxVersion: profile.maxVersion,
+      ciphers: profile.ciphers,
+      handshakeTimeout: handshakeTimeoutMs,
+    });
+    const pending = new Map<string, { record: Attempt; conn: Connection }>();
+    server.on('connection', (raw: Socket) => {
+      const record = attempts.open(profile.name, port(), { address: raw.remoteAddress, port: raw.remotePort });
+      const conn = newConnection(record);
+      const key = peerKey(raw);
+      pending.set(key, { record, conn });
+      raw.once('close', () => pending.delete(key));
+      track(raw, record, conn);
+    });
+    server.on('tlsClientError', (err: NodeJS.ErrnoException & { reason?: string }, socket: TLSSocket) => {
+      const entry = pending.get(peerKey(socket));
+      if (!entry) return;
+      pending.delete(peerKey(socket));
+      const failure = tlsFailure(err);
+      entry.record.tls = {
+        outcome: 'failed', reason: failure.reason, code: failure.code, protocol: null, cipher: null,
+        clientCertificate: null, handshakeMs: null,
+      };
+      attempts.settle(entry.record);
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const entry = pending.get(peerKey(socket));
+      if (!entry) return socket.destroy();
+      pending.delete(peerKey(socket));
+      const { record, conn } = entry;
+      const certificate = clientCertificateOf(socket);
+      record.tls = {
+        outcome: 'ok', reason: null, code: null, protocol: socket.getProtocol(), cipher: socket.getCipher().name,
+        clientCertificate: certificate, handshakeMs: attempts.elapsed(record),
+      };
+      socket.on('error', () => { /* recorded on close */ });
+      if (profile.clientAuth === 'required' && !socket.authorized) {
+        const code = certificate ? String(socket.authorizationError) : 'NO_CLIENT_CERTIFICATE';
+        Object.assign(record.tls, { outcome: 'refused', code, reason: certificate ? code : 'no client certificate' });
+        conn.labReason = `client certificate refused: ${record.tls.reason}`;
+        attempts.settle(record);
+        socket.destroy();
+        return;
+      }
+      conn.identity = profile.clientAuth === 'required' ? (socket.getPeerCertificate().subject?.CN as string | undefined) ?? null : null;
+      connections.set(socket, conn);
+      broker.handle(socket);
+    });
+    return server;
+  }
+
+  function plainServer(profile: ListenerProfile, port: () => number): net.Server {
+    return net.createServer((socket) => {
+      const record = attempts.open(profile.name, port(), { address: socket.remoteAddress, port: socket.remotePort });
+      const conn = newConnection(record);
+      track(socket, record, conn);
+      connections.set(socket, conn);
+      broker.handle(socket);
+    });
+  }
+
+  function stallServer(profile: ListenerProfile, port: () => number): net.Server {
+    return net.createServer((socket) => {
+      const record = attempts.open(profile.name, port(), { address: socket.remoteAddress, port: socket.remotePort });
+      record.tls = {
+        outcome: 'stalled', reason: 'the lab never answers', code: null, protocol: null, cipher: null,
+        clientCertificate: null, handshakeMs: null,
+      };
+      track(socket, record, newConnection(record));
+      socket.on('data', (chunk: Buffer) => { record.bytesReceived += chunk.length; });
+      attempts.settle(record);
+    });
+  }
+
+  const servers: net.Server[] = [];
+  const listeners: Listener[] = [];
+  const listenOne = (profile: ListenerProfile, index: number) => new Promise<Listener>((resolve, reject) => {
+    let bound = 0;
+    const port = () => bound;
+    const make = { tls: tlsServer, plain: plainServer, stall: stallServer }[profile.kind];
+    const server = make(profile, port);
+    servers.push(server);
+    const wantedPort = portBase === 0 ? 0 : portBase + index;
+    server.once('error', (err) => {
+      const why = errnoOf(err);
+      const fix = why === 'EADDRINUSE' ? 'stop what holds it or choose another --port-base'
+        : why === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine: choose one it has with --host`
+        : 'choose another --host or --port-base';
+      reject(new UsageError(`cannot listen on ${host} port ${wantedPort || '(any)'} for listener ${profile.name} (${why}): ${fix}`, { cause: err }));
+    });
+    server.listen({ host, port: wantedPort }, () => {
+      bound = (server.address() as AddressInfo).port;
+      resolve({
+        profile, host, port: bound, url: urlOf(profile.kind, host, bound),
+        trust: profile.trust ? pki.path(profile.trust) : null,
+      });
+    });
+  });
+
+  const close = async () => {
+    if (closing) return;
+    closing = true;
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+  };
+
+  try {
+    listeners.push(...(await Promise.all(profiles.map(listenOne))));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+
+  return {
+    listeners,
+    attempts,
+    close,
+    listener(name) {
+      const found = listeners.find((l) => l.profile.name === name);
+      if (!found) throw new UsageError(`listener ${JSON.stringify(name)} is not open in this lab: open it with --profiles or choose from ${listeners.map((l) => l.profile.name).join(', ')}`);
+      return found;
+    },
+  };
+}
