@@ -1,1 +1,99 @@
-export function registerBroker(_p: unknown): void {}
+/** `hilt broker`: the lab on its own, for manual work with real boards. */
+import type { Command } from 'commander';
+import { isIP } from 'node:net';
+import { relative } from 'node:path';
+import { UsageError } from '../errors.ts';
+import { startLab, type Attempt, type Lab, type Listener } from '../lab/index.ts';
+import { ensurePki } from '../pki/index.ts';
+import { untilSignal, within } from './signals.ts';
+
+interface BrokerOptions {
+  dir: string;
+  profiles?: string;
+  host: string;
+  portBase: string;
+  json: boolean;
+}
+
+const WILDCARD = new Set(['0.0.0.0', '::']);
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+const shown = (path: string) => {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') ? path : rel;
+};
+
+function describeListener(l: Listener): string {
+  const auth = l.profile.kind !== 'tls' ? '' : l.profile.clientAuth === 'required' ? ' mTLS' : ' TLS';
+  const trust = (l.trust ? `trust ${shown(l.trust)}` : '').padEnd(34);
+  return `  ${l.profile.name.padEnd(18)} ${l.url.padEnd(28)}${auth.padEnd(6)}${trust}${l.profile.purpose}`;
+}
+
+/** One line per attempt, for people watching the terminal. */
+export function describeAttempt(a: Attempt): string {
+  const parts = [`[${a.listener}] ${a.peer.address}:${a.peer.port}`];
+  if (a.tls) {
+    const tls = a.tls;
+    if (tls.outcome === 'ok') parts.push(`${tls.protocol} ${tls.cipher} in ${tls.handshakeMs} ms`);
+    else parts.push(`TLS ${tls.outcome}: ${tls.reason}`);
+    if (tls.clientCertificate) parts.push(`client ${tls.clientCertificate.subject}`);
+  }
+  if (a.mqtt) parts.push(`CONNECT ${a.mqtt.clientId} keepalive ${a.mqtt.keepalive} -> CONNACK ${a.mqtt.connack ?? 'none'}`);
+  if (a.closed) parts.push(`closed by ${a.closed.by} after ${Math.round(a.closed.afterMs)} ms: ${a.closed.reason}`);
+  return parts.join('; ');
+}
+
+function parsePortBase(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535 - 16) {
+    throw new UsageError(`--port-base ${JSON.stringify(value)}: not a port number: give 0 (any free port) or 1-65519`);
+  }
+  return port;
+}
+
+async function serve(lab: Lab, json: boolean): Promise<void> {
+  const write = (line: string) => process.stdout.write(`${line}\n`);
+  for (const l of lab.listeners) {
+    if (json) {
+      write(JSON.stringify({
+        type: 'listener', profile: l.profile.name, url: l.url, host: l.host, port: l.port,
+        trust: l.trust, clientAuth: l.profile.clientAuth ?? null, purpose: l.profile.purpose,
+      }));
+    }
+  }
+  if (json) {
+    lab.attempts.writeJsonLines(process.stdout);
+    write(JSON.stringify({ type: 'ready', listeners: lab.listeners.length }));
+  } else {
+    write(`lab listening (${lab.listeners.length} listeners); Ctrl-C to stop`);
+    for (const l of lab.listeners) write(describeListener(l));
+    lab.attempts.on('closed', (a: Attempt) => write(describeAttempt(a)));
+  }
+}
+
+export function registerBroker(program: Command): void {
+  program
+    .command('broker')
+    .description('run the lab broker on its own: one listener per profile, each attempt logged')
+    .option('--dir <dir>', 'certs directory (created if missing)', 'certs')
+    .option('--profiles <list>', 'comma-separated listener profiles (default: all)')
+    .option('--host <address>', 'address to bind; also added to the server certificates', '127.0.0.1')
+    .option('--port-base <port>', 'first port; profiles take consecutive ports (0: any free port)', '8883')
+    .option('--json', 'one JSON object per line: listeners, then attempts as they close', false)
+    .action(async (opts: BrokerOptions) => {
+      const portBase = parsePortBase(opts.portBase);
+      const profiles = opts.profiles?.split(',').map((p) => p.trim()).filter(Boolean);
+      const host = opts.host;
+      // A bench address must be on the server certificates, or boards reject the name.
+      const extraNames = LOOPBACK.has(host) || WILDCARD.has(host) ? [] : [host];
+      if (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) {
+        throw new UsageError(`--host ${JSON.stringify(host)}: not an address: give an IP of this machine (192.168.1.20) or 0.0.0.0`);
+      }
+      const pki = await ensurePki({ dir: opts.dir, hosts: extraNames });
+      const lab = await startLab({ pki, profiles, host, portBase });
+      await serve(lab, opts.json);
+      const signal = await untilSignal();
+      const closed = await within(5_000, lab.close());
+      if (!opts.json) process.stdout.write(`${signal}: lab ${closed === 'timeout' ? 'did not close within 5 s' : 'closed'}\n`);
+    });
+}

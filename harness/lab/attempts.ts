@@ -177,9 +177,12 @@ export class Attempts extends EventEmitter {
     });
   }
 
-  /** Writes each attempt as one JSON line when it closes. Returns a function that stops it. */
+  /**
+   * Writes each attempt as one JSON line (`{"type":"attempt",...}`) when it closes. Returns a
+   * function that stops it.
+   */
   writeJsonLines(out: Writable): () => void {
-    const write = (record: Attempt) => out.write(`${JSON.stringify(record)}\n`);
+    const write = (record: Attempt) => out.write(`${JSON.stringify({ type: 'attempt', ...record })}\n`);
     this.on('closed', write);
     return () => this.off('closed', write);
   }

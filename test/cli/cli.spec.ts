@@ -1,0 +1,159 @@
+/** The hilt command line, run as a user runs it: exit statuses, one-line errors, clean shutdown. */
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { HILT_BIN, hilt, tempDir } from '../helpers.ts';
+import { deviceOptions, mqttConnect } from '../lab/clients.ts';
+import { ensurePki } from '../../harness/pki/index.ts';
+
+function expectOneLineError(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trim().split('\n');
+  expect(lines, stderr).to.have.length(1);
+  expect(lines[0]).to.match(pattern);
+}
+
+/** Reads JSON lines from a child's stdout until `predicate` matches one (bounded). */
+function readUntil(child: ChildProcess, predicate: (o: Record<string, unknown>) => boolean, seen: Array<Record<string, unknown>>, timeoutMs = 10_000) {
+  return new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no matching line within ${timeoutMs} ms; saw ${JSON.stringify(seen)}`)), timeoutMs);
+    const check = (o: Record<string, unknown>) => {
+      if (!predicate(o)) return;
+      clearTimeout(timer);
+      resolve(o);
+    };
+    seen.forEach(check);
+    child.stdout!.on('json', check);
+  });
+}
+
+describe('hilt command line', function () {
+  let dir: string;
+  let remove: () => Promise<void>;
+
+  beforeEach(async function () {
+    ({ dir, remove } = await tempDir());
+  });
+  afterEach(() => remove());
+
+  it('--help lists the commands', async function () {
+    const { code, stdout } = await hilt(['--help']);
+    expect(code).to.equal(0);
+    expect(stdout).to.include('certs').and.to.include('broker');
+  });
+
+  it('an unknown command exits 2', async function () {
+    const { code, stderr } = await hilt(['frobnicate']);
+    expect(code).to.equal(2);
+    expectOneLineError(stderr, /unknown command 'frobnicate'/);
+  });
+
+  describe('certs', function () {
+    it('creates the PKI, then keeps it', async function () {
+      const first = await hilt(['certs', '--dir', join(dir, 'certs')]);
+      expect(first.code).to.equal(0);
+      expect(first.stdout).to.match(/19 created, 0 reissued, 0 kept/);
+      expect(first.stdout).to.not.include('PRIVATE KEY');
+      const again = await hilt(['certs', '--dir', join(dir, 'certs')]);
+      expect(again.stdout).to.match(/0 created, 0 reissued, 19 kept/);
+    });
+
+    it('mints a device certificate', async function () {
+      const { code, stdout } = await hilt(['certs', 'device', 'bench-01', '--dir', dir]);
+      expect(code).to.equal(0);
+      expect(stdout).to.match(/device bench-01: certificate .*device\/bench-01\.crt, key .*device\/bench-01\.key/);
+      const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { artifacts: Array<{ name: string; subject?: string }> };
+      expect(manifest.artifacts.find((a) => a.name === 'device/bench-01')?.subject).to.equal('CN=bench-01, O=hilt lab');
+    });
+
+    it('a corrupt root: exit 2, one line naming the file, nothing overwritten', async function () {
+      await ensurePki({ dir });
+      const corrupt = 'corrupt\n';
+      await writeFile(join(dir, 'roots/current.crt'), corrupt);
+      const manifest = await readFile(join(dir, 'manifest.json'), 'utf8');
+      const { code, stderr } = await hilt(['certs', '--dir', dir]);
+      expect(code).to.equal(2);
+      expectOneLineError(stderr, /^hilt: .*roots\/current\.crt: not a valid PEM certificate/);
+      expect(await readFile(join(dir, 'roots/current.crt'), 'utf8')).to.equal(corrupt);
+      expect(await readFile(join(dir, 'manifest.json'), 'utf8')).to.equal(manifest);
+    });
+
+    it('a certs dir that cannot be written: exit 2', async function () {
+      await writeFile(join(dir, 'file'), '');
+      const { code, stderr } = await hilt(['certs', '--dir', join(dir, 'file', 'certs')]);
+      expect(code).to.equal(2);
+      expectOneLineError(stderr, /^hilt: certs dir .* cannot be written \(ENOTDIR\)/);
+    });
+  });
+
+  describe('broker', function () {
+    it('an unknown profile: exit 2, naming it', async function () {
+      const { code, stderr } = await hilt(['broker', '--dir', dir, '--profiles', 'good,bogus', '--port-base', '0']);
+      expect(code).to.equal(2);
+      expectOneLineError(stderr, /^hilt: unknown listener profile "bogus": choose from good, /);
+    });
+
+    it('a port in use: exit 2, naming the port', async function () {
+      const holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const port = (holder.address() as { port: number }).port;
+      try {
+        const { code, stderr } = await hilt(['broker', '--dir', dir, '--profiles', 'good', '--port-base', String(port)]);
+        expect(code).to.equal(2);
+        expectOneLineError(stderr, new RegExp(`^hilt: cannot listen on 127\\.0\\.0\\.1 port ${port} for listener good \\(EADDRINUSE\\)`));
+      } finally {
+        holder.close();
+      }
+    });
+
+    it('a bad --port-base: exit 2', async function () {
+      const { code, stderr } = await hilt(['broker', '--dir', dir, '--port-base', 'eighty']);
+      expect(code).to.equal(2);
+      expectOneLineError(stderr, /^hilt: --port-base "eighty": not a port number/);
+    });
+
+    it('--json: prints listeners, logs attempts, and closes cleanly on Ctrl-C', async function () {
+      const child = spawn(process.execPath, [HILT_BIN, 'broker', '--dir', dir, '--port-base', '0', '--json', '--profiles', 'good,plain'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        const seen: Array<Record<string, unknown>> = [];
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          const o = JSON.parse(line) as Record<string, unknown>;
+          seen.push(o);
+          child.stdout!.emit('json', o);
+        });
+        await readUntil(child, (o) => o.type === 'ready', seen);
+        const listeners = seen.filter((o) => o.type === 'listener');
+        expect(listeners.map((l) => l.profile)).to.deep.equal(['good', 'plain']);
+        const good = listeners[0]!;
+        expect(good).to.include({ host: '127.0.0.1', clientAuth: 'required' });
+        expect(good.url).to.match(/^mqtts:\/\/127\.0\.0\.1:\d+$/);
+        expect(good.trust).to.equal(join(dir, 'bundles/current.pem'));
+
+        const pki = await ensurePki({ dir });
+        const { client, error } = await mqttConnect(good.url as string, deviceOptions(pki, 'bundle-current', 'client-valid'));
+        expect(error).to.equal(null);
+        await client!.endAsync();
+        const attempt = await readUntil(child, (o) => o.type === 'attempt', seen);
+        expect(attempt).to.include({ listener: 'good' });
+        expect((attempt.mqtt as { connack: number }).connack).to.equal(0);
+
+        child.kill('SIGINT');
+        expect(await exited).to.equal(0);
+        // Nothing listens on the lab's port any more.
+        const refused = await new Promise<string>((resolve) => {
+          const socket = createConnection({ host: '127.0.0.1', port: good.port as number });
+          socket.on('connect', () => { socket.destroy(); resolve('connected'); });
+          socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+        });
+        expect(refused).to.equal('ECONNREFUSED');
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+  });
+});
