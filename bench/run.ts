@@ -1,0 +1,14 @@
+/** Runs the named benchmarks (default: all). Not part of `npm test`. */
+import { benchLab } from './lab.ts';
+
+const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab };
+
+const wanted = process.argv.slice(2);
+for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {
+  const bench = BENCHES[name];
+  if (!bench) {
+    console.error(`unknown bench ${JSON.stringify(name)}: choose from ${Object.keys(BENCHES).join(', ')}`);
+    process.exit(2);
+  }
+  await bench();
+}
