@@ -29,7 +29,7 @@ function describeListener(l: Listener): string {
   return `  ${l.profile.name.padEnd(18)} ${l.url.padEnd(28)}${auth.padEnd(6)}${trust}${l.profile.purpose}`;
 }
 
-/** One line per attempt, for people watching the terminal. */
+/** One line per attempt, for people watching the terminal: when its outcome is known, and when it closes. */
 export function describeAttempt(a: Attempt): string {
   const parts = [`[${a.listener}] ${a.peer.address}:${a.peer.port}`];
   if (a.tls) {
@@ -67,7 +67,20 @@ async function serve(lab: Lab, json: boolean): Promise<void> {
   } else {
     write(`lab listening (${lab.listeners.length} listeners); Ctrl-C to stop`);
     for (const l of lab.listeners) write(describeListener(l));
-    lab.attempts.on('closed', (a: Attempt) => write(describeAttempt(a)));
+    // A device that stays connected shows up at once, not only when it leaves.
+    const shownEarly = new WeakSet<Attempt>();
+    lab.attempts.on('settled', (a: Attempt) => {
+      // Failed and refused handshakes close at once: their one line comes with the close.
+      if (a.closed || a.tls?.outcome === 'failed' || a.tls?.outcome === 'refused') return;
+      shownEarly.add(a);
+      write(describeAttempt(a));
+    });
+    lab.attempts.on('closed', (a: Attempt) => {
+      const closed = a.closed!;
+      write(shownEarly.has(a)
+        ? `[${a.listener}] ${a.peer.address}:${a.peer.port}; closed by ${closed.by} after ${Math.round(closed.afterMs)} ms: ${closed.reason}`
+        : describeAttempt(a));
+    });
   }
 }
 

@@ -23,6 +23,8 @@ export interface LabOptions {
   portBase?: number;
   /** How long a TLS handshake may take before the lab gives up on it (default 20 s). */
   handshakeTimeoutMs?: number;
+  /** How long the stall listener holds a silent connection before dropping it (default 120 s). */
+  stallHoldMs?: number;
 }
 
 export interface Listener {
@@ -86,7 +88,7 @@ function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }): { reason:
 }
 
 export async function startLab(options: LabOptions): Promise<Lab> {
-  const { pki, host = '127.0.0.1', portBase = 0, handshakeTimeoutMs = 20_000 } = options;
+  const { pki, host = '127.0.0.1', portBase = 0, handshakeTimeoutMs = 20_000, stallHoldMs = 120_000 } = options;
   const wanted = options.profiles ?? profileNames();
   const profiles = wanted.map((name) => {
     const profile = PROFILES.find((p) => p.name === name);
@@ -136,10 +138,13 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     conn.record.mqtt.connack = packet.returnCode ?? 0;
     attempts.settle(conn.record);
   });
-  broker.on('clientError', (client, err) => {
+  // clientError: after CONNECT; connectionError: before it (e.g. a TLS ClientHello on the plain port).
+  const noteError = (client: Client, err: Error) => {
     const conn = connectionOf(client);
-    if (conn && !conn.mqttError) conn.mqttError = err.message;
-  });
+    if (conn && !conn.mqttError) conn.mqttError = `MQTT error: ${err.message}`;
+  };
+  broker.on('clientError', noteError);
+  broker.on('connectionError', noteError);
 
   /** Common to every listener: track the socket, and close the record when it goes. */
   const track = (socket: Socket, record: Attempt, conn: Connection) => {
@@ -240,8 +245,15 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         outcome: 'stalled', reason: 'the lab never answers', code: null, protocol: null, cipher: null,
         clientCertificate: null, handshakeMs: null,
       };
-      track(socket, record, newConnection(record));
+      const conn = newConnection(record);
+      track(socket, record, conn);
       socket.on('data', (chunk: Buffer) => { record.bytesReceived += chunk.length; });
+      // Bounded like everything else: a device that never gives up does not hold the socket for ever.
+      const hold = setTimeout(() => {
+        conn.labReason = `lab stopped stalling after ${stallHoldMs} ms`;
+        socket.destroy();
+      }, stallHoldMs);
+      socket.once('close', () => clearTimeout(hold));
       attempts.settle(record);
     });
   }

@@ -6,7 +6,7 @@ import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { HILT_BIN, hilt, tempDir } from '../helpers.ts';
-import { deviceOptions, mqttConnect } from '../lab/clients.ts';
+import { deviceOptions, mqttConnect, sClient } from '../lab/clients.ts';
 import { ensurePki } from '../../harness/pki/index.ts';
 
 function expectOneLineError(stderr: string, pattern: RegExp): void {
@@ -27,6 +27,19 @@ function readUntil(child: ChildProcess, predicate: (o: Record<string, unknown>) 
     seen.forEach(check);
     child.stdout!.on('json', check);
   });
+}
+
+/** `hilt broker ...` in the background, its JSON lines collected as they come. */
+function startBroker(args: string[]) {
+  const child = spawn(process.execPath, [HILT_BIN, 'broker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const seen: Array<Record<string, unknown>> = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const o = JSON.parse(line) as Record<string, unknown>;
+    seen.push(o);
+    child.stdout!.emit('json', o);
+  });
+  return { child, seen, exited };
 }
 
 describe('hilt command line', function () {
@@ -114,18 +127,33 @@ describe('hilt command line', function () {
       expectOneLineError(stderr, /^hilt: --port-base "eighty": not a port number/);
     });
 
-    it('--json: prints listeners, logs attempts, and closes cleanly on Ctrl-C', async function () {
-      const child = spawn(process.execPath, [HILT_BIN, 'broker', '--dir', dir, '--port-base', '0', '--json', '--profiles', 'good,plain'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    it('a --host that is not an address of this machine: exit 2', async function () {
+      const { code, stderr } = await hilt(['broker', '--dir', dir, '--host', '192.0.2.1', '--profiles', 'good', '--port-base', '0']);
+      expect(code).to.equal(2);
+      expectOneLineError(stderr, /^hilt: cannot listen on 192\.0\.2\.1 port \(any\) for listener good \(EADDRNOTAVAIL\): 192\.0\.2\.1 is not an address of this machine/);
+    });
+
+    it('--host: binds there and puts the address on the server certificates', async function () {
+      const { child, seen, exited } = startBroker(['--dir', dir, '--port-base', '0', '--json', '--profiles', 'good', '--host', '127.0.0.2']);
       try {
-        const seen: Array<Record<string, unknown>> = [];
-        createInterface({ input: child.stdout! }).on('line', (line) => {
-          const o = JSON.parse(line) as Record<string, unknown>;
-          seen.push(o);
-          child.stdout!.emit('json', o);
-        });
+        await readUntil(child, (o) => o.type === 'ready', seen);
+        const good = seen.find((o) => o.type === 'listener')!;
+        expect(good).to.include({ host: '127.0.0.2' });
+        const pki = await ensurePki({ dir });
+        expect(pki.manifest.hosts).to.include('127.0.0.2');
+        const tls = await sClient(good.port as number, ['-CAfile', pki.path('bundle-current'), '-verify_ip', '127.0.0.2',
+          '-cert', pki.path('client-valid'), '-key', pki.path('client-valid', 'key')], '127.0.0.2');
+        expect(tls).to.include({ established: true, verifyError: null });
+        child.kill('SIGINT');
+        expect(await exited).to.equal(0);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+
+    it('--json: prints listeners, logs attempts, and closes cleanly on Ctrl-C', async function () {
+      const { child, seen, exited } = startBroker(['--dir', dir, '--port-base', '0', '--json', '--profiles', 'good,plain']);
+      try {
         await readUntil(child, (o) => o.type === 'ready', seen);
         const listeners = seen.filter((o) => o.type === 'listener');
         expect(listeners.map((l) => l.profile)).to.deep.equal(['good', 'plain']);

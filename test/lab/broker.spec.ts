@@ -3,6 +3,7 @@
  * with the outcome each side saw.
  */
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { UsageError } from '../../harness/errors.ts';
@@ -110,6 +111,32 @@ describe('lab broker', function () {
         if (row.broker.outcome === 'ok') expect(record.tls!.handshakeMs).to.be.a('number').and.to.be.greaterThan(0);
       });
     }
+  });
+
+  describe('openssl s_client on the listeners without TLS', function () {
+    it('stall: the handshake never starts; the lab records a stall closed by the client', async function () {
+      const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${lab.listener('stall').port}`, '-brief'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let output = '';
+      client.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+      const exited = new Promise((resolve) => client.once('exit', resolve));
+      const settled = await lab.attempts.next('stall', { timeoutMs: 10_000 });
+      expect(settled.tls).to.include({ outcome: 'stalled' });
+      client.kill('SIGTERM');
+      await exited;
+      expect(output).to.not.include('CONNECTION ESTABLISHED');
+      const record = await lab.attempts.next('stall', { after: settled.id - 1, until: 'closed' });
+      expect(record.closed).to.include({ by: 'device', reason: 'closed by device while the lab stalled' });
+    });
+
+    it('plain: a TLS ClientHello is not MQTT; the lab says so and closes', async function () {
+      const seen = await sClient(lab.listener('plain').port, []);
+      expect(seen.established).to.equal(false);
+      const record = await attempt('plain');
+      expect(record.tls).to.equal(null);
+      expect(record.mqtt).to.equal(null);
+      expect(record.closed!.by).to.equal('lab');
+      expect(record.closed!.reason).to.match(/^MQTT error: /);
+    });
   });
 
   describe('mqtt.js as a device', function () {
@@ -262,6 +289,20 @@ describe('lab broker', function () {
       const record = await attempt('plain');
       expect(record.tls).to.equal(null);
       expect(record.mqtt).to.include({ clientId: 'plain-1', connack: 0 });
+    });
+  });
+
+  describe('bounds', function () {
+    it('stall: the lab drops a silent connection after its hold time', async function () {
+      const short = await startLab({ pki, profiles: ['stall'], stallHoldMs: 200 });
+      try {
+        const { error } = await mqttConnect(short.listener('stall').url, deviceOptions(pki, 'bundle-current', 'client-valid', { connectTimeout: 10_000 }));
+        expect(error).to.not.equal(null);
+        const record = await short.attempts.next('stall', { until: 'closed' });
+        expect(record.closed).to.include({ by: 'lab', reason: 'lab stopped stalling after 200 ms' });
+      } finally {
+        await short.close();
+      }
     });
   });
 

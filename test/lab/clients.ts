@@ -51,9 +51,9 @@ export interface SClientOutcome {
 }
 
 /** One handshake with openssl s_client, stdin closed so it leaves right after. */
-export async function sClient(port: number, args: string[]): Promise<SClientOutcome> {
+export async function sClient(port: number, args: string[], host = '127.0.0.1'): Promise<SClientOutcome> {
   const { stdout, stderr } = await run('openssl', [
-    's_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-verify_return_error', '-brief', ...args,
+    's_client', '-connect', `${host}:${port}`, '-servername', 'localhost', '-verify_return_error', '-brief', ...args,
   ], { input: '', timeoutMs: 10_000 });
   const out = stdout + stderr;
   const verify = /verify error:num=(\d+)/.exec(out);
