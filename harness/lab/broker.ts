@@ -50,6 +50,8 @@ interface Connection {
   identity: string | null;
   /** Why the lab ended it, if it did. */
   labReason: string | null;
+  /** Who ended a failed handshake: the device (alert, reset) or the lab (no shared cipher...). */
+  failedBy: 'device' | 'lab' | null;
   mqttError: string | null;
 }
 
@@ -157,16 +159,14 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       sockets.delete(socket);
       if (closing) return attempts.close(record, 'lab', 'lab shut down');
       if (conn.labReason) return attempts.close(record, 'lab', conn.labReason);
-      if (record.tls?.outcome === 'failed') {
-        return attempts.close(record, record.tls.code && /_ALERT_|ECONNRESET|EPIPE/.test(record.tls.code) ? 'device' : 'lab', record.tls.reason ?? 'handshake failed');
-      }
+      if (record.tls?.outcome === 'failed') return attempts.close(record, conn.failedBy ?? 'lab', record.tls.reason ?? 'handshake failed');
       if (conn.mqttError) return attempts.close(record, 'lab', conn.mqttError);
       const stage = record.mqtt ? '' : record.tls?.outcome === 'stalled' ? ' while the lab stalled' : ' before MQTT CONNECT';
       attempts.close(record, 'device', `closed by device${stage}`);
     });
   };
 
-  const newConnection = (record: Attempt): Connection => ({ record, identity: null, labReason: null, mqttError: null });
+  const newConnection = (record: Attempt): Connection => ({ record, identity: null, labReason: null, failedBy: null, mqttError: null });
 
   function tlsServer(profile: ListenerProfile, port: () => number): net.Server {
     const served = pki.material(profile.server!);
@@ -196,6 +196,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       if (!entry) return;
       pending.delete(peerKey(socket));
       const failure = tlsFailure(err);
+      entry.conn.failedBy = failure.byDevice ? 'device' : 'lab';
       entry.record.tls = {
         outcome: 'failed', reason: failure.reason, code: failure.code, protocol: null, cipher: null,
         clientCertificate: null, handshakeMs: null,
