@@ -1,0 +1,108 @@
+/**
+ * Bytes to lines, for both ends of the agent protocol: the harness splits what a device prints,
+ * a device (the emulator) splits what the host sends. Console text and protocol lines share one
+ * stream, so the splitter keeps every line and judges none of them.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+
+export interface Line {
+  /** The line without its `\n` and without a trailing `\r`. */
+  text: string;
+  /** The line was longer than the splitter's limit; `text` is its start, the rest was dropped. */
+  truncated: boolean;
+}
+
+export interface LineSplitterOptions {
+  /** Longest line kept whole, in bytes (default 4096). */
+  maxLineBytes?: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Writable side: bytes. Readable side (object mode): one `Line` per line.
+ *
+ * Works on bytes, not decoded text: `\n` never occurs inside a multi-byte UTF-8 sequence, so a
+ * character split across chunks is whole again once its line is, and the limit is in the unit the
+ * protocol counts (bytes). A runaway line (a device spewing without newlines, a wrong baud rate)
+ * costs at most maxLineBytes of memory: it is emitted once, cut, and the rest skipped.
+ */
+export class LineSplitter extends Transform {
+  readonly maxLineBytes: number;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Inside an over-long line that was already emitted: drop bytes up to the next `\n`. */
+  private skipping = false;
+
+  constructor(options: LineSplitterOptions = {}) {
+    super({ readableObjectMode: true });
+    const max = options.maxLineBytes ?? 4096;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxLineBytes must be a positive integer, got ${max}`);
+    this.maxLineBytes = max;
+  }
+
+  override _transform(chunk: Buffer | string, encoding: BufferEncoding, callback: TransformCallback): void {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+    let start = 0;
+    for (let nl = bytes.indexOf(LF, start); nl !== -1; nl = bytes.indexOf(LF, start)) {
+      this.append(bytes.subarray(start, nl));
+      this.endLine(true);
+      start = nl + 1;
+    }
+    this.append(bytes.subarray(start));
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.endLine(false);
+    callback();
+  }
+
+  private append(piece: Buffer): void {
+    if (this.skipping || piece.length === 0) return;
+    this.pending.push(piece);
+    this.pendingBytes += piece.length;
+    // One byte of slack: a line of exactly maxLineBytes may still be followed by its `\r`.
+    if (this.pendingBytes > this.maxLineBytes + 1) {
+      this.pushLine(Buffer.concat(this.pending, this.pendingBytes), true);
+      this.reset();
+      this.skipping = true;
+    }
+  }
+
+  /** `terminated`: a `\n` ended the line (an unterminated empty remainder at the end is no line). */
+  private endLine(terminated: boolean): void {
+    if (this.skipping) {
+      this.skipping = false;
+      return;
+    }
+    let bytes = Buffer.concat(this.pending, this.pendingBytes);
+    this.reset();
+    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, -1);
+    if (!terminated && bytes.length === 0) return;
+    this.pushLine(bytes, bytes.length > this.maxLineBytes);
+  }
+
+  private pushLine(bytes: Buffer, tooLong: boolean): void {
+    const kept = tooLong ? bytes.subarray(0, utf8Cut(bytes, this.maxLineBytes)) : bytes;
+    const line: Line = { text: kept.toString('utf8'), truncated: tooLong };
+    this.push(line);
+  }
+
+  private reset(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+}
+
+/**
+ * Where to cut `bytes` to keep at most `max` of them without splitting a UTF-8 character, so a
+ * truncated line ends in the last whole character rather than in U+FFFD. Backs off at most three
+ * continuation bytes, so invalid input still cuts near `max`.
+ */
+function utf8Cut(bytes: Buffer, max: number): number {
+  let end = Math.min(max, bytes.length);
+  for (let back = 0; back < 3 && end > 0 && end < bytes.length && ((bytes[end] ?? 0) & 0xc0) === 0x80; back++) end--;
+  return end;
+}
