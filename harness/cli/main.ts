@@ -6,9 +6,10 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, HiltError } from '../errors.ts';
 import { registerBroker } from './broker.ts';
 import { registerCerts } from './certs.ts';
+import { registerEmulate } from './emulate.ts';
 import { VERSION } from '../version.ts';
 
-const COMMANDS = [registerCerts, registerBroker];
+const COMMANDS = [registerCerts, registerBroker, registerEmulate];
 
 export function buildProgram(): Command {
   const program = new Command('hilt')

@@ -1,0 +1,434 @@
+/**
+ * One connection as the test agent makes it on a real ESP32: esp-tls (DNS, TCP, Mbed TLS
+ * handshake) and, for mqtt.connect, esp-mqtt on top. The bytes on the wire are real (node:tls);
+ * the verify decision is Mbed TLS's (mbedtls/verify.ts) at the device's clock; heap and device
+ * time are modelled. Failures carry esp-tls's error record and print esp-tls's console lines.
+ *
+ * Where the wire differs from a real device (docs/emulator.md): node:tls verifies the server
+ * only after its handshake completes, so a refused server sees a finished handshake followed
+ * by a close instead of Mbed TLS's fatal alert; and an allocation failure during the handshake
+ * is decided once the handshake is over (the peer chain is known only then).
+ */
+import { lookup } from 'node:dns/promises';
+import { X509Certificate } from 'node:crypto';
+import net from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
+import { MqttClient } from 'mqtt';
+import type { ConnectResult } from '../harness/protocol/index.ts';
+import type { Console } from './console.ts';
+import type { BoardHeap, CertShape, ConnectionShape, HeapPlan } from './heap.ts';
+import { planConnection } from './heap.ts';
+import {
+  ESP_ERR, MBEDTLS_ERR, espErrName, judgeServerCertificate, mbedtlsErrName, mbedtlsHex, opensslCipherList,
+  suiteByOpenssl, verifyInfo, type MbedtlsConfig, type Suite,
+} from './mbedtls/index.ts';
+import { handshakeCryptoMs, recordCryptoMs, type ChipShape, type PublicKeyShape } from './timing.ts';
+
+/** The socket number esp-tls prints; lwIP hands out 54 first on a fresh ESP32. */
+const SOCK = 54;
+
+export interface OwnIdentity {
+  cert: string;
+  key: string;
+  parsed: X509Certificate;
+}
+
+export interface MqttSpec {
+  clientId: string;
+  keepalive: number;
+  clean: boolean;
+  username: string | null;
+  password: Buffer | null;
+}
+
+export interface ConnectSpec {
+  host: string;
+  port: number;
+  /** Name to verify and to send as SNI. */
+  sni: string;
+  /** Parsed CA store, or null for `ca=none`. */
+  ca: X509Certificate[] | null;
+  own: OwnIdentity | null;
+  /** A CA, certificate or key that did not parse: esp-tls fails while building its handle. */
+  credentialError: { esp: string; stack: string; what: string } | null;
+  suites: Suite[];
+  maxVersion: 'TLSv1.2' | 'TLSv1.3';
+  timeoutMs: number;
+  skipCn: boolean;
+  alpn: string[];
+  mqtt: MqttSpec | null;
+}
+
+export interface BoardContext {
+  config: MbedtlsConfig;
+  chip: ChipShape;
+  heap: BoardHeap;
+  console: Console;
+  /** The device's clock (1970 plus uptime until time.set). */
+  clock: () => Date;
+  /** Skip server verification (CONFIG_ESP_TLS_INSECURE + SKIP_SERVER_CERT_VERIFY). */
+  insecure: boolean;
+  /** Take as long on the wire as the model says. */
+  realtime: boolean;
+  /** Events for the agent (mqtt.message, mqtt.disconnected). */
+  onMqttMessage: (topic: string, qos: number, payload: Buffer) => void;
+  onMqttDisconnected: (reason: string) => void;
+}
+
+/** An open connection: heap held, sockets to close. */
+export interface Session {
+  tls: TLSSocket;
+  mqtt: MqttClient | null;
+  heldBytes: number;
+  close(): Promise<void>;
+}
+
+type Failure = NonNullable<ConnectResult['error']>;
+
+function failure(esp: string, more: Partial<Omit<Failure, 'esp_err' | 'esp_err_name'>> = {}): Failure {
+  const stack = more.stack_err ?? 0;
+  const flags = more.verify_flags ?? 0;
+  return {
+    esp_err: ESP_ERR[esp]!, esp_err_name: espErrName(ESP_ERR[esp]!),
+    stack_err: stack, stack_err_name: stack ? mbedtlsErrName(stack) : null,
+    verify_flags: flags, verify_info: flags ? verifyInfo(flags) : [],
+    mqtt_error_type: more.mqtt_error_type ?? (more.connack != null ? 'CONNECTION_REFUSED' : null),
+    connack: more.connack ?? null, sock_errno: more.sock_errno ?? 0,
+  } as Failure;
+}
+
+function keyShape(cert: X509Certificate): PublicKeyShape & CertShape {
+  const details = cert.publicKey.asymmetricKeyDetails ?? {};
+  const der = cert.raw.length;
+  if (cert.publicKey.asymmetricKeyType === 'rsa') return { type: 'rsa', key: 'rsa', bits: details.modulusLength ?? 2048, der };
+  if (details.namedCurve === 'prime256v1') return { type: 'ec-p256', key: 'ec-p256', der };
+  if (details.namedCurve === 'secp384r1') return { type: 'ec-p384', key: 'ec-p384', der };
+  return { type: 'other', key: 'other', der };
+}
+
+const dn = (multiline: string) => multiline.split('\n').filter(Boolean).join(', ');
+const fingerprint = (c: X509Certificate) => c.fingerprint256.replaceAll(':', '').toLowerCase();
+const isIp = (host: string) => net.isIP(host) !== 0;
+
+/** The chain the server sent, leaf first (Node links it by issuer; a self-signed leaf ends it). */
+function peerChain(socket: TLSSocket): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  const seen = new Set<string>();
+  let detailed = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+  while (detailed && detailed.raw && !seen.has(detailed.fingerprint256)) {
+    seen.add(detailed.fingerprint256);
+    chain.push(new X509Certificate(detailed.raw));
+    detailed = detailed.issuerCertificate;
+  }
+  return chain;
+}
+
+/** What Mbed TLS returns for a handshake that ended on the wire, from what Node saw. */
+function wireFailure(err: NodeJS.ErrnoException, rawEnded: boolean, rawReset: boolean): { stack: number; errno: number } {
+  const text = `${err.code ?? ''} ${err.message}`;
+  if (/ALERT/i.test(text) || / alert /.test(err.message)) return { stack: MBEDTLS_ERR.MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE!, errno: 0 };
+  if (rawReset || err.code === 'ECONNRESET' && !rawEnded) return { stack: MBEDTLS_ERR.MBEDTLS_ERR_NET_CONN_RESET!, errno: 104 };
+  if (err.code === 'EPIPE') return { stack: MBEDTLS_ERR.MBEDTLS_ERR_NET_SEND_FAILED!, errno: 32 };
+  if (rawEnded || err.code === 'ECONNRESET') return { stack: MBEDTLS_ERR.MBEDTLS_ERR_SSL_CONN_EOF!, errno: 0 };
+  return { stack: MBEDTLS_ERR.MBEDTLS_ERR_SSL_INVALID_RECORD!, errno: 0 };
+}
+
+const CONNACK_TEXT: Record<number, string> = {
+  1: 'Connection refused, bad protocol',
+  2: 'Connection refused, id rejected',
+  3: 'Connection refused, server unavailable',
+  4: 'Connection refused, bad username or password',
+  5: 'Connection refused, not authorized',
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ result: ConnectResult; session: Session | null }> {
+  const { console: out, heap } = ctx;
+  const started = performance.now();
+  const heapBefore = heap.free;
+  let held = 0;
+  let lowest = heapBefore;
+  // null: a phase the attempt never reached.
+  const timing = { dns_ms: 0 as number | null, tcp_ms: null as number | null, tls_ms: null as number | null, mqtt_ms: null as number | null };
+  let tlsInfo: ConnectResult['tls'] = null;
+  // (asserted, not annotated: both are assigned in callbacks, which TypeScript's narrowing cannot see)
+  let raw = null as net.Socket | null;
+  let secure = null as TLSSocket | null;
+
+  const release = () => {
+    heap.give(held);
+    held = 0;
+  };
+  const result = (error: Failure | null, mqtt: ConnectResult['mqtt'] = null): ConnectResult => ({
+    connected: error === null,
+    tls: tlsInfo,
+    error,
+    timing: { ...timing, total_ms: Math.round((timing.dns_ms ?? 0) + (timing.tcp_ms ?? 0) + (timing.tls_ms ?? 0) + (timing.mqtt_ms ?? 0)), source: 'model' },
+    heap: { before: heapBefore, min: lowest, after: heap.free, peak_used: heapBefore - lowest, source: 'model' },
+    mqtt,
+  } as ConnectResult);
+  /** esp-tls's failure path: its lines, then transport_base's and esp-mqtt's. */
+  const fail = (error: Failure): { result: ConnectResult; session: null } => {
+    secure?.destroy();
+    raw?.destroy();
+    release();
+    out.e('esp-tls', 'Failed to open new connection');
+    out.e('transport_base', 'Failed to open a new connection');
+    if (spec.mqtt) mqttTransportError();
+    return { result: result(spec.mqtt ? { ...error, mqtt_error_type: 'TCP_TRANSPORT' } : error), session: null };
+  };
+  const mqttTransportError = () => {
+    out.e('mqtt_client', 'Error transport connect');
+    out.i('hil_agent', 'MQTT_EVENT_ERROR');
+    out.i('hil_agent', 'MQTT_EVENT_DISCONNECTED');
+  };
+  const remaining = () => spec.timeoutMs - (performance.now() - started);
+  const timedOut = (): { result: ConnectResult; session: null } => {
+    out.w('esp-tls', 'Failed to open new connection in specified timeout');
+    secure?.destroy();
+    raw?.destroy();
+    release();
+    out.e('transport_base', 'Failed to open a new connection');
+    if (spec.mqtt) mqttTransportError();
+    const error = failure('ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT', spec.mqtt ? { mqtt_error_type: 'TCP_TRANSPORT' } : {});
+    return { result: result(error), session: null };
+  };
+
+  // 1. DNS (skipped for an address, as lwIP does).
+  let address = spec.host;
+  if (!isIp(spec.host)) {
+    const t0 = performance.now();
+    try {
+      address = (await lookup(spec.host, { family: 4 })).address;
+    } catch {
+      timing.dns_ms = Math.round(performance.now() - t0);
+      out.e('esp-tls', `couldn't get hostname for :${spec.host}: getaddrinfo() returns 202, addrinfo=0x0`);
+      return fail(failure('ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME'));
+    }
+    timing.dns_ms = Math.round(performance.now() - t0);
+  }
+
+  // 2. TCP.
+  const tcpStart = performance.now();
+  let rawEnded = false;
+  let rawReset = false;
+  const tcp = await new Promise<'ok' | 'timeout' | NodeJS.ErrnoException>((resolve) => {
+    const socket = net.connect({ host: address, port: spec.port, noDelay: true });
+    raw = socket;
+    const timer = setTimeout(() => resolve('timeout'), Math.max(0, remaining()));
+    socket.once('connect', () => { clearTimeout(timer); resolve('ok'); });
+    socket.once('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); resolve(err); });
+  });
+  timing.tcp_ms = Math.round((performance.now() - tcpStart) * 10) / 10;
+  if (tcp === 'timeout') {
+    out.e('esp-tls', `[sock=${SOCK}] select() timeout`);
+    return timedOut();
+  }
+  if (tcp !== 'ok') {
+    const errno = tcp.code === 'ECONNREFUSED' ? 111 : tcp.code === 'EHOSTUNREACH' ? 113 : 104;
+    const text = tcp.code === 'ECONNREFUSED' ? 'Connection refused' : tcp.code === 'EHOSTUNREACH' ? 'Host is unreachable' : 'Connection reset by peer';
+    out.e('esp-tls', `[sock=${SOCK}] connect() error: ${text}`);
+    return fail(failure('ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST', { sock_errno: errno }));
+  }
+  const socket = raw!;
+  socket.on('end', () => { rawEnded = true; });
+  socket.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET') rawReset = true; });
+
+  // 3. esp-tls builds the Mbed TLS handle: CA store, own certificate, ssl_setup buffers.
+  if (spec.credentialError) {
+    const { esp, stack, what } = spec.credentialError;
+    const code = MBEDTLS_ERR[stack]!;
+    out.e('esp-tls-mbedtls', `${what} returned ${mbedtlsHex(code)}`);
+    out.e('esp-tls', 'create_ssl_handle failed');
+    return fail(failure(esp, { stack_err: -code }));
+  }
+  if (!spec.ca && !ctx.insecure) {
+    out.e('esp-tls-mbedtls', 'No server verification option set in esp_tls_cfg_t structure. Check esp_tls API reference');
+    out.e('esp-tls-mbedtls', `Failed to set client configurations, returned [0x${ESP_ERR.ESP_ERR_MBEDTLS_SSL_SETUP_FAILED!.toString(16).toUpperCase()}] (ESP_ERR_MBEDTLS_SSL_SETUP_FAILED)`);
+    out.e('esp-tls', 'create_ssl_handle failed');
+    return fail(failure('ESP_ERR_MBEDTLS_SSL_SETUP_FAILED'));
+  }
+  const buffers = {
+    inContentLen: ctx.config.inContentLen, outContentLen: ctx.config.outContentLen, dynamicBuffer: ctx.config.dynamicBuffer,
+    keepPeerCertificate: ctx.config.keepPeerCertificate, freeCaCert: ctx.config.freeCaCert, freeConfigData: ctx.config.freeConfigData,
+  };
+  const shape: ConnectionShape = {
+    ca: (spec.ca ?? []).map(keyShape), own: spec.own ? keyShape(spec.own.parsed) : null, peer: [], ecdhe: false, largestRecord: 0,
+  };
+  const setupPlan = planConnection(buffers, shape);
+  const setupBytes = setupPlan.phases[0]!.bytes;
+  if (setupPlan.largestBlock > heap.largest || !heap.take(setupBytes)) {
+    lowest = Math.min(lowest, heap.free);
+    out.e('esp-tls-mbedtls', `mbedtls_ssl_setup returned ${mbedtlsHex(MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!)}`);
+    out.e('esp-tls', 'create_ssl_handle failed');
+    return fail(failure('ESP_ERR_MBEDTLS_SSL_SETUP_FAILED', { stack_err: -MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED! }));
+  }
+  held = setupBytes;
+  lowest = Math.min(lowest, heap.free);
+
+  // 4. The handshake, on the wire.
+  const tlsStart = performance.now();
+  const outcome = await new Promise<'ok' | 'timeout' | NodeJS.ErrnoException>((resolve) => {
+    const s = tls.connect({
+      socket,
+      servername: isIp(spec.sni) ? undefined : spec.sni,
+      ciphers: opensslCipherList(spec.suites),
+      minVersion: 'TLSv1.2',
+      maxVersion: spec.maxVersion,
+      ...(ctx.config.curves.length > 0 ? { ecdhCurve: ctx.config.curves.join(':') } : {}),
+      ...(spec.own ? { cert: spec.own.cert, key: spec.own.key } : {}),
+      ...(spec.alpn.length > 0 ? { ALPNProtocols: spec.alpn } : {}),
+      // Mbed TLS decides below, at the device's clock; Node's verdict would be the host's.
+      rejectUnauthorized: false,
+    });
+    secure = s;
+    const timer = setTimeout(() => resolve('timeout'), Math.max(0, remaining()));
+    s.once('secureConnect', () => { clearTimeout(timer); resolve('ok'); });
+    s.once('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); resolve(err); });
+  });
+  const wireMs = performance.now() - tlsStart;
+  if (outcome === 'timeout') {
+    timing.tls_ms = Math.round(wireMs);
+    return timedOut();
+  }
+  if (outcome !== 'ok') {
+    timing.tls_ms = Math.round(wireMs);
+    const { stack, errno } = wireFailure(outcome, rawEnded, rawReset);
+    return handshakeFailed(stack, 0, errno);
+  }
+  const s = secure! as TLSSocket;
+
+  const chain = peerChain(s);
+  const cipher = suiteByOpenssl(s.getCipher().name);
+  const version = s.getProtocol() === 'TLSv1.3' ? 'TLSv1.3' : 'TLSv1.2';
+  const leaf = chain[0] ?? null;
+  tlsInfo = {
+    version, cipher: cipher?.mbedtls ?? s.getCipher().name, alpn: s.alpnProtocol || null,
+    peer: leaf ? { subject: dn(leaf.subject), issuer: dn(leaf.issuer), sha256: fingerprint(leaf) } : null,
+  } as ConnectResult['tls'];
+
+  // Mbed TLS works through the server's flight in order: parse the chain (allocating it), verify
+  // it, then the key exchange (ECDHE temporaries, the server's signature, the device's own).
+  // Whatever stops it first decides the error, and the device time counts only the work done.
+  const ecdhe = Boolean(cipher?.kex?.startsWith('ECDHE')) || version === 'TLSv1.3';
+  const crypto = handshakeCryptoMs({
+    chainSignatures: chain.map((c, i) => keyShape(chain[i + 1] ?? spec.ca?.find((a) => c.checkIssued(a)) ?? c)),
+    serverKey: leaf ? keyShape(leaf) : null,
+    ecdhe,
+    clientKey: spec.own ? keyShape(spec.own.parsed) : null,
+    certificates: chain.length,
+    bytes: chain.reduce((n, c) => n + c.raw.length, 0) + 1500,
+  }, ctx.chip).parts;
+  const plan: HeapPlan = planConnection(buffers, {
+    ...shape, peer: chain.map(keyShape), ecdhe, largestRecord: chain.reduce((n, c) => n + c.raw.length, 0) + 100,
+  });
+  const [, certificatePhase, keyExchangePhase] = plan.phases;
+  const verdict = ctx.insecure ? { flags: 0, stackErr: 0 } : judgeServerCertificate({
+    chain, trusted: spec.ca ?? [], now: ctx.config.haveTimeDate ? ctx.clock() : null,
+    expectedName: spec.skipCn ? null : spec.sni, kex: cipher?.kex ?? null, authmodeRequired: true,
+  });
+  const stop = certificatePhase!.bytes > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_ALLOC_FAILED!, flags: 0 }
+    : verdict.stackErr !== 0 ? { at: 'verify', code: verdict.stackErr, flags: verdict.flags }
+    : keyExchangePhase!.bytes > heapBefore ? { at: 'key_exchange', code: MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!, flags: 0 }
+    : null;
+  const deviceMs = !stop ? Object.values(crypto).reduce((a, b) => a + b, 0)
+    : stop.at === 'parse' ? crypto.parse!
+    : stop.at === 'verify' ? crypto.parse! + crypto.chain!
+    : crypto.parse! + crypto.chain! + crypto.serverSignature!;
+  timing.tls_ms = Math.round(wireMs + deviceMs);
+  if (ctx.realtime) await sleep(deviceMs);
+  // The low-water mark: everything up to the phase that ran out (or the peak when none did).
+  const reached = !stop ? plan.peak : stop.at === 'parse' ? plan.phases[0]!.bytes : certificatePhase!.bytes;
+  lowest = Math.min(lowest, heapBefore - reached);
+  heap.touch(reached - held);
+  if (stop) return handshakeFailed(stop.code, stop.flags, 0);
+
+  // Connected at TLS level: hold what an open connection holds.
+  heap.give(held);
+  held = 0;
+  heap.take(plan.steady);
+  held = plan.steady;
+  const session: Session = {
+    tls: s,
+    mqtt: null,
+    heldBytes: plan.steady,
+    close: async () => {
+      if (session.mqtt) await new Promise<void>((resolve) => session.mqtt!.end(true, {}, () => resolve()));
+      s.destroy();
+      heap.give(session.heldBytes);
+      session.heldBytes = 0;
+    },
+  };
+  if (!spec.mqtt) return { result: result(null), session };
+
+  // 7. esp-mqtt: CONNECT, wait for CONNACK.
+  const mqttStart = performance.now();
+  const m = spec.mqtt;
+  const mqttOutcome = await new Promise<{ connack: number; sessionPresent: boolean } | { error: string }>((resolve) => {
+    const client = new MqttClient(() => s, {
+      clientId: m.clientId, keepalive: m.keepalive, clean: m.clean, protocolVersion: 4, reconnectPeriod: 0,
+      connectTimeout: Math.max(1, spec.timeoutMs),
+      ...(m.username !== null ? { username: m.username } : {}), ...(m.password ? { password: m.password } : {}),
+    });
+    session.mqtt = client;
+    client.once('connect', (packet) => resolve({ connack: 0, sessionPresent: packet.sessionPresent }));
+    client.once('error', (err: Error & { code?: number | string }) => {
+      resolve(typeof err.code === 'number' ? { connack: err.code, sessionPresent: false } : { error: err.message });
+    });
+    client.once('close', () => resolve({ error: 'connection closed' }));
+  });
+  timing.mqtt_ms = Math.round(performance.now() - mqttStart + recordCryptoMs(200, ctx.chip));
+  if ('error' in mqttOutcome || mqttOutcome.connack !== 0) {
+    await session.close();
+    release();
+    if ('error' in mqttOutcome) {
+      out.e('mqtt_client', 'mqtt_message_receive: transport_read() error: errno=128');
+      out.e('mqtt_client', 'esp_mqtt_connect: mqtt_message_receive() returned -1');
+      out.e('mqtt_client', 'MQTT connect failed');
+      out.i('hil_agent', 'MQTT_EVENT_ERROR');
+      out.i('hil_agent', 'MQTT_EVENT_DISCONNECTED');
+      return { result: result(failure('ESP_FAIL', { mqtt_error_type: 'TCP_TRANSPORT', sock_errno: 128 })), session: null };
+    }
+    const code = mqttOutcome.connack;
+    out.w('mqtt_client', CONNACK_TEXT[code] ?? `Connection refused, unknown return code ${code}`);
+    out.i('hil_agent', 'MQTT_EVENT_ERROR');
+    out.e('mqtt_client', 'MQTT connect failed');
+    out.i('hil_agent', 'MQTT_EVENT_DISCONNECTED');
+    return { result: result(failure('ESP_FAIL', { mqtt_error_type: 'CONNECTION_REFUSED', connack: code })), session: null };
+  }
+  out.i('hil_agent', 'MQTT_EVENT_CONNECTED');
+  const client = session.mqtt!;
+  client.on('message', (topic, payload, packet) => ctx.onMqttMessage(topic, packet.qos, payload));
+  client.once('close', () => {
+    if (session.heldBytes === 0) return; // closed by us
+    out.i('hil_agent', 'MQTT_EVENT_DISCONNECTED');
+    heap.give(session.heldBytes);
+    session.heldBytes = 0;
+    ctx.onMqttDisconnected('connection closed by broker');
+  });
+  return { result: result(null, { session_present: mqttOutcome.sessionPresent, connack: 0 }), session };
+
+  function handshakeFailed(stack: number, flags: number, errno: number): { result: ConnectResult; session: null } {
+    out.e('esp-tls-mbedtls', `mbedtls_ssl_handshake returned ${mbedtlsHex(stack)}`);
+    if (spec.ca) {
+      // esp-tls asks for the verify result after any handshake error when a CA was configured.
+      if (flags !== 0) {
+        out.i('esp-tls-mbedtls', 'Failed to verify peer certificate!');
+        out.d('esp-tls-mbedtls', `verification info: ${verifyInfoBuffer(flags)}`);
+      } else {
+        out.i('esp-tls-mbedtls', 'Certificate verified.');
+      }
+    }
+    return fail(failure('ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED', { stack_err: -stack, verify_flags: flags, sock_errno: errno }));
+  }
+}
+
+/**
+ * esp-tls formats the verify info into a 100-byte buffer with the prefix "  ! " and logs it as
+ * one line: several flags run past the buffer and are cut, as on a real board.
+ */
+export function verifyInfoBuffer(flags: number): string {
+  const text = verifyInfo(flags).map((s) => `  ! ${s}\n`).join('');
+  return text.slice(0, 99).replace(/\n$/, '');
+}

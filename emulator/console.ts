@@ -1,0 +1,91 @@
+/**
+ * What the board prints: ESP-IDF log lines (`E (5123) esp-tls-mbedtls: ...`) with the board's
+ * log level and colours, and the ROM/bootloader banner of a real ESP32 start.
+ */
+
+export type Level = 'E' | 'W' | 'I' | 'D' | 'V';
+
+/** CONFIG_LOG_DEFAULT_LEVEL numbers: 1 error ... 5 verbose. */
+const LEVEL_NUMBER: Record<Level, number> = { E: 1, W: 2, I: 3, D: 4, V: 5 };
+const COLOUR: Partial<Record<Level, string>> = { E: '\x1b[0;31m', W: '\x1b[0;33m', I: '\x1b[0;32m' };
+
+export interface ConsoleOptions {
+  /** Writes one line (without newline) to the board's UART. */
+  write: (line: string) => void;
+  /** Milliseconds since boot, for the log timestamp. */
+  uptimeMs: () => number;
+  logLevel: number;
+  colours: boolean;
+}
+
+export class Console {
+  constructor(private readonly options: ConsoleOptions) {}
+
+  log(level: Level, tag: string, message: string): void {
+    if (LEVEL_NUMBER[level] > this.options.logLevel) return;
+    const line = `${level} (${Math.floor(this.options.uptimeMs())}) ${tag}: ${message}`;
+    const colour = this.options.colours ? COLOUR[level] : undefined;
+    this.options.write(colour ? `${colour}${line}\x1b[0m` : line);
+  }
+
+  e(tag: string, message: string): void { this.log('E', tag, message); }
+  w(tag: string, message: string): void { this.log('W', tag, message); }
+  i(tag: string, message: string): void { this.log('I', tag, message); }
+  d(tag: string, message: string): void { this.log('D', tag, message); }
+
+  /** Raw text, as the ROM prints it (no level, no timestamp). */
+  raw(text: string): void {
+    this.options.write(text);
+  }
+}
+
+/** ESP32 reset reasons as the ROM prints them (rst:0x1 (POWERON_RESET)). */
+export const RESET_REASONS = { POWERON_RESET: 0x1, SW_RESET: 0x3, SW_CPU_RESET: 0xc } as const;
+export type ResetReason = keyof typeof RESET_REASONS;
+
+export interface BootInfo {
+  reason: ResetReason;
+  idf: string;
+  project: string;
+  version: string;
+  mac: string;
+  cpuMhz: number;
+  freeHeap: number;
+}
+
+/**
+ * The lines a real ESP32 prints from reset to app_main: ROM, 2nd stage bootloader, app start.
+ * Timestamps are those a typical board shows; they are text here, not a timing model.
+ */
+export function bootBanner(info: BootInfo): Array<{ at: number; text: string } | { level: Level; at: number; tag: string; message: string }> {
+  const rst = RESET_REASONS[info.reason];
+  return [
+    { at: 0, text: 'ets Jul 29 2019 12:21:46' },
+    { at: 0, text: '' },
+    { at: 0, text: `rst:0x${rst.toString(16)} (${info.reason}),boot:0x13 (SPI_FAST_FLASH_BOOT)` },
+    { at: 0, text: 'configsip: 0, SPIWP:0xee' },
+    { at: 0, text: 'clk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00' },
+    { at: 0, text: 'mode:DIO, clock div:2' },
+    { at: 0, text: 'entry 0x400805e4' },
+    { level: 'I', at: 29, tag: 'boot', message: `ESP-IDF ${info.idf} 2nd stage bootloader` },
+    { level: 'I', at: 29, tag: 'boot', message: 'compile time Nov 23 2026 00:00:00' },
+    { level: 'I', at: 30, tag: 'boot', message: 'Multicore bootloader' },
+    { level: 'I', at: 35, tag: 'boot', message: 'chip revision: v3.0' },
+    { level: 'I', at: 39, tag: 'boot.esp32', message: 'SPI Speed      : 40MHz' },
+    { level: 'I', at: 43, tag: 'boot.esp32', message: 'SPI Mode       : DIO' },
+    { level: 'I', at: 48, tag: 'boot.esp32', message: 'SPI Flash Size : 4MB' },
+    { level: 'I', at: 52, tag: 'boot', message: 'Enabling RNG early entropy source...' },
+    { level: 'I', at: 246, tag: 'cpu_start', message: 'Multicore app' },
+    { level: 'I', at: 263, tag: 'cpu_start', message: 'Pro cpu start user code' },
+    { level: 'I', at: 263, tag: 'cpu_start', message: `cpu freq: ${info.cpuMhz * 1_000_000} Hz` },
+    { level: 'I', at: 264, tag: 'app_init', message: `Application information:` },
+    { level: 'I', at: 267, tag: 'app_init', message: `Project name:     ${info.project}` },
+    { level: 'I', at: 272, tag: 'app_init', message: `App version:      ${info.version}` },
+    { level: 'I', at: 286, tag: 'app_init', message: `ESP-IDF:          ${info.idf}` },
+    { level: 'I', at: 310, tag: 'heap_init', message: 'Initializing. RAM available for dynamic allocation:' },
+    { level: 'I', at: 390, tag: 'spi_flash', message: 'detected chip: generic' },
+    { level: 'I', at: 420, tag: 'main_task', message: 'Started on CPU0' },
+    { level: 'I', at: 430, tag: 'main_task', message: 'Calling app_main()' },
+    { level: 'I', at: 450, tag: 'hil_agent', message: `test agent ready, mac ${info.mac}, free heap ${info.freeHeap}` },
+  ];
+}

@@ -1,0 +1,175 @@
+/**
+ * Where a board's UART goes: an in-process stream, this process's stdio, a TCP port (like QEMU's
+ * `-serial tcp` or ser2net), or a pseudo-terminal that serialport opens like a USB bridge.
+ * Each board boots when it is served; output with nobody attached is lost, as on a real UART.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Duplex, PassThrough } from 'node:stream';
+import { LineSplitter, type Line } from '../harness/protocol/index.ts';
+import { Board, type BoardOptions } from './board.ts';
+
+export type BoardSettings = Omit<BoardOptions, 'write'>;
+
+/** Feeds a byte stream to a board as lines (host lines are at most 1 KiB; anything longer is cut). */
+function attachInput(board: Board, input: NodeJS.ReadableStream): LineSplitter {
+  const splitter = new LineSplitter({ maxLineBytes: 4096 });
+  splitter.on('data', (line: Line) => board.input(line));
+  input.pipe(splitter);
+  return splitter;
+}
+
+export interface StreamBoard {
+  board: Board;
+  /** The host's end: read the UART, write commands. */
+  stream: Duplex;
+  close(): Promise<void>;
+}
+
+/** A board in this process, reached through a Duplex stream. */
+export function openStreamBoard(settings: BoardSettings = {}): StreamBoard {
+  const toHost = new PassThrough();
+  const fromHost = new PassThrough();
+  const board = new Board({ ...settings, write: (text) => { if (!toHost.destroyed) toHost.write(text); } });
+  attachInput(board, fromHost);
+  board.boot();
+  return {
+    board,
+    stream: Duplex.from({ readable: toHost, writable: fromHost }),
+    close: async () => {
+      await board.shutdown();
+      toHost.end();
+      fromHost.end();
+    },
+  };
+}
+
+/** This process is the board: commands on stdin, UART on stdout. Resolves when stdin ends. */
+export async function serveStdio(settings: BoardSettings = {}): Promise<void> {
+  const board = new Board({ ...settings, write: (text) => process.stdout.write(text) });
+  attachInput(board, process.stdin);
+  board.boot();
+  await new Promise<void>((resolve) => process.stdin.once('end', resolve));
+  await board.shutdown();
+}
+
+export interface TcpBoard {
+  board: Board;
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A board on a TCP port: one client at a time, as a serial port takes one opener. */
+export async function serveTcp(settings: BoardSettings & { port?: number; host?: string } = {}): Promise<TcpBoard> {
+  const { port = 0, host = '127.0.0.1', ...boardSettings } = settings;
+  let client: net.Socket | null = null;
+  const board = new Board({ ...boardSettings, write: (text) => { if (client && !client.destroyed) client.write(text); } });
+  const server = net.createServer((socket) => {
+    if (client) {
+      // Busy, like a locked serial port: say so on the socket and hang up.
+      socket.end('hilt emulator: this board already has a client\n');
+      return;
+    }
+    client = socket;
+    socket.setNoDelay(true);
+    const splitter = attachInput(board, socket);
+    socket.on('error', () => { /* a vanished client is a closed one */ });
+    socket.once('close', () => {
+      socket.unpipe(splitter);
+      if (client === socket) client = null;
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host }, () => resolve());
+  });
+  board.boot();
+  return {
+    board,
+    host,
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      client?.destroy();
+      await board.shutdown();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export class SocatMissingError extends Error {
+  constructor() {
+    super('socat is not installed: a pseudo-terminal board needs it (apt-get install socat), or use --tcp PORT');
+    this.name = 'SocatMissingError';
+  }
+}
+
+export interface PtyBoard {
+  board: Board;
+  /** Stable path to open with serialport (a symlink to the current /dev/pts/N). */
+  path: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A board behind a pseudo-terminal. socat owns the pty and bridges it to the board's TCP port;
+ * when the host closes the pty socat ends, and a new socat puts the same path back for the
+ * next open.
+ */
+export async function servePty(settings: BoardSettings & { path?: string } = {}): Promise<PtyBoard> {
+  const { path: wanted, ...boardSettings } = settings;
+  const tcp = await serveTcp(boardSettings);
+  const path = wanted ?? join(tmpdir(), `hilt-tty-${tcp.board.id}`);
+  let socat: ChildProcess | null = null;
+  let closing = false;
+  let restarts = 0;
+
+  const start = () => new Promise<void>((resolve, reject) => {
+    const child = spawn('socat', ['-d', '-d', `PTY,link=${path},raw,echo=0`, `TCP:127.0.0.1:${tcp.port}`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    socat = child;
+    let log = '';
+    let ready = false;
+    child.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? new SocatMissingError() : err));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      // socat -d -d reports each side as it opens it; once the TCP side is up the bridge works.
+      if (!ready && /PTY is .*[\s\S]*(starting data transfer loop|successfully connected)/.test(log)) {
+        ready = true;
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      if (!ready) reject(new Error(`socat exited (${code}) before the pty was ready: ${log.trim().split('\n').pop() ?? ''}`));
+      if (closing || !ready) return;
+      // The host closed the pty; bring the path back for the next open (bounded).
+      if (++restarts <= 1000) start().catch(() => { /* reported on the next open */ });
+    });
+  });
+
+  try {
+    await start();
+  } catch (err) {
+    await tcp.close();
+    throw err;
+  }
+  return {
+    board: tcp.board,
+    path,
+    close: async () => {
+      closing = true;
+      const child = socat as ChildProcess | null;
+      if (child && child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await tcp.close();
+      await rm(path, { force: true });
+    },
+  };
+}

@@ -1,0 +1,97 @@
+/** `hilt emulate`: run emulated ESP32 boards for a harness, a terminal, or a serial tool to talk to. */
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { UsageError, errnoOf } from '../errors.ts';
+import {
+  SdkconfigError, SocatMissingError, parseSdkconfig, servePty, serveStdio, serveTcp, type BoardSettings, type Sdkconfig,
+} from '../../emulator/index.ts';
+import { untilSignal, within } from './signals.ts';
+
+interface EmulateOptions {
+  pty: boolean;
+  tcp?: string;
+  sdkconfig?: string;
+  json: boolean;
+  count: string;
+  realtime: boolean;
+  heap?: string;
+}
+
+function positiveInt(flag: string, value: string, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new UsageError(`${flag} ${JSON.stringify(value)}: give a whole number from 0 to ${max}`);
+  return n;
+}
+
+async function loadSdkconfig(path: string): Promise<Sdkconfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--sdkconfig ${path}: cannot be read (${errnoOf(err)}): give the sdkconfig of your firmware's build`);
+  }
+  try {
+    return parseSdkconfig(text, path);
+  } catch (err) {
+    if (err instanceof SdkconfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+export function registerEmulate(program: Command): void {
+  program
+    .command('emulate')
+    .description('run emulated ESP32 boards speaking the agent protocol (stdio by default)')
+    .option('--pty', 'one pseudo-terminal per board, opened like a serial port (needs socat)', false)
+    .option('--tcp <port>', 'serve boards on TCP, from this port up (0: any free port)')
+    .option('--sdkconfig <file>', "your firmware's sdkconfig (default: hilt's reference agent firmware)")
+    .option('--count <n>', 'how many boards (with --pty or --tcp)', '1')
+    .option('--heap <bytes>', 'free heap at boot (default 147968, an ESP32 with Wi-Fi up)')
+    .option('--realtime', 'take as long on the wire as the modelled ESP32 would', false)
+    .option('--json', 'print each board as one JSON object per line', false)
+    .action(async (opts: EmulateOptions) => {
+      const settings: BoardSettings = { realtime: opts.realtime };
+      if (opts.sdkconfig) settings.sdkconfig = await loadSdkconfig(opts.sdkconfig);
+      if (opts.heap) settings.heapBytes = positiveInt('--heap', opts.heap, 8 * 1024 * 1024);
+      const count = positiveInt('--count', opts.count, 1000);
+      if (opts.pty && opts.tcp !== undefined) throw new UsageError('--pty and --tcp: choose one');
+      if (!opts.pty && opts.tcp === undefined) {
+        if (count !== 1) throw new UsageError('--count: several boards need --pty or --tcp (stdio carries one)');
+        await serveStdio(settings);
+        return;
+      }
+
+      const boards: Array<{ board: { id: string; mac: string }; close(): Promise<void>; where: Record<string, unknown> }> = [];
+      const closeAll = () => Promise.all(boards.map((b) => b.close()));
+      try {
+        for (let i = 0; i < count; i++) {
+          const board = { ...settings, index: i + 1 };
+          if (opts.pty) {
+            const served = await servePty(board).catch((err: unknown) => {
+              throw err instanceof SocatMissingError ? new UsageError(err.message) : err;
+            });
+            boards.push({ ...served, where: { target: `serial:${served.path}`, pty: served.path } });
+          } else {
+            const base = positiveInt('--tcp', opts.tcp!, 65535);
+            const port = base === 0 ? 0 : base + i;
+            const served = await serveTcp({ ...board, port }).catch((err: unknown) => {
+              throw new UsageError(`--tcp: cannot listen on 127.0.0.1 port ${port} (${errnoOf(err)}): choose another port`);
+            });
+            boards.push({ ...served, where: { target: `tcp:127.0.0.1:${served.port}`, tcp: { host: served.host, port: served.port } } });
+          }
+        }
+      } catch (err) {
+        await closeAll();
+        throw err;
+      }
+      for (const b of boards) {
+        if (opts.json) console.log(JSON.stringify({ type: 'board', id: b.board.id, mac: b.board.mac, ...b.where }));
+        else console.log(`board ${b.board.id} (${b.board.mac}): --target ${String(b.where.target)}`);
+      }
+      if (opts.json) console.log(JSON.stringify({ type: 'ready', boards: boards.length }));
+      else console.log(`${boards.length} board${boards.length === 1 ? '' : 's'} running; Ctrl-C to stop`);
+      const signal = await untilSignal();
+      const closed = await within(5_000, closeAll());
+      if (!opts.json) console.log(`${signal}: boards ${closed === 'timeout' ? 'did not stop within 5 s' : 'stopped'}`);
+    });
+}

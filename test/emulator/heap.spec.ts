@@ -1,0 +1,96 @@
+/**
+ * The heap model: calibrated to Espressif's published per-connection figures, and what a board
+ * short of memory does, phase by phase, with everything given back afterwards.
+ */
+import { expect } from 'chai';
+import { CALIBRATION, openStreamBoard, planConnection, type StreamBoard } from '../../emulator/index.ts';
+import { startLab, type Lab } from '../../harness/lab/index.ts';
+import { ensurePki, type Pki } from '../../harness/pki/index.ts';
+import { tempDir } from '../helpers.ts';
+import { AgentClient } from './agent-client.ts';
+
+const REFERENCE_BUFFERS = {
+  inContentLen: 16384, outContentLen: 4096, dynamicBuffer: false, keepPeerCertificate: true, freeCaCert: false, freeConfigData: false,
+};
+
+describe('heap model', function () {
+  describe('calibration against Espressif\'s https_request figures (ESP-IDF v5.5)', function () {
+    for (const c of CALIBRATION.cases) {
+      it(`${c.name}: within 10% of ${c.published} B`, function () {
+        const plan = planConnection({ ...REFERENCE_BUFFERS, ...c.config }, CALIBRATION.shape);
+        const off = plan.peak / c.published - 1;
+        expect(Math.abs(off), `modelled ${plan.peak} B, ${(off * 100).toFixed(1)}% off`).to.be.below(0.10);
+      });
+    }
+
+    it('orders the cases as Espressif measured them', function () {
+      const peaks = CALIBRATION.cases.map((c) => planConnection({ ...REFERENCE_BUFFERS, ...c.config }, CALIBRATION.shape).peak);
+      expect(peaks[0]).to.be.greaterThan(peaks[1]!);
+      expect(peaks[1]).to.be.greaterThan(peaks[2]!);
+    });
+  });
+
+  describe('a board short of memory', function () {
+    let pki: Pki;
+    let lab: Lab;
+    let served: StreamBoard;
+    let agent: AgentClient;
+    let remove: () => Promise<void>;
+
+    before(async function () {
+      const tmp = await tempDir();
+      remove = tmp.remove;
+      pki = await ensurePki({ dir: tmp.dir });
+      lab = await startLab({ pki, profiles: ['good'] });
+      served = openStreamBoard();
+      agent = new AgentClient(served.stream);
+      await agent.waitEvent('boot');
+      await agent.ok('time.set', { epoch: Math.floor(Date.now() / 1000) });
+      await agent.put('ca', 'ca', pki.bundle('bundle-current'));
+      await agent.put('cert', 'cert', pki.material('client-valid').cert);
+      await agent.put('key', 'key', pki.material('client-valid').key);
+    });
+    after(async function () {
+      await served?.close();
+      await lab?.close();
+      await remove();
+    });
+    afterEach(() => agent.ok('heap.release'));
+
+    const args = () => ({ host: '127.0.0.1', port: lab.listener('good').port, sni: 'localhost', ca: 'ca', cert: 'cert', key: 'key', client_id: 'hilt-device-1' });
+
+    it('uses a few tens of KB for a mutual-TLS connection and gives it all back', async function () {
+      const result = await agent.connect('mqtt.connect', args());
+      expect(result.connected).to.equal(true);
+      expect(result.heap.peak_used).to.be.within(35_000, 50_000);
+      expect(result.heap.after).to.be.below(result.heap.before);
+      await agent.ok('mqtt.disconnect');
+      expect((await agent.ok<{ free: number }>('heap.stats')).free).to.equal(result.heap.before);
+      await lab.attempts.next('good', { until: 'closed' });
+    });
+
+    it('too little for the record buffers: ssl_setup fails with -0x7F00, heap back to its level', async function () {
+      const free = (await agent.ok<{ free: number }>('heap.stats')).free;
+      await agent.ok('heap.reserve', { bytes: free - 20_000 });
+      const from = agent.console.length;
+      const result = await agent.connect('mqtt.connect', args());
+      expect(result.error).to.include({ esp_err_name: 'ESP_ERR_MBEDTLS_SSL_SETUP_FAILED', stack_err: 0x7f00 });
+      expect(agent.console.slice(from).some((l) => /^E \(\d+\) esp-tls-mbedtls: mbedtls_ssl_setup returned -0x7F00$/.test(l))).to.equal(true);
+      expect(result.heap.after).to.equal(result.heap.before);
+      // The broker saw a TCP connection that never said hello.
+      const attempt = await lab.attempts.next('good', { until: 'closed' });
+      expect(attempt.tls).to.include({ outcome: 'failed' });
+    });
+
+    it('enough for the buffers but not for the handshake: handshake fails with an allocation error, heap back', async function () {
+      const free = (await agent.ok<{ free: number }>('heap.stats')).free;
+      await agent.ok('heap.reserve', { bytes: free - 34_000 });
+      const result = await agent.connect('mqtt.connect', args());
+      expect(result.error!.esp_err_name).to.equal('ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED');
+      expect(result.error!.stack_err_name).to.match(/ALLOC_FAILED$/);
+      expect(result.heap.after).to.equal(result.heap.before);
+      expect((await agent.ok<{ free: number }>('heap.stats')).free).to.equal(result.heap.before);
+      await lab.attempts.next('good', { until: 'closed' });
+    });
+  });
+});
