@@ -1,7 +1,8 @@
 /** Runs the named benchmarks (default: all). Not part of `npm test`. */
+import { benchEmulator } from './emulator.ts';
 import { benchLab } from './lab.ts';
 
-const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab };
+const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab, emulator: benchEmulator };
 
 const wanted = process.argv.slice(2);
 for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {

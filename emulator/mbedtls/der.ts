@@ -48,9 +48,9 @@ function read(buf: Buffer, at: number, limit: number): Tlv {
 }
 
 function expect(buf: Buffer, at: number, limit: number, tag: number, what: string): Tlv {
-  const tlv = read(buf, at, limit);
-  if (tlv.tag !== tag) fail(`${what}: expected tag 0x${tag.toString(16)}, found 0x${tlv.tag.toString(16)}`, at);
-  return tlv;
+  // The tag first: for input that is not DER at all, "wrong tag" says more than a bogus length.
+  if (at < limit && buf[at] !== tag) fail(`${what}: expected tag 0x${tag.toString(16)}, found 0x${buf[at]!.toString(16)}`, at);
+  return read(buf, at, limit);
 }
 
 function children(buf: Buffer, parent: Tlv): Tlv[] {

@@ -180,6 +180,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       minVersion: profile.minVersion,
       maxVersion: profile.maxVersion,
       ciphers: profile.ciphers,
+      // The device's order decides, so the negotiated suite shows what the firmware prefers
+      // (Node's default would impose its own order).
+      honorCipherOrder: false,
       handshakeTimeout: handshakeTimeoutMs,
     });
     const pending = new Map<string, { record: Attempt; conn: Connection }>();
@@ -188,7 +191,18 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       const conn = newConnection(record);
       const key = peerKey(raw);
       pending.set(key, { record, conn });
-      raw.once('close', () => pending.delete(key));
+      raw.once('close', () => {
+        pending.delete(key);
+        // Gone before any TLS outcome: a device that gave up before its ClientHello (out of
+        // memory for its buffers, say) or a port scan. Node reports nothing for these.
+        if (!record.tls) {
+          conn.failedBy = 'device';
+          record.tls = {
+            outcome: 'failed', reason: 'device closed the connection before completing a handshake', code: 'NO_HANDSHAKE',
+            protocol: null, cipher: null, clientCertificate: null, handshakeMs: null,
+          };
+        }
+      });
       track(raw, record, conn);
     });
     server.on('tlsClientError', (err: NodeJS.ErrnoException & { reason?: string }, socket: TLSSocket) => {

@@ -160,6 +160,7 @@ describe('emulated ESP32 against the lab', function () {
   for (const c of CASES) {
     it(c.title, async function () {
       const from = agent.console.length;
+      const mark = lab.attempts.mark();
       const result = await agent.connect('mqtt.connect', connectArgs(c.profile, c.ca, c.identity === undefined ? 'dev' : c.identity, c.args));
       const lines = agent.console.slice(from);
       if ('connected' in c.device) {
@@ -180,7 +181,7 @@ describe('emulated ESP32 against the lab', function () {
       expect(result.heap.source).to.equal('model');
       // A connected device holds its connection: close it to see the whole record.
       if (result.connected) await agent.ok('mqtt.disconnect');
-      const attempt = await lab.attempts.next(c.profile, { until: 'closed', timeoutMs: 10_000 });
+      const attempt = await lab.attempts.next(c.profile, { after: mark, until: 'closed', timeoutMs: 10_000 });
       c.broker?.(attempt);
       // No leak: every byte the connection took is back.
       const heap = await agent.ok<{ free: number }>('heap.stats');

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ensurePki, type Pki } from '../../harness/pki/index.ts';
 import { openStreamBoard, type StreamBoard } from '../../emulator/index.ts';
@@ -48,6 +49,9 @@ describe('emulated ESP32 against Mosquitto (mutual TLS)', function () {
       'require_certificate true',
       'use_identity_as_username true',
       'allow_anonymous false',
+      // Run as whoever runs the tests: Mosquitto started as root would switch to its own user,
+      // which cannot read the lab's private keys (0600).
+      `user ${userInfo().username}`,
       '',
     ].join('\n'));
     broker = spawn(MOSQUITTO!, ['-c', conf, '-v'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -57,7 +61,7 @@ describe('emulated ESP32 against Mosquitto (mutual TLS)', function () {
       const timer = setTimeout(() => reject(new Error(`mosquitto did not start: ${log}`)), 10_000);
       const onData = (chunk: Buffer) => {
         log += chunk.toString();
-        if (/Opening ipv4 listen socket on port/.test(log)) { clearTimeout(timer); resolve(); }
+        if (/mosquitto version \S+ running/.test(log)) { clearTimeout(timer); resolve(); }
       };
       broker!.stdout!.on('data', onData);
       broker!.stderr!.on('data', onData);
