@@ -3,12 +3,12 @@
  * `openssl s_time` on the same listener, certificate and suite; and memory per board with 100
  * boards in one process. Bounded; loopback only. Run: npm run bench -- emulator
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { openStreamBoard } from '../emulator/index.ts';
-import { startLab } from '../harness/lab/index.ts';
 import { ensurePki } from '../harness/pki/index.ts';
 import { AgentClient } from '../test/emulator/agent-client.ts';
 
@@ -52,11 +52,33 @@ async function memoryPerBoard(count: number): Promise<{ heapPerBoard: number; rs
   return { heapPerBoard: (after.heapUsed - before.heapUsed) / count, rssPerBoard: (after.rss - before.rss) / count };
 }
 
+/** The lab broker in its own process (as s_time is), so it does not share the board's thread. */
+async function brokerProcess(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['bin/hilt.js', 'broker', '--dir', dir, '--profiles', 'good', '--port-base', '0', '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('hilt broker did not start within 15 s')), 15_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const o = JSON.parse(line) as { type: string; port?: number };
+      if (o.type === 'listener') { clearTimeout(timer); resolve(o.port!); }
+    });
+  });
+  return {
+    port,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      await exited;
+    },
+  };
+}
+
 export async function benchEmulator(): Promise<void> {
   console.log(`# emulator bench — ${new Date().toISOString()} — node ${process.version}`);
   const dir = await mkdtemp(join(tmpdir(), 'hilt-bench-'));
-  const lab = await startLab({ pki: await ensurePki({ dir }), profiles: ['good'] });
   const pki = await ensurePki({ dir });
+  const lab = await brokerProcess(dir);
   const served = openStreamBoard();
   try {
     const agent = new AgentClient(served.stream);
@@ -65,7 +87,7 @@ export async function benchEmulator(): Promise<void> {
     await agent.put('ca', 'ca', pki.bundle('bundle-current'));
     await agent.put('cert', 'cert', pki.material('client-valid').cert);
     await agent.put('key', 'key', pki.material('client-valid').key);
-    const port = lab.listener('good').port;
+    const { port } = lab;
     const args = { host: '127.0.0.1', port, sni: 'localhost', ca: 'ca', cert: 'cert', key: 'key', ciphers: SUITE_MBEDTLS, client_id: 'hilt-device-1' };
 
     await emulatedRate(agent, 'tls.connect', args, 0.5); // warm-up
@@ -81,7 +103,7 @@ export async function benchEmulator(): Promise<void> {
     console.log(`  openssl s_time -new: ${opensslRate.toFixed(0)} /s  (emulated/openssl = ${(tlsRate / opensslRate).toFixed(2)})`);
   } finally {
     await served.close();
-    await lab.close();
+    await lab.stop();
     await rm(dir, { recursive: true, force: true });
   }
   const memory = await memoryPerBoard(100);

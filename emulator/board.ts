@@ -40,6 +40,26 @@ export interface BoardOptions {
 interface StoredItem {
   kind: StoreKind;
   data: Buffer;
+  /** Parsed once, on first use (a slot's data never changes: store.put replaces the item). */
+  certificates?: X509Certificate[] | string;
+  keyValid?: boolean;
+}
+
+function certificatesOf(item: StoredItem): X509Certificate[] | string {
+  item.certificates ??= parsePemCertificates(item.data);
+  return item.certificates;
+}
+
+function keyValid(item: StoredItem): boolean {
+  if (item.keyValid === undefined) {
+    try {
+      createPrivateKey(item.data.toString('utf8'));
+      item.keyValid = true;
+    } catch {
+      item.keyValid = false;
+    }
+  }
+  return item.keyValid;
 }
 
 /** Espressif's OUI, then the board index: 24:0a:c4:00:00:07 for board 7. */
@@ -273,21 +293,18 @@ export class Board {
     let credentialError: ConnectSpec['credentialError'] = null;
     let ca: X509Certificate[] | null = null;
     if (caSlot !== 'none') {
-      const parsed = parsePemCertificates(this.item(caSlot, 'ca', 'ca').data);
+      const parsed = certificatesOf(this.item(caSlot, 'ca', 'ca'));
       if (typeof parsed === 'string') credentialError = { esp: 'ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED', stack: parsed, what: 'mbedtls_x509_crt_parse of CA cert' };
       else ca = parsed;
     }
     let own: ConnectSpec['own'] = null;
     if (certSlot !== undefined && keySlot !== undefined) {
-      const cert = this.item(certSlot, 'cert', 'cert').data.toString('utf8');
-      const key = this.item(keySlot, 'key', 'key').data.toString('utf8');
-      const parsed = parsePemCertificates(Buffer.from(cert));
-      let keyOk = true;
-      try {
-        createPrivateKey(key);
-      } catch {
-        keyOk = false;
-      }
+      const certItem = this.item(certSlot, 'cert', 'cert');
+      const keyItem = this.item(keySlot, 'key', 'key');
+      const cert = certItem.data.toString('utf8');
+      const key = keyItem.data.toString('utf8');
+      const parsed = certificatesOf(certItem);
+      const keyOk = keyValid(keyItem);
       if (typeof parsed === 'string') {
         credentialError ??= { esp: 'ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED', stack: parsed, what: 'mbedtls_x509_crt_parse of client cert' };
       } else if (!keyOk) {

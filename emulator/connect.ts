@@ -143,6 +143,25 @@ const CONNACK_TEXT: Record<number, string> = {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * TLS contexts by their options. Building one parses the key and certificate and loads the
+ * cipher list, which costs more than the handshake's own work on the host; boards in one process
+ * connecting with the same identity share one.
+ */
+const contexts = new Map<string, tls.SecureContext>();
+const MAX_CONTEXTS = 64;
+
+function secureContextFor(options: tls.SecureContextOptions): tls.SecureContext {
+  const key = JSON.stringify(options);
+  let context = contexts.get(key);
+  if (!context) {
+    if (contexts.size >= MAX_CONTEXTS) contexts.delete(contexts.keys().next().value!);
+    context = tls.createSecureContext(options);
+    contexts.set(key, context);
+  }
+  return context;
+}
+
 export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ result: ConnectResult; session: Session | null }> {
   const { console: out, heap } = ctx;
   const started = performance.now();
@@ -273,11 +292,13 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     const s = tls.connect({
       socket,
       servername: isIp(spec.sni) ? undefined : spec.sni,
-      ciphers: opensslCipherList(spec.suites),
-      minVersion: 'TLSv1.2',
-      maxVersion: spec.maxVersion,
-      ...(ctx.config.curves.length > 0 ? { ecdhCurve: ctx.config.curves.join(':') } : {}),
-      ...(spec.own ? { cert: spec.own.cert, key: spec.own.key } : {}),
+      secureContext: secureContextFor({
+        ciphers: opensslCipherList(spec.suites),
+        minVersion: 'TLSv1.2',
+        maxVersion: spec.maxVersion,
+        ...(ctx.config.curves.length > 0 ? { ecdhCurve: ctx.config.curves.join(':') } : {}),
+        ...(spec.own ? { cert: spec.own.cert, key: spec.own.key } : {}),
+      }),
       ...(spec.alpn.length > 0 ? { ALPNProtocols: spec.alpn } : {}),
       // Mbed TLS decides below, at the device's clock; Node's verdict would be the host's.
       rejectUnauthorized: false,

@@ -101,6 +101,28 @@ describe('hilt command line', function () {
     });
   });
 
+  describe('emulate', function () {
+    it('a malformed sdkconfig: exit 2, naming the file and line', async function () {
+      const path = join(dir, 'sdkconfig');
+      await writeFile(path, 'CONFIG_IDF_TARGET="esp32"\nthis is not a setting\n');
+      const { code, stderr } = await hilt(['emulate', '--sdkconfig', path]);
+      expect(code).to.equal(2);
+      expectOneLineError(stderr, new RegExp(`^hilt: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2: `));
+    });
+
+    it('an sdkconfig that does not exist: exit 2', async function () {
+      const { code, stderr } = await hilt(['emulate', '--sdkconfig', join(dir, 'missing')]);
+      expect(code).to.equal(2);
+      expectOneLineError(stderr, /^hilt: --sdkconfig .*missing: cannot be read \(ENOENT\)/);
+    });
+
+    it('--pty with --tcp: exit 2', async function () {
+      const { code, stderr } = await hilt(['emulate', '--pty', '--tcp', '0']);
+      expect(code).to.equal(2);
+      expectOneLineError(stderr, /^hilt: --pty and --tcp: choose one$/);
+    });
+  });
+
   describe('broker', function () {
     it('an unknown profile: exit 2, naming it', async function () {
       const { code, stderr } = await hilt(['broker', '--dir', dir, '--profiles', 'good,bogus', '--port-base', '0']);

@@ -38,6 +38,7 @@ interface Case {
   args?: Record<string, string | number>;
   device: { connected: true; version?: string; cipher?: string } | { esp: string; stack?: number; flags?: number; info?: string[] };
   lines?: RegExp[];
+  timing?: (t: ConnectResult['timing']) => void;
   broker?: (a: Attempt) => void;
 }
 
@@ -46,6 +47,7 @@ const CASES: Case[] = [
     title: 'good: connects with mutual TLS 1.2 and ECDHE-ECDSA AES-GCM', profile: 'good',
     device: { connected: true, version: 'TLSv1.2', cipher: 'TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384' },
     lines: [/^I \(\d+\) hil_agent: MQTT_EVENT_CONNECTED$/],
+    timing: (t) => expect(t.tls_ms, 'a mutual-TLS handshake on an ESP32 takes 0.8-2 s').to.be.within(800, 2000),
     broker: (a) => {
       expect(a.tls).to.include({ outcome: 'ok', protocol: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES256-GCM-SHA384' });
       expect(a.tls!.clientCertificate!.subject).to.equal('CN=hilt-device-1, O=hilt lab');
@@ -56,6 +58,8 @@ const CASES: Case[] = [
     title: 'expired server certificate: -0x2700, flags 0x01', profile: 'expired',
     device: { esp: HANDSHAKE_FAILED, stack: 0x2700, flags: 0x01, info: ['The certificate validity has expired'] },
     lines: verifyFailed('-0x2700'),
+    // Mbed TLS stops at the Certificate message: no key exchange, no signature of its own.
+    timing: (t) => expect(t.tls_ms).to.be.below(800),
     // node:tls decides after its handshake: the broker sees a finished handshake, then a close.
     broker: (a) => { expect(a.mqtt).to.equal(null); expect(a.closed!.by).to.equal('device'); },
   },
@@ -177,6 +181,7 @@ describe('emulated ESP32 against the lab', function () {
         if (c.device.info) expect(result.error!.verify_info).to.deep.equal(c.device.info);
       }
       if (c.lines) expectInOrder(lines, c.lines);
+      c.timing?.(result.timing);
       expect(result.timing.source).to.equal('model');
       expect(result.heap.source).to.equal('model');
       // A connected device holds its connection: close it to see the whole record.
@@ -240,6 +245,54 @@ describe('emulated ESP32 against the lab', function () {
       expect(heap.free).to.equal(result.heap.before);
     } finally {
       await own.close();
+    }
+  });
+
+  /** A second board with its own sdkconfig and settings, provisioned with the lab's credentials. */
+  async function otherBoard(sdkconfigExtra: string, settings: { realtime?: boolean } = {}) {
+    const config = parseSdkconfig(`${REFERENCE_SDKCONFIG}\n${sdkconfigExtra}\n`, 'test sdkconfig');
+    const other = openStreamBoard({ sdkconfig: config, index: 2, ...settings });
+    const host = new AgentClient(other.stream);
+    await host.waitEvent('boot');
+    await host.ok('time.set', { epoch: Math.floor(Date.now() / 1000) });
+    await host.put('ca', 'ca', pki.bundle('bundle-current'));
+    await host.put('c', 'cert', pki.material('client-valid').cert);
+    await host.put('k', 'key', pki.material('client-valid').key);
+    return { other, host };
+  }
+
+  it('at DEBUG log level, prints the verify info as esp-tls does (one line, cut at 100 bytes)', async function () {
+    const { other, host } = await otherBoard('CONFIG_LOG_DEFAULT_LEVEL_INFO=n\nCONFIG_LOG_DEFAULT_LEVEL_DEBUG=y\nCONFIG_LOG_DEFAULT_LEVEL=4');
+    try {
+      await host.ok('time.clear');
+      const from = host.console.length;
+      const result = await host.connect('mqtt.connect', { ...connectArgs('rogue', 'ca'), cert: 'c', key: 'k' });
+      expect(result.error!.verify_flags).to.equal(0x208);
+      const lines = host.console.slice(from);
+      expect(lines.some((l) => /^D \(\d+\) esp-tls-mbedtls: verification info:   ! The certificate is not correctly signed by the trusted CA$/.test(l))).to.equal(true);
+      // The second flag follows on its own line (the buffer's newline), cut where 100 bytes end.
+      const first = '  ! The certificate is not correctly signed by the trusted CA\n';
+      expect(lines).to.include('  ! The certificate validity starts in the future'.slice(0, 99 - first.length));
+      await lab.attempts.next('rogue', { until: 'closed' });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('--realtime: the board takes the modelled device time before it acts', async function () {
+    const { other, host } = await otherBoard('', { realtime: true });
+    try {
+      const started = performance.now();
+      const result = await host.connect('tls.connect', { ...connectArgs('good', 'ca'), cert: 'c', key: 'k' });
+      const elapsed = performance.now() - started;
+      expect(result.connected).to.equal(true);
+      // The wire was fast; the board waited out what an ESP32 computes (over 0.8 s).
+      expect(elapsed).to.be.at.least(result.timing.tls_ms! - (result.timing.tcp_ms ?? 0) - 50);
+      expect(elapsed).to.be.at.least(800);
+      await host.ok('tls.close');
+      await lab.attempts.next('good', { until: 'closed' });
+    } finally {
+      await other.close();
     }
   });
 
