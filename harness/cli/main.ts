@@ -7,9 +7,10 @@ import { ExitCode, HiltError } from '../errors.ts';
 import { registerBroker } from './broker.ts';
 import { registerCerts } from './certs.ts';
 import { registerEmulate } from './emulate.ts';
+import { registerRun } from './run.ts';
 import { VERSION } from '../version.ts';
 
-const COMMANDS = [registerCerts, registerBroker, registerEmulate];
+const COMMANDS = [registerRun, registerCerts, registerBroker, registerEmulate];
 
 export function buildProgram(): Command {
   const program = new Command('hilt')

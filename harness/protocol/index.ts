@@ -21,3 +21,4 @@ export type {
   HelloReply, MqttDisconnectedEvent, MqttMessageEvent, PublishReply, Replies, Source, StoreDelReply, StoreListReply,
   StoreReply, SubscribeReply, TimeReply, Timing, TlsInfo,
 } from './schemas.ts';
+export { BADCERT, BADCRL, flagNames, flagsOf, verifyInfo, verifyInfoText } from './verify-flags.ts';

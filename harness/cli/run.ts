@@ -1,0 +1,57 @@
+/** `hilt run`: the scenario catalogue against a device, with reports for the release. */
+import type { Command } from 'commander';
+import { relative } from 'node:path';
+import { UsageError } from '../errors.ts';
+import { loadConfig, type RunConfig } from '../run/config.ts';
+import { runScenarios, scenarioFiles } from '../run/runner.ts';
+import { KINDS } from '../device/targets/index.ts';
+
+interface RunCliOptions {
+  target?: string;
+  grep?: string;
+  repeat?: string;
+  reportDir?: string;
+  certs?: string;
+  bail: boolean;
+  config?: string;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run scenarios (default: all of scenarios/) against a device and write reports')
+    .argument('[files...]', 'scenario files (default: scenarios/*.spec.ts)')
+    .option('--target <target>', `where the device is: ${KINDS.map((k) => k.summary.split(' ')[0]).join(' | ')} (default: emulator)`)
+    .option('--grep <regexp>', 'only scenarios whose title matches')
+    .option('--repeat <n>', 'run each scenario n times and keep the distribution of its metrics')
+    .option('--report-dir <dir>', 'where reports go (default: reports)')
+    .option('--certs <dir>', 'lab PKI directory (default: certs)')
+    .option('--config <file>', 'configuration file (default: hilt.config.json if present)')
+    .option('--bail', 'stop at the first failing scenario', false)
+    .action(async (files: string[], opts: RunCliOptions) => {
+      const config: RunConfig = await loadConfig(opts.config ?? 'hilt.config.json', opts.config !== undefined);
+      if (opts.target) config.target = opts.target;
+      if (opts.reportDir) config.reportDir = opts.reportDir;
+      if (opts.certs) config.certsDir = opts.certs;
+      if (opts.repeat !== undefined) {
+        const n = Number(opts.repeat);
+        if (!/^\d+$/.test(opts.repeat) || n < 1 || n > 1000) throw new UsageError(`--repeat ${JSON.stringify(opts.repeat)}: give a whole number from 1 to 1000`);
+        config.repeat = n;
+      }
+      if (opts.grep) {
+        try {
+          new RegExp(opts.grep);
+        } catch (err) {
+          throw new UsageError(`--grep ${JSON.stringify(opts.grep)}: not a regular expression (${(err as Error).message})`);
+        }
+      }
+      const outcome = await runScenarios({ files: scenarioFiles(files), config, grep: opts.grep, bail: opts.bail });
+      const { totals, run } = outcome.results;
+      const where = relative(process.cwd(), outcome.runDir) || outcome.runDir;
+      console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
+        `${run.cutShort ? ` (cut short: ${run.cutShort})` : ''}`);
+      if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
+      console.log(`report: ${where}/summary.md, results.json, junit.xml`);
+      process.exitCode = outcome.exitCode;
+    });
+}

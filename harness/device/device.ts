@@ -1,0 +1,352 @@
+/**
+ * A device under test, over any transport: agent commands with timeouts, the console as lines,
+ * `expect()` on them, and fail-fast when the firmware panics or reboots on its own.
+ *
+ * Opening never waits for a boot banner (the board may have booted long ago): it asks `hello`
+ * and refuses a protocol version it does not know.
+ */
+import { EventEmitter } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import {
+  LineSplitter, checkHello, encodeCommand, parseDeviceLine, storePutLines, UnsupportedProtoError, SchemaError,
+  type ArgValue, type ConnectResult, type HelloReply, type Line, type Replies,
+} from '../protocol/index.ts';
+import { HiltError, ExitCode } from '../errors.ts';
+import type { CloseInfo, Transport } from '../transport/transport.ts';
+import { detectPanic, parseLogLine, parseResetLine, stripColours, type LogLine, type Panic } from './log.ts';
+
+export interface ConsoleLine {
+  /** The text as the device printed it, colours stripped. */
+  text: string;
+  log: LogLine | null;
+  /** Host time when the line arrived (ms since the epoch). */
+  at: number;
+}
+
+export interface DeviceEvent {
+  name: string;
+  body: Record<string, unknown>;
+  at: number;
+}
+
+export interface DeviceOptions {
+  /** Default per-command timeout (connect commands add their own timeout_ms). */
+  commandTimeoutMs?: number;
+  /** How long `hello` may take when opening. */
+  helloTimeoutMs?: number;
+}
+
+/** The device refused a command (`err` reply): a usage problem in the scenario or the harness. */
+export class CommandRefusedError extends HiltError {
+  constructor(readonly command: string, readonly code: string, message: string) {
+    super(`${command} refused by the device (${code}): ${message}`, ExitCode.failed);
+    this.name = 'CommandRefusedError';
+  }
+}
+
+/** The device did not answer, went away, or cannot be spoken to: infrastructure. */
+export class DeviceError extends HiltError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.unreachable, options);
+    this.name = 'DeviceError';
+  }
+}
+
+/** The firmware crashed or rebooted on its own: a product failure, reported with its reason. */
+export class PanicError extends HiltError {
+  constructor(readonly panic: Panic) {
+    super(`device ${panic.kind.replace('_', ' ')}: ${panic.reason} ("${panic.line.trim()}")`, ExitCode.failed);
+    this.name = 'PanicError';
+  }
+}
+
+export class ExpectTimeoutError extends HiltError {
+  constructor(message: string) {
+    super(message, ExitCode.failed);
+    this.name = 'ExpectTimeoutError';
+  }
+}
+
+interface Pending {
+  command: string;
+  resolve: (body: Record<string, unknown>) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+const MAX_ID = 2 ** 31 - 1;
+
+export class Device extends EventEmitter {
+  readonly lines: ConsoleLine[] = [];
+  readonly events: DeviceEvent[] = [];
+  hello: HelloReply | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private log: WriteStream | null = null;
+  private logStarted = 0;
+  private resetting = false;
+  private failure: Error | null = null;
+  private readonly commandTimeoutMs: number;
+
+  private constructor(readonly transport: Transport, options: DeviceOptions) {
+    super();
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 15_000;
+    const splitter = new LineSplitter({ maxLineBytes: 64 * 1024 });
+    transport.on('data', (chunk) => splitter.write(chunk));
+    splitter.on('data', (line: Line) => this.onLine(line));
+    transport.once('close', (info: CloseInfo) => this.onClose(info));
+  }
+
+  /** Opens the transport and greets the device. Infrastructure errors are DeviceErrors (exit 3). */
+  static async open(transport: Transport, options: DeviceOptions = {}): Promise<Device> {
+    await transport.open();
+    const device = new Device(transport, options);
+    try {
+      await device.greet(options.helloTimeoutMs ?? 5_000);
+    } catch (err) {
+      await transport.close();
+      throw err;
+    }
+    return device;
+  }
+
+  get description(): string {
+    return this.transport.description;
+  }
+
+  /** Index of the next console line: pass as `since` to look only at what comes after. */
+  mark(): number {
+    return this.lines.length;
+  }
+
+  /** Sends `hello` and checks the protocol version. */
+  async greet(timeoutMs = 5_000): Promise<HelloReply> {
+    let body: unknown;
+    try {
+      body = await this.command('hello', {}, { timeoutMs });
+    } catch (err) {
+      if (err instanceof DeviceError && /no reply/.test(err.message)) {
+        throw new DeviceError(`${this.description}: no reply to hello within ${timeoutMs} ms: is the test agent firmware running on it?`, { cause: err });
+      }
+      throw err;
+    }
+    try {
+      this.hello = checkHello(body);
+    } catch (err) {
+      if (err instanceof UnsupportedProtoError) throw new DeviceError(`${this.description}: ${err.message}: update hilt or the agent firmware`);
+      if (err instanceof SchemaError) throw new DeviceError(`${this.description}: hello reply malformed: ${err.message}`);
+      throw err;
+    }
+    return this.hello;
+  }
+
+  /** Sends a command; resolves with the ok body. */
+  command<C extends keyof Replies>(command: C, args?: Record<string, ArgValue | undefined>, options?: { timeoutMs?: number }): Promise<Replies[C]>;
+  command(command: string, args?: Record<string, ArgValue | undefined>, options?: { timeoutMs?: number }): Promise<Record<string, unknown>>;
+  command(command: string, args: Record<string, ArgValue | undefined> = {}, options: { timeoutMs?: number } = {}): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId;
+    this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1;
+    const line = encodeCommand(id, command, args);
+    return this.send(id, command, line, options.timeoutMs ?? this.commandTimeoutMs);
+  }
+
+  /** Uploads a credential to a store slot, in as many parts as it takes. */
+  async store(slot: string, kind: 'ca' | 'cert' | 'key', pem: string): Promise<void> {
+    const lines = storePutLines(slot, kind, Buffer.from(pem), () => {
+      const id = this.nextId;
+      this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1;
+      return id;
+    });
+    for (const line of lines) await this.send(Number(line.split(' ')[1]), 'store.put', line, this.commandTimeoutMs);
+  }
+
+  /** tls.connect / mqtt.connect, waited for as long as the device may take (timeout_ms + margin). */
+  connect(command: 'tls.connect' | 'mqtt.connect', args: Record<string, ArgValue | undefined>): Promise<ConnectResult> {
+    const deviceTimeout = Number(args.timeout_ms ?? 0) || 10_000;
+    const hold = Number(args.hold_ms ?? 0);
+    // The device answers within its own timeout; MQTT adds its own wait for CONNACK.
+    const timeoutMs = deviceTimeout * (command === 'mqtt.connect' ? 2 : 1) + hold + this.commandTimeoutMs;
+    return this.command(command, args, { timeoutMs }) as Promise<ConnectResult>;
+  }
+
+  /** Reboots the device through the agent and waits for its boot event. */
+  async reset(timeoutMs = 10_000): Promise<void> {
+    const from = this.events.length;
+    this.resetting = true;
+    try {
+      const id = this.nextId++;
+      await this.transport.write(`${encodeCommand(id, 'reset')}\n`);
+      await this.waitEvent('boot', { timeoutMs, since: from });
+    } finally {
+      this.resetting = false;
+    }
+  }
+
+  /** Resolves with the first console line from `since` on that matches; fails fast on `notMatching` or a panic. */
+  expect(pattern: RegExp | string, options: { timeoutMs?: number; notMatching?: RegExp; since?: number } = {}): Promise<ConsoleLine> {
+    const { timeoutMs = 5_000, notMatching, since = 0 } = options;
+    const matches = (l: ConsoleLine) => (typeof pattern === 'string' ? l.text.includes(pattern) : pattern.test(l.text));
+    return this.waitFor(() => {
+      for (const line of this.lines.slice(since)) {
+        if (notMatching?.test(line.text)) throw new ExpectTimeoutError(`console printed ${JSON.stringify(line.text)}, which must not appear (${notMatching}) while waiting for ${pattern}`);
+        if (matches(line)) return line;
+      }
+      return undefined;
+    }, timeoutMs, () => `console did not print ${pattern} within ${timeoutMs} ms`);
+  }
+
+  waitEvent(name: string, options: { timeoutMs?: number; since?: number } = {}): Promise<DeviceEvent> {
+    const { timeoutMs = 10_000, since = 0 } = options;
+    return this.waitFor(() => this.events.slice(since).find((e) => e.name === name), timeoutMs,
+      () => `no ${name} event from the device within ${timeoutMs} ms`);
+  }
+
+  /** Console lines since `since`, as text. */
+  consoleSince(since: number): string[] {
+    return this.lines.slice(since).map((l) => l.text);
+  }
+
+  /**
+   * Starts writing every console line (and protocol line) to `path`, with host timestamps. Its
+   * folder must exist; synchronous so that no line between two scenarios is lost.
+   */
+  startLog(path: string): void {
+    const previous = this.log;
+    if (previous) previous.end();
+    this.log = createWriteStream(path, { flags: 'w' });
+    this.logStarted = Date.now();
+    this.log.write(`# ${this.description}, started ${new Date(this.logStarted).toISOString()}\n`);
+  }
+
+  async stopLog(): Promise<void> {
+    const log = this.log;
+    this.log = null;
+    if (log) await new Promise<void>((resolve) => log.end(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.stopLog();
+    await this.transport.close();
+  }
+
+  private send(id: number, command: string, line: string, timeoutMs: number): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new DeviceError(`${this.description}: no reply to ${command} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { command, resolve, reject, timer });
+      this.logLine(`> ${line}`);
+      this.transport.write(`${line}\n`).catch((err: Error) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new DeviceError(`${this.description}: cannot send ${command}: ${err.message}`, { cause: err }));
+      });
+    });
+  }
+
+  private waitFor<T>(find: () => T | undefined, timeoutMs: number, timeoutMessage: () => string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        if (this.failure) {
+          finish();
+          reject(this.failure);
+          return true;
+        }
+        let found: T | undefined;
+        try {
+          found = find();
+        } catch (err) {
+          finish();
+          reject(err);
+          return true;
+        }
+        if (found === undefined) return false;
+        finish();
+        resolve(found);
+        return true;
+      };
+      const onChange = () => { check(); };
+      const timer = setTimeout(() => { finish(); reject(new ExpectTimeoutError(timeoutMessage())); }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        this.off('line', onChange);
+        this.off('event', onChange);
+        this.off('failure', onChange);
+      };
+      if (check()) return;
+      this.on('line', onChange);
+      this.on('event', onChange);
+      this.on('failure', onChange);
+    });
+  }
+
+  private onLine(line: Line): void {
+    this.logLine(line.text);
+    const parsed = parseDeviceLine(line);
+    const at = Date.now();
+    if (parsed.kind === 'reply') {
+      const pending = this.pending.get(parsed.id);
+      if (!pending) return;
+      this.pending.delete(parsed.id);
+      clearTimeout(pending.timer);
+      if (parsed.status === 'ok') pending.resolve(parsed.body);
+      else pending.reject(new CommandRefusedError(pending.command, String(parsed.body.code), String(parsed.body.message)));
+      return;
+    }
+    if (parsed.kind === 'event') {
+      const event = { name: parsed.name, body: parsed.body, at };
+      this.events.push(event);
+      this.emit('event', event);
+      return;
+    }
+    const text = stripColours(parsed.text);
+    const consoleLine: ConsoleLine = { text, log: parseLogLine(text), at };
+    this.lines.push(consoleLine);
+    this.emit('line', consoleLine);
+    const panic = detectPanic(text) ?? this.unexpectedReset(text);
+    if (panic) this.fail(new PanicError(panic));
+  }
+
+  /**
+   * A reboot nobody asked for. Power-on is not one: opening a serial port pulses EN on most
+   * boards, and a board that was just started prints it too. Panics and watchdogs print their own
+   * lines first (detectPanic).
+   */
+  private unexpectedReset(text: string): Panic | null {
+    const reset = parseResetLine(text);
+    if (!reset || this.resetting || reset.code === 0x1) return null;
+    return { kind: 'unexpected_reset', reason: `rebooted on its own (${reset.reason})`, line: text };
+  }
+
+  /** A panic fails what is waiting now; the device is usable again after a reset. */
+  private fail(err: PanicError): void {
+    this.emit('panic', err.panic);
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+      this.pending.delete(id);
+    }
+    this.failure = err;
+    this.emit('failure');
+    this.failure = null;
+  }
+
+  private onClose(info: CloseInfo): void {
+    const err = new DeviceError(`${this.description}: ${info.expected ? 'closed' : `went away: ${info.reason}`}`);
+    this.failure = err;
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+      this.pending.delete(id);
+    }
+    this.emit('failure');
+  }
+
+  private logLine(text: string): void {
+    if (!this.log) return;
+    const t = ((Date.now() - this.logStarted) / 1000).toFixed(3).padStart(8);
+    this.log.write(`[${t}] ${text}\n`);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Reading an ESP32's console: ESP-IDF log lines, the ROM's reset line, and the text of crashes.
+ * Pure functions over one line of text (ESP32-FACTS sections 1 and 8); the device layer decides
+ * what a reset or a panic means for the scenario that was running.
+ */
+
+export type LogLevel = 'E' | 'W' | 'I' | 'D' | 'V';
+
+export interface LogLine {
+  level: LogLevel;
+  tag: string;
+  message: string;
+  timestamp: { kind: 'uptime'; ms: number } | { kind: 'clock'; time: string } | { kind: 'none' };
+}
+
+export type PanicKind = 'guru_meditation' | 'abort' | 'brownout' | 'watchdog' | 'stack_overflow' | 'unexpected_reset';
+
+export interface Panic {
+  kind: PanicKind;
+  /** Short words for a report: the exception name, the watchdog, the task. */
+  reason: string;
+  /** The console line it was read from, colours removed. */
+  line: string;
+}
+
+// SGR only (colour, bold, reset): ESP-IDF's log colours are the only escapes a board prints.
+const SGR = /\x1b\[[0-9;]*m/g;
+
+export function stripColours(text: string): string {
+  return text.replace(SGR, '');
+}
+
+/**
+ * `E (5123) tag: msg` (ms since boot), `I (12:30:14.197) tag: msg` (system time, optionally with
+ * a date in IDF 5.4+'s full form), `E BOD: msg` (early logs, no timestamp). The Wi-Fi blob
+ * prints `I (588) wifi:wifi driver task: ...` with no space after the colon, so it is optional.
+ */
+const LOG_LINE = /^([EWIDV]) (?:\((?:(\d+)|((?:\d{2,4}-\d{2}-\d{2} )?\d{1,2}:\d{2}:\d{2}(?:\.\d{1,6})?))\) )?([A-Za-z0-9_.\-/]+): ?(.*)$/;
+
+export function parseLogLine(text: string): LogLine | null {
+  const match = LOG_LINE.exec(stripColours(text).replace(/[\r\n]+$/, ''));
+  if (!match) return null;
+  const [, level, uptime, clock, tag, message] = match;
+  const timestamp: LogLine['timestamp'] = uptime !== undefined ? { kind: 'uptime', ms: Number(uptime) }
+    : clock !== undefined ? { kind: 'clock', time: clock }
+    : { kind: 'none' };
+  return { level: level as LogLevel, tag: tag!, message: message!.trimEnd(), timestamp };
+}
+
+/** `rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)`: the ROM's first words after a reset. */
+const RESET_LINE = /\brst:0x([0-9a-f]+) \(([A-Za-z0-9_]+)\)/i;
+
+export function parseResetLine(text: string): { code: number; reason: string } | null {
+  const match = RESET_LINE.exec(stripColours(text));
+  return match ? { code: parseInt(match[1]!, 16), reason: match[2]! } : null;
+}
+
+/**
+ * Crash text, most specific first. Each entry reads one line; `reason` gets the capture groups.
+ * Watchdog and brownout resets are recognised by the ROM's reason name (TG0WDT_SYS_RESET,
+ * RTCWDT_BROWN_OUT_RESET, and the S3/C3 spellings ending in _RST), so every chip's table fits.
+ */
+const PANICS: ReadonlyArray<{ kind: PanicKind; pattern: RegExp; reason: (m: RegExpExecArray) => string }> = [
+  { kind: 'stack_overflow', pattern: /\*\*\*ERROR\*\*\* A stack overflow in task (.+?) has been detected/, reason: (m) => `stack overflow in task ${m[1]}` },
+  { kind: 'stack_overflow', pattern: /Stack canary watchpoint triggered \((.+?)\)/, reason: (m) => `stack overflow in task ${m[1]}` },
+  { kind: 'watchdog', pattern: /Guru Meditation Error: Core\s+\d+ panic'ed \((Interrupt wdt timeout on CPU\d+)\)/, reason: (m) => m[1]! },
+  { kind: 'guru_meditation', pattern: /Guru Meditation Error: Core\s+\d+ panic'ed \((.+?)\)/, reason: (m) => m[1]! },
+  { kind: 'abort', pattern: /abort\(\) was called at PC (0x[0-9a-f]+) on core (\d+)/i, reason: (m) => `abort() at PC ${m[1]} on core ${m[2]}` },
+  { kind: 'abort', pattern: /^assert failed: (.+)$/, reason: (m) => `assert failed: ${m[1]}` },
+  { kind: 'abort', pattern: /^ESP_ERROR_CHECK failed: esp_err_t (0x[0-9a-f]+) \((\w+)\)/i, reason: (m) => `ESP_ERROR_CHECK failed: ${m[2]} (${m[1]})` },
+  { kind: 'brownout', pattern: /Brownout detector was triggered/, reason: () => 'Brownout detector was triggered' },
+  { kind: 'watchdog', pattern: /Task watchdog got triggered/, reason: () => 'Task watchdog got triggered' },
+];
+
+export function detectPanic(text: string): Panic | null {
+  const line = stripColours(text).replace(/[\r\n]+$/, '').trim();
+  for (const { kind, pattern, reason } of PANICS) {
+    const match = pattern.exec(line);
+    if (match) return { kind, reason: reason(match), line };
+  }
+  const reset = parseResetLine(line);
+  if (reset && /BROWN_OUT/.test(reset.reason)) return { kind: 'brownout', reason: reset.reason, line };
+  if (reset && /WDT/.test(reset.reason)) return { kind: 'watchdog', reason: reset.reason, line };
+  return null;
+}

@@ -1,0 +1,50 @@
+/** `emulator[:?sdkconfig=FILE&heap=BYTES&realtime=1]`: hilt's emulated ESP32, in this process. */
+import { readFileSync } from 'node:fs';
+import { openStreamBoard, parseSdkconfig, SdkconfigError, type BoardSettings, type StreamBoard } from '../../../emulator/index.ts';
+import { UsageError, errnoOf } from '../../errors.ts';
+import { MemoryTransport } from '../../transport/index.ts';
+import type { TargetKind } from './target.ts';
+import { intOption, targetOptions } from './options.ts';
+
+function sdkconfigFrom(url: string, path: string): BoardSettings['sdkconfig'] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`target ${url}: sdkconfig ${path} cannot be read (${errnoOf(err)})`);
+  }
+  try {
+    return parseSdkconfig(text, path);
+  } catch (err) {
+    if (err instanceof SdkconfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+export const emulatorTarget: TargetKind = {
+  kind: 'emulator',
+  summary: 'emulator[:?sdkconfig=FILE&heap=BYTES&realtime=1]  hilt\'s emulated ESP32 (default)',
+  parse(rest, query, url) {
+    if (rest !== '') throw new UsageError(`target ${url}: write options as emulator:?sdkconfig=FILE`);
+    const o = targetOptions(url, query, ['sdkconfig', 'heap', 'realtime']);
+    const settings: BoardSettings = {
+      realtime: o.get('realtime') === '1',
+      ...(o.has('heap') ? { heapBytes: intOption(url, 'heap', o.get('heap'), 0, 16_384, 8 * 1024 * 1024) } : {}),
+      ...(o.has('sdkconfig') ? { sdkconfig: sdkconfigFrom(url, o.get('sdkconfig')!) } : {}),
+    };
+    let board: StreamBoard | null = null;
+    return {
+      url, kind: 'emulator', reset: 'agent',
+      description: `emulated ESP32${o.has('sdkconfig') ? ` (${o.get('sdkconfig')})` : ''}`,
+      async transport() {
+        await board?.close();
+        board = openStreamBoard(settings);
+        return new MemoryTransport(board.stream, `emulated ESP32 ${board.board.id}`);
+      },
+      async close() {
+        await board?.close();
+        board = null;
+      },
+    };
+  },
+};

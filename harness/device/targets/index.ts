@@ -1,0 +1,23 @@
+/** The target registry: a new kind is one file and one line in KINDS. */
+import { UsageError } from '../../errors.ts';
+import { emulatorTarget } from './emulator.ts';
+import { serialTarget } from './serial.ts';
+import { tcpTarget } from './tcp.ts';
+import type { Target, TargetKind } from './target.ts';
+
+export const KINDS: readonly TargetKind[] = [emulatorTarget, serialTarget, tcpTarget];
+
+export function resolveTarget(url: string): Target {
+  const [head, ...queryParts] = url.split('?');
+  const query = new URLSearchParams(queryParts.join('?'));
+  const colon = head!.indexOf(':');
+  const kind = colon === -1 ? head! : head!.slice(0, colon);
+  const rest = colon === -1 ? '' : head!.slice(colon + 1);
+  const found = KINDS.find((k) => k.kind === kind);
+  if (!found) {
+    throw new UsageError(`unknown target kind ${JSON.stringify(kind)} in --target ${url}: use one of ${KINDS.map((k) => k.kind).join(', ')} (e.g. serial:/dev/ttyUSB0)`);
+  }
+  return found.parse(rest, query, url);
+}
+
+export type { Target, TargetKind } from './target.ts';

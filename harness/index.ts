@@ -1,0 +1,10 @@
+/**
+ * hilt's public API: what scenario files import. Everything a scenario needs comes from here, so
+ * the folders behind it can move without touching the catalogue.
+ */
+export { scenario, ScenarioContext } from './run/session.ts';
+export type { Bundle, ConnectOptions, Identity } from './run/session.ts';
+export { expect, datesUnchecked, describeResult } from './run/assertions.ts';
+export type { Attempt, Lab } from './lab/index.ts';
+export type { ConnectResult, HelloReply } from './protocol/index.ts';
+export { flagsOf } from './protocol/index.ts';

@@ -1,0 +1,38 @@
+/** Small formatting rules the report views share, so junit.xml and summary.md never disagree. */
+import { basename } from 'node:path';
+import type { Metric, ScenarioResult } from './model.ts';
+
+/** The metrics the views single out by name. */
+export const TLS_METRIC = 'tls_ms';
+export const HEAP_PEAK_METRIC = 'heap_peak_used';
+
+export function metricOf(scenario: ScenarioResult, name: string): Metric | undefined {
+  return scenario.metrics.find((m) => m.name === name);
+}
+
+/** Milliseconds as seconds with 3 decimals, as JUnit readers expect; garbage becomes 0. */
+export function seconds(ms: number): string {
+  return Number.isFinite(ms) && ms > 0 ? (ms / 1000).toFixed(3) : '0.000';
+}
+
+/** A measured number without float noise (1234.5, not 1234.4999999); '' when there is none. */
+export function num(x: number): string {
+  return Number.isFinite(x) ? String(Math.round(x * 1000) / 1000) : '';
+}
+
+/** "scenarios/02-expired-server-cert.spec.ts" -> "02-expired-server-cert". */
+export function fileStem(file: string): string {
+  return basename(file).replace(/(\.(spec|test))?\.[cm]?[jt]sx?$/, '');
+}
+
+/** "2026-11-23" from an ISO timestamp; the input as given when it is not one. */
+export function dateOf(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : new Date(t).toISOString().slice(0, 10);
+}
+
+/** "15 passed, 1 failed, 0 errors, 0 skipped". */
+export function verdictOf(totals: { passed: number; failed: number; error: number; skipped: number }): string {
+  const errors = `${totals.error} ${totals.error === 1 ? 'error' : 'errors'}`;
+  return `${totals.passed} passed, ${totals.failed} failed, ${errors}, ${totals.skipped} skipped`;
+}

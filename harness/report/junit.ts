@@ -1,0 +1,141 @@
+/**
+ * junit.xml: the run as CI servers (Jenkins, GitLab, GitHub test reporters) read it. Written from
+ * hilt's own model rather than by a mocha reporter: mocha-junit-reporter crashes under mocha 12,
+ * and mocha's xunit counts failed assertions as errors, where hilt keeps the difference that
+ * matters here: `failure` is the firmware's fault, `error` means the device or the lab broke (as
+ * AWS IoT Device Tester reports it), so a red build can be told from a broken bench.
+ */
+import { fileStem, num, seconds } from './format.ts';
+import { totalsOf, type Metric, type RunResults, type ScenarioResult } from './model.ts';
+import { xmlAttrs, xmlText } from './xml.ts';
+
+type Property = [name: string, value: string];
+
+export function toJUnitXml(results: RunResults): string {
+  const { run, scenarios } = results;
+  // Counted from the scenarios written below, not copied from results.totals, so the file always
+  // agrees with itself even if a caller's totals are stale.
+  const totals = totalsOf(scenarios);
+  const counts = {
+    tests: scenarios.length,
+    failures: totals.failed,
+    errors: totals.error,
+    skipped: totals.skipped,
+    time: seconds(run.durationMs),
+    timestamp: junitTimestamp(run.startedAt),
+  };
+  const lines = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites${xmlAttrs({ name: 'hilt', ...counts })}>`,
+    `  <testsuite${xmlAttrs({ name: `hilt ${run.target}`, ...counts })}>`,
+    ...properties(runProperties(results), '    '),
+    ...scenarios.flatMap((s) => testcase(s, '    ')),
+  ];
+  // A run that stopped before its scenarios may have no testcase to carry the reason: say it here
+  // too, where a CI server shows suite output.
+  const why = [run.infrastructureError, run.cutShort].filter((x): x is string => !!x);
+  if (why.length) lines.push(`    <system-err>${xmlText(why.join('\n'))}</system-err>`);
+  lines.push('  </testsuite>', '</testsuites>', '');
+  return lines.join('\n');
+}
+
+/**
+ * The Ant schema's timestamp has no zone and no fraction; readers that parse it strictly refuse
+ * more. Written in UTC (the exact start is in the `run.started_at` property).
+ */
+function junitTimestamp(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : new Date(t).toISOString().slice(0, 19);
+}
+
+/** What identifies the run: enough to tell which firmware, configuration and lab produced it. */
+function runProperties(results: RunResults): Property[] {
+  const { run } = results;
+  const props: Property[] = [
+    ['hilt.version', run.hiltVersion],
+    ['target', run.target],
+    ['run.id', run.id],
+    ['run.started_at', run.startedAt],
+  ];
+  const fw = run.firmware;
+  if (fw) {
+    props.push(['firmware.project', fw.project], ['firmware.version', fw.version], ['firmware.idf', fw.idf]);
+    // Left out, not written empty, when the firmware does not know its ELF hash (the emulator).
+    if (fw.elfSha256) props.push(['firmware.elf_sha256', fw.elfSha256]);
+    props.push(['firmware.agent', fw.agent], ['firmware.chip', fw.chip], ['firmware.mac', fw.mac]);
+  }
+  if (run.security) flatten('security', run.security, props);
+  for (const t of run.fingerprints.trust) props.push([`trust.${t.name}.sha256`, t.sha256]);
+  for (const s of run.fingerprints.served) props.push([`served.${s.listener}.${s.name}.sha256`, s.sha256]);
+  if (run.cutShort) props.push(['run.cut_short', run.cutShort]);
+  if (run.infrastructureError) props.push(['run.infrastructure_error', run.infrastructureError]);
+  return props;
+}
+
+/** Nested settings become dotted names; lists (ciphersuites) one comma-separated value. */
+function flatten(prefix: string, value: unknown, out: Property[]): void {
+  if (Array.isArray(value)) {
+    out.push([prefix, value.map((v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v))).join(',')]);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) flatten(`${prefix}.${k}`, v, out);
+  } else {
+    out.push([prefix, String(value)]);
+  }
+}
+
+function testcase(s: ScenarioResult, indent: string): string[] {
+  const head = `${indent}<testcase${xmlAttrs({ classname: fileStem(s.file), name: s.title || s.id, time: seconds(s.durationMs) })}`;
+  const body = [
+    ...properties(scenarioProperties(s), `${indent}  `),
+    ...verdict(s, `${indent}  `),
+  ];
+  if (s.consoleLog) body.push(`${indent}  <system-out>${xmlText(`console log: ${s.consoleLog}`)}</system-out>`);
+  return body.length ? [`${head}>`, ...body, `${indent}</testcase>`] : [`${head}/>`];
+}
+
+function scenarioProperties(s: ScenarioResult): Property[] {
+  const props: Property[] = [['id', s.id], ['repetitions', String(s.repetitions)]];
+  for (const m of s.metrics) props.push(...metricProperties(m));
+  return props;
+}
+
+function metricProperties(m: Metric): Property[] {
+  const props: Property[] = [];
+  // A metric with no values has no median; an empty property would read as zero in some viewers.
+  if (num(m.median)) props.push([`${m.name}.median`, num(m.median)]);
+  if (num(m.p95)) props.push([`${m.name}.p95`, num(m.p95)]);
+  props.push([`${m.name}.unit`, m.unit], [`${m.name}.source`, m.source]);
+  if (m.budget) {
+    const b = m.budget;
+    props.push([`${m.name}.budget`, `${b.expression} (measured ${num(b.measured)}: ${b.exceeded ? 'exceeded' : 'within'})`]);
+  }
+  return props;
+}
+
+/** The one child element that says how the scenario ended; nothing for a pass. */
+function verdict(s: ScenarioResult, indent: string): string[] {
+  const f = s.failure;
+  switch (s.outcome) {
+    case 'passed':
+      return [];
+    case 'skipped':
+      return [`${indent}<skipped${xmlAttrs({ message: f?.message })}/>`];
+    case 'failed':
+    case 'error': {
+      const tag = s.outcome === 'failed' ? 'failure' : 'error';
+      // The model allows an outcome without its reason; the file must still say something.
+      const message = f?.message ?? `${s.outcome} (no reason recorded)`;
+      const type = f?.kind ?? (s.outcome === 'failed' ? 'assertion' : 'infrastructure');
+      return [`${indent}<${tag}${xmlAttrs({ message, type })}>${xmlText(f?.detail ?? message)}</${tag}>`];
+    }
+  }
+}
+
+function properties(props: Property[], indent: string): string[] {
+  if (!props.length) return [];
+  return [
+    `${indent}<properties>`,
+    ...props.map(([name, value]) => `${indent}  <property${xmlAttrs({ name, value })}/>`),
+    `${indent}</properties>`,
+  ];
+}

@@ -1,0 +1,146 @@
+/**
+ * hilt.config.json: what a run uses unless the command line says otherwise. Every field is
+ * optional; a wrong one stops the run with one line naming the file, the field and the fix.
+ *
+ * {
+ *   "target": "serial:/dev/ttyUSB0",
+ *   "certsDir": "certs", "reportDir": "reports",
+ *   "lab": { "hosts": ["192.168.1.20"] },
+ *   "timeouts": { "scenarioMs": 60000, "commandMs": 15000, "helloMs": 5000 },
+ *   "repeat": 5,
+ *   "budgets": { "tls_ms": "<= 2000", "heap_peak_used": "<= 48 KiB" }
+ * }
+ */
+import { readFile } from 'node:fs/promises';
+import { UsageError, errnoOf } from '../errors.ts';
+
+/** Metrics a budget may name: what every connect records. */
+export const METRICS = {
+  dns_ms: 'ms', tcp_ms: 'ms', tls_ms: 'ms', mqtt_ms: 'ms', total_ms: 'ms',
+  heap_peak_used: 'B', heap_leak: 'B',
+} as const;
+export type MetricName = keyof typeof METRICS;
+
+export interface BudgetRule {
+  metric: MetricName;
+  op: '<=' | '<' | '>=' | '>';
+  limit: number;
+  expression: string;
+}
+
+export interface RunConfig {
+  target: string;
+  certsDir: string;
+  reportDir: string;
+  labHosts: string[];
+  scenarioTimeoutMs: number;
+  commandTimeoutMs: number;
+  helloTimeoutMs: number;
+  repeat: number;
+  budgets: BudgetRule[];
+}
+
+export const DEFAULTS: RunConfig = {
+  target: 'emulator',
+  certsDir: 'certs',
+  reportDir: 'reports',
+  labHosts: [],
+  scenarioTimeoutMs: 60_000,
+  commandTimeoutMs: 15_000,
+  helloTimeoutMs: 5_000,
+  repeat: 1,
+  budgets: [],
+};
+
+const UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, B: 1, KiB: 1024, KB: 1000, MiB: 1024 * 1024 };
+
+/** "<= 48 KiB" → a rule, or a message saying what is wrong. */
+export function parseBudget(metric: string, expression: unknown): BudgetRule | string {
+  if (!(metric in METRICS)) return `unknown metric: use one of ${Object.keys(METRICS).join(', ')}`;
+  if (typeof expression !== 'string') return 'write the budget as a string such as "<= 2000"';
+  const m = /^\s*(<=|<|>=|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|B|KiB|KB|MiB)?\s*$/.exec(expression);
+  if (!m) return `${JSON.stringify(expression)} is not a budget: write "<= 2000" (ms) or "<= 48 KiB" (bytes)`;
+  const unit = m[3] ?? '';
+  const kind = METRICS[metric as MetricName];
+  if (unit && (kind === 'ms') !== (unit === 'ms' || unit === 's')) return `${unit} does not measure ${metric} (${kind === 'ms' ? 'a time' : 'a size'})`;
+  return { metric: metric as MetricName, op: m[1] as BudgetRule['op'], limit: Number(m[2]) * UNITS[unit]!, expression: `${metric} ${expression.trim()}` };
+}
+
+export function withinBudget(rule: BudgetRule, value: number): boolean {
+  switch (rule.op) {
+    case '<=': return value <= rule.limit;
+    case '<': return value < rule.limit;
+    case '>=': return value >= rule.limit;
+    case '>': return value > rule.limit;
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Validates a parsed config object; `file` names it in messages. */
+export function validateConfig(raw: unknown, file: string): RunConfig {
+  const bad = (field: string, problem: string) => new UsageError(`${file}: ${field}: ${problem}`);
+  if (!isObject(raw)) throw bad('(top level)', 'expected a JSON object like {"target": "emulator"}');
+  const known = ['target', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets'];
+  for (const key of Object.keys(raw)) if (!known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
+  const config: RunConfig = { ...DEFAULTS, budgets: [], labHosts: [] };
+  const str = (field: string, value: unknown) => {
+    if (typeof value !== 'string' || value === '') throw bad(field, 'expected a non-empty string');
+    return value;
+  };
+  const int = (field: string, value: unknown, min: number, max: number) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw bad(field, `expected a whole number from ${min} to ${max}`);
+    return value;
+  };
+  if (raw.target !== undefined) config.target = str('target', raw.target);
+  if (raw.certsDir !== undefined) config.certsDir = str('certsDir', raw.certsDir);
+  if (raw.reportDir !== undefined) config.reportDir = str('reportDir', raw.reportDir);
+  if (raw.repeat !== undefined) config.repeat = int('repeat', raw.repeat, 1, 1000);
+  if (raw.lab !== undefined) {
+    if (!isObject(raw.lab)) throw bad('lab', 'expected an object like {"hosts": ["192.168.1.20"]}');
+    for (const key of Object.keys(raw.lab)) if (key !== 'hosts') throw bad(`lab.${key}`, 'unknown field: lab takes hosts');
+    if (raw.lab.hosts !== undefined) {
+      if (!Array.isArray(raw.lab.hosts)) throw bad('lab.hosts', 'expected a list of host names or addresses');
+      config.labHosts = raw.lab.hosts.map((h, i) => str(`lab.hosts[${i}]`, h));
+    }
+  }
+  if (raw.timeouts !== undefined) {
+    if (!isObject(raw.timeouts)) throw bad('timeouts', 'expected an object like {"scenarioMs": 60000}');
+    const t = raw.timeouts;
+    for (const key of Object.keys(t)) if (!['scenarioMs', 'commandMs', 'helloMs'].includes(key)) throw bad(`timeouts.${key}`, 'unknown field: timeouts takes scenarioMs, commandMs, helloMs');
+    if (t.scenarioMs !== undefined) config.scenarioTimeoutMs = int('timeouts.scenarioMs', t.scenarioMs, 1000, 3_600_000);
+    if (t.commandMs !== undefined) config.commandTimeoutMs = int('timeouts.commandMs', t.commandMs, 100, 600_000);
+    if (t.helloMs !== undefined) config.helloTimeoutMs = int('timeouts.helloMs', t.helloMs, 100, 600_000);
+  }
+  if (raw.budgets !== undefined) {
+    if (!isObject(raw.budgets)) throw bad('budgets', 'expected an object like {"tls_ms": "<= 2000"}');
+    for (const [metric, expression] of Object.entries(raw.budgets)) {
+      const rule = parseBudget(metric, expression);
+      if (typeof rule === 'string') throw bad(`budgets.${metric}`, rule);
+      config.budgets.push(rule);
+    }
+  }
+  return config;
+}
+
+/** Reads a config file; a missing default file is no error (defaults apply), a missing named one is. */
+export async function loadConfig(path: string, required: boolean): Promise<RunConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if (!required && errnoOf(err) === 'ENOENT') return { ...DEFAULTS };
+    throw new UsageError(`${path}: cannot be read (${errnoOf(err)}): check the --config path`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${path}: not valid JSON (${(err as Error).message}): fix the file`);
+  }
+  return validateConfig(raw, path);
+}

@@ -1,0 +1,210 @@
+/**
+ * What a scenario gets: the device, the lab, and helpers that connect with the provisioned
+ * credentials and record every connect's timing and heap as metrics. `scenario()` wraps mocha's
+ * `it`: before each repetition the device is brought to a known state.
+ */
+import type { Attempt, Lab } from '../lab/index.ts';
+import type { Pki } from '../pki/index.ts';
+import type { ArgValue, ConnectResult, HelloReply } from '../protocol/index.ts';
+import type { Device } from '../device/device.ts';
+import type { Source } from '../report/model.ts';
+import type { RunConfig } from './config.ts';
+
+/** A measured value of one repetition. */
+export interface Sample {
+  metric: string;
+  unit: 'ms' | 'B';
+  source: Source;
+  value: number;
+}
+
+/** Everything recorded about one scenario while it runs. */
+export interface ScenarioRecord {
+  /** Samples of each repetition. */
+  samples: Sample[][];
+  notes: string[];
+  /** The lab's attempt mark when the scenario began: its attempts are those after it. */
+  attemptMark: number;
+  consoleLog: string | null;
+}
+
+/** The run this process is executing, set by the runner before mocha loads the scenarios. */
+export interface RunSession {
+  device: Device;
+  lab: Lab;
+  pki: Pki;
+  config: RunConfig;
+  deviceId: string;
+  /** Brings the device to a known state: reset or hello, clock, credentials. */
+  prepare(): Promise<void>;
+  /** The record of the scenario being run (mocha's full title). */
+  record(title: string): ScenarioRecord;
+}
+
+let session: RunSession | null = null;
+
+export function setSession(s: RunSession | null): void {
+  session = s;
+}
+
+export function currentSession(): RunSession {
+  if (!session) throw new Error('no hilt run is in progress: scenarios run under `hilt run`, not plain mocha');
+  return session;
+}
+
+export type Bundle = 'current' | 'next' | 'transition' | 'rsa';
+/** The device's own certificate (CN = its id), or one of the lab's broken device certificates. */
+export type Identity = 'device' | 'client-expired' | 'client-rogue' | null;
+
+export interface ConnectOptions {
+  /** Connect MQTT over TLS (default) or TLS only. */
+  mqtt?: boolean;
+  /** The trust bundle the device uses (default: current). */
+  trust?: Bundle;
+  identity?: Identity;
+  clientId?: string;
+  skipCn?: boolean;
+  timeoutMs?: number;
+  /** Any other agent arguments (ciphers, tls, alpn, hold_ms ...). */
+  args?: Record<string, ArgValue>;
+}
+
+export class ScenarioContext {
+  /** Console mark at the start of the last connect: what `printed()` looks at. */
+  private since = 0;
+  private readonly provisioned = new Set<string>();
+  readonly samples: Sample[] = [];
+
+  constructor(readonly session: RunSession, private readonly rec: ScenarioRecord) {}
+
+  get device(): Device { return this.session.device; }
+  get lab(): Lab { return this.session.lab; }
+  get pki(): Pki { return this.session.pki; }
+  get hello(): HelloReply { return this.session.device.hello!; }
+  get deviceId(): string { return this.session.deviceId; }
+
+  /**
+   * Stops the scenario as not applicable to this device (its premise does not hold, e.g. a
+   * TLS-version mismatch on a device that speaks both versions), with the reason in the report.
+   */
+  skip(reason: string): never {
+    this.note(`skipped: ${reason}`);
+    throw new SkipScenario(reason);
+  }
+
+  /** Leaves a line in the report about this scenario (e.g. "hostname check was skipped"). */
+  note(text: string): void {
+    if (!this.rec.notes.includes(text)) this.rec.notes.push(text);
+  }
+
+  private async slot(name: string, kind: 'ca' | 'cert' | 'key', pem: () => string): Promise<string> {
+    if (!this.provisioned.has(name)) {
+      await this.device.store(name, kind, pem());
+      this.provisioned.add(name);
+    }
+    return name;
+  }
+
+  /**
+   * Connects the device to a lab listener with the provisioned credentials, and records the
+   * result's timing and heap. The broker's record of it comes from `attempt()`.
+   */
+  async connect(listener: string, options: ConnectOptions = {}): Promise<ConnectResult> {
+    const l = this.lab.listener(listener);
+    const trust = options.trust ?? 'current';
+    const ca = trust === 'current' ? 'ca' : await this.slot(`ca-${trust}`, 'ca', () => this.pki.bundle(`bundle-${trust}`));
+    const identity = options.identity === undefined ? 'device' : options.identity;
+    let credentials: Record<string, string> = {};
+    if (identity === 'device') credentials = { cert: 'cert', key: 'key' };
+    else if (identity) {
+      const m = this.pki.material(identity);
+      credentials = { cert: await this.slot(`${identity.slice(7)}-crt`, 'cert', () => m.cert), key: await this.slot(`${identity.slice(7)}-key`, 'key', () => m.key) };
+    }
+    const host = this.session.lab.listener(listener).host;
+    this.since = this.device.mark();
+    this.attemptMark = this.lab.attempts.mark();
+    const result = await this.device.connect(options.mqtt === false ? 'tls.connect' : 'mqtt.connect', {
+      host: host === '0.0.0.0' ? (this.session.config.labHosts[0] ?? '127.0.0.1') : host,
+      port: l.port, ca, ...credentials,
+      ...(options.mqtt === false ? {} : { client_id: options.clientId ?? this.deviceId }),
+      ...(options.skipCn ? { skip_cn: true } : {}),
+      ...(options.timeoutMs ? { timeout_ms: options.timeoutMs } : {}),
+      ...options.args,
+    });
+    this.recordResult(result);
+    return result;
+  }
+
+  private attemptMark = 0;
+
+  /** The broker's record of the last connect to `listener`, once the connection is closed. */
+  async attempt(listener: string, timeoutMs = 10_000): Promise<Attempt> {
+    const attempt = await this.lab.attempts.next(listener, { after: this.attemptMark, until: 'closed', timeoutMs });
+    return attempt;
+  }
+
+  /** Closes the device's connection and checks that the heap came back to its level. */
+  async disconnect(result: ConnectResult): Promise<void> {
+    await this.device.command(result.mqtt ? 'mqtt.disconnect' : 'tls.close');
+    await this.checkHeapReturned(result);
+  }
+
+  /** The device's heap is where it was before `result`'s connect; records the difference. */
+  async checkHeapReturned(result: ConnectResult): Promise<void> {
+    const { free } = await this.device.command('heap.stats');
+    const leak = result.heap.before - free;
+    this.samples.push({ metric: 'heap_leak', unit: 'B', source: result.heap.source, value: leak });
+    if (leak !== 0) throw new LeakError(`heap did not return to its level: ${leak} B missing after the connection closed`);
+  }
+
+  /** Console lines printed since the last connect began. */
+  printedLines(): string[] {
+    return this.device.consoleSince(this.since);
+  }
+
+  private recordResult(result: ConnectResult): void {
+    const t = result.timing;
+    for (const metric of ['dns_ms', 'tcp_ms', 'tls_ms', 'mqtt_ms', 'total_ms'] as const) {
+      const value = t[metric];
+      if (typeof value === 'number') this.samples.push({ metric, unit: 'ms', source: t.source, value });
+    }
+    this.samples.push({ metric: 'heap_peak_used', unit: 'B', source: result.heap.source, value: result.heap.peak_used });
+  }
+}
+
+export class SkipScenario extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'SkipScenario';
+  }
+}
+
+export class LeakError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LeakError';
+  }
+}
+
+/**
+ * One scenario: a mocha test whose body runs once per repetition (`--repeat N`), each time from a
+ * known device state, with its metrics kept per repetition.
+ */
+export function scenario(title: string, body: (ctx: ScenarioContext) => Promise<void>): Mocha.Test {
+  return it(title, async function () {
+    const s = currentSession();
+    const rec = s.record(this.test!.fullTitle());
+    for (let rep = 0; rep < s.config.repeat; rep++) {
+      await s.prepare();
+      const ctx = new ScenarioContext(s, rec);
+      try {
+        await body(ctx);
+      } catch (err) {
+        if (err instanceof SkipScenario) return this.skip();
+        throw err;
+      } finally {
+        rec.samples.push(ctx.samples);
+      }
+    }
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * A board on a serial port: a USB bridge (/dev/ttyUSB0, /dev/ttyACM0) or a pseudo-terminal that
+ * stands in for one (socat, `hilt emulate --pty`). Opened with serialport; the modem lines (DTR,
+ * RTS: reset and bootloader entry) are left alone here, and only reported as a capability: a
+ * pseudo-terminal has none (set() fails with ENOTTY there).
+ */
+import { realpath, stat } from 'node:fs/promises';
+import { SerialPort } from 'serialport';
+import { BaseTransport, oneLine, settleWithin } from './base.ts';
+import { findSerialPorts } from './ports.ts';
+import { TransportError } from './transport.ts';
+
+export interface SerialOptions {
+  path: string;
+  baudRate?: number;
+  /** How long opening may take (default 5 s). */
+  openTimeoutMs?: number;
+}
+
+/** Linux pty slaves (/dev/pts/N) have major numbers 136 to 143 (devices.txt). */
+async function isPseudoTerminal(path: string): Promise<boolean> {
+  const real = await realpath(path).catch(() => path);
+  if (real.startsWith('/dev/pts/')) return true;
+  const info = await stat(real).catch(() => null);
+  if (!info?.isCharacterDevice()) return false;
+  const major = Number((BigInt(info.rdev) >> 8n) & 0xfffn);
+  return major >= 136 && major <= 143;
+}
+
+/** serialport's messages look like "Error: No such file or directory, cannot open /dev/ttyUSB9". */
+function messageOf(err: unknown): string {
+  return oneLine((err instanceof Error ? err.message : String(err)).replace(/^(Error:\s*)+/, ''));
+}
+
+export class SerialTransport extends BaseTransport {
+  readonly kind = 'serial' as const;
+  readonly description: string;
+  readonly path: string;
+  readonly baudRate: number;
+  private port: SerialPort | null = null;
+
+  constructor(options: SerialOptions) {
+    super(options.openTimeoutMs ?? 5_000);
+    this.path = options.path;
+    this.baudRate = options.baudRate ?? 115_200;
+    this.description = `serial ${this.path} at ${this.baudRate} baud`;
+    // Known for sure at open(); until then, judged by the name.
+    this.capabilities.lineControl = !this.path.startsWith('/dev/pts/');
+  }
+
+  protected async doOpen(signal: AbortSignal): Promise<void> {
+    this.capabilities.lineControl = !(await isPseudoTerminal(this.path));
+    const port = new SerialPort({ path: this.path, baudRate: this.baudRate, autoOpen: false });
+    this.port = port;
+    let lastError: string | null = null;
+    port.on('error', (err) => { lastError = messageOf(err); });
+    port.on('data', (chunk: Buffer) => this.received(chunk));
+    // serialport says `close` with a DisconnectedError when reads or writes fail (EIO: the USB
+    // bridge vanished, the pty's other end closed); any close we did not ask for is the same news.
+    port.on('close', (err: (Error & { disconnected?: boolean }) | null) => {
+      const why = err?.disconnected ? messageOf(err) : lastError ?? 'closed';
+      this.lost(`serial port ${this.path} went away (${why}): cable unplugged, board re-enumerated on reset, or the pty's other end closed`);
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      port.open((err) => {
+        signal.removeEventListener('abort', onAbort);
+        // Given up on already (timeout, close()): release a port that opened late.
+        if (signal.aborted) return void (err ? undefined : port.close(() => undefined));
+        if (!err) return resolve();
+        this.openFailure(err).then(reject, reject);
+      });
+    });
+  }
+
+  private async openFailure(err: Error): Promise<TransportError> {
+    const why = messageOf(err);
+    const where = `serial port ${this.path}`;
+    if (/No such file|ENOENT/i.test(why)) {
+      const found = await findSerialPorts();
+      const list = found.paths.length ? found.paths.join(', ') : 'none';
+      return new TransportError(`${where} does not exist; serial ports found: ${list} (${found.source})`, { cause: err });
+    }
+    if (/Cannot lock port/i.test(why)) {
+      return new TransportError(`${where} is in use by another program (Cannot lock port): close it (idf.py monitor, a serial terminal, another hilt run) and try again`, { cause: err });
+    }
+    if (/Permission denied|EACCES/i.test(why)) {
+      return new TransportError(`no permission to open ${where} (EACCES): add your user to the dialout group (sudo usermod -aG dialout $USER, then log in again)`, { cause: err });
+    }
+    if (/Inappropriate ioctl|ENOTTY/i.test(why)) {
+      return new TransportError(`${this.path} is not a serial port (${why}): give a serial device such as /dev/ttyUSB0`, { cause: err });
+    }
+    return new TransportError(`cannot open ${where} (${why}): check that the board is connected`, { cause: err });
+  }
+
+  protected doWrite(data: Buffer): Promise<void> {
+    const port = this.port;
+    // serialport would queue a write to a closed port until it opens again: never, here.
+    if (!port?.isOpen) return Promise.reject(new Error('port is not open'));
+    return new Promise((resolve, reject) => {
+      port.write(data, (err: Error | null | undefined) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** A real UART takes 10 bit times a byte: a large write at 115200 baud takes seconds. */
+  protected override writeBoundMs(bytes: number): number {
+    return 10_000 + Math.ceil((bytes * 10 * 1000 * 2) / this.baudRate);
+  }
+
+  protected async doClose(): Promise<void> {
+    const port = this.port;
+    if (!port?.isOpen) return;
+    await settleWithin(2_000, new Promise<void>((resolve) => port.close(() => resolve())));
+  }
+
+  protected openTimeoutMessage(ms: number): string {
+    return `serial port ${this.path} did not open within ${ms} ms: unplug and replug the board, and check nothing else holds it`;
+  }
+}

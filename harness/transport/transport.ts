@@ -1,0 +1,49 @@
+/**
+ * How bytes reach a device: the one interface every transport (serial, TCP, child process,
+ * in-memory) implements, and the one conformance suite (test/transport) holds them to.
+ *
+ * Semantics:
+ * - `open()` resolves once bytes can flow, or rejects with a TransportError whose message names
+ *   the port/address/command and what to do. It is bounded by the transport's open timeout.
+ * - `write()` resolves when the bytes are handed to the OS (drained); it rejects with a
+ *   TransportError when the transport is not open or has failed.
+ * - 'data' events carry raw Buffers in arrival order; no line splitting here.
+ * - 'close' is emitted exactly once, after open succeeded, when the transport ends for any
+ *   reason: `expected` is true when close() asked for it, false when the peer went away (cable
+ *   pulled, process exited, socket reset) — `reason` says which in words.
+ * - `close()` is idempotent and bounded; it resolves once everything the transport owns (fds,
+ *   sockets, child processes) is released.
+ */
+import type { EventEmitter } from 'node:events';
+import { HiltError, ExitCode } from '../errors.ts';
+
+export type TransportKind = 'serial' | 'tcp' | 'process' | 'memory';
+
+export interface CloseInfo {
+  expected: boolean;
+  reason: string;
+}
+
+export interface Transport extends EventEmitter {
+  readonly kind: TransportKind;
+  /** Human words for where the bytes go: "serial /dev/ttyUSB0 at 115200 baud". */
+  readonly description: string;
+  /** What this transport can do besides bytes. */
+  readonly capabilities: { lineControl: boolean };
+  readonly isOpen: boolean;
+  open(): Promise<void>;
+  write(data: string | Buffer): Promise<void>;
+  close(): Promise<void>;
+  on(event: 'data', listener: (chunk: Buffer) => void): this;
+  on(event: 'close', listener: (info: CloseInfo) => void): this;
+  once(event: 'data', listener: (chunk: Buffer) => void): this;
+  once(event: 'close', listener: (info: CloseInfo) => void): this;
+}
+
+/** A device could not be reached or went away: infrastructure, exit status 3. */
+export class TransportError extends HiltError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.unreachable, options);
+    this.name = 'TransportError';
+  }
+}

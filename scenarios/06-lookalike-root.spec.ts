@@ -1,0 +1,10 @@
+import { expect, scenario } from '../harness/index.ts';
+
+describe('06 look-alike root', () => {
+  scenario('refuses a chain to a root with the trusted name but another key (flags 0x08)', async (ctx) => {
+    const result = await ctx.connect('lookalike');
+    expect(result).to.be.refusedWith('MBEDTLS_ERR_X509_CERT_VERIFY_FAILED').andFlags('NOT_TRUSTED');
+    await ctx.checkHeapReturned(result);
+    expect((await ctx.attempt('lookalike')).mqtt).to.equal(null);
+  });
+});

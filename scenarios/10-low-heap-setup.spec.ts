@@ -1,0 +1,18 @@
+import { expect, scenario } from '../harness/index.ts';
+
+describe('10 low heap at setup', () => {
+  scenario('without room for the record buffers, ssl_setup fails cleanly and the heap comes back', async (ctx) => {
+    const { mbedtls } = ctx.hello;
+    if (mbedtls.dynamic_buffer) ctx.skip('the firmware uses dynamic buffers (CONFIG_MBEDTLS_DYNAMIC_BUFFER=y): nothing large is allocated at setup');
+    const { free } = await ctx.device.command('heap.stats');
+    // Leave half of what the static IN and OUT record buffers need.
+    const leave = Math.floor((mbedtls.in_content_len + mbedtls.out_content_len) / 2);
+    await ctx.device.command('heap.reserve', { bytes: free - leave });
+    const result = await ctx.connect('good');
+    expect(result).to.be.refusedWith('ESP_ERR_MBEDTLS_SSL_SETUP_FAILED');
+    expect(result.error!.stack_err_name).to.equal('MBEDTLS_ERR_SSL_ALLOC_FAILED');
+    expect(ctx).to.have.printed(/mbedtls_ssl_setup returned -0x7F00$/);
+    await ctx.checkHeapReturned(result);
+    await ctx.device.command('heap.release');
+  });
+});

@@ -1,0 +1,17 @@
+import { expect, scenario } from '../harness/index.ts';
+
+describe('11 low heap during the handshake', () => {
+  scenario('with room for the buffers but not the chain and key exchange, the handshake fails cleanly', async (ctx) => {
+    const { mbedtls } = ctx.hello;
+    if (mbedtls.dynamic_buffer) ctx.skip('the firmware uses dynamic buffers (CONFIG_MBEDTLS_DYNAMIC_BUFFER=y): the setup/handshake split does not apply');
+    const { free } = await ctx.device.command('heap.stats');
+    // Record buffers plus about 12 KB: enough for setup, not for the peer chain and ECDHE.
+    const leave = mbedtls.in_content_len + mbedtls.out_content_len + 12_000;
+    await ctx.device.command('heap.reserve', { bytes: free - leave });
+    const result = await ctx.connect('good');
+    expect(result).to.be.refusedWith('ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED');
+    expect(result.error!.stack_err_name).to.match(/ALLOC_FAILED$/);
+    await ctx.checkHeapReturned(result);
+    await ctx.device.command('heap.release');
+  });
+});

@@ -1,0 +1,93 @@
+/** summary.md as a release manager pastes it: one heading, one verdict, one table. */
+import { expect } from 'chai';
+import { toSummaryMarkdown } from '../../harness/report/index.ts';
+import { cutShortRun, metric, runResults, scenarios } from './fixtures.ts';
+
+/** Table rows (header and separator excluded), each split into cells on unescaped pipes. */
+function table(md: string): { tables: number; rows: string[][] } {
+  const lines = md.split('\n');
+  const tables = lines.filter((l) => /^\|(\s*:?-+:?\s*\|)+$/.test(l)).length;
+  const start = lines.findIndex((l) => l.startsWith('| Scenario'));
+  const rows: string[][] = [];
+  for (let i = start + 2; i < lines.length && lines[i]!.startsWith('|'); i++) {
+    rows.push(lines[i]!.slice(1, -1).split(/(?<!\\)\|/).map((c) => c.trim()));
+  }
+  return { tables, rows };
+}
+
+describe('summary.md', function () {
+  const md = toSummaryMarkdown(runResults());
+
+  it('opens with firmware identity, target and date', function () {
+    const first = md.split('\n')[0]!;
+    expect(first).to.equal('# sensor-node 1.4.2 on emulator, 2026-11-23');
+    expect(md).to.include('ESP-IDF v5.2.1').and.include('run `2026-11-23T02-51-07Z-3f9a`');
+  });
+
+  it('gives the verdict on one line', function () {
+    expect(md.split('\n')).to.include('**1 passed, 1 failed, 1 error, 1 skipped**');
+  });
+
+  it('has exactly one table with one row per scenario', function () {
+    const { tables, rows } = table(md);
+    expect(tables).to.equal(1);
+    expect(rows.map((r) => r[0])).to.deep.equal(scenarios().map((s) => s.title));
+    expect(rows.every((r) => r.length === 5)).to.equal(true);
+    expect(rows.map((r) => r[1])).to.deep.equal(['✅ pass', '❌ fail', '⚠️ error', '⏭ skipped']);
+  });
+
+  it('shows device figures plainly and marks modelled ones with a footnote', function () {
+    const [passed, failed, errored] = table(md).rows;
+    expect(passed!.slice(2, 4)).to.deep.equal(['1210', '40.2']);
+    expect(failed!.slice(2, 4)).to.deep.equal(['2450[^model]', '44.0[^model]']);
+    expect(errored!.slice(2, 4)).to.deep.equal(['—', '—']);
+    expect(md).to.match(/^\[\^model\]: `model`: estimated/m);
+    expect(md).to.not.include('[^host]');
+    expect(md).to.include('Figures without a marker were measured by the firmware on the device');
+  });
+
+  it('notes the failure message and the broken budget, cells escaped', function () {
+    const list = scenarios();
+    list[1]!.failure = { kind: 'budget', message: 'too slow | way\ntoo slow <none>' };
+    list[0]!.title = 'a|b';
+    const { rows } = table(toSummaryMarkdown(runResults({}, list)));
+    expect(rows).to.have.length(4);
+    expect(rows.every((r) => r.length === 5)).to.equal(true);
+    expect(rows[0]![0]).to.equal('a\\|b');
+    expect(rows[1]![4]).to.equal('too slow \\| way<br>too slow &lt;none>; budget tls_ms <= 2000 exceeded: 2450');
+    expect(rows[2]![4]).to.equal('device emulator: no reply to hello within 5000 ms');
+  });
+
+  it('drops console colour codes from notes', function () {
+    const failed = table(md).rows[1]!;
+    expect(failed[4]).to.equal(`handshake &lt;tls_ms> & "alert" 'bad_certificate'; budget tls_ms <= 2000 exceeded: 2450`);
+  });
+
+  it('marks host-measured figures with their own footnote', function () {
+    const list = scenarios();
+    list[0]!.metrics = [metric('tls_ms', 'host', [88.25, 90])];
+    const hosted = toSummaryMarkdown(runResults({}, list));
+    expect(table(hosted).rows[0]![2]).to.equal('89[^host]');
+    expect(hosted).to.match(/^\[\^host\]: `host`: measured by the harness/m);
+  });
+
+  it('lists the settings that change outcomes', function () {
+    expect(md).to.include('Settings that change outcomes: HAVE_TIME_DATE on · TLS 1.3 off · dynamic buffers on');
+    const noTime = toSummaryMarkdown(runResults({ security: { have_time_date: false } }));
+    expect(noTime).to.include('HAVE_TIME_DATE off · TLS 1.3 not reported · dynamic buffers not reported (certificate dates are not checked)');
+  });
+
+  it('says why a cut-short run stopped', function () {
+    const cut = toSummaryMarkdown(cutShortRun());
+    expect(cut).to.include('> ⚠️ Run cut short: device unreachable after 07-low-heap');
+    expect(cut).to.include('> ⚠️ Infrastructure: device emulator: no reply to hello');
+  });
+
+  it('still reads when the device never said hello', function () {
+    const none = toSummaryMarkdown(runResults({ firmware: null, security: null }, []));
+    expect(none.split('\n')[0]).to.equal('# run 2026-11-23T02-51-07Z-3f9a on emulator, 2026-11-23');
+    expect(none).to.include('**0 passed, 0 failed, 0 errors, 0 skipped**');
+    expect(none).to.include('Settings that change outcomes: unknown');
+    expect(table(none).tables).to.equal(1);
+  });
+});
