@@ -17,7 +17,7 @@ import { MqttClient } from 'mqtt';
 import type { ConnectResult } from '../harness/protocol/index.ts';
 import type { Console } from './console.ts';
 import type { BoardHeap, CertShape, ConnectionShape, HeapPlan } from './heap.ts';
-import { planConnection } from './heap.ts';
+import { RECORD_OVERHEAD, planConnection } from './heap.ts';
 import {
   ESP_ERR, MBEDTLS_ERR, espErrName, judgeServerCertificate, mbedtlsErrName, mbedtlsHex, opensslCipherList,
   suiteByOpenssl, verifyInfo, type MbedtlsConfig, type Suite,
@@ -278,7 +278,10 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   const setupPlan = planConnection(buffers, shape);
   const setupBytes = setupPlan.phases[0]!.bytes;
   if (setupPlan.largestBlock > heap.largest || !heap.take(setupBytes)) {
-    lowest = Math.min(lowest, heap.free);
+    // esp-tls had its contexts, the CA store and the own certificate before the buffers failed.
+    const buffersBytes = ctx.config.dynamicBuffer ? 0 : ctx.config.inContentLen + ctx.config.outContentLen + 2 * RECORD_OVERHEAD;
+    const beforeBuffers = Math.min(setupBytes - buffersBytes, heap.free);
+    lowest = Math.min(lowest, heap.free - Math.max(0, beforeBuffers));
     out.e('esp-tls-mbedtls', `mbedtls_ssl_setup returned ${mbedtlsHex(MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!)}`);
     out.e('esp-tls', 'create_ssl_handle failed');
     return fail(failure('ESP_ERR_MBEDTLS_SSL_SETUP_FAILED', { stack_err: -MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED! }));

@@ -175,8 +175,9 @@ export class Device extends EventEmitter {
     const from = this.events.length;
     this.resetting = true;
     try {
-      const id = this.nextId++;
-      await this.transport.write(`${encodeCommand(id, 'reset')}\n`);
+      const line = encodeCommand(this.nextId++, 'reset');
+      this.logLine(`> ${line}`);
+      await this.transport.write(`${line}\n`);
       await this.waitEvent('boot', { timeoutMs, since: from });
     } finally {
       this.resetting = false;

@@ -89,7 +89,8 @@ function testcase(s: ScenarioResult, indent: string): string[] {
     ...properties(scenarioProperties(s), `${indent}  `),
     ...verdict(s, `${indent}  `),
   ];
-  if (s.consoleLog) body.push(`${indent}  <system-out>${xmlText(`console log: ${s.consoleLog}`)}</system-out>`);
+  const out = [...(s.notes ?? []).map((n) => `note: ${n}`), ...(s.consoleLog ? [`console log: ${s.consoleLog}`] : [])];
+  if (out.length > 0) body.push(`${indent}  <system-out>${xmlText(out.join('\n'))}</system-out>`);
   return body.length ? [`${head}>`, ...body, `${indent}</testcase>`] : [`${head}/>`];
 }
 

@@ -81,6 +81,8 @@ function figure(m: Metric | undefined, format: (v: number) => string, marked: Se
 /** The failure as a release manager reads it, plus any budget it broke that it does not name. */
 function note(s: ScenarioResult): string {
   const parts = s.failure ? [inline(s.failure.message).trim()] : [];
+  // Notes are what a passing scenario still wants read ("host name check skipped").
+  for (const n of s.notes ?? []) parts.push(inline(n).trim());
   for (const m of s.metrics) {
     const b = m.budget;
     if (b?.exceeded && !parts.some((p) => p.includes(b.expression))) {

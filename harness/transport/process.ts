@@ -46,6 +46,11 @@ export class ProcessTransport extends BaseTransport {
     this.description = `process ${shown(options.command, options.args ?? [])}`;
   }
 
+  /** The child's process id while it runs (for logs, and for tests that make it vanish). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** The last lines the child wrote to stderr, folded onto one line. */
   get stderrTail(): string {
     return this.stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).slice(-STDERR_LINES).join(' | ');
