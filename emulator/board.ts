@@ -113,7 +113,7 @@ export class Board {
       cpuMhz: this.config.cpuMhz, freeHeap: this.heap.free,
     })) {
       if ('text' in line) this.console.raw(line.text);
-      else this.write(`${line.level} (${line.at}) ${line.tag}: ${line.message}\n`);
+      else this.console.logAt(line.level, line.at, line.tag, line.message);
     }
     this.event('boot', { proto: PROTO_VERSION, reason });
   }
@@ -306,7 +306,7 @@ export class Board {
       const parsed = certificatesOf(certItem);
       const keyOk = keyValid(keyItem);
       if (typeof parsed === 'string') {
-        credentialError ??= { esp: 'ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED', stack: parsed, what: 'mbedtls_x509_crt_parse of client cert' };
+        credentialError ??= { esp: 'ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED', stack: parsed, what: 'mbedtls_x509_crt_parse of public cert' };
       } else if (!keyOk) {
         credentialError ??= { esp: 'ESP_ERR_MBEDTLS_PK_PARSE_KEY_FAILED', stack: 'MBEDTLS_ERR_PK_KEY_INVALID_FORMAT', what: 'mbedtls_pk_parse_keyfile' };
       } else {
@@ -359,7 +359,13 @@ export class Board {
         this.event('mqtt.disconnected', { reason });
       },
     };
+    const generation = this.generation;
     const { result, session } = await connect(context, spec);
+    if (generation !== this.generation) {
+      // The board was reset or shut down while this connect ran: nothing may outlive that.
+      await session?.close();
+      return result;
+    }
     this.session = session;
     if (session && holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
     return result;

@@ -135,7 +135,6 @@ function wireFailure(err: NodeJS.ErrnoException, rawEnded: boolean, rawReset: bo
 
 const CONNACK_TEXT: Record<number, string> = {
   1: 'Connection refused, bad protocol',
-  2: 'Connection refused, id rejected',
   3: 'Connection refused, server unavailable',
   4: 'Connection refused, bad username or password',
   5: 'Connection refused, not authorized',
@@ -219,7 +218,8 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   if (!isIp(spec.host)) {
     const t0 = performance.now();
     try {
-      address = (await lookup(spec.host, { family: 4 })).address;
+      const answer = await Promise.race([lookup(spec.host, { family: 4 }), sleep(spec.timeoutMs).then(() => { throw new Error('timeout'); })]);
+      address = answer.address;
     } catch {
       timing.dns_ms = Math.round(performance.now() - t0);
       out.e('esp-tls', `couldn't get hostname for :${spec.host}: getaddrinfo() returns 202, addrinfo=0x0`);
@@ -240,15 +240,16 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     socket.once('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); resolve(err); });
   });
   timing.tcp_ms = Math.round((performance.now() - tcpStart) * 10) / 10;
+  // esp-tls connects non-blocking and waits in select(): failures surface as "delayed connect
+  // error", and lwIP turns a refused port (RST) into ECONNRESET.
   if (tcp === 'timeout') {
     out.e('esp-tls', `[sock=${SOCK}] select() timeout`);
-    return timedOut();
+    return fail(failure('ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT'));
   }
   if (tcp !== 'ok') {
-    const errno = tcp.code === 'ECONNREFUSED' ? 111 : tcp.code === 'EHOSTUNREACH' ? 113 : 104;
-    const text = tcp.code === 'ECONNREFUSED' ? 'Connection refused' : tcp.code === 'EHOSTUNREACH' ? 'Host is unreachable' : 'Connection reset by peer';
-    out.e('esp-tls', `[sock=${SOCK}] connect() error: ${text}`);
-    return fail(failure('ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST', { sock_errno: errno }));
+    const unreachable = tcp.code === 'EHOSTUNREACH' || tcp.code === 'ENETUNREACH';
+    out.e('esp-tls', `[sock=${SOCK}] delayed connect error: ${unreachable ? 'Host is unreachable' : 'Connection reset by peer'}`);
+    return fail(failure('ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST', { sock_errno: unreachable ? 113 : 104 }));
   }
   const socket = raw!;
   socket.on('end', () => { rawEnded = true; });
@@ -259,6 +260,8 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     const { esp, stack, what } = spec.credentialError;
     const code = MBEDTLS_ERR[stack]!;
     out.e('esp-tls-mbedtls', `${what} returned ${mbedtlsHex(code)}`);
+    if (!what.includes('CA cert')) out.e('esp-tls-mbedtls', 'Failed to set client pki context');
+    out.e('esp-tls-mbedtls', `Failed to set client configurations, returned [0x${ESP_ERR[esp]!.toString(16).toUpperCase()}] (${esp})`);
     out.e('esp-tls', 'create_ssl_handle failed');
     return fail(failure(esp, { stack_err: -code }));
   }
@@ -368,17 +371,20 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   heap.touch(reached - held);
   if (stop) return handshakeFailed(stop.code, stop.flags, 0);
 
-  // Connected at TLS level: hold what an open connection holds.
+  // Connected at TLS level: what an open connection holds now belongs to the session.
   heap.give(held);
   held = 0;
   heap.take(plan.steady);
-  held = plan.steady;
+  let closing = false;
   const session: Session = {
     tls: s,
     mqtt: null,
     heldBytes: plan.steady,
     close: async () => {
-      if (session.mqtt) await new Promise<void>((resolve) => session.mqtt!.end(true, {}, () => resolve()));
+      closing = true;
+      const client = session.mqtt;
+      // DISCONNECT goes out if the socket takes it; a dead peer must not hold the board.
+      if (client) await Promise.race([new Promise<void>((resolve) => client.end(false, {}, () => resolve())), sleep(2_000)]);
       s.destroy();
       heap.give(session.heldBytes);
       session.heldBytes = 0;
@@ -386,54 +392,70 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   };
   if (!spec.mqtt) return { result: result(null), session };
 
-  // 7. esp-mqtt: CONNECT, wait for CONNACK.
+  // 7. esp-mqtt: CONNECT, wait for CONNACK (its network timeout; the agent passes timeout_ms).
   const mqttStart = performance.now();
   const m = spec.mqtt;
-  const mqttOutcome = await new Promise<{ connack: number; sessionPresent: boolean } | { error: string }>((resolve) => {
+  type MqttOutcome = { connack: number; sessionPresent: boolean } | { closed: true } | { timeout: true };
+  const mqttOutcome = await new Promise<MqttOutcome>((resolve) => {
     const client = new MqttClient(() => s, {
       clientId: m.clientId, keepalive: m.keepalive, clean: m.clean, protocolVersion: 4, reconnectPeriod: 0,
-      connectTimeout: Math.max(1, spec.timeoutMs),
+      // esp-mqtt's own wait is ours below; mqtt.js must not give up first.
+      connectTimeout: spec.timeoutMs + 60_000,
       ...(m.username !== null ? { username: m.username } : {}), ...(m.password ? { password: m.password } : {}),
     });
     session.mqtt = client;
-    client.once('connect', (packet) => resolve({ connack: 0, sessionPresent: packet.sessionPresent }));
-    client.once('error', (err: Error & { code?: number | string }) => {
-      resolve(typeof err.code === 'number' ? { connack: err.code, sessionPresent: false } : { error: err.message });
+    // mqtt.js reports protocol trouble as 'error' events for the whole session: never unhandled.
+    client.on('error', (err: Error & { code?: number | string }) => {
+      if (typeof err.code === 'number') resolve({ connack: err.code, sessionPresent: false });
     });
-    client.once('close', () => resolve({ error: 'connection closed' }));
+    const timer = setTimeout(() => resolve({ timeout: true }), spec.timeoutMs);
+    client.once('connect', (packet) => { clearTimeout(timer); resolve({ connack: 0, sessionPresent: packet.sessionPresent }); });
+    client.once('close', () => { clearTimeout(timer); resolve({ closed: true }); });
   });
   timing.mqtt_ms = Math.round(performance.now() - mqttStart + recordCryptoMs(200, ctx.chip));
-  if ('error' in mqttOutcome || mqttOutcome.connack !== 0) {
+  if (!('connack' in mqttOutcome) || mqttOutcome.connack !== 0) {
     await session.close();
-    release();
-    if ('error' in mqttOutcome) {
+    if ('closed' in mqttOutcome) {
+      // The broker closed before CONNACK: lwIP reports ENOTCONN (128) on the read, esp-tls the FIN.
       out.e('mqtt_client', 'mqtt_message_receive: transport_read() error: errno=128');
+      out.i('hil_agent', 'MQTT_EVENT_ERROR');
       out.e('mqtt_client', 'esp_mqtt_connect: mqtt_message_receive() returned -1');
       out.e('mqtt_client', 'MQTT connect failed');
-      out.i('hil_agent', 'MQTT_EVENT_ERROR');
       out.i('hil_agent', 'MQTT_EVENT_DISCONNECTED');
-      return { result: result(failure('ESP_FAIL', { mqtt_error_type: 'TCP_TRANSPORT', sock_errno: 128 })), session: null };
+      return { result: result(failure('ESP_ERR_ESP_TLS_TCP_CLOSED_FIN', { mqtt_error_type: 'TCP_TRANSPORT', sock_errno: 128 })), session: null };
     }
+    if ('timeout' in mqttOutcome) {
+      // No CONNACK within the network timeout: esp-mqtt gives up without an error event; the
+      // agent reports it as ESP_ERR_TIMEOUT.
+      out.e('mqtt_client', 'esp_mqtt_connect: mqtt_message_receive() returned 0');
+      out.e('mqtt_client', 'MQTT connect failed');
+      out.i('hil_agent', 'MQTT_EVENT_DISCONNECTED');
+      return { result: result(failure('ESP_ERR_TIMEOUT')), session: null };
+    }
+    // CONNACK refused: esp-mqtt's error record has no esp-tls error (0), the type and the code.
     const code = mqttOutcome.connack;
-    out.w('mqtt_client', CONNACK_TEXT[code] ?? `Connection refused, unknown return code ${code}`);
+    out.w('mqtt_client', CONNACK_TEXT[code] ?? 'Connection refused, Unknow reason');
     out.i('hil_agent', 'MQTT_EVENT_ERROR');
     out.e('mqtt_client', 'MQTT connect failed');
     out.i('hil_agent', 'MQTT_EVENT_DISCONNECTED');
-    return { result: result(failure('ESP_FAIL', { mqtt_error_type: 'CONNECTION_REFUSED', connack: code })), session: null };
+    return { result: result(failure('ESP_OK', { mqtt_error_type: 'CONNECTION_REFUSED', connack: code })), session: null };
   }
   out.i('hil_agent', 'MQTT_EVENT_CONNECTED');
   const client = session.mqtt!;
   client.on('message', (topic, payload, packet) => ctx.onMqttMessage(topic, packet.qos, payload));
   client.once('close', () => {
-    if (session.heldBytes === 0) return; // closed by us
+    if (closing) return;
     out.i('hil_agent', 'MQTT_EVENT_DISCONNECTED');
     heap.give(session.heldBytes);
     session.heldBytes = 0;
+    s.destroy();
     ctx.onMqttDisconnected('connection closed by broker');
   });
   return { result: result(null, { session_present: mqttOutcome.sessionPresent, connack: 0 }), session };
 
   function handshakeFailed(stack: number, flags: number, errno: number): { result: ConnectResult; session: null } {
+    // mbedtls_ssl_get_peer_cert() is NULL until a handshake completes: the agent cannot report it.
+    if (tlsInfo) tlsInfo = { ...tlsInfo, peer: null };
     out.e('esp-tls-mbedtls', `mbedtls_ssl_handshake returned ${mbedtlsHex(stack)}`);
     if (spec.ca) {
       // esp-tls asks for the verify result after any handshake error when a CA was configured.

@@ -22,8 +22,13 @@ export class Console {
   constructor(private readonly options: ConsoleOptions) {}
 
   log(level: Level, tag: string, message: string): void {
+    this.logAt(level, Math.floor(this.options.uptimeMs()), tag, message);
+  }
+
+  /** A log line with a given timestamp (the boot banner's are those of a typical board). */
+  logAt(level: Level, atMs: number, tag: string, message: string): void {
     if (LEVEL_NUMBER[level] > this.options.logLevel) return;
-    const line = `${level} (${Math.floor(this.options.uptimeMs())}) ${tag}: ${message}`;
+    const line = `${level} (${atMs}) ${tag}: ${message}`;
     const colour = this.options.colours ? COLOUR[level] : undefined;
     this.options.write(colour ? `${colour}${line}\x1b[0m` : line);
   }

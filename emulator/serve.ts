@@ -70,7 +70,9 @@ export async function serveTcp(settings: BoardSettings & { port?: number; host?:
   const board = new Board({ ...boardSettings, write: (text) => { if (client && !client.destroyed) client.write(text); } });
   const server = net.createServer((socket) => {
     if (client) {
-      // Busy, like a locked serial port: say so on the socket and hang up.
+      // Busy, like a locked serial port: say so on the socket and hang up. A client that resets
+      // at once must not take the emulator down with an unhandled socket error.
+      socket.on('error', () => {});
       socket.end('hilt emulator: this board already has a client\n');
       return;
     }
@@ -166,7 +168,9 @@ export async function servePty(settings: BoardSettings & { path?: string } = {})
       if (child && child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
+        const kill = setTimeout(() => child.kill('SIGKILL'), 2_000);
         await exited;
+        clearTimeout(kill);
       }
       await tcp.close();
       await rm(path, { force: true });

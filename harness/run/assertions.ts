@@ -18,8 +18,9 @@ declare global {
       /** The connect succeeded. */
       connected(): Assertion;
       /**
-       * The connect failed with this esp_err name (ESP_ERR_..., ESP_FAIL) or Mbed TLS name
-       * (MBEDTLS_ERR_...). `acceptedBecause` names why a device would accept, for the message.
+       * The connect failed with this esp_err name (ESP_ERR_...), Mbed TLS name (MBEDTLS_ERR_...)
+       * or esp-mqtt error type (MQTT_CONNECTION_REFUSED, MQTT_TCP_TRANSPORT). `acceptedBecause`
+       * names why a device would accept, for the message.
        */
       refusedWith(name: string, acceptedBecause?: string | null): Assertion;
       /** After refusedWith: verify flags exactly these (by name, e.g. 'EXPIRED', 'NOT_TRUSTED'). */
@@ -39,6 +40,7 @@ export function describeResult(r: ConnectResult): string {
   const parts = [e.esp_err_name];
   if (e.stack_err) parts.push(`${e.stack_err_name ?? ''} (-0x${e.stack_err.toString(16).toUpperCase()})`);
   if (e.verify_flags) parts.push(`flags 0x${e.verify_flags.toString(16)} (${flagNames(e.verify_flags).join(', ')})`);
+  if (e.mqtt_error_type) parts.push(`MQTT ${e.mqtt_error_type}`);
   if (e.connack !== null) parts.push(`CONNACK ${e.connack}`);
   return `failed: ${parts.join(', ')}`;
 }
@@ -65,9 +67,12 @@ chai.use((c, utils) => {
       throw new chai.AssertionError(`expected the device to refuse with ${name}, but it connected${acceptedBecause ? `: ${acceptedBecause}` : ''}`);
     }
     const e = r.error!;
-    const matches = name.startsWith('MBEDTLS_ERR_') ? e.stack_err_name === name : e.esp_err_name === name;
-    this.assert(matches, `expected the device to refuse with ${name}, but it ${describeResult(r)}`,
-      `expected the device not to refuse with ${name}`, name, name.startsWith('MBEDTLS_ERR_') ? e.stack_err_name : e.esp_err_name);
+    // Three vocabularies: Mbed TLS (stack_err), esp-tls (esp_err), esp-mqtt (MQTT_<error type>).
+    const actual = name.startsWith('MBEDTLS_ERR_') ? e.stack_err_name
+      : name.startsWith('MQTT_') ? (e.mqtt_error_type ? `MQTT_${e.mqtt_error_type}` : null)
+      : e.esp_err_name;
+    this.assert(actual === name, `expected the device to refuse with ${name}, but it ${describeResult(r)}`,
+      `expected the device not to refuse with ${name}`, name, actual);
   });
 
   c.Assertion.addMethod('andFlags', function (this: Chai.AssertionStatic, ...names: string[]) {
