@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// The published entry point: hilt is written in TypeScript and runs through tsx's loader,
-// so there is no build step between a checkout and `npx hilt`.
-import { register } from 'tsx/esm/api';
+// The published entry point: hilt is written in TypeScript and runs through tsx's loaders, so
+// there is no build step between a checkout and `npx hilt`. Both loaders: scenario files in a
+// firmware team's own repository may be CommonJS (no "type": "module" there).
+import { register as registerEsm } from 'tsx/esm/api';
+import { register as registerCjs } from 'tsx/cjs/api';
 
-register();
+registerEsm();
+registerCjs();
 const { main } = await import('../harness/cli/main.ts');
 process.exitCode = await main(process.argv);

@@ -99,8 +99,9 @@ export class Device extends EventEmitter {
 
   /** Opens the transport and greets the device. Infrastructure errors are DeviceErrors (exit 3). */
   static async open(transport: Transport, options: DeviceOptions = {}): Promise<Device> {
-    await transport.open();
+    // Listen before opening: whatever the board prints from the first byte on is kept.
     const device = new Device(transport, options);
+    await transport.open();
     try {
       await device.greet(options.helloTimeoutMs ?? 5_000);
     } catch (err) {

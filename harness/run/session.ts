@@ -41,13 +41,19 @@ export interface RunSession {
   record(title: string): ScenarioRecord;
 }
 
-let session: RunSession | null = null;
+/**
+ * The session lives on globalThis: a scenario file in a CommonJS project loads its own copy of
+ * this module (tsx's require hook), and both copies must see the same run.
+ */
+const SESSION = Symbol.for('hilt.run.session');
+type WithSession = typeof globalThis & { [SESSION]?: RunSession | null };
 
 export function setSession(s: RunSession | null): void {
-  session = s;
+  (globalThis as WithSession)[SESSION] = s;
 }
 
 export function currentSession(): RunSession {
+  const session = (globalThis as WithSession)[SESSION];
   if (!session) throw new Error('no hilt run is in progress: scenarios run under `hilt run`, not plain mocha');
   return session;
 }

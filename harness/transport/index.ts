@@ -4,7 +4,7 @@ export type { CloseInfo, Transport, TransportKind } from './transport.ts';
 export { MemoryTransport } from './memory.ts';
 export { ProcessTransport } from './process.ts';
 export type { ProcessOptions } from './process.ts';
-export { SerialTransport } from './serial.ts';
+export { SerialTransport, explainOpenFailure } from './serial.ts';
 export type { SerialOptions } from './serial.ts';
 export { TcpTransport } from './tcp.ts';
 export type { TcpOptions } from './tcp.ts';

@@ -12,6 +12,8 @@ export class MemoryTransport extends BaseTransport {
   readonly kind = 'memory' as const;
   readonly description: string;
   private detach: (() => void) | null = null;
+  /** The peer ended or broke the stream: nobody is left to hang up on. */
+  private peerGone = false;
 
   constructor(private readonly duplex: Duplex, description = 'in-process stream') {
     super(1_000);
@@ -24,9 +26,13 @@ export class MemoryTransport extends BaseTransport {
       throw new TransportError(`${this.description} has already ended: open the peer again (a new stream) and make a new transport`);
     }
     const onData = (chunk: Buffer | string) => this.received(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
-    const onEnd = () => this.lost(`${this.description} ended: the peer hung up`);
-    const onClose = () => this.lost(`${this.description} was destroyed by the peer`);
-    const onError = (err: Error) => this.lost(`${this.description} failed: ${errnoOf(err)}`);
+    const gone = (reason: string) => {
+      this.peerGone = true;
+      this.lost(reason);
+    };
+    const onEnd = () => gone(`${this.description} ended: the peer hung up`);
+    const onClose = () => gone(`${this.description} was destroyed by the peer`);
+    const onError = (err: Error) => gone(`${this.description} failed: ${errnoOf(err)}`);
     duplex.on('data', onData);
     duplex.on('end', onEnd);
     duplex.on('close', onClose);
@@ -50,7 +56,7 @@ export class MemoryTransport extends BaseTransport {
 
   protected async doClose(): Promise<void> {
     const { duplex } = this;
-    if (!duplex.destroyed && !duplex.writableEnded) {
+    if (!this.peerGone && !duplex.destroyed && !duplex.writableEnded) {
       // 'finish' only means the stream took the bytes; bounded in case the peer never reads.
       await settleWithin(1_000, new Promise<void>((resolve) => duplex.end(resolve)));
     }

@@ -7,7 +7,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { SerialPort } from 'serialport';
 import { BaseTransport, oneLine, settleWithin } from './base.ts';
-import { findSerialPorts } from './ports.ts';
+import { findSerialPorts, type FoundPorts } from './ports.ts';
 import { TransportError } from './transport.ts';
 
 export interface SerialOptions {
@@ -30,6 +30,25 @@ async function isPseudoTerminal(path: string): Promise<boolean> {
 /** serialport's messages look like "Error: No such file or directory, cannot open /dev/ttyUSB9". */
 function messageOf(err: unknown): string {
   return oneLine((err instanceof Error ? err.message : String(err)).replace(/^(Error:\s*)+/, ''));
+}
+
+/** What to tell the user when serialport cannot open `path`; `found` lists ports for a missing one. */
+export function explainOpenFailure(path: string, why: string, found?: FoundPorts): string {
+  const where = `serial port ${path}`;
+  if (/No such file|ENOENT/i.test(why)) {
+    const list = found?.paths.length ? found.paths.join(', ') : 'none';
+    return `${where} does not exist; serial ports found: ${list}${found ? ` (${found.source})` : ''}`;
+  }
+  if (/Cannot lock port/i.test(why)) {
+    return `${where} is in use by another program (Cannot lock port): close it (idf.py monitor, a serial terminal, another hilt run) and try again`;
+  }
+  if (/Permission denied|EACCES/i.test(why)) {
+    return `no permission to open ${where} (EACCES): add your user to the dialout group (sudo usermod -aG dialout $USER, then log in again)`;
+  }
+  if (/Inappropriate ioctl|ENOTTY/i.test(why)) {
+    return `${path} is not a serial port (${why}): give a serial device such as /dev/ttyUSB0`;
+  }
+  return `cannot open ${where} (${why}): check that the board is connected`;
 }
 
 export class SerialTransport extends BaseTransport {
@@ -61,7 +80,11 @@ export class SerialTransport extends BaseTransport {
       const why = err?.disconnected ? messageOf(err) : lastError ?? 'closed';
       this.lost(`serial port ${this.path} went away (${why}): cable unplugged, board re-enumerated on reset, or the pty's other end closed`);
     });
+    // A read of 0 bytes (the pty's master side closed) ends the stream without a `close`.
+    port.on('end', () => this.lost(`serial port ${this.path} went away (end of input): the pty's other end closed, or the device vanished`));
     await new Promise<void>((resolve, reject) => {
+      // Given up on while the path was being looked at: the port opens only to be closed below.
+      if (signal.aborted) reject(signal.reason);
       const onAbort = () => reject(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
       port.open((err) => {
@@ -76,22 +99,8 @@ export class SerialTransport extends BaseTransport {
 
   private async openFailure(err: Error): Promise<TransportError> {
     const why = messageOf(err);
-    const where = `serial port ${this.path}`;
-    if (/No such file|ENOENT/i.test(why)) {
-      const found = await findSerialPorts();
-      const list = found.paths.length ? found.paths.join(', ') : 'none';
-      return new TransportError(`${where} does not exist; serial ports found: ${list} (${found.source})`, { cause: err });
-    }
-    if (/Cannot lock port/i.test(why)) {
-      return new TransportError(`${where} is in use by another program (Cannot lock port): close it (idf.py monitor, a serial terminal, another hilt run) and try again`, { cause: err });
-    }
-    if (/Permission denied|EACCES/i.test(why)) {
-      return new TransportError(`no permission to open ${where} (EACCES): add your user to the dialout group (sudo usermod -aG dialout $USER, then log in again)`, { cause: err });
-    }
-    if (/Inappropriate ioctl|ENOTTY/i.test(why)) {
-      return new TransportError(`${this.path} is not a serial port (${why}): give a serial device such as /dev/ttyUSB0`, { cause: err });
-    }
-    return new TransportError(`cannot open ${where} (${why}): check that the board is connected`, { cause: err });
+    const found = /No such file|ENOENT/i.test(why) ? await findSerialPorts() : undefined;
+    return new TransportError(explainOpenFailure(this.path, why, found), { cause: err });
   }
 
   protected doWrite(data: Buffer): Promise<void> {

@@ -1,0 +1,41 @@
+/** Targets by URL-like strings, through the registry. */
+import { expect } from 'chai';
+import { UsageError } from '../../harness/errors.ts';
+import { KINDS, resolveTarget } from '../../harness/device/targets/index.ts';
+
+describe('targets', function () {
+  it('knows emulator, serial and tcp', function () {
+    expect(KINDS.map((k) => k.kind)).to.deep.equal(['emulator', 'serial', 'tcp']);
+  });
+
+  it('parses each kind with its options', function () {
+    expect(resolveTarget('emulator')).to.include({ kind: 'emulator', reset: 'agent' });
+    const serial = resolveTarget('serial:/dev/ttyUSB0?baud=921600&reset=none');
+    expect(serial).to.include({ kind: 'serial', reset: 'hello', description: 'serial /dev/ttyUSB0 at 921600 baud' });
+    expect(resolveTarget('serial:/dev/ttyACM0')).to.include({ description: 'serial /dev/ttyACM0 at 115200 baud' });
+    expect(resolveTarget('tcp:127.0.0.1:5555')).to.include({ kind: 'tcp', description: 'tcp 127.0.0.1:5555' });
+    expect(resolveTarget('tcp:[::1]:5555')).to.include({ description: 'tcp ::1:5555' });
+  });
+
+  const refused: Array<[string, RegExp]> = [
+    ['qemu:build', /^unknown target kind "qemu" in --target qemu:build: use one of emulator, serial, tcp/],
+    ['serial:ttyUSB0', /^target serial:ttyUSB0: give the port's path, e\.g\. serial:\/dev\/ttyUSB0$/],
+    ['serial:/dev/ttyUSB0?baud=fast', /^target serial:\/dev\/ttyUSB0\?baud=fast: baud=fast: give a whole number/],
+    ['serial:/dev/ttyUSB0?parity=even', /^target .*: unknown option "parity": this kind takes baud, reset$/],
+    ['tcp:localhost', /^target tcp:localhost: write tcp:HOST:PORT/],
+    ['tcp:localhost:70000', /^target tcp:localhost:70000: write tcp:HOST:PORT/],
+    ['emulator:?sdkconfig=/nonexistent/sdkconfig', /^target emulator:\?sdkconfig=\/nonexistent\/sdkconfig: sdkconfig \/nonexistent\/sdkconfig cannot be read \(ENOENT\)$/],
+  ];
+  for (const [url, message] of refused) {
+    it(`refuses ${url} in one line`, function () {
+      let error: unknown;
+      try {
+        resolveTarget(url);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).to.be.instanceOf(UsageError);
+      expect((error as Error).message).to.match(message);
+    });
+  }
+});

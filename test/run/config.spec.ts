@@ -1,0 +1,55 @@
+/** hilt.config.json: every field validated, one line per mistake naming the file and the field. */
+import { expect } from 'chai';
+import { UsageError } from '../../harness/errors.ts';
+import { DEFAULTS, parseBudget, validateConfig, withinBudget } from '../../harness/run/config.ts';
+
+describe('run configuration', function () {
+  it('reads every field', function () {
+    const config = validateConfig({
+      target: 'serial:/dev/ttyUSB0', certsDir: 'lab-certs', reportDir: 'out', lab: { hosts: ['192.168.1.20'] },
+      timeouts: { scenarioMs: 90_000, commandMs: 5_000, helloMs: 2_000 }, repeat: 5,
+      budgets: { tls_ms: '<= 2000', heap_peak_used: '<= 48 KiB' },
+    }, 'hilt.config.json');
+    expect(config).to.include({ target: 'serial:/dev/ttyUSB0', certsDir: 'lab-certs', reportDir: 'out', repeat: 5, scenarioTimeoutMs: 90_000, commandTimeoutMs: 5_000, helloTimeoutMs: 2_000 });
+    expect(config.labHosts).to.deep.equal(['192.168.1.20']);
+    expect(config.budgets.map((b) => [b.metric, b.op, b.limit])).to.deep.equal([['tls_ms', '<=', 2000], ['heap_peak_used', '<=', 48 * 1024]]);
+  });
+
+  it('an empty object means the defaults', function () {
+    expect(validateConfig({}, 'f')).to.deep.equal(DEFAULTS);
+  });
+
+  const mistakes: Array<[string, unknown, RegExp]> = [
+    ['a list at the top', [], /^hilt\.config\.json: \(top level\): expected a JSON object/],
+    ['an unknown field', { targt: 'emulator' }, /^hilt\.config\.json: targt: unknown field: hilt\.config\.json takes target, /],
+    ['a target that is not a string', { target: 3 }, /^hilt\.config\.json: target: expected a non-empty string$/],
+    ['repeat 0', { repeat: 0 }, /^hilt\.config\.json: repeat: expected a whole number from 1 to 1000$/],
+    ['hosts not a list', { lab: { hosts: 'x' } }, /^hilt\.config\.json: lab\.hosts: expected a list/],
+    ['an unknown timeout', { timeouts: { scenario: 5 } }, /^hilt\.config\.json: timeouts\.scenario: unknown field/],
+    ['a budget on an unknown metric', { budgets: { speed: '<= 1' } }, /^hilt\.config\.json: budgets\.speed: unknown metric: use one of dns_ms, /],
+    ['a budget that is not one', { budgets: { tls_ms: 'fast' } }, /^hilt\.config\.json: budgets\.tls_ms: "fast" is not a budget: write "<= 2000"/],
+    ['a budget in the wrong unit', { budgets: { tls_ms: '<= 4 KiB' } }, /^hilt\.config\.json: budgets\.tls_ms: KiB does not measure tls_ms \(a time\)$/],
+  ];
+  for (const [what, raw, message] of mistakes) {
+    it(`refuses ${what}, in one line`, function () {
+      let error: unknown;
+      try {
+        validateConfig(raw, 'hilt.config.json');
+      } catch (err) {
+        error = err;
+      }
+      expect(error).to.be.instanceOf(UsageError);
+      expect((error as Error).message).to.match(message).and.not.include('\n');
+    });
+  }
+
+  it('judges budgets with their operator and unit', function () {
+    const rule = parseBudget('heap_peak_used', '< 48 KiB');
+    expect(typeof rule).to.not.equal('string');
+    if (typeof rule === 'string') return;
+    expect(withinBudget(rule, 48 * 1024 - 1)).to.equal(true);
+    expect(withinBudget(rule, 48 * 1024)).to.equal(false);
+    const seconds = parseBudget('tls_ms', '<= 2 s');
+    expect(typeof seconds !== 'string' && seconds.limit).to.equal(2000);
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * `hilt run` end to end, as a user runs it: exit statuses, reports written in every case, a
+ * hanging scenario cut off, budgets, repetitions, and the bad-input paths.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { readFile, readlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { RunResults } from '../../harness/report/model.ts';
+import { HILT_BIN, REPO, hilt, tempDir } from '../helpers.ts';
+
+const HAPPY = join(REPO, 'scenarios', '01-mtls-happy-path.spec.ts');
+const STALL = join(REPO, 'scenarios', '16-handshake-stall.spec.ts');
+
+async function results(dir: string): Promise<RunResults> {
+  return JSON.parse(await readFile(join(dir, 'reports', 'latest', 'results.json'), 'utf8')) as RunResults;
+}
+
+/** A scenario file of the test's own, importing hilt by absolute path. */
+async function writeScenario(dir: string, name: string, body: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, `import { expect, scenario } from '${join(REPO, 'harness', 'index.ts')}';\n${body}\n`);
+  return path;
+}
+
+describe('hilt run', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let remove: () => Promise<void>;
+
+  beforeEach(async function () {
+    ({ dir, remove } = await tempDir('hilt-run-'));
+  });
+  afterEach(() => remove());
+
+  it('runs a scenario on the emulator, exits 0, and writes all three reports with latest pointing at them', async function () {
+    const { code, stdout } = await hilt(['run', HAPPY], { cwd: dir, timeoutMs: 30_000 });
+    expect(code, stdout).to.equal(0);
+    expect(stdout).to.include('1 passed, 0 failed, 0 errors, 0 skipped');
+    const r = await results(dir);
+    expect(r.schema).to.equal(1);
+    expect(r.run).to.include({ target: 'emulator', cutShort: null, infrastructureError: null });
+    expect(r.run.firmware).to.include({ project: 'hilt_test_agent', mac: '24:0a:c4:00:00:01' });
+    expect(r.run.security).to.include({ have_time_date: true, tls13: false });
+    expect(r.run.fingerprints.trust.map((t) => t.name)).to.deep.equal(['root-current']);
+    expect(r.run.fingerprints.served.find((s) => s.listener === 'good')!.name).to.equal('server-valid');
+    const [scenario] = r.scenarios;
+    expect(scenario).to.include({ outcome: 'passed', repetitions: 1, failure: null });
+    const tls = scenario!.metrics.find((m) => m.name === 'tls_ms')!;
+    expect(tls).to.include({ unit: 'ms', source: 'model' });
+    expect(tls.values).to.have.length(1);
+    expect(scenario!.attempts).to.have.length(1);
+    expect(scenario!.consoleLog).to.match(/^console\/01-mtls-happy-path--.*\.log$/);
+    const latest = await readlink(join(dir, 'reports', 'latest'));
+    expect(latest).to.equal(r.run.id);
+    const log = await readFile(join(dir, 'reports', 'latest', scenario!.consoleLog!), 'utf8');
+    expect(log).to.match(/MQTT_EVENT_CONNECTED/);
+    const junit = await readFile(join(dir, 'reports', 'latest', 'junit.xml'), 'utf8');
+    expect(junit).to.match(/<testsuites name="hilt" tests="1" failures="0" errors="0" skipped="0"/);
+    expect(await readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8')).to.include('**1 passed, 0 failed, 0 errors, 0 skipped**');
+  });
+
+  it('a failing scenario: exit 1, the failure in every report', async function () {
+    const file = await writeScenario(dir, 'fails.spec.ts', `
+describe('a scenario that expects the impossible', () => {
+  scenario('expects a wrong CA to be accepted', async (ctx) => {
+    const result = await ctx.connect('rogue');
+    expect(result).to.be.connected();
+  });
+});`);
+    const { code } = await hilt(['run', file], { cwd: dir, timeoutMs: 30_000 });
+    expect(code).to.equal(1);
+    const r = await results(dir);
+    expect(r.scenarios[0]!.outcome).to.equal('failed');
+    expect(r.scenarios[0]!.failure).to.include({ kind: 'assertion' });
+    expect(r.scenarios[0]!.failure!.message).to.match(/^expected the device to connect, but it failed: ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED \(-0x2700\), flags 0x8 \(NOT_TRUSTED\)/);
+    const junit = await readFile(join(dir, 'reports', 'latest', 'junit.xml'), 'utf8');
+    expect(junit).to.match(/<failure message="expected the device to connect/);
+  });
+
+  it('a scenario that hangs is cut off by its timeout and the run goes on', async function () {
+    await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ timeouts: { scenarioMs: 1500 } }));
+    const file = await writeScenario(dir, 'hangs.spec.ts', `
+describe('hang', () => {
+  scenario('waits for a line the device never prints', async (ctx) => {
+    await ctx.device.expect(/this never comes/, { timeoutMs: 600_000 });
+  });
+  scenario('still runs after the hang', async (ctx) => {
+    expect((await ctx.device.command('hello')).proto).to.equal(1);
+  });
+});`);
+    const { code } = await hilt(['run', file], { cwd: dir, timeoutMs: 30_000 });
+    expect(code).to.equal(1);
+    const r = await results(dir);
+    expect(r.scenarios.map((s) => s.outcome)).to.deep.equal(['failed', 'passed']);
+    expect(r.scenarios[0]!.failure).to.include({ kind: 'timeout' });
+  });
+
+  it('a measured value over its budget fails the scenario with "budget exceeded"', async function () {
+    await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ budgets: { tls_ms: '<= 100', heap_peak_used: '<= 48 KiB' } }));
+    const { code } = await hilt(['run', HAPPY], { cwd: dir, timeoutMs: 30_000 });
+    expect(code).to.equal(1);
+    const [scenario] = (await results(dir)).scenarios;
+    expect(scenario!.failure).to.include({ kind: 'budget' });
+    expect(scenario!.failure!.message).to.match(/^budget exceeded: tls_ms median \d+ ms breaks tls_ms <= 100$/);
+    expect(scenario!.metrics.find((m) => m.name === 'heap_peak_used')!.budget).to.include({ exceeded: false });
+  });
+
+  it('--repeat keeps one value per repetition, with median and p95', async function () {
+    const { code } = await hilt(['run', HAPPY, '--repeat', '3'], { cwd: dir, timeoutMs: 30_000 });
+    expect(code).to.equal(0);
+    const [scenario] = (await results(dir)).scenarios;
+    expect(scenario!.repetitions).to.equal(3);
+    const tls = scenario!.metrics.find((m) => m.name === 'tls_ms')!;
+    expect(tls.values).to.have.length(3);
+    expect(tls.p95).to.equal(Math.max(...tls.values));
+  });
+
+  describe('bad input', function () {
+    it('an unknown target kind: exit 2, one line', async function () {
+      const { code, stderr } = await hilt(['run', HAPPY, '--target', 'qemu:build'], { cwd: dir });
+      expect(code).to.equal(2);
+      expect(stderr.trim()).to.match(/^hilt: unknown target kind "qemu" in --target qemu:build: use one of emulator, serial, tcp/);
+    });
+
+    it('a serial port that does not exist: exit 3, says so with the ports found, report written', async function () {
+      const { code, stderr } = await hilt(['run', HAPPY, '--target', 'serial:/dev/ttyHILT9'], { cwd: dir, timeoutMs: 30_000 });
+      expect(code).to.equal(3);
+      expect(stderr).to.match(/serial port \/dev\/ttyHILT9 does not exist; serial ports found: /);
+      const r = await results(dir);
+      expect(r.run.infrastructureError).to.match(/\/dev\/ttyHILT9 does not exist/);
+      expect(r.scenarios).to.have.length(0);
+    });
+
+    it('a device that never answers hello: exit 3 after the hello timeout, report written', async function () {
+      const silent = createServer(() => { /* accepts, says nothing */ });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ timeouts: { helloMs: 500 } }));
+        const port = (silent.address() as { port: number }).port;
+        const { code, stderr } = await hilt(['run', HAPPY, '--target', `tcp:127.0.0.1:${port}`], { cwd: dir, timeoutMs: 30_000 });
+        expect(code).to.equal(3);
+        expect(stderr).to.match(/no reply to hello within 500 ms: is the test agent firmware running on it\?/);
+        expect((await results(dir)).run.infrastructureError).to.match(/no reply to hello/);
+      } finally {
+        silent.close();
+      }
+    });
+
+    it('a malformed config: exit 2 naming the field', async function () {
+      await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ repeat: 'often' }));
+      const { code, stderr } = await hilt(['run', HAPPY], { cwd: dir });
+      expect(code).to.equal(2);
+      expect(stderr.trim()).to.equal('hilt: hilt.config.json: repeat: expected a whole number from 1 to 1000');
+    });
+
+    it('a scenario file that does not exist: exit 2', async function () {
+      const { code, stderr } = await hilt(['run', 'scenarios/nope.spec.ts'], { cwd: dir });
+      expect(code).to.equal(2);
+      expect(stderr.trim()).to.match(/^hilt: scenario file scenarios\/nope\.spec\.ts does not exist/);
+    });
+  });
+
+  it('Ctrl-C: stops, cleans up, and still writes the report saying the run was cut short', async function () {
+    const child = spawn(process.execPath, [HILT_BIN, 'run', STALL], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // Interrupt once the stall scenario is under way (the device is waiting on the stalled broker).
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the run never started')), 20_000);
+      child.stdout.on('data', (d: Buffer) => { if (/16 handshake stall/.test(d.toString())) { clearTimeout(timer); resolve(); } });
+    });
+    child.kill('SIGINT');
+    expect(await exited).to.equal(130);
+    const r = await results(dir);
+    expect(r.run.cutShort).to.equal('interrupted (SIGINT)');
+  });
+});

@@ -1,0 +1,229 @@
+/**
+ * The far ends the transport conformance suite talks to: for each kind of transport an echo peer
+ * (bytes come back unchanged) that the test can make vanish, an emulated ESP32, and an endpoint
+ * that does not exist.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Duplex, PassThrough } from 'node:stream';
+import { SerialPort } from 'serialport';
+import { openStreamBoard, servePty, serveTcp } from '../../emulator/index.ts';
+import {
+  MemoryTransport, ProcessTransport, SerialTransport, TcpTransport, type Transport, type TransportKind,
+} from '../../harness/transport/index.ts';
+import { HILT_BIN } from '../helpers.ts';
+
+export const hasSocat = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
+
+/** A transport with a live peer at its far end. */
+export interface Rig {
+  transport: Transport;
+  /** Makes the far end vanish as it would in the field (cable, crash, reset socket). */
+  vanish(): Promise<void>;
+  /** Releases the peer (the transport is the test's to close). */
+  release(): Promise<void>;
+}
+
+export interface Kind {
+  kind: TransportKind;
+  /** Why this kind cannot be tested here, or null. */
+  unavailable: string | null;
+  /** What description() must mention. */
+  names: (rig: Rig) => RegExp;
+  echo(): Promise<Rig>;
+  board(): Promise<Rig>;
+  /** A transport whose endpoint does not exist, and what its open() error must say. */
+  missing(): Promise<{ transport: Transport; says: RegExp }>;
+}
+
+// --- memory ---------------------------------------------------------------------------------
+
+function memoryEcho(): Rig {
+  const toHost = new PassThrough();
+  const fromHost = new PassThrough();
+  fromHost.pipe(toHost);
+  const stream = Duplex.from({ readable: toHost, writable: fromHost });
+  // The test owns this stream: its end-of-test destruction is no failure.
+  stream.on('error', () => undefined);
+  const transport = new MemoryTransport(stream, 'echo stream');
+  return {
+    transport,
+    vanish: async () => {
+      fromHost.unpipe(toHost);
+      toHost.end();
+    },
+    release: async () => { fromHost.destroy(); toHost.destroy(); },
+  };
+}
+
+// --- process --------------------------------------------------------------------------------
+
+/** A child that echoes its stdin; the shortest honest stand-in for a UART bridge. */
+const ECHO_SCRIPT = 'process.stdin.pipe(process.stdout)';
+
+function processEcho(): Rig {
+  const transport = new ProcessTransport({ command: process.execPath, args: ['-e', ECHO_SCRIPT] });
+  return {
+    transport,
+    vanish: async () => { process.kill(transport.pid!, 'SIGKILL'); },
+    release: async () => undefined,
+  };
+}
+
+// --- tcp --------------------------------------------------------------------------------------
+
+async function tcpEcho(): Promise<Rig> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.once('close', () => sockets.delete(socket));
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    transport: new TcpTransport({ host: '127.0.0.1', port }),
+    vanish: async () => { for (const s of sockets) s.destroy(); },
+    release: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function closedTcpPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+// --- serial: a real pseudo-terminal pair --------------------------------------------------------
+
+/** `socat pty pty`: two linked pseudo-terminals; resolves once socat says it is bridging them. */
+export async function ptyPair(): Promise<{ a: string; b: string; socat: ChildProcess; release(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'hilt-pty-'));
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((resolve) => socat.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`socat did not start within 5 s: ${log}`)), 5_000);
+    socat.once('exit', (code) => { clearTimeout(timer); reject(new Error(`socat exited (${code}): ${log}`)); });
+    socat.stderr!.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      if (/starting data transfer loop/.test(log)) { clearTimeout(timer); resolve(); }
+    });
+  });
+  return {
+    a, b, socat,
+    release: async () => {
+      if (socat.exitCode === null && socat.signalCode === null) socat.kill('SIGTERM');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function serialEcho(): Promise<Rig> {
+  const pair = await ptyPair();
+  const far = new SerialPort({ path: pair.b, baudRate: 115200, autoOpen: false });
+  await new Promise<void>((resolve, reject) => far.open((err) => (err ? reject(err) : resolve())));
+  far.on('error', () => undefined);
+  far.on('data', (chunk: Buffer) => far.write(chunk));
+  return {
+    transport: new SerialTransport({ path: pair.a }),
+    vanish: async () => { pair.socat.kill('SIGKILL'); },
+    release: async () => {
+      if (far.isOpen) await new Promise<void>((resolve) => far.close(() => resolve()));
+      await pair.release();
+    },
+  };
+}
+
+// --- the table --------------------------------------------------------------------------------
+
+export const KINDS: Kind[] = [
+  {
+    kind: 'memory',
+    unavailable: null,
+    names: () => /echo stream/,
+    echo: async () => memoryEcho(),
+    board: async () => {
+      const served = openStreamBoard({ index: 11 });
+      return {
+        transport: new MemoryTransport(served.stream, `emulated ESP32 ${served.board.id}`),
+        vanish: () => served.close(),
+        release: () => served.close(),
+      };
+    },
+    missing: async () => {
+      const gone = new PassThrough();
+      gone.destroy();
+      return { transport: new MemoryTransport(gone, 'a finished stream'), says: /a finished stream has already ended/ };
+    },
+  },
+  {
+    kind: 'process',
+    unavailable: null,
+    names: () => new RegExp(`^process ${escape(process.execPath)} -e `),
+    echo: async () => processEcho(),
+    board: async () => {
+      const transport = new ProcessTransport({ command: process.execPath, args: [HILT_BIN, 'emulate'], openTimeoutMs: 10_000 });
+      return { transport, vanish: async () => { process.kill(transport.pid!, 'SIGKILL'); }, release: async () => undefined };
+    },
+    missing: async () => ({
+      transport: new ProcessTransport({ command: 'hilt-no-such-command', args: ['emulate'] }),
+      says: /^command hilt-no-such-command not found/,
+    }),
+  },
+  {
+    kind: 'tcp',
+    unavailable: null,
+    names: (rig) => new RegExp(`^tcp:127\\.0\\.0\\.1:${(rig.transport as TcpTransport).port}$`),
+    echo: tcpEcho,
+    board: async () => {
+      const served = await serveTcp({ index: 12 });
+      return {
+        transport: new TcpTransport({ host: '127.0.0.1', port: served.port }),
+        vanish: () => served.close(),
+        release: () => served.close(),
+      };
+    },
+    missing: async () => {
+      const port = await closedTcpPort();
+      return {
+        transport: new TcpTransport({ host: '127.0.0.1', port }),
+        says: new RegExp(`^tcp:127\\.0\\.0\\.1:${port} refused the connection: is the board \\(QEMU, ser2net\\) running\\?$`),
+      };
+    },
+  },
+  {
+    kind: 'serial',
+    unavailable: hasSocat ? null : 'socat is not installed: the serial tests need a pseudo-terminal pair (apt-get install socat)',
+    names: (rig) => new RegExp(`^serial ${escape((rig.transport as SerialTransport).path)} at 115200 baud$`),
+    echo: serialEcho,
+    board: async () => {
+      const served = await servePty({ index: 13 });
+      return {
+        transport: new SerialTransport({ path: served.path }),
+        vanish: () => served.close(),
+        release: () => served.close(),
+      };
+    },
+    missing: async () => ({
+      transport: new SerialTransport({ path: '/dev/ttyUSB-hilt-missing' }),
+      says: /^serial port \/dev\/ttyUSB-hilt-missing does not exist; serial ports found: (none|\/dev\/\S+(, \/dev\/\S+)*) \((listed by udev|looked for .*)\)$/,
+    }),
+  },
+];
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}

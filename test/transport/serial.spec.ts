@@ -1,0 +1,104 @@
+/**
+ * What only a serial port does, on a real pseudo-terminal: one opener at a time, no modem lines
+ * on a pty, and errors that tell a bench engineer what to do.
+ */
+import { expect } from 'chai';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { explainOpenFailure, findSerialPorts, globSerialPorts, SerialTransport, TransportError } from '../../harness/transport/index.ts';
+import { tempDir } from '../helpers.ts';
+import { hasSocat, ptyPair } from './peers.ts';
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection, but it resolved');
+}
+
+describe('serial transport', function () {
+  describe('open failures, as serialport words them', function () {
+    const found = { paths: ['/dev/ttyUSB0', '/dev/ttyACM0'], source: 'listed by udev' };
+    const CASES: Array<[string, string]> = [
+      ['No such file or directory, cannot open /dev/ttyUSB9',
+        'serial port /dev/ttyUSB9 does not exist; serial ports found: /dev/ttyUSB0, /dev/ttyACM0 (listed by udev)'],
+      ['Error Resource temporarily unavailable Cannot lock port',
+        'serial port /dev/ttyUSB9 is in use by another program (Cannot lock port): close it (idf.py monitor, a serial terminal, another hilt run) and try again'],
+      ['Permission denied, cannot open /dev/ttyUSB9',
+        'no permission to open serial port /dev/ttyUSB9 (EACCES): add your user to the dialout group (sudo usermod -aG dialout $USER, then log in again)'],
+      ['Inappropriate ioctl for device setting custom baud rate of 115200',
+        '/dev/ttyUSB9 is not a serial port (Inappropriate ioctl for device setting custom baud rate of 115200): give a serial device such as /dev/ttyUSB0'],
+      ['Input/output error, cannot open /dev/ttyUSB9',
+        'cannot open serial port /dev/ttyUSB9 (Input/output error, cannot open /dev/ttyUSB9): check that the board is connected'],
+    ];
+    for (const [why, says] of CASES) {
+      it(why, function () {
+        expect(explainOpenFailure('/dev/ttyUSB9', why, found)).to.equal(says);
+      });
+    }
+
+    it('a missing port with no ports around says none', function () {
+      expect(explainOpenFailure('/dev/ttyUSB9', 'No such file or directory', { paths: [], source: 'looked for /dev/ttyUSB*' }))
+        .to.equal('serial port /dev/ttyUSB9 does not exist; serial ports found: none (looked for /dev/ttyUSB*)');
+    });
+
+    it('lists ports through udev, or else from /dev, and says which', async function () {
+      const found = await findSerialPorts();
+      if (found.source === 'listed by udev') return;
+      expect(found.source).to.match(/^looked for \/dev\/ttyUSB\*, \/dev\/ttyACM\*, \/dev\/serial\/by-id\/\*; udevadm/);
+      expect(found.paths).to.deep.equal(await globSerialPorts());
+    });
+
+    it('a file that is not a terminal is not a serial port', async function () {
+      const tmp = await tempDir();
+      try {
+        const path = join(tmp.dir, 'not-a-tty');
+        await writeFile(path, '');
+        const err = await rejection(new SerialTransport({ path }).open());
+        expect(err).to.be.instanceOf(TransportError);
+        expect(err.message).to.match(new RegExp(`^${path} is not a serial port \\(`));
+      } finally {
+        await tmp.remove();
+      }
+    });
+  });
+
+  describe('on a pseudo-terminal', function () {
+    before(function () {
+      if (!hasSocat) {
+        console.log('    (socat is not installed: the pseudo-terminal tests need it; apt-get install socat)');
+        this.skip();
+      }
+    });
+
+    it('a second opener is told the port is in use, and by what to do', async function () {
+      const pair = await ptyPair();
+      const first = new SerialTransport({ path: pair.a });
+      try {
+        await first.open();
+        const err = await rejection(new SerialTransport({ path: pair.a }).open());
+        expect(err).to.be.instanceOf(TransportError);
+        expect(err.message).to.equal(`serial port ${pair.a} is in use by another program (Cannot lock port): close it (idf.py monitor, a serial terminal, another hilt run) and try again`);
+      } finally {
+        await first.close();
+        await pair.release();
+      }
+    });
+
+    it('has no modem lines to drive (DTR/RTS), found out at open', async function () {
+      const pair = await ptyPair();
+      const transport = new SerialTransport({ path: pair.a, baudRate: 921_600 });
+      try {
+        expect(transport.capabilities.lineControl, 'judged by the name before open').to.equal(true);
+        await transport.open();
+        expect(transport.capabilities.lineControl).to.equal(false);
+        expect(transport.description).to.equal(`serial ${pair.a} at 921600 baud`);
+      } finally {
+        await transport.close();
+        await pair.release();
+      }
+    });
+  });
+});
