@@ -204,7 +204,7 @@ describe('emulated ESP32 against the lab', function () {
     const from = agent.console.length;
     const result = await agent.connect('mqtt.connect', connectArgs('stall', 'ca-current', 'dev', { timeout_ms: 1000 }));
     expect(result.error!.esp_err_name).to.equal('ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT');
-    expect(result.timing.total_ms).to.be.within(1000, 1200);
+    expect(result.timing.total_ms).to.be.within(800, 1200);
     expectInOrder(agent.console.slice(from), [/^W \(\d+\) esp-tls: Failed to open new connection in specified timeout$/, TRANSPORT_FAILURE[1]!]);
     const attempt = await lab.attempts.next('stall', { until: 'closed' });
     expect(attempt.closed).to.include({ by: 'device' });
