@@ -5,7 +5,8 @@
  * pseudo-terminal has none (set() fails with ENOTTY there).
  */
 import { realpath, stat } from 'node:fs/promises';
-import { SerialPort } from 'serialport';
+import { SerialPort, type SerialPortOpenOptions } from 'serialport';
+import { hangupAwareBinding } from './hangup.ts';
 import { BaseTransport, oneLine, settleWithin } from './base.ts';
 import { findSerialPorts, type FoundPorts } from './ports.ts';
 import { TransportError } from './transport.ts';
@@ -69,7 +70,9 @@ export class SerialTransport extends BaseTransport {
 
   protected async doOpen(signal: AbortSignal): Promise<void> {
     this.capabilities.lineControl = !(await isPseudoTerminal(this.path));
-    const port = new SerialPort({ path: this.path, baudRate: this.baudRate, autoOpen: false });
+    // serialport's own options type has no `binding`; its constructor takes one all the same.
+    const options = { path: this.path, baudRate: this.baudRate, autoOpen: false, binding: hangupAwareBinding() };
+    const port = new SerialPort(options as SerialPortOpenOptions<typeof SerialPort.binding>);
     this.port = port;
     let lastError: string | null = null;
     port.on('error', (err) => { lastError = messageOf(err); });
@@ -80,8 +83,6 @@ export class SerialTransport extends BaseTransport {
       const why = err?.disconnected ? messageOf(err) : lastError ?? 'closed';
       this.lost(`serial port ${this.path} went away (${why}): cable unplugged, board re-enumerated on reset, or the pty's other end closed`);
     });
-    // A read of 0 bytes (the pty's master side closed) ends the stream without a `close`.
-    port.on('end', () => this.lost(`serial port ${this.path} went away (end of input): the pty's other end closed, or the device vanished`));
     await new Promise<void>((resolve, reject) => {
       // Given up on while the path was being looked at: the port opens only to be closed below.
       if (signal.aborted) reject(signal.reason);

@@ -5,7 +5,9 @@
 import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { explainOpenFailure, findSerialPorts, globSerialPorts, SerialTransport, TransportError } from '../../harness/transport/index.ts';
+import {
+  explainOpenFailure, findSerialPorts, globSerialPorts, SerialTransport, TransportError, type CloseInfo,
+} from '../../harness/transport/index.ts';
 import { tempDir } from '../helpers.ts';
 import { hasSocat, ptyPair } from './peers.ts';
 
@@ -84,6 +86,29 @@ describe('serial transport', function () {
       } finally {
         await first.close();
         await pair.release();
+      }
+    });
+
+    it('notices every hang-up, even the ones serialport alone would spin on (bindings-cpp#162)', async function () {
+      // Whether the tty reads EIO or end-of-file when socat dies is a race; both must end it.
+      for (let round = 0; round < 16; round++) {
+        const pair = await ptyPair();
+        const transport = new SerialTransport({ path: pair.a });
+        try {
+          await transport.open();
+          const closed = new Promise<CloseInfo | 'timeout'>((resolve) => {
+            const timer = setTimeout(() => resolve('timeout'), 3_000);
+            transport.once('close', (info) => { clearTimeout(timer); resolve(info); });
+          });
+          pair.socat.kill('SIGKILL');
+          const info = await closed;
+          expect(info, `round ${round}`).to.not.equal('timeout');
+          expect((info as CloseInfo).expected).to.equal(false);
+          expect((info as CloseInfo).reason).to.match(new RegExp(`^serial port ${pair.a} went away \\(`));
+        } finally {
+          await transport.close();
+          await pair.release();
+        }
       }
     });
 
