@@ -12,7 +12,10 @@ import { xmlAttrs, xmlText } from './xml.ts';
 type Property = [name: string, value: string];
 
 export function toJUnitXml(results: RunResults): string {
-  const { run, scenarios } = results;
+  const { run } = results;
+  // A run that broke down (device or lab unreachable) is an error test case of its own, as AWS IoT
+  // Device Tester reports it: CI servers then show it red instead of "0 tests".
+  const scenarios = run.infrastructureError ? [...results.scenarios, infrastructureCase(run)] : results.scenarios;
   // Counted from the scenarios written below, not copied from results.totals, so the file always
   // agrees with itself even if a caller's totals are stale.
   const totals = totalsOf(scenarios);
@@ -37,6 +40,14 @@ export function toJUnitXml(results: RunResults): string {
   if (why.length) lines.push(`    <system-err>${xmlText(why.join('\n'))}</system-err>`);
   lines.push('  </testsuite>', '</testsuites>', '');
   return lines.join('\n');
+}
+
+function infrastructureCase(run: RunResults['run']): ScenarioResult {
+  return {
+    id: 'hilt/infrastructure', title: 'device and lab reachable', file: 'hilt', outcome: 'error', durationMs: 0,
+    repetitions: 0, metrics: [], attempts: [], consoleLog: null,
+    failure: { kind: 'infrastructure', message: run.infrastructureError! },
+  };
 }
 
 /**

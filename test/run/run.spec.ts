@@ -117,6 +117,20 @@ describe('hang', () => {
     expect(tls.p95).to.equal(Math.max(...tls.values));
   });
 
+  it('--grep runs only the matching scenarios; --bail stops at the first failure', async function () {
+    const grep = await hilt(['run', join(REPO, 'scenarios', '07-wrong-hostname.spec.ts'), '--grep', 'skip_cn'], { cwd: dir, timeoutMs: 30_000 });
+    expect(grep.code).to.equal(0);
+    expect((await results(dir)).scenarios.map((s) => s.title)).to.deep.equal(['07 wrong host name with skip_cn=1 connects anyway, and the report says the check was skipped']);
+    const file = await writeScenario(dir, 'two.spec.ts', `
+describe('two', () => {
+  scenario('fails first', async () => { expect(1).to.equal(2); });
+  scenario('never runs with --bail', async () => {});
+});`);
+    const bail = await hilt(['run', file, '--bail'], { cwd: dir, timeoutMs: 30_000 });
+    expect(bail.code).to.equal(1);
+    expect((await results(dir)).scenarios.map((s) => s.outcome)).to.deep.equal(['failed']);
+  });
+
   describe('bad input', function () {
     it('an unknown target kind: exit 2, one line', async function () {
       const { code, stderr } = await hilt(['run', HAPPY, '--target', 'qemu:build'], { cwd: dir });
@@ -131,6 +145,10 @@ describe('hang', () => {
       const r = await results(dir);
       expect(r.run.infrastructureError).to.match(/\/dev\/ttyHILT9 does not exist/);
       expect(r.scenarios).to.have.length(0);
+      // CI servers see a red error, not "0 tests".
+      const junit = await readFile(join(dir, 'reports', 'latest', 'junit.xml'), 'utf8');
+      expect(junit).to.match(/<testsuites name="hilt" tests="1" failures="0" errors="1"/);
+      expect(junit).to.match(/<error message="device serial \/dev\/ttyHILT9/);
     });
 
     it('a device that never answers hello: exit 3 after the hello timeout, report written', async function () {
