@@ -1,8 +1,9 @@
 /** Runs the named benchmarks (default: all). Not part of `npm test`. */
 import { benchEmulator } from './emulator.ts';
 import { benchLab } from './lab.ts';
+import { benchWave } from './wave.ts';
 
-const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab, emulator: benchEmulator };
+const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab, emulator: benchEmulator, wave: benchWave };
 
 const wanted = process.argv.slice(2);
 for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {

@@ -4,7 +4,7 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
-import { generate } from 'selfsigned';
+import type { generate } from 'selfsigned';
 import type { CertSpec, DateClass, KeyKind } from './catalog.ts';
 import { WRONG_HOST } from './catalog.ts';
 
@@ -94,7 +94,9 @@ function keyOptions(key: KeyKind): Pick<GenerateOptions, 'keyType' | 'keySize' |
 /** Issues `spec`, signed by `issuer` (or self-signed when issuer is null). */
 export async function issue(spec: CertSpec, issuer: Material | null, hosts: readonly string[], now: number): Promise<Material> {
   const { notBefore, notAfter } = datesFor(spec.dates, spec.kind, now);
-  const pems = await generate(
+  // Loaded on first use: most runs find every certificate in place and issue none.
+  const { generate: issueWith } = await import('selfsigned');
+  const pems = await issueWith(
     [{ name: 'commonName', value: spec.cn }, { name: 'organizationName', value: spec.organization }],
     {
       ...keyOptions(spec.key),

@@ -92,9 +92,10 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
   const scenarios: ScenarioResult[] = [];
   let infrastructureError: string | null = null;
   let cutShort: string | null = null;
-  let device: Device | null = null;
-  let lab: Lab | null = null;
-  let pki: Pki | null = null;
+  // (asserted, not annotated: assigned inside closures, which TypeScript's narrowing cannot see)
+  let device = null as Device | null;
+  let lab = null as Lab | null;
+  let pki = null as Pki | null;
   let interrupted = false;
 
   const onSignal = (signal: NodeJS.Signals) => {
@@ -108,25 +109,31 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
   process.on('SIGTERM', onSignal);
 
   try {
-    try {
+    // The device is opened while the lab starts: neither needs the other yet.
+    const opening = target.transport()
+      .then((t) => Device.open(t, { commandTimeoutMs: config.commandTimeoutMs, helloTimeoutMs: config.helloTimeoutMs }));
+    const labReady = (async () => {
       pki = await ensurePki({ dir: config.certsDir, hosts: config.labHosts });
       lab = await startLab({ pki, host: config.labHosts.length > 0 ? '0.0.0.0' : '127.0.0.1' });
-    } catch (err) {
+    })();
+    const [opened, started] = await Promise.allSettled([opening, labReady]);
+    if (opened.status === 'fulfilled') device = opened.value;
+    if (started.status === 'rejected') {
+      const err = started.reason as Error;
       if (err instanceof UsageError) throw err;
-      throw new HiltError(`lab could not start: ${(err as Error).message}`, ExitCode.unreachable, { cause: err });
+      throw new HiltError(`lab could not start: ${err.message}`, ExitCode.unreachable, { cause: err });
     }
-    try {
-      device = await Device.open(await target.transport(), { commandTimeoutMs: config.commandTimeoutMs, helloTimeoutMs: config.helloTimeoutMs });
-    } catch (err) {
+    if (opened.status === 'rejected') {
+      const err = opened.reason as Error;
       if (!(err instanceof DeviceError || err instanceof TransportError)) throw err;
-      infrastructureError = `device ${target.description}: ${(err as Error).message}`;
+      infrastructureError = `device ${target.description}: ${err.message}`;
     }
     if (device && !interrupted) {
       const d = device;
       const deviceId = deviceIdOf(d.hello!.chip.mac);
       pki = await ensurePki({ dir: config.certsDir, hosts: config.labHosts, devices: [deviceId] });
       const p = pki;
-      const l = lab;
+      const l = lab!;
       d.transport.once('close', (info) => {
         if (info.expected) return;
         infrastructureError = `device ${target.description} went away: ${info.reason}`;

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { openStreamBoard, parseSdkconfig, SdkconfigError, type BoardSettings, type StreamBoard } from '../../../emulator/index.ts';
 import { UsageError, errnoOf } from '../../errors.ts';
-import { MemoryTransport } from '../../transport/index.ts';
+import { MemoryTransport } from '../../transport/memory.ts';
 import type { TargetKind } from './target.ts';
 import { intOption, targetOptions } from './options.ts';
 

@@ -1,6 +1,5 @@
 /** `serial:/dev/ttyUSB0[?baud=115200&reset=none]`: a board on a serial port (USB bridge, pty). */
 import { UsageError } from '../../errors.ts';
-import { SerialTransport } from '../../transport/index.ts';
 import type { TargetKind } from './target.ts';
 import { intOption, resetOption, targetOptions } from './options.ts';
 
@@ -14,7 +13,8 @@ export const serialTarget: TargetKind = {
     return {
       url, kind: 'serial', reset: resetOption(url, o.get('reset')),
       description: `serial ${rest} at ${baudRate} baud`,
-      transport: async () => new SerialTransport({ path: rest, baudRate }),
+      // serialport loads only when a serial target is used.
+      transport: async () => new (await import('../../transport/serial.ts')).SerialTransport({ path: rest, baudRate }),
       close: async () => {},
     };
   },

@@ -1,6 +1,6 @@
 /** `tcp:host:port[?reset=none]`: a UART over TCP (QEMU `-serial tcp`, ser2net raw, hilt emulate --tcp). */
 import { UsageError } from '../../errors.ts';
-import { TcpTransport } from '../../transport/index.ts';
+import { TcpTransport } from '../../transport/tcp.ts';
 import type { TargetKind } from './target.ts';
 import { resetOption, targetOptions } from './options.ts';
 
