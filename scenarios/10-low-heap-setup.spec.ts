@@ -14,5 +14,7 @@ describe('10 low heap at setup', () => {
     expect(ctx).to.have.printed(/mbedtls_ssl_setup returned -0x7F00$/);
     await ctx.checkHeapReturned(result);
     await ctx.device.command('heap.release');
+    // The broker saw a TCP connection and no handshake: setup failed before the ClientHello.
+    expect((await ctx.attempt('good')).tls).to.include({ outcome: 'failed' });
   });
 });

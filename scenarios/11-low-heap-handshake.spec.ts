@@ -11,7 +11,9 @@ describe('11 low heap during the handshake', () => {
     const result = await ctx.connect('good');
     expect(result).to.be.refusedWith('ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED');
     expect(result.error!.stack_err_name).to.match(/ALLOC_FAILED$/);
+    expect(ctx).to.have.printed(/mbedtls_ssl_handshake returned -0x(2880|7F00|0010)$/);
     await ctx.checkHeapReturned(result);
     await ctx.device.command('heap.release');
+    expect((await ctx.attempt('good')).mqtt, 'no MQTT session').to.equal(null);
   });
 });

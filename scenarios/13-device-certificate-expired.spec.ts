@@ -6,6 +6,8 @@ describe('13 device certificate expired', () => {
     expect(result).to.be.refusedWith('ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED');
     // The broker ends the connection: EOF, a reset, or an alert, depending on its TLS stack.
     expect(result.error!.stack_err_name).to.be.oneOf(['MBEDTLS_ERR_SSL_CONN_EOF', 'MBEDTLS_ERR_NET_CONN_RESET', 'MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE']);
+    expect(ctx).to.have.printed(/esp-tls-mbedtls: mbedtls_ssl_handshake returned -0x[0-9A-F]{4}$/);
+    expect(ctx).to.have.printed(/mqtt_client: Error transport connect$/);
     await ctx.checkHeapReturned(result);
     const attempt = await ctx.attempt('good');
     expect(attempt.tls).to.include({ outcome: 'refused', reason: 'CERT_HAS_EXPIRED' });
