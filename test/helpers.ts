@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensurePki, type EnsureOptions, type Pki } from '../harness/pki/index.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const HILT_BIN = join(REPO, 'bin', 'hilt.js');
@@ -35,6 +36,37 @@ export function run(file: string, args: string[], options: { cwd?: string; timeo
 /** Runs the hilt command line as a user would. */
 export function hilt(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<Ran> {
   return run(process.execPath, [HILT_BIN, ...args], options);
+}
+
+/** The error a promise rejects with; fails the test if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection, but it resolved');
+}
+
+/**
+ * A lab PKI in a temporary dir for the enclosing describe block (created once, removed after):
+ * `const lab = withLabPki();` then `lab.pki` inside the tests.
+ */
+export function withLabPki(options: Omit<EnsureOptions, 'dir'> = {}): { readonly pki: Pki } {
+  let pki: Pki | null = null;
+  let remove: (() => Promise<void>) | null = null;
+  before(async function () {
+    const tmp = await tempDir();
+    remove = tmp.remove;
+    pki = await ensurePki({ ...options, dir: tmp.dir });
+  });
+  after(async () => { await remove?.(); });
+  return {
+    get pki(): Pki {
+      if (!pki) throw new Error('withLabPki: the PKI exists only inside tests of its describe block');
+      return pki;
+    },
+  };
 }
 
 export { spawn };

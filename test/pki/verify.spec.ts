@@ -3,8 +3,8 @@
  * give exactly the verdict the artifact's purpose claims.
  */
 import { expect } from 'chai';
-import { ensurePki, type CertArtifact, type Pki } from '../../harness/pki/index.ts';
-import { run, tempDir } from '../helpers.ts';
+import { type CertArtifact, type Pki } from '../../harness/pki/index.ts';
+import { run, withLabPki } from '../helpers.ts';
 
 interface Check {
   trust: string;
@@ -87,15 +87,9 @@ async function opensslVerify(pki: Pki, name: string, check: Check): Promise<'OK'
 }
 
 describe('lab PKI, judged by openssl verify', function () {
+  const lab = withLabPki();
   let pki: Pki;
-  let remove: () => Promise<void>;
-
-  before(async function () {
-    const tmp = await tempDir();
-    remove = tmp.remove;
-    pki = await ensurePki({ dir: tmp.dir });
-  });
-  after(() => remove());
+  before(() => { pki = lab.pki; });
 
   it('has a claim for every certificate in the manifest', function () {
     const certs = pki.manifest.artifacts.filter((a) => a.kind !== 'bundle').map((a) => a.name);

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { TransportError, type CloseInfo, type Transport } from '../../harness/transport/index.ts';
 import { KINDS, type Rig } from './peers.ts';
+import { rejection } from '../helpers.ts';
 
 /** Everything the transport says, kept from the moment the test attaches. */
 function record(transport: Transport) {
@@ -34,15 +35,6 @@ function record(transport: Transport) {
     untilText: (pattern: RegExp, ms?: number) => until(() => pattern.test(Buffer.concat(chunks).toString('utf8')), `${pattern}`, ms),
     untilClosed: () => until(() => closes.length > 0, "'close'"),
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection, but it resolved');
 }
 
 for (const kind of KINDS) {

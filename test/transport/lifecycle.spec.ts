@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { BaseTransport } from '../../harness/transport/base.ts';
 import { TransportError, type CloseInfo } from '../../harness/transport/index.ts';
+import { rejection } from '../helpers.ts';
 
 /** An endpoint that opens and takes writes when the test says so. */
 class Stand extends BaseTransport {
@@ -55,15 +56,6 @@ async function opened(stand = new Stand()): Promise<Stand> {
   stand.finishOpen!();
   await opening;
   return stand;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection, but it resolved');
 }
 
 describe('transport lifecycle', function () {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProcessTransport, TransportError, type CloseInfo, type Transport } from '../../harness/transport/index.ts';
-import { tempDir } from '../helpers.ts';
+import { rejection, tempDir } from '../helpers.ts';
 
 function node(script: string): ProcessTransport {
   return new ProcessTransport({ command: process.execPath, args: ['-e', script] });
@@ -17,15 +17,6 @@ function nextClose(transport: Transport, ms = 10_000): Promise<CloseInfo> {
     const timer = setTimeout(() => reject(new Error(`no 'close' within ${ms} ms`)), ms);
     transport.once('close', (info) => { clearTimeout(timer); resolve(info); });
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection, but it resolved');
 }
 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };

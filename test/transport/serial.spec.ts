@@ -8,17 +8,8 @@ import { join } from 'node:path';
 import {
   explainOpenFailure, findSerialPorts, globSerialPorts, SerialTransport, TransportError, type CloseInfo,
 } from '../../harness/transport/index.ts';
-import { tempDir } from '../helpers.ts';
+import { rejection, tempDir } from '../helpers.ts';
 import { hasSocat, ptyPair } from './peers.ts';
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection, but it resolved');
-}
 
 describe('serial transport', function () {
   describe('open failures, as serialport words them', function () {

@@ -2,15 +2,7 @@
 import { expect } from 'chai';
 import net, { type AddressInfo } from 'node:net';
 import { TcpTransport, TransportError } from '../../harness/transport/index.ts';
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection, but it resolved');
-}
+import { rejection } from '../helpers.ts';
 
 describe('tcp transport', function () {
   it('writes an IPv6 address in brackets, as a target is written', function () {

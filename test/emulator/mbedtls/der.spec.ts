@@ -2,8 +2,8 @@
 import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
 import { DerError, nameEquals, nameText, parseCertificate, pemCertificates, type CertificateInfo, type NameAttribute } from '../../../emulator/mbedtls/der.ts';
-import { ensurePki, type Pki } from '../../../harness/pki/index.ts';
-import { run, tempDir } from '../../helpers.ts';
+import type { Pki } from '../../../harness/pki/index.ts';
+import { run, withLabPki } from '../../helpers.ts';
 
 const KU_TEXT: Record<string, string> = {
   'Digital Signature': 'digitalSignature', 'Non Repudiation': 'nonRepudiation', 'Key Encipherment': 'keyEncipherment',
@@ -69,15 +69,9 @@ function derView(info: CertificateInfo) {
 }
 
 describe('mbedtls der reader', function () {
+  const lab = withLabPki();
   let pki: Pki;
-  let remove: () => Promise<void>;
-
-  before(async function () {
-    const tmp = await tempDir();
-    remove = tmp.remove;
-    pki = await ensurePki({ dir: tmp.dir });
-  });
-  after(() => remove());
+  before(() => { pki = lab.pki; });
 
   const raw = (name: string) => Buffer.from(new X509Certificate(pki.material(name).cert).raw);
 

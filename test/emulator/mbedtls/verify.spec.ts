@@ -9,8 +9,8 @@ import { generate } from 'selfsigned';
 import { flagNames, mbedtlsErrName, mbedtlsHex } from '../../../emulator/mbedtls/codes.ts';
 import { pemCertificates } from '../../../emulator/mbedtls/der.ts';
 import { checkServerCertUsage, judgeServerCertificate, verifyChain, type JudgeInput } from '../../../emulator/mbedtls/verify.ts';
-import { ensurePki, type Pki } from '../../../harness/pki/index.ts';
-import { tempDir } from '../../helpers.ts';
+import type { Pki } from '../../../harness/pki/index.ts';
+import { withLabPki } from '../../helpers.ts';
 
 const certs = (pem: string) => pemCertificates(pem).map((der) => new X509Certificate(der));
 const hex = (flags: number) => `0x${flags.toString(16)}`;
@@ -46,15 +46,9 @@ const AT_NOW: Record<(typeof SERVERS)[number], [number, number, number, number]>
 };
 
 describe('mbedtls verify: the lab PKI', function () {
+  const lab = withLabPki();
   let pki: Pki;
-  let remove: () => Promise<void>;
-
-  before(async function () {
-    const tmp = await tempDir();
-    remove = tmp.remove;
-    pki = await ensurePki({ dir: tmp.dir });
-  });
-  after(() => remove());
+  before(() => { pki = lab.pki; });
 
   const chainOf = (name: string) => certs(pki.material(name).chain);
   const leafOf = (name: string) => new X509Certificate(pki.material(name).cert);
