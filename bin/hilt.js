@@ -8,4 +8,5 @@ import { register as registerCjs } from 'tsx/cjs/api';
 registerEsm();
 registerCjs();
 const { main } = await import('../harness/cli/main.ts');
-process.exitCode = await main(process.argv);
+// Exit when the command is done, even if a scenario left a timer or socket behind.
+process.exit(await main(process.argv));

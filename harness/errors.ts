@@ -9,6 +9,8 @@ export const ExitCode = {
   failed: 1,
   usage: 2,
   unreachable: 3,
+  /** Stopped by Ctrl-C (128 + SIGINT), as shells expect. */
+  interrupted: 130,
 } as const;
 
 export class HiltError extends Error {

@@ -5,7 +5,8 @@ import { relative } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { startLab, type Attempt, type Lab, type Listener } from '../lab/index.ts';
 import { ensurePki } from '../pki/index.ts';
-import { untilSignal, within } from './signals.ts';
+import { within } from '../time.ts';
+import { untilSignal } from './signals.ts';
 
 interface BrokerOptions {
   dir: string;

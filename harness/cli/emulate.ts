@@ -5,7 +5,8 @@ import { UsageError, errnoOf } from '../errors.ts';
 import {
   SdkconfigError, SocatMissingError, parseSdkconfig, servePty, serveStdio, serveTcp, type BoardSettings, type Sdkconfig,
 } from '../../emulator/index.ts';
-import { untilSignal, within } from './signals.ts';
+import { within } from '../time.ts';
+import { untilSignal } from './signals.ts';
 
 interface EmulateOptions {
   pty: boolean;

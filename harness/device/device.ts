@@ -146,19 +146,14 @@ export class Device extends EventEmitter {
   command(command: string, args?: Record<string, ArgValue | undefined>, options?: { timeoutMs?: number }): Promise<Record<string, unknown>>;
   command(command: string, args: Record<string, ArgValue | undefined> = {}, options: { timeoutMs?: number } = {}): Promise<unknown> {
     if (this.failure) return Promise.reject(this.failure);
-    const id = this.nextId;
-    this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1;
+    const id = this.allocId();
     const line = encodeCommand(id, command, args);
     return this.send(id, command, line, options.timeoutMs ?? this.commandTimeoutMs);
   }
 
   /** Uploads a credential to a store slot, in as many parts as it takes. */
   async store(slot: string, kind: 'ca' | 'cert' | 'key', pem: string): Promise<void> {
-    const lines = storePutLines(slot, kind, Buffer.from(pem), () => {
-      const id = this.nextId;
-      this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1;
-      return id;
-    });
+    const lines = storePutLines(slot, kind, Buffer.from(pem), () => this.allocId());
     for (const line of lines) await this.send(Number(line.split(' ')[1]), 'store.put', line, this.commandTimeoutMs);
   }
 
@@ -171,23 +166,39 @@ export class Device extends EventEmitter {
     return this.command(command, args, { timeoutMs }) as Promise<ConnectResult>;
   }
 
-  /** Reboots the device through the agent and waits for its boot event. */
+  /**
+   * Reboots the device through the agent and waits for its boot event. A reset has no reply
+   * guaranteed (the board restarts); an `err` reply (busy) is a refusal and fails at once.
+   */
   async reset(timeoutMs = 10_000): Promise<void> {
     const from = this.events.length;
+    const id = this.allocId();
     this.resetting = true;
+    const reply = this.send(id, 'reset', encodeCommand(id, 'reset'), timeoutMs);
+    const refused = new Promise<never>((_, reject) => {
+      reply.catch((err: unknown) => { if (err instanceof CommandRefusedError) reject(err); });
+    });
     try {
-      const line = encodeCommand(this.nextId++, 'reset');
-      this.logLine(`> ${line}`);
-      await this.transport.write(`${line}\n`);
-      await this.waitEvent('boot', { timeoutMs, since: from });
+      await Promise.race([this.waitEvent('boot', { timeoutMs, since: from }), refused]);
     } finally {
       this.resetting = false;
+      this.forget(id);
     }
   }
 
-  /** Resolves with the first console line from `since` on that matches; fails fast on `notMatching` or a panic. */
+  /** Resolves once no command is waiting for its reply (each has its own timeout). */
+  idle(timeoutMs = this.commandTimeoutMs): Promise<void> {
+    return this.waitFor(() => (this.pending.size === 0 ? true : undefined), timeoutMs,
+      () => `${this.description}: still busy with ${[...this.pending.values()].map((p) => p.command).join(', ')} after ${timeoutMs} ms`)
+      .then(() => undefined);
+  }
+
+  /**
+   * Resolves with the first console line from `since` (default: lines printed from now on) that
+   * matches; fails fast on `notMatching` or a panic.
+   */
   expect(pattern: RegExp | string, options: { timeoutMs?: number; notMatching?: RegExp; since?: number } = {}): Promise<ConsoleLine> {
-    const { timeoutMs = 5_000, notMatching, since = 0 } = options;
+    const { timeoutMs = 5_000, notMatching, since = this.lines.length } = options;
     const matches = (l: ConsoleLine) => (typeof pattern === 'string' ? l.text.includes(pattern) : pattern.test(l.text));
     return this.waitFor(() => {
       for (const line of this.lines.slice(since)) {
@@ -199,7 +210,7 @@ export class Device extends EventEmitter {
   }
 
   waitEvent(name: string, options: { timeoutMs?: number; since?: number } = {}): Promise<DeviceEvent> {
-    const { timeoutMs = 10_000, since = 0 } = options;
+    const { timeoutMs = 10_000, since = this.events.length } = options;
     return this.waitFor(() => this.events.slice(since).find((e) => e.name === name), timeoutMs,
       () => `no ${name} event from the device within ${timeoutMs} ms`);
   }
@@ -232,10 +243,26 @@ export class Device extends EventEmitter {
     await this.transport.close();
   }
 
+  private allocId(): number {
+    const id = this.nextId;
+    this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1;
+    return id;
+  }
+
+  /** Stops waiting for a reply that may never come (reset). */
+  private forget(id: number): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.pending.delete(id);
+    this.emit('settled');
+  }
+
   private send(id: number, command: string, line: string, timeoutMs: number): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        this.emit('settled');
         reject(new DeviceError(`${this.description}: no reply to ${command} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { command, resolve, reject, timer });
@@ -276,11 +303,13 @@ export class Device extends EventEmitter {
         this.off('line', onChange);
         this.off('event', onChange);
         this.off('failure', onChange);
+        this.off('settled', onChange);
       };
       if (check()) return;
       this.on('line', onChange);
       this.on('event', onChange);
       this.on('failure', onChange);
+      this.on('settled', onChange);
     });
   }
 
@@ -293,6 +322,7 @@ export class Device extends EventEmitter {
       if (!pending) return;
       this.pending.delete(parsed.id);
       clearTimeout(pending.timer);
+      this.emit('settled');
       if (parsed.status === 'ok') pending.resolve(parsed.body);
       else pending.reject(new CommandRefusedError(pending.command, String(parsed.body.code), String(parsed.body.message)));
       return;
@@ -349,6 +379,12 @@ export class Device extends EventEmitter {
   private logLine(text: string): void {
     if (!this.log) return;
     const t = ((Date.now() - this.logStarted) / 1000).toFixed(3).padStart(8);
-    this.log.write(`[${t}] ${text}\n`);
+    this.log.write(`[${t}] ${redactKeys(text)}\n`);
   }
+}
+
+/** Console logs go into reports: a private key uploaded with store.put never does. */
+export function redactKeys(line: string): string {
+  if (!/\bstore\.put\b/.test(line) || !/\bkind=key\b/.test(line)) return line;
+  return line.replace(/\bdata=\S+/, 'data=<private key part, not logged>');
 }

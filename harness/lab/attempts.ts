@@ -97,6 +97,7 @@ export class Attempts extends EventEmitter {
   private readonly tracked: Tracked[] = [];
   private readonly byRecord = new Map<Attempt, Tracked>();
   private readonly cursor = new Map<string, number>();
+  private readonly waiting = new Set<(reason: Error) => void>();
   private lastId = 0;
 
   /** All records so far, oldest first. */
@@ -166,15 +167,26 @@ export class Attempts extends EventEmitter {
           ? `listener ${listener}: attempt ${t.record.id} not ${until} within ${timeoutMs} ms`
           : `listener ${listener}: no connection attempt within ${timeoutMs} ms`));
       }, timeoutMs);
+      const cancel = (reason: Error) => {
+        cleanup();
+        reject(reason);
+      };
       const cleanup = () => {
         clearTimeout(timer);
         this.off('settled', check);
         this.off('closed', check);
+        this.waiting.delete(cancel);
       };
+      this.waiting.add(cancel);
       if (check()) return;
       this.on('settled', check);
       this.on('closed', check);
     });
+  }
+
+  /** Fails every next() still waiting (the lab is closing: nothing more will come). */
+  cancelWaits(reason: string): void {
+    for (const cancel of [...this.waiting]) cancel(new AttemptTimeoutError(reason));
   }
 
   /**

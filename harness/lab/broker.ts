@@ -301,6 +301,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const close = async () => {
     if (closing) return;
     closing = true;
+    attempts.cancelWaits('the lab closed while waiting for a connection attempt');
     for (const socket of sockets) socket.destroy();
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
     await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -96,7 +96,7 @@ async function prepareDir(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
     await access(dir, constants.W_OK);
   } catch (err) {
-    throw new UsageError(`certs dir ${dir} cannot be written (${errnoOf(err)}): fix its permissions or choose another with --dir`, { cause: err });
+    throw new UsageError(`certs dir ${dir} cannot be written (${errnoOf(err)}): fix its permissions or choose another certs directory`, { cause: err });
   }
 }
 

@@ -134,7 +134,7 @@ export async function loadConfig(path: string, required: boolean): Promise<RunCo
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (!required && errnoOf(err) === 'ENOENT') return { ...DEFAULTS };
-    throw new UsageError(`${path}: cannot be read (${errnoOf(err)}): check the --config path`);
+    throw new UsageError(`${path}: cannot be read (${errnoOf(err)}): ${required ? 'check the --config path' : 'fix its permissions'}`);
   }
   let raw: unknown;
   try {

@@ -26,6 +26,8 @@ export interface ScenarioRecord {
   /** The lab's attempt mark when the scenario began: its attempts are those after it. */
   attemptMark: number;
   consoleLog: string | null;
+  /** A panic the device printed while the scenario ran, even with no command waiting. */
+  panic: string | null;
 }
 
 /** The run this process is executing, set by the runner before mocha loads the scenarios. */
@@ -37,8 +39,8 @@ export interface RunSession {
   deviceId: string;
   /** Brings the device to a known state: reset or hello, clock, credentials. */
   prepare(): Promise<void>;
-  /** The record of the scenario being run (mocha's full title). */
-  record(title: string): ScenarioRecord;
+  /** The record of a scenario (one mocha test). */
+  record(test: Mocha.Test): ScenarioRecord;
 }
 
 /**
@@ -81,10 +83,24 @@ export class ScenarioContext {
   private readonly provisioned = new Set<string>();
   readonly samples: Sample[] = [];
 
-  constructor(readonly session: RunSession, private readonly rec: ScenarioRecord) {}
+  constructor(readonly session: RunSession, private readonly rec: ScenarioRecord, private readonly test: Mocha.Test) {}
 
-  get device(): Device { return this.session.device; }
-  get lab(): Lab { return this.session.lab; }
+  /**
+   * Once mocha has cut a scenario off, its body may still be running: it must not touch the
+   * device or the lab of the scenarios after it.
+   */
+  private guard(): void {
+    if (this.test.timedOut) throw new SkipScenario('the scenario was cut off by its timeout');
+  }
+
+  get device(): Device {
+    this.guard();
+    return this.session.device;
+  }
+  get lab(): Lab {
+    this.guard();
+    return this.session.lab;
+  }
   get pki(): Pki { return this.session.pki; }
   get hello(): HelloReply { return this.session.device.hello!; }
   get deviceId(): string { return this.session.deviceId; }
@@ -126,7 +142,7 @@ export class ScenarioContext {
       const m = this.pki.material(identity);
       credentials = { cert: await this.slot(`${identity.slice(7)}-crt`, 'cert', () => m.cert), key: await this.slot(`${identity.slice(7)}-key`, 'key', () => m.key) };
     }
-    const host = this.session.lab.listener(listener).host;
+    const host = l.host;
     this.since = this.device.mark();
     this.attemptMark = this.lab.attempts.mark();
     const result = await this.device.connect(options.mqtt === false ? 'tls.connect' : 'mqtt.connect', {
@@ -199,14 +215,15 @@ export class LeakError extends Error {
 export function scenario(title: string, body: (ctx: ScenarioContext) => Promise<void>): Mocha.Test {
   return it(title, async function () {
     const s = currentSession();
-    const rec = s.record(this.test!.fullTitle());
-    for (let rep = 0; rep < s.config.repeat; rep++) {
+    const test = this.test as Mocha.Test;
+    const rec = s.record(test);
+    for (let rep = 0; rep < s.config.repeat && !test.timedOut; rep++) {
       await s.prepare();
-      const ctx = new ScenarioContext(s, rec);
+      const ctx = new ScenarioContext(s, rec, test);
       try {
         await body(ctx);
       } catch (err) {
-        if (err instanceof SkipScenario) return this.skip();
+        if (err instanceof SkipScenario) return test.timedOut ? undefined : this.skip();
         throw err;
       } finally {
         rec.samples.push(ctx.samples);

@@ -13,16 +13,9 @@ import { TransportError, type CloseInfo, type Transport, type TransportKind } fr
 
 type State = 'idle' | 'opening' | 'open' | 'closing' | 'closed';
 
-/** Resolves when `work` settles or after `ms`, whichever is first; never rejects. */
-export async function settleWithin(ms: number, work: Promise<unknown>): Promise<'done' | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), ms); });
-  try {
-    return await Promise.race([work.then(() => 'done' as const, () => 'done' as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+// Shared with the rest of hilt; re-exported for the transports that import it from here.
+export { settleWithin } from '../time.ts';
+import { settleWithin } from '../time.ts';
 
 /** Makes a message safe for one line: multi-line system text (stderr, serialport) is folded. */
 export function oneLine(text: string): string {

@@ -68,7 +68,7 @@ describe('Device', function () {
     });
 
     it('keeps console text apart from protocol lines, parsed as ESP-IDF logs', async function () {
-      const line = await device.expect(/main_task: Calling app_main\(\)/);
+      const line = await device.expect(/main_task: Calling app_main\(\)/, { since: 0 });
       expect(line.log).to.include({ level: 'I', tag: 'main_task', message: 'Calling app_main()' });
       expect(device.lines.some((l) => l.text.startsWith('@hil'))).to.equal(false);
       expect(device.events[0]).to.include({ name: 'boot' });
@@ -140,7 +140,7 @@ describe('Device', function () {
       answerHello(agent);
       const device = await Device.open(agent.transport);
       agent.say('rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)');
-      await device.expect(/POWERON_RESET/);
+      await device.expect(/POWERON_RESET/, { since: 0 });
       const pending = device.command('heap.stats', {}, { timeoutMs: 10_000 });
       agent.say('rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)');
       const error = await pending.catch((e: Error) => e);

@@ -51,11 +51,14 @@ describe('hilt run', function () {
     expect(tls).to.include({ unit: 'ms', source: 'model' });
     expect(tls.values).to.have.length(1);
     expect(scenario!.attempts).to.have.length(1);
-    expect(scenario!.consoleLog).to.match(/^console\/01-mtls-happy-path--.*\.log$/);
+    expect(scenario!.consoleLog).to.match(/^console\/01-01-mtls-happy-path--.*\.log$/);
     const latest = await readlink(join(dir, 'reports', 'latest'));
     expect(latest).to.equal(r.run.id);
     const log = await readFile(join(dir, 'reports', 'latest', scenario!.consoleLog!), 'utf8');
     expect(log).to.match(/MQTT_EVENT_CONNECTED/);
+    // The device's private key went up with store.put; the log keeps the line, not the key.
+    expect(log).to.match(/store\.put .*kind=key .*data=<private key part, not logged>/);
+    expect(log).to.not.include(Buffer.from('-----BEGIN PRIVATE KEY').toString('base64').slice(0, 20));
     const junit = await readFile(join(dir, 'reports', 'latest', 'junit.xml'), 'utf8');
     expect(junit).to.match(/<testsuites name="hilt" tests="1" failures="0" errors="0" skipped="0"/);
     expect(await readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8')).to.include('**1 passed, 0 failed, 0 errors, 0 skipped**');
@@ -95,6 +98,59 @@ describe('hang', () => {
     const r = await results(dir);
     expect(r.scenarios.map((s) => s.outcome)).to.deep.equal(['failed', 'passed']);
     expect(r.scenarios[0]!.failure).to.include({ kind: 'timeout' });
+  });
+
+  it('a scenario cut off in the middle of a connect does not spill into the next one', async function () {
+    await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ timeouts: { scenarioMs: 1500 } }));
+    const file = await writeScenario(dir, 'overrun.spec.ts', `
+describe('overrun', () => {
+  scenario('connects to a stalled broker for longer than the scenario may take', async (ctx) => {
+    await ctx.connect('stall', { timeoutMs: 3000 });
+    await ctx.connect('good');
+  });
+  scenario('the next scenario gets a device in a known state', async (ctx) => {
+    const result = await ctx.connect('good');
+    expect(result).to.be.connected();
+    await ctx.disconnect(result);
+    expect((await ctx.attempt('good')).mqtt).to.include({ connack: 0 });
+  });
+});`);
+    const { code } = await hilt(['run', file], { cwd: dir, timeoutMs: 30_000 });
+    const r = await results(dir);
+    expect(r.scenarios.map((s) => s.outcome)).to.deep.equal(['failed', 'passed']);
+    expect(code).to.equal(1);
+    // The cut-off scenario's leftover connect to "good" never happened: only the second scenario's.
+    expect(r.scenarios[1]!.attempts.filter((a) => a.listener === 'good')).to.have.length(1);
+  });
+
+  it('scenarios with the same title stay apart: own id, own log, own metrics', async function () {
+    const file = await writeScenario(dir, 'twins.spec.ts', `
+for (const suite of ['twin', 'twin']) {
+  describe(suite, () => {
+    scenario('connects', async (ctx) => {
+      const result = await ctx.connect('good');
+      await ctx.disconnect(result);
+    });
+  });
+}`);
+    expect((await hilt(['run', file], { cwd: dir, timeoutMs: 30_000 })).code).to.equal(0);
+    const r = await results(dir);
+    expect(r.scenarios).to.have.length(2);
+    expect(new Set(r.scenarios.map((s) => s.id)).size).to.equal(2);
+    expect(new Set(r.scenarios.map((s) => s.consoleLog)).size).to.equal(2);
+    expect(r.scenarios.map((s) => s.repetitions)).to.deep.equal([1, 1]);
+  });
+
+  it('a failing hook fails the run instead of vanishing', async function () {
+    const file = await writeScenario(dir, 'hook.spec.ts', `
+describe('with a broken hook', () => {
+  before(() => { throw new Error('fixture broke'); });
+  scenario('never gets to run', async () => {});
+});`);
+    const { code } = await hilt(['run', file], { cwd: dir, timeoutMs: 30_000 });
+    expect(code).to.equal(1);
+    const r = await results(dir);
+    expect(r.scenarios.some((s) => s.outcome === 'failed' && /fixture broke/.test(s.failure!.message))).to.equal(true);
   });
 
   it('a measured value over its budget fails the scenario with "budget exceeded"', async function () {
@@ -173,6 +229,20 @@ describe('two', () => {
       expect(stderr.trim()).to.equal('hilt: hilt.config.json: repeat: expected a whole number from 1 to 1000');
     });
 
+    it('a scenario file that does not load: exit 2, one line naming it', async function () {
+      const file = await writeScenario(dir, 'broken.spec.ts', `describe('broken', () => { scenario('x', async () => {}); `);
+      const { code, stderr } = await hilt(['run', file], { cwd: dir });
+      expect(code).to.equal(2);
+      expect(stderr.trim().split('\n')).to.have.length(1);
+      expect(stderr).to.match(/^hilt: scenario file broken\.spec\.ts does not load: /);
+    });
+
+    it('--grep that matches nothing: exit 2', async function () {
+      const { code, stderr } = await hilt(['run', HAPPY, '--grep', 'zzz'], { cwd: dir });
+      expect(code).to.equal(2);
+      expect(stderr.trim()).to.equal('hilt: no scenario title matches --grep "zzz"');
+    });
+
     it('a scenario file that does not exist: exit 2', async function () {
       const { code, stderr } = await hilt(['run', 'scenarios/nope.spec.ts'], { cwd: dir });
       expect(code).to.equal(2);
@@ -188,9 +258,18 @@ describe('two', () => {
       const timer = setTimeout(() => reject(new Error('the run never started')), 20_000);
       child.stdout.on('data', (d: Buffer) => { if (/16 handshake stall/.test(d.toString())) { clearTimeout(timer); resolve(); } });
     });
+    const interruptedAt = performance.now();
     child.kill('SIGINT');
     expect(await exited).to.equal(130);
+    // The stall would take 2 s; Ctrl-C does not wait for it.
+    expect(performance.now() - interruptedAt).to.be.below(1_900);
     const r = await results(dir);
     expect(r.run.cutShort).to.equal('interrupted (SIGINT)');
+    // Ctrl-C may land before the scenario began (nothing to report for it) or while it or its
+    // hook ran: then the report says the run was interrupted there, not that the firmware failed.
+    for (const s of r.scenarios) {
+      expect(s).to.include({ outcome: 'error' });
+      expect(s.failure!.message).to.equal('run interrupted (SIGINT) while this scenario ran');
+    }
   });
 });
