@@ -14,7 +14,7 @@ import type { CertSpec } from './catalog.ts';
 import { BASE_HOSTS, BUNDLES, CERTIFICATES, DEVICE_ID, deviceSpec } from './catalog.ts';
 import type { Material } from './issue.ts';
 import {
-  canonicalHost, datesDrift, distinguishedName, fingerprint, hostNames, issue, keyKindOf, keyLabel, keyMatches, sanOf,
+  canonicalHost, datesDrift, distinguishedName, fingerprint, hostNames, issue, newKey, keyKindOf, keyLabel, keyMatches, sanOf,
 } from './issue.ts';
 
 export const MANIFEST_SCHEMA = 1;
@@ -219,9 +219,13 @@ export async function ensurePki(options: EnsureOptions): Promise<Pki> {
     if (!p) {
       p = (async () => {
         const issuerSpec = spec.issuer === 'self' ? null : byName.get(spec.issuer)!;
+        // Read what is on disk and, if it must be issued anyway, start its key now: neither waits
+        // for the issuer, only the signature does.
+        const existing = await loadExisting(dir, spec);
+        const key = !existing || options.force ? newKey(spec.key) : undefined;
+        key?.catch(() => {}); // awaited below; a failure surfaces there
         if (issuerSpec) await settle(issuerSpec);
         const issuer = issuerSpec ? issued.get(issuerSpec.name)! : null;
-        const existing = await loadExisting(dir, spec);
         let reason: string | null = existing ? null : 'missing';
         if (existing && options.force) reason = 'forced';
         else if (existing) {
@@ -232,7 +236,7 @@ export async function ensurePki(options: EnsureOptions): Promise<Pki> {
             reason = null;
           }
         }
-        const material = reason ? await issue(spec, issuer, hosts, now) : existing!.material;
+        const material = reason ? await issue(spec, issuer, hosts, now, await (key ?? newKey(spec.key))) : existing!.material;
         if (reason) {
           fresh.add(spec.name);
           changes.push(existing ? { name: spec.name, action: 'reissued', reason } : { name: spec.name, action: 'created' });

@@ -2,7 +2,8 @@
  * Issues one certificate from its catalogue entry with selfsigned, and judges whether an existing
  * certificate still fits its entry (dates, issuer, names, key). Pure: no files.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, generateKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
 import { isIP } from 'node:net';
 import type { generate } from 'selfsigned';
 import type { CertSpec, DateClass, KeyKind } from './catalog.ts';
@@ -92,7 +93,28 @@ function keyOptions(key: KeyKind): Pick<GenerateOptions, 'keyType' | 'keySize' |
 }
 
 /** Issues `spec`, signed by `issuer` (or self-signed when issuer is null). */
-export async function issue(spec: CertSpec, issuer: Material | null, hosts: readonly string[], now: number): Promise<Material> {
+export interface KeyPairPem {
+  publicKey: string;
+  privateKey: string;
+}
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/**
+ * A new key for `kind`. Separate from signing so that keys are made in parallel before their
+ * issuers exist: RSA key generation takes a random 100-500 ms, and a leaf waiting for its root's
+ * key first would double it.
+ */
+export async function newKey(kind: KeyKind): Promise<KeyPairPem> {
+  const encoding = { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } } as const;
+  const pair = kind === 'rsa-2048'
+    ? generateKeyPairAsync('rsa', { modulusLength: 2048, ...encoding })
+    : generateKeyPairAsync('ec', { namedCurve: 'P-256', ...encoding });
+  // promisify picks the KeyObject overload; with PEM encodings Node returns strings.
+  return pair as unknown as Promise<KeyPairPem>;
+}
+
+export async function issue(spec: CertSpec, issuer: Material | null, hosts: readonly string[], now: number, key?: KeyPairPem): Promise<Material> {
   const { notBefore, notAfter } = datesFor(spec.dates, spec.kind, now);
   // Loaded on first use: most runs find every certificate in place and issue none.
   const { generate: issueWith } = await import('selfsigned');
@@ -100,6 +122,7 @@ export async function issue(spec: CertSpec, issuer: Material | null, hosts: read
     [{ name: 'commonName', value: spec.cn }, { name: 'organizationName', value: spec.organization }],
     {
       ...keyOptions(spec.key),
+      ...(key ? { keyPair: key } : {}),
       algorithm: 'sha256', // selfsigned's default is SHA-1, which Mbed TLS refuses (BADCERT_BAD_MD)
       notBeforeDate: notBefore,
       notAfterDate: notAfter,
