@@ -80,6 +80,8 @@ export interface ConnectOptions {
 export class ScenarioContext {
   /** Console mark at the start of the last connect: what `printed()` looks at. */
   private since = 0;
+  /** The lab's attempt mark at the start of the last connect: what `attempt()` waits after. */
+  private attemptMark = 0;
   private readonly provisioned = new Set<string>();
   readonly samples: Sample[] = [];
 
@@ -157,12 +159,9 @@ export class ScenarioContext {
     return result;
   }
 
-  private attemptMark = 0;
-
   /** The broker's record of the last connect to `listener`, once the connection is closed. */
-  async attempt(listener: string, timeoutMs = 10_000): Promise<Attempt> {
-    const attempt = await this.lab.attempts.next(listener, { after: this.attemptMark, until: 'closed', timeoutMs });
-    return attempt;
+  attempt(listener: string, timeoutMs = 10_000): Promise<Attempt> {
+    return this.lab.attempts.next(listener, { after: this.attemptMark, until: 'closed', timeoutMs });
   }
 
   /** Closes the device's connection and checks that the heap came back to its level. */
