@@ -82,11 +82,9 @@ export async function benchEmulator(): Promise<void> {
   const served = openStreamBoard();
   try {
     const agent = new AgentClient(served.stream);
-    await agent.waitEvent('boot');
-    await agent.ok('time.set', { epoch: Math.floor(Date.now() / 1000) });
-    await agent.put('ca', 'ca', pki.bundle('bundle-current'));
-    await agent.put('cert', 'cert', pki.material('client-valid').cert);
-    await agent.put('key', 'key', pki.material('client-valid').key);
+    await agent.setUp({
+      ca: ['ca', pki.bundle('bundle-current')], cert: ['cert', pki.material('client-valid').cert], key: ['key', pki.material('client-valid').key],
+    });
     const { port } = lab;
     const args = { host: '127.0.0.1', port, sni: 'localhost', ca: 'ca', cert: 'cert', key: 'key', ciphers: SUITE_MBEDTLS, client_id: 'hilt-device-1' };
 

@@ -1,5 +1,5 @@
 /** Shared test plumbing: temporary dirs and outside programs (openssl, the hilt CLI). */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,4 +69,3 @@ export function withLabPki(options: Omit<EnsureOptions, 'dir'> = {}): { readonly
   };
 }
 
-export { spawn };

@@ -1,11 +1,11 @@
 /** `hilt broker`: the lab on its own, for manual work with real boards. */
 import type { Command } from 'commander';
 import { isIP } from 'node:net';
-import { relative } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { startLab, type Attempt, type Lab, type Listener } from '../lab/index.ts';
 import { ensurePki } from '../pki/index.ts';
 import { within } from '../time.ts';
+import { shown } from './args.ts';
 import { untilSignal } from './signals.ts';
 
 interface BrokerOptions {
@@ -18,11 +18,6 @@ interface BrokerOptions {
 
 const WILDCARD = new Set(['0.0.0.0', '::']);
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
-const shown = (path: string) => {
-  const rel = relative(process.cwd(), path);
-  return rel.startsWith('..') ? path : rel;
-};
 
 function describeListener(l: Listener): string {
   const auth = l.profile.kind !== 'tls' ? '' : l.profile.clientAuth === 'required' ? ' mTLS' : ' TLS';

@@ -1,14 +1,9 @@
 /** `hilt certs`: create or refresh the lab PKI; `hilt certs device <id>`: mint a device certificate. */
 import type { Command } from 'commander';
-import { relative } from 'node:path';
+import { shown } from './args.ts';
 import { ensurePki, type Pki } from '../pki/index.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
-
-function shown(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel.startsWith('..') ? path : rel;
-}
 
 function printChanges(pki: Pki): void {
   const counts = { created: 0, reissued: 0, kept: 0, warning: 0 };

@@ -6,6 +6,7 @@ import {
   SdkconfigError, SocatMissingError, parseSdkconfig, servePty, serveStdio, serveTcp, type BoardSettings, type Sdkconfig,
 } from '../../emulator/index.ts';
 import { within } from '../time.ts';
+import { wholeNumber } from './args.ts';
 import { untilSignal } from './signals.ts';
 
 interface EmulateOptions {
@@ -16,12 +17,6 @@ interface EmulateOptions {
   count: string;
   realtime: boolean;
   heap?: string;
-}
-
-function positiveInt(flag: string, value: string, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new UsageError(`${flag} ${JSON.stringify(value)}: give a whole number from 0 to ${max}`);
-  return n;
 }
 
 async function loadSdkconfig(path: string): Promise<Sdkconfig> {
@@ -53,8 +48,8 @@ export function registerEmulate(program: Command): void {
     .action(async (opts: EmulateOptions) => {
       const settings: BoardSettings = { realtime: opts.realtime };
       if (opts.sdkconfig) settings.sdkconfig = await loadSdkconfig(opts.sdkconfig);
-      if (opts.heap) settings.heapBytes = positiveInt('--heap', opts.heap, 8 * 1024 * 1024);
-      const count = positiveInt('--count', opts.count, 1000);
+      if (opts.heap) settings.heapBytes = wholeNumber('--heap', opts.heap, 0, 8 * 1024 * 1024);
+      const count = wholeNumber('--count', opts.count, 0, 1000);
       if (opts.pty && opts.tcp !== undefined) throw new UsageError('--pty and --tcp: choose one');
       if (!opts.pty && opts.tcp === undefined) {
         if (count !== 1) throw new UsageError('--count: several boards need --pty or --tcp (stdio carries one)');
@@ -73,7 +68,7 @@ export function registerEmulate(program: Command): void {
             });
             boards.push({ ...served, where: { target: `serial:${served.path}`, pty: served.path } });
           } else {
-            const base = positiveInt('--tcp', opts.tcp!, 65535);
+            const base = wholeNumber('--tcp', opts.tcp!, 0, 65535);
             const port = base === 0 ? 0 : base + i;
             const served = await serveTcp({ ...board, port }).catch((err: unknown) => {
               throw new UsageError(`--tcp: cannot listen on 127.0.0.1 port ${port} (${errnoOf(err)}): choose another port`);

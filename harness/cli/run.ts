@@ -1,10 +1,10 @@
 /** `hilt run`: the scenario catalogue against a device, with reports for the release. */
 import type { Command } from 'commander';
-import { relative } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { loadConfig, type RunConfig } from '../run/config.ts';
 import { runScenarios, scenarioFiles } from '../run/runner.ts';
 import { KINDS } from '../device/targets/index.ts';
+import { shown, wholeNumber } from './args.ts';
 
 interface RunCliOptions {
   target?: string;
@@ -33,11 +33,7 @@ export function registerRun(program: Command): void {
       if (opts.target) config.target = opts.target;
       if (opts.reportDir) config.reportDir = opts.reportDir;
       if (opts.certs) config.certsDir = opts.certs;
-      if (opts.repeat !== undefined) {
-        const n = Number(opts.repeat);
-        if (!/^\d+$/.test(opts.repeat) || n < 1 || n > 1000) throw new UsageError(`--repeat ${JSON.stringify(opts.repeat)}: give a whole number from 1 to 1000`);
-        config.repeat = n;
-      }
+      if (opts.repeat !== undefined) config.repeat = wholeNumber('--repeat', opts.repeat, 1, 1000);
       if (opts.grep) {
         try {
           new RegExp(opts.grep);
@@ -47,7 +43,7 @@ export function registerRun(program: Command): void {
       }
       const outcome = await runScenarios({ files: scenarioFiles(files), config, grep: opts.grep, bail: opts.bail });
       const { totals, run } = outcome.results;
-      const where = relative(process.cwd(), outcome.runDir) || outcome.runDir;
+      const where = shown(outcome.runDir) || outcome.runDir;
       console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
         `${run.cutShort ? ` (cut short: ${run.cutShort})` : ''}`);
       if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);

@@ -4,11 +4,10 @@
  * would drop the socket without saying why), MQTT identity and topic rules in policy.ts.
  */
 import { Aedes, type Client } from 'aedes';
-import { X509Certificate } from 'node:crypto';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { UsageError, errnoOf } from '../errors.ts';
-import type { Pki } from '../pki/index.ts';
+import { fingerprint, type Pki } from '../pki/index.ts';
 import { Attempts, type Attempt, type ClientCertificate } from './attempts.ts';
 import { Connack, checkIdentity, topicAllowed } from './policy.ts';
 import { PROFILES, profileNames, type ListenerProfile } from './profiles.ts';
@@ -65,11 +64,7 @@ function clientCertificateOf(socket: TLSSocket): ClientCertificate | null {
   const raw = socket.getPeerX509Certificate();
   if (!raw) return null;
   const peer = socket.getPeerCertificate();
-  return { subject: dn(peer.subject), issuer: dn(peer.issuer), sha256: fingerprintOf(raw) };
-}
-
-function fingerprintOf(cert: X509Certificate): string {
-  return cert.fingerprint256.replaceAll(':', '').toLowerCase();
+  return { subject: dn(peer.subject), issuer: dn(peer.issuer), sha256: fingerprint(raw) };
 }
 
 function urlOf(kind: ListenerProfile['kind'], host: string, port: number): string {

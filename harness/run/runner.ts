@@ -172,6 +172,8 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
 
   async function runMocha(d: Device, l: Lab): Promise<void> {
     const deviceId = deviceIdOf(d.hello!.chip.mac);
+    // The device's id is known only from its hello, which ran beside the lab's start: this second
+    // pass reads the PKI again (~40 ms) and mints the device's certificate if it has none yet.
     const p = await ensurePki({ dir: config.certsDir, hosts: config.labHosts, devices: [deviceId] });
     pki = p;
     d.transport.once('close', (info) => {

@@ -89,6 +89,16 @@ export class AgentClient {
     }
   }
 
+  /**
+   * A freshly booted board made ready for connects: boot seen, clock set to now, and each slot
+   * uploaded (`{ ca: ['ca', pem], cert: ['cert', pem] }`).
+   */
+  async setUp(slots: Record<string, ['ca' | 'cert' | 'key', string]>): Promise<void> {
+    await this.waitEvent('boot');
+    await this.ok('time.set', { epoch: Math.floor(Date.now() / 1000) });
+    for (const [slot, [kind, pem]] of Object.entries(slots)) await this.put(slot, kind, pem);
+  }
+
   /** Resolves when an event called `name` has arrived (counting those already seen after `from`). */
   waitEvent(name: string, timeoutMs = 10_000, from = 0): Promise<Event> {
     return this.waitFor(() => this.events.slice(from).find((e) => e.name === name), `event ${name}`, timeoutMs);

@@ -44,11 +44,9 @@ describe('heap model', function () {
       lab = await startLab({ pki, profiles: ['good'] });
       served = openStreamBoard();
       agent = new AgentClient(served.stream);
-      await agent.waitEvent('boot');
-      await agent.ok('time.set', { epoch: Math.floor(Date.now() / 1000) });
-      await agent.put('ca', 'ca', pki.bundle('bundle-current'));
-      await agent.put('cert', 'cert', pki.material('client-valid').cert);
-      await agent.put('key', 'key', pki.material('client-valid').key);
+      await agent.setUp({
+        ca: ['ca', pki.bundle('bundle-current')], cert: ['cert', pki.material('client-valid').cert], key: ['key', pki.material('client-valid').key],
+      });
     });
     after(async function () {
       await served?.close();

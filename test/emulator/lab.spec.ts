@@ -142,15 +142,12 @@ describe('emulated ESP32 against the lab', function () {
     lab = await startLab({ pki });
     served = openStreamBoard();
     agent = new AgentClient(served.stream);
-    await agent.waitEvent('boot');
-    await agent.ok('time.set', { epoch: Math.floor(Date.now() / 1000) });
-    await agent.put('ca-current', 'ca', pki.bundle('bundle-current'));
-    await agent.put('ca-trans', 'ca', pki.bundle('bundle-transition'));
-    await agent.put('ca-rsa', 'ca', pki.bundle('bundle-rsa'));
-    await agent.put('dev-cert', 'cert', pki.material('client-valid').cert);
-    await agent.put('dev-key', 'key', pki.material('client-valid').key);
-    await agent.put('alt-cert', 'cert', pki.material('client-expired').cert);
-    await agent.put('alt-key', 'key', pki.material('client-expired').key);
+    await agent.setUp({
+      'ca-current': ['ca', pki.bundle('bundle-current')], 'ca-trans': ['ca', pki.bundle('bundle-transition')],
+      'ca-rsa': ['ca', pki.bundle('bundle-rsa')],
+      'dev-cert': ['cert', pki.material('client-valid').cert], 'dev-key': ['key', pki.material('client-valid').key],
+      'alt-cert': ['cert', pki.material('client-expired').cert], 'alt-key': ['key', pki.material('client-expired').key],
+    });
   });
   after(async function () {
     await served?.close();
@@ -259,11 +256,9 @@ describe('emulated ESP32 against the lab', function () {
     const config = parseSdkconfig(`${REFERENCE_SDKCONFIG}\n${sdkconfigExtra}\n`, 'test sdkconfig');
     const other = openStreamBoard({ sdkconfig: config, index: 2, ...settings });
     const host = new AgentClient(other.stream);
-    await host.waitEvent('boot');
-    await host.ok('time.set', { epoch: Math.floor(Date.now() / 1000) });
-    await host.put('ca', 'ca', pki.bundle('bundle-current'));
-    await host.put('c', 'cert', pki.material('client-valid').cert);
-    await host.put('k', 'key', pki.material('client-valid').key);
+    await host.setUp({
+      ca: ['ca', pki.bundle('bundle-current')], c: ['cert', pki.material('client-valid').cert], k: ['key', pki.material('client-valid').key],
+    });
     return { other, host };
   }
 
@@ -304,15 +299,9 @@ describe('emulated ESP32 against the lab', function () {
 
   describe('with HAVE_TIME_DATE off (a default ESP-IDF build)', function () {
     it('accepts an expired server certificate: dates are not checked', async function () {
-      const config = parseSdkconfig(`${REFERENCE_SDKCONFIG}\n# CONFIG_MBEDTLS_HAVE_TIME_DATE is not set\n`, 'test sdkconfig');
-      const other = openStreamBoard({ sdkconfig: config, index: 2 });
-      const host = new AgentClient(other.stream);
+      const { other, host } = await otherBoard('# CONFIG_MBEDTLS_HAVE_TIME_DATE is not set');
       try {
-        await host.waitEvent('boot');
         expect((await host.ok<{ mbedtls: { have_time_date: boolean } }>('hello')).mbedtls.have_time_date).to.equal(false);
-        await host.put('ca', 'ca', pki.bundle('bundle-current'));
-        await host.put('c', 'cert', pki.material('client-valid').cert);
-        await host.put('k', 'key', pki.material('client-valid').key);
         const result = await host.connect('mqtt.connect', { ...connectArgs('expired', 'ca'), cert: 'c', key: 'k' });
         expect(result.connected).to.equal(true);
         await host.ok('mqtt.disconnect');

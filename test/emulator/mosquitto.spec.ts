@@ -69,12 +69,10 @@ describe('emulated ESP32 against Mosquitto (mutual TLS)', function () {
     });
     served = openStreamBoard({ index: 9 });
     agent = new AgentClient(served.stream);
-    await agent.waitEvent('boot');
-    await agent.ok('time.set', { epoch: Math.floor(Date.now() / 1000) });
-    await agent.put('right', 'ca', pki.bundle('bundle-current'));
-    await agent.put('wrong', 'ca', pki.bundle('bundle-next'));
-    await agent.put('cert', 'cert', pki.material('client-valid').cert);
-    await agent.put('key', 'key', pki.material('client-valid').key);
+    await agent.setUp({
+      right: ['ca', pki.bundle('bundle-current')], wrong: ['ca', pki.bundle('bundle-next')],
+      cert: ['cert', pki.material('client-valid').cert], key: ['key', pki.material('client-valid').key],
+    });
   });
   after(async function () {
     await served?.close();
