@@ -7,6 +7,9 @@ import { register as registerCjs } from 'tsx/cjs/api';
 
 registerEsm();
 registerCjs();
+// Ctrl-C while hilt loads says "nothing to report" instead of dying silently.
+const { guardStartup } = await import('../harness/cli/signals.ts');
+guardStartup();
 const { main } = await import('../harness/cli/main.ts');
 // Exit when the command is done, even if a scenario left a timer or socket behind.
 process.exit(await main(process.argv));

@@ -227,7 +227,14 @@ export class Device extends EventEmitter {
   startLog(path: string): void {
     const previous = this.log;
     if (previous) previous.end();
-    this.log = createWriteStream(path, { flags: 'w' });
+    const log = createWriteStream(path, { flags: 'w' });
+    // A log that cannot be written (a full disk) must not bring the run down: the runner hears
+    // of it ('logError') and says so; the lines stay in memory.
+    log.on('error', (err) => {
+      if (this.log === log) this.log = null;
+      this.emit('logError', path, err);
+    });
+    this.log = log;
     this.logStarted = Date.now();
     this.log.write(`# ${this.description}, started ${new Date(this.logStarted).toISOString()}\n`);
   }
@@ -235,7 +242,8 @@ export class Device extends EventEmitter {
   async stopLog(): Promise<void> {
     const log = this.log;
     this.log = null;
-    if (log) await new Promise<void>((resolve) => log.end(resolve));
+    // (end()'s callback also runs when the stream failed, with the error, which 'error' reported)
+    if (log && !log.destroyed) await new Promise<void>((resolve) => log.end(() => resolve()));
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { lstat, mkdir, readFile, readdir, readlink, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UsageError } from '../../harness/errors.ts';
+import { ReportWriteError } from '../../harness/report/index.ts';
 import { newRunId, RESULTS_SCHEMA, writeReports } from '../../harness/report/index.ts';
 import { tempDir } from '../helpers.ts';
 import { parseXml } from './xml.ts';
@@ -64,7 +64,8 @@ describe('writing reports', function () {
     await writeFile(blocker, 'a regular file\n');
     const runDir = join(blocker, 'run-1');
     const err = await writeReports(runResults(), runDir, root).then(() => null, (e: unknown) => e);
-    expect(err).to.be.instanceOf(UsageError);
+    // Found while the run went on (the run's folder was tried before it began): exit 3.
+    expect(err).to.be.instanceOf(ReportWriteError).and.include({ exitCode: 3 });
     expect((err as Error).message).to.include(runDir).and.match(/ENOTDIR|EEXIST/);
     expect(await temporaries(root)).to.deep.equal([]);
     expect(await readdir(root)).to.deep.equal(['not-a-dir']);
@@ -73,7 +74,7 @@ describe('writing reports', function () {
   it('refuses to replace a latest that is a real directory, and says so', async function () {
     await mkdir(join(root, 'latest'));
     const err = await writeReports(runResults(), join(root, 'r'), root).then(() => null, (e: unknown) => e);
-    expect(err).to.be.instanceOf(UsageError);
+    expect(err).to.be.instanceOf(ReportWriteError);
     expect((err as Error).message).to.include('is not a link').and.include(join(root, 'r'));
     expect(await temporaries(root)).to.deep.equal([]);
     expect(await readFile(join(root, 'r', 'results.json'), 'utf8')).to.include('"schema": 1');
