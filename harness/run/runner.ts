@@ -12,7 +12,7 @@ import { resolveTarget, type Target } from '../device/targets/index.ts';
 import { ExitCode, UsageError, errnoOf } from '../errors.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { ensurePki, type Pki } from '../pki/index.ts';
-import { TransportError } from '../transport/transport.ts';
+import { TransportError, type Transport } from '../transport/transport.ts';
 import {
   RESULTS_SCHEMA, median, p95, totalsOf, type Failure, type Metric, type RunResults, type ScenarioResult,
 } from '../report/model.ts';
@@ -154,22 +154,23 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   let lab = null as Lab | null;
   let pki = null as Pki | null;
   let mochaRunner = null as Mocha.Runner | null;
-  let opening = null as Promise<Device> | null;
+  let transport = null as Transport | null;
 
   const stopListening = interrupts.listen((signal) => {
     interrupted = `interrupted (${signal})`;
     mochaRunner?.abort();
-    // Whatever waits on the device gives up now, not at its timeout: a device still opening
-    // is closed as soon as it is open.
-    void device?.transport.close();
-    void opening?.then((d) => d.transport.close(), () => {});
+    // Whatever waits on the device gives up now, not at its timeout, also a hello still waited for.
+    void transport?.close();
   });
 
   try {
     if (!interrupted) {
       // The device is opened while the lab starts: neither needs the other yet.
-      opening = target.transport()
-        .then((t) => Device.open(t, { commandTimeoutMs: config.commandTimeoutMs, helloTimeoutMs: config.helloTimeoutMs }));
+      const opening = target.transport().then((t) => {
+        transport = t;
+        if (interrupted) throw new DeviceError(`run ${interrupted} before the device was opened`);
+        return Device.open(t, { commandTimeoutMs: config.commandTimeoutMs, helloTimeoutMs: config.helloTimeoutMs });
+      });
       const labReady = (async () => {
         pki = await ensurePki({ dir: config.certsDir, hosts: config.labHosts });
         lab = await startLab({ pki, host: config.labHosts.length > 0 ? '0.0.0.0' : '127.0.0.1' });
