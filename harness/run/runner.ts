@@ -108,8 +108,8 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
   const runId = newRunId(started);
   const reportRoot = resolve(config.reportDir);
   const runDir = join(reportRoot, runId);
-  // Interrupts are caught from here on (the command line catches them earlier still): every
-  // interrupt from now on ends with a report, or with one line saying there was nothing to report.
+  // Interrupts are caught from here on (the command line catches them earlier still) and end the
+  // run with its report, once its folder exists.
   const interrupts = options.interrupts ?? new Interrupts();
   try {
     return await runWithin(options, { started, runId, reportRoot, runDir, interrupts });

@@ -203,6 +203,24 @@ describe('a disk that fills', () => {
     });
   });
 
+  it('a console log that cannot be written: the run goes on, the scenario notes it, one line and exit 3', async function () {
+    // The first scenario puts a folder where the second one's console log goes.
+    const file = await writeScenario(dir, 'logs.spec.ts', `
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+describe('logs', () => {
+  scenario('first', async () => { mkdirSync(join(process.cwd(), 'reports', 'latest', 'console', 'logs--logs-second.log')); });
+  scenario('second', async (ctx) => { await ctx.device.command('hello'); });
+});`);
+    const { code, stderr, stdout } = await hilt(['run', file], { cwd: dir, timeoutMs: 30_000 });
+    expect(code, stdout + stderr).to.equal(3);
+    expectOneCleanLine(stderr);
+    expect(stderr).to.match(/^hilt: console logs could not be written: console\/logs--logs-second\.log \(EISDIR\); the other reports are in /);
+    const r = await latestResults(dir);
+    expect(r.scenarios.map((s) => s.outcome)).to.deep.equal(['passed', 'passed']);
+    expect(r.scenarios[1]!.notes).to.deep.equal(['console log console/logs--logs-second.log could not be written (EISDIR)']);
+  });
+
   describe('a signal at each phase of a run', function () {
     it('while the device is being opened: exit 130, a report listing every scenario as not run, latest moved to it', async function () {
       await previousRun(dir);
