@@ -51,10 +51,15 @@ export async function prepareRunDir(runDir: string, reportsRoot: string, subdirs
     }
     await pointLatest(resolve(reportsRoot), dir, (message, cause) => new UsageError(message, { cause }));
   };
-  const outcome = await within(REPORT_IO_MS, work());
-  if (outcome === 'timeout') {
+  if (await within(REPORT_IO_MS, settledLater(work())) === 'timeout') {
     throw new UsageError(`report folder ${dir} did not answer within ${REPORT_IO_MS / 1000} s: choose a folder on a local, writable file system with --report-dir`);
   }
+}
+
+/** `work`, which may still fail after within() gave up on it: that late failure is not unhandled. */
+function settledLater<T>(work: Promise<T>): Promise<T> {
+  work.catch(() => {});
+  return work;
 }
 
 /** results.json: the model itself, schema first so a reader can refuse a version it does not know. */
@@ -86,7 +91,7 @@ export async function writeReports(results: RunResults, runDir: string, reportsR
     }
     await pointLatest(resolve(reportsRoot), dir, (message, cause) => new ReportWriteError(message, { cause }));
   };
-  if (await within(REPORT_IO_MS, work()) === 'timeout') {
+  if (await within(REPORT_IO_MS, settledLater(work())) === 'timeout') {
     throw new ReportWriteError(`writing the reports into ${dir} did not finish within ${REPORT_IO_MS / 1000} s: check that file system`);
   }
   return paths;

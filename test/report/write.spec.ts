@@ -1,8 +1,9 @@
 /** A run's reports on disk: three whole files, `latest` moved after them, failures said plainly. */
 import { expect } from 'chai';
 import { lstat, mkdir, readFile, readdir, readlink, realpath, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ReportWriteError } from '../../harness/report/index.ts';
+import { dirname, join } from 'node:path';
+import { UsageError } from '../../harness/errors.ts';
+import { prepareRunDir, ReportWriteError } from '../../harness/report/index.ts';
 import { newRunId, RESULTS_SCHEMA, writeReports } from '../../harness/report/index.ts';
 import { tempDir } from '../helpers.ts';
 import { parseXml } from './xml.ts';
@@ -78,6 +79,25 @@ describe('writing reports', function () {
     expect((err as Error).message).to.include('is not a link').and.include(join(root, 'r'));
     expect(await temporaries(root)).to.deep.equal([]);
     expect(await readFile(join(root, 'r', 'results.json'), 'utf8')).to.include('"schema": 1');
+  });
+
+  it('prepares a run dir before the run: made with its subfolders, no probe left, latest moved to it at once', async function () {
+    await writeReports(runResults({ id: 'old' }), join(root, 'old'), root);
+    const runDir = join(root, 'new');
+    await prepareRunDir(runDir, root, ['console']);
+    expect(await readdir(runDir)).to.deep.equal(['console']);
+    // latest names the new run from its start: a reader finds no results.json, not the old run's.
+    expect(await readlink(join(root, 'latest'))).to.equal('new');
+    expect(await temporaries(root)).to.deep.equal([]);
+  });
+
+  it('refuses a run dir that cannot exist as a usage error, at once (also under /proc)', async function () {
+    await writeFile(join(root, 'file'), 'x\n');
+    for (const runDir of [join(root, 'file', 'run'), '/proc/hilt-reports/run']) {
+      const err = await prepareRunDir(runDir, dirname(runDir)).then(() => null, (e: unknown) => e);
+      expect(err, runDir).to.be.instanceOf(UsageError);
+      expect((err as Error).message).to.match(/^cannot create \S+ \((ENOTDIR|ENOENT)\): .*--report-dir$/);
+    }
   });
 
   it('names runs by UTC time, filesystem-safe, sortable and distinct', function () {
