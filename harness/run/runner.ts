@@ -147,8 +147,9 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   let interrupted: string | null = null;
   /** The first scenario that failed, for --bail's reason. */
   let firstFailed: string | null = null;
-  /** Console logs that could not be written (a full disk). */
+  /** Console logs that could not be written (a full disk), and the logs still being closed. */
   const lostLogs: string[] = [];
+  const logsClosing: Array<Promise<void>> = [];
   // (asserted, not annotated: assigned inside closures, which TypeScript's narrowing cannot see)
   let device = null as Device | null;
   let lab = null as Lab | null;
@@ -194,6 +195,8 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     }
   } finally {
     setSession(null);
+    // Each log closed (or failed, and said so) before the report is written.
+    await settleWithin(5_000, Promise.all(logsClosing));
     await settleWithin(5_000, device?.close() ?? Promise.resolve());
     await settleWithin(5_000, target.close());
     await settleWithin(5_000, lab?.close() ?? Promise.resolve());
@@ -214,11 +217,12 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       if (info.expected || interrupted) return;
       lose(`device ${d.description} went away (${info.reason}): check the board's power and cable, or the emulator/QEMU process`);
     });
+    /** Whose console log each file is: a write error may come after its scenario ended. */
+    const logOwners = new Map<string, ScenarioRecord>();
     d.on('logError', (path: string, err: unknown) => {
       const file = relative(runDir, path);
       lostLogs.push(`${file} (${errnoOf(err)})`);
-      const rec = current;
-      rec?.notes.push(`console log ${file} could not be written (${errnoOf(err)})`);
+      logOwners.get(path)?.notes.push(`console log ${file} could not be written (${errnoOf(err)})`);
     });
     const records = new Map<Mocha.Test, ScenarioRecord>();
     let current: ScenarioRecord | null = null;
@@ -279,6 +283,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         // Named after the scenario's id: the same scenario has the same log name in every run.
         const file = consoleLogOf(ids.get(test)!);
         rec.consoleLog = file;
+        logOwners.set(join(runDir, file), rec);
         d.startLog(join(runDir, file));
       });
       runner.on('fail', (runnable: Mocha.Runnable, err) => {
@@ -291,7 +296,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         }
       });
       runner.on('test end', (test) => {
-        void d.stopLog();
+        logsClosing.push(d.stopLog());
         current = null;
         const rec = session.record(test);
         const result: ScenarioResult = {
