@@ -4,12 +4,15 @@
  * would drop the socket without saying why), MQTT identity and topic rules in policy.ts.
  */
 import { Aedes, type Client } from 'aedes';
+import { X509Certificate } from 'node:crypto';
+import { access } from 'node:fs/promises';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import { join } from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
 import { UsageError, errnoOf } from '../errors.ts';
-import { fingerprint, type Pki } from '../pki/index.ts';
+import { DEVICE_ID, fingerprint, type Pki } from '../pki/index.ts';
 import { Attempts, type Attempt, type ClientCertificate } from './attempts.ts';
-import { Connack, checkIdentity, topicAllowed } from './policy.ts';
+import { checkIdentity, topicAllowed } from './policy.ts';
 import { PROFILES, profileNames, type ListenerProfile } from './profiles.ts';
 
 export interface LabOptions {
@@ -84,6 +87,30 @@ function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }): { reason:
   return { reason: err.reason ?? err.message, code, byDevice };
 }
 
+/** CN of a certificate, or null. */
+function commonName(cert: X509Certificate): string | null {
+  return cert.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? null;
+}
+
+/**
+ * The device identities of a lab PKI: every client certificate's CN as the lab started, and any
+ * device minted since (`hilt certs device <id>`, or a run minting its device after the lab came
+ * up), looked up on disk when a client without a certificate asks for such an id.
+ */
+function pkiIdentities(pki: Pki): (id: string) => Promise<boolean> {
+  const known = new Set<string>();
+  for (const a of pki.manifest.artifacts) {
+    if (a.kind !== 'client') continue;
+    const cn = commonName(new X509Certificate(pki.material(a.name).cert));
+    if (cn) known.add(cn);
+  }
+  return async (id) => {
+    if (known.has(id)) return true;
+    if (!DEVICE_ID.test(id)) return false; // no file of that name can exist (and no path tricks)
+    return access(join(pki.dir, 'device', `${id}.crt`)).then(() => true, () => false);
+  };
+}
+
 export async function startLab(options: LabOptions): Promise<Lab> {
   const { pki, host = '127.0.0.1', portBase = 0, handshakeTimeoutMs = 20_000, stallHoldMs = 120_000 } = options;
   const wanted = options.profiles ?? profileNames();
@@ -95,6 +122,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
 
   const attempts = new Attempts();
   const connections = new WeakMap<object, Connection>();
+  const inPki = pkiIdentities(pki);
+  /** Ids a certificate has proved in this lab: they stay the certificate's, connected or not. */
+  const certifiedIds = new Set<string>();
   const sockets = new Set<Socket>();
   let closing = false;
 
@@ -113,10 +143,24 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     },
     authenticate(client, _username, _password, done) {
       const conn = connectionOf(client);
-      const problem = checkIdentity(conn?.identity ?? null, client.id);
-      if (!problem) return done(null, true);
-      if (conn) conn.labReason = `CONNACK ${Connack.notAuthorized}: ${problem}`;
-      done(Object.assign(new Error(problem), { returnCode: Connack.notAuthorized }), null);
+      // aedes has put a generated id on a client that sent none; the record has what was sent.
+      const clientId = conn?.record.mqtt?.clientId ?? client.id;
+      const holder = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
+      const held = holder && holder !== client ? connectionOf(holder) : undefined;
+      void (async () => {
+        const certificateCn = conn?.identity ?? null;
+        const certified = certificateCn === null && (certifiedIds.has(clientId) || await inPki(clientId));
+        const heldBy = held?.identity ? `attempt ${held.record.id} on ${held.record.listener}` : null;
+        const refusal = checkIdentity(clientId, { certificateCn, heldBy, certified });
+        if (!refusal) {
+          if (certificateCn !== null) certifiedIds.add(certificateCn);
+          // aedes closes the session this one takes over: say so in that session's record.
+          if (held && !held.labReason) held.labReason = `taken over by attempt ${conn?.record.id ?? '?'} on ${conn?.record.listener ?? '?'} (same client id)`;
+          return done(null, true);
+        }
+        if (conn) conn.labReason = `CONNACK ${refusal.connack}: ${refusal.reason}`;
+        done(Object.assign(new Error(refusal.reason), { returnCode: refusal.connack }), null);
+      })();
     },
     authorizePublish(client, packet, done) {
       if (!client || topicAllowed(client.id, packet.topic)) return done(null);
@@ -182,7 +226,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     });
     const pending = new Map<string, { record: Attempt; conn: Connection }>();
     server.on('connection', (raw: Socket) => {
-      const record = attempts.open(profile.name, port(), { address: raw.remoteAddress, port: raw.remotePort });
+      const record = attempts.open(profile.name, port(), { address: raw.remoteAddress, port: raw.remotePort }, raw);
       const conn = newConnection(record);
       const key = peerKey(raw);
       pending.set(key, { record, conn });
@@ -240,7 +284,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
 
   function plainServer(profile: ListenerProfile, port: () => number): net.Server {
     return net.createServer((socket) => {
-      const record = attempts.open(profile.name, port(), { address: socket.remoteAddress, port: socket.remotePort });
+      const record = attempts.open(profile.name, port(), { address: socket.remoteAddress, port: socket.remotePort }, socket);
       const conn = newConnection(record);
       track(socket, record, conn);
       connections.set(socket, conn);
@@ -250,14 +294,14 @@ export async function startLab(options: LabOptions): Promise<Lab> {
 
   function stallServer(profile: ListenerProfile, port: () => number): net.Server {
     return net.createServer((socket) => {
-      const record = attempts.open(profile.name, port(), { address: socket.remoteAddress, port: socket.remotePort });
+      const record = attempts.open(profile.name, port(), { address: socket.remoteAddress, port: socket.remotePort }, socket);
       record.tls = {
         outcome: 'stalled', reason: 'the lab never answers', code: null, protocol: null, cipher: null,
         clientCertificate: null, handshakeMs: null,
       };
       const conn = newConnection(record);
       track(socket, record, conn);
-      socket.on('data', (chunk: Buffer) => { record.bytesReceived += chunk.length; });
+      socket.resume(); // read and drop what comes (the record counts it), so the device's sends never block
       // Bounded like everything else: a device that never gives up does not hold the socket for ever.
       const hold = setTimeout(() => {
         conn.labReason = `lab stopped stalling after ${stallHoldMs} ms`;
