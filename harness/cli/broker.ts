@@ -92,6 +92,7 @@ export function registerBroker(program: Command): void {
     .action(async (opts: BrokerOptions) => {
       const portBase = parsePortBase(opts.portBase);
       const profiles = opts.profiles?.split(',').map((p) => p.trim()).filter(Boolean);
+      if (profiles?.length === 0) throw new UsageError(`--profiles ${JSON.stringify(opts.profiles)}: names no profile: give a comma-separated list, or leave it out for all`);
       const host = opts.host;
       // A bench address must be on the server certificates, or boards reject the name.
       const extraNames = LOOPBACK.has(host) || WILDCARD.has(host) ? [] : [host];

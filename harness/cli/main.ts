@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ExitCode, HiltError } from '../errors.ts';
+import { refuseEmptyValues } from './args.ts';
 import { registerBroker } from './broker.ts';
 import { registerCerts } from './certs.ts';
 import { registerEmulate } from './emulate.ts';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
   for (const register of COMMANDS) register(program);
+  program.hook('preAction', (_program, action) => refuseEmptyValues(action));
   return program;
 }
 
