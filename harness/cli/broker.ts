@@ -99,8 +99,18 @@ export function registerBroker(program: Command): void {
       if (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) {
         throw new UsageError(`--host ${JSON.stringify(host)}: not an address: give an IP of this machine (192.168.1.20) or 0.0.0.0`);
       }
-      const pki = await ensurePki({ dir: opts.dir, hosts: extraNames });
-      const lab = await startLab({ pki, profiles, host, portBase });
+      // Bind first, with the certificates as they are: a host the lab cannot bind (not an
+      // address of this machine, a name that does not resolve) must never reach the server
+      // certificates, where it would stay until --force. Then add the host and serve the result.
+      const lab = await startLab({ pki: await ensurePki({ dir: opts.dir }), profiles, host, portBase });
+      if (extraNames.length > 0) {
+        try {
+          lab.useCertificates(await ensurePki({ dir: opts.dir, hosts: extraNames }));
+        } catch (err) {
+          await lab.close();
+          throw err;
+        }
+      }
       await serve(lab, opts.json);
       const signal = await untilSignal();
       const closed = await within(5_000, lab.close());

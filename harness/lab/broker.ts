@@ -42,6 +42,11 @@ export interface Lab {
   listeners: Listener[];
   listener(name: string): Listener;
   attempts: Attempts;
+  /**
+   * Serves the certificates of `pki` from now on (new connections; the same dir and names). For a
+   * lab that binds before its certificates name a new host: see `hilt broker --host`.
+   */
+  useCertificates(pki: Pki): void;
   close(): Promise<void>;
 }
 
@@ -108,6 +113,22 @@ function pkiIdentities(pki: Pki): (id: string) => Promise<boolean> {
     if (known.has(id)) return true;
     if (!DEVICE_ID.test(id)) return false; // no file of that name can exist (and no path tricks)
     return access(join(pki.dir, 'device', `${id}.crt`)).then(() => true, () => false);
+  };
+}
+
+/** What a TLS listener serves: its certificate chain, and the CAs it takes client certificates from. */
+function secureContextOf(profile: ListenerProfile, pki: Pki): tls.SecureContextOptions {
+  const served = pki.material(profile.server!);
+  return {
+    cert: served.chain,
+    key: served.key,
+    ca: [pki.material('root-current').cert, pki.material('ca-issuing').cert],
+    minVersion: profile.minVersion,
+    maxVersion: profile.maxVersion,
+    ciphers: profile.ciphers,
+    // The device's order decides, so the negotiated suite shows what the firmware prefers
+    // (Node's default would impose its own order).
+    honorCipherOrder: false,
   };
 }
 
@@ -208,22 +229,14 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const newConnection = (record: Attempt): Connection => ({ record, identity: null, labReason: null, failedBy: null, mqttError: null });
 
   function tlsServer(profile: ListenerProfile, port: () => number): net.Server {
-    const served = pki.material(profile.server!);
     const server = tls.createServer({
-      cert: served.chain,
-      key: served.key,
-      ca: [pki.material('root-current').cert, pki.material('ca-issuing').cert],
+      ...secureContextOf(profile, pki),
       requestCert: profile.clientAuth === 'required',
       // The lab decides about client certificates itself, so that the record can say why.
       rejectUnauthorized: false,
-      minVersion: profile.minVersion,
-      maxVersion: profile.maxVersion,
-      ciphers: profile.ciphers,
-      // The device's order decides, so the negotiated suite shows what the firmware prefers
-      // (Node's default would impose its own order).
-      honorCipherOrder: false,
       handshakeTimeout: handshakeTimeoutMs,
     });
+    tlsServers.set(profile, server);
     const pending = new Map<string, { record: Attempt; conn: Connection }>();
     server.on('connection', (raw: Socket) => {
       const record = attempts.open(profile.name, port(), { address: raw.remoteAddress, port: raw.remotePort }, raw);
@@ -313,6 +326,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   }
 
   const servers: net.Server[] = [];
+  const tlsServers = new Map<ListenerProfile, tls.Server>();
   const listeners: Listener[] = [];
   const listenOne = (profile: ListenerProfile, index: number) => new Promise<Listener>((resolve, reject) => {
     let bound = 0;
@@ -325,6 +339,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       const why = errnoOf(err);
       const fix = why === 'EADDRINUSE' ? 'stop what holds it or choose another --port-base'
         : why === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine: choose one it has with --host`
+        : why === 'ENOTFOUND' || why === 'EAI_AGAIN' ? `${host} does not resolve: give an IP of this machine or a name that resolves to one`
         : 'choose another --host or --port-base';
       reject(new UsageError(`cannot listen on ${host} port ${wantedPort || '(any)'} for listener ${profile.name} (${why}): ${fix}`, { cause: err }));
     });
@@ -357,6 +372,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     listeners,
     attempts,
     close,
+    useCertificates(next) {
+      for (const [profile, server] of tlsServers) server.setSecureContext(secureContextOf(profile, next));
+    },
     listener(name) {
       const found = listeners.find((l) => l.profile.name === name);
       if (!found) throw new UsageError(`listener ${JSON.stringify(name)} is not open in this lab: open it with --profiles or choose from ${listeners.map((l) => l.profile.name).join(', ')}`);

@@ -155,6 +155,24 @@ describe('hilt command line', function () {
       expectOneLineError(stderr, /^hilt: cannot listen on 192\.0\.2\.1 port \(any\) for listener good \(EADDRNOTAVAIL\): 192\.0\.2\.1 is not an address of this machine/);
     });
 
+    for (const [host, says] of [
+      ['203.0.113.7', /^hilt: cannot listen on 203\.0\.113\.7 port \(any\) for listener good \(EADDRNOTAVAIL\): 203\.0\.113\.7 is not an address of this machine/],
+      ['no-such-host.invalid', /^hilt: cannot listen on no-such-host\.invalid port \(any\) for listener good \(ENOTFOUND\): no-such-host\.invalid does not resolve/],
+    ] as const) {
+      it(`a --host it cannot bind (${host}): exit 2, and the certificates never name it`, async function () {
+        const before = await ensurePki({ dir });
+        const { code, stderr } = await hilt(['broker', '--dir', dir, '--host', host, '--profiles', 'good', '--port-base', '0']);
+        expect(code).to.equal(2);
+        expectOneLineError(stderr, says);
+        const after = await ensurePki({ dir });
+        expect(after.manifest.hosts).to.deep.equal(before.manifest.hosts);
+        const served = after.manifest.artifacts.find((a) => a.name === 'server-valid') as { names: string[]; sha256: string };
+        expect(served.names).to.not.include(host);
+        expect(served.sha256, 'server certificate not reissued').to.equal(
+          (before.manifest.artifacts.find((a) => a.name === 'server-valid') as { sha256: string }).sha256);
+      });
+    }
+
     it('--host: binds there and puts the address on the server certificates', async function () {
       const { child, seen, exited } = startBroker(['--dir', dir, '--port-base', '0', '--json', '--profiles', 'good', '--host', '127.0.0.2']);
       try {
