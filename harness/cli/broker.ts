@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { isIP } from 'node:net';
 import { UsageError } from '../errors.ts';
 import { startLab, type Attempt, type Lab, type Listener } from '../lab/index.ts';
-import { ensurePki } from '../pki/index.ts';
+import { ensurePki, type Pki } from '../pki/index.ts';
 import { within } from '../time.ts';
 import { shown } from './args.ts';
 import { untilSignal } from './signals.ts';
@@ -45,6 +45,11 @@ function parsePortBase(value: string): number {
     throw new UsageError(`--port-base ${JSON.stringify(value)}: not a port number: give 0 (any free port) or 1-65519`);
   }
   return port;
+}
+
+/** PKI warnings (a key whose mode had drifted, a root that no longer fits) on stderr, in either output mode. */
+function warnAbout(pki: Pki): void {
+  for (const c of pki.changes) if (c.action === 'warning') process.stderr.write(`hilt: warning: ${c.name}: ${c.reason}\n`);
 }
 
 async function serve(lab: Lab, json: boolean): Promise<void> {
@@ -102,7 +107,9 @@ export function registerBroker(program: Command): void {
       // Bind first, with the certificates as they are: a host the lab cannot bind (not an
       // address of this machine, a name that does not resolve) must never reach the server
       // certificates, where it would stay until --force. Then add the host and serve the result.
-      const lab = await startLab({ pki: await ensurePki({ dir: opts.dir }), profiles, host, portBase });
+      const pki = await ensurePki({ dir: opts.dir });
+      warnAbout(pki);
+      const lab = await startLab({ pki, profiles, host, portBase });
       if (extraNames.length > 0) {
         try {
           lab.useCertificates(await ensurePki({ dir: opts.dir, hosts: extraNames }));

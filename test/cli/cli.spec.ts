@@ -1,11 +1,11 @@
 /** The hilt command line, run as a user runs it: exit statuses, one-line errors, clean shutdown. */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { HILT_BIN, hilt, tempDir } from '../helpers.ts';
+import { HILT_BIN, hilt, run, tempDir } from '../helpers.ts';
 import { deviceOptions, mqttConnect, sClient } from '../lab/clients.ts';
 import { ensurePki } from '../../harness/pki/index.ts';
 
@@ -71,6 +71,26 @@ describe('hilt command line', function () {
       expect(first.stdout).to.not.include('PRIVATE KEY');
       const again = await hilt(['certs', '--dir', join(dir, 'certs')]);
       expect(again.stdout).to.match(/0 created, 0 reissued, 19 kept/);
+    });
+
+    it('reports a key whose mode drifted from 0600, and sets it back', async function () {
+      await ensurePki({ dir });
+      await chmod(join(dir, 'ca/issuing.key'), 0o644);
+      const { code, stdout } = await hilt(['certs', '--dir', dir]);
+      expect(code).to.equal(0);
+      expect(stdout).to.match(/^ {2}warning +ca-issuing +\(key ca\/issuing\.key was mode 0644, readable by others: set to 0600/m);
+      expect((await stat(join(dir, 'ca/issuing.key'))).mode & 0o777).to.equal(0o600);
+    });
+
+    it('creates the certs folders 0700 and keys 0600, even under umask 000', async function () {
+      const certs = join(dir, 'lab', 'certs');
+      const { code, stderr } = await run('/bin/sh', ['-c', 'umask 000 && exec "$0" "$1" certs --dir "$2"', process.execPath, HILT_BIN, certs]);
+      expect(code, stderr).to.equal(0);
+      const folders = ['.', 'roots', 'ca', 'server', 'client', 'bundles'];
+      for (const folder of folders) expect((await stat(join(certs, folder))).mode & 0o777, folder).to.equal(0o700);
+      expect((await stat(join(certs, 'roots/current.key'))).mode & 0o777).to.equal(0o600);
+      // Only the certs folder is private: a parent created on the way is an ordinary folder.
+      expect((await stat(join(dir, 'lab'))).mode & 0o777).to.equal(0o777);
     });
 
     it('mints a device certificate', async function () {
@@ -186,6 +206,24 @@ describe('hilt command line', function () {
         expect(tls).to.include({ established: true, verifyError: null });
         child.kill('SIGINT');
         expect(await exited).to.equal(0);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+
+    it('warns on stderr about a key whose mode drifted, and sets it back', async function () {
+      await ensurePki({ dir });
+      await chmod(join(dir, 'server/valid.key'), 0o604);
+      const { child, seen, exited } = startBroker(['--dir', dir, '--port-base', '0', '--json', '--profiles', 'good']);
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+      try {
+        await readUntil(child, (o) => o.type === 'ready', seen);
+        child.kill('SIGINT');
+        expect(await exited).to.equal(0);
+        expect(stderr).to.equal('hilt: warning: server-valid: key server/valid.key was mode 0604, readable by others: ' +
+          'set to 0600 (if others could read it, treat the key as exposed)\n');
+        expect((await stat(join(dir, 'server/valid.key'))).mode & 0o777).to.equal(0o600);
       } finally {
         child.kill('SIGKILL');
       }
