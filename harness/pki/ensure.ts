@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError, errnoOf } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
+import { withLockFile } from '../lock.ts';
 import { VERSION } from '../version.ts';
 import type { CertSpec } from './catalog.ts';
 import { BASE_HOSTS, BUNDLES, CERTIFICATES, DEVICE_ID, deviceSpec } from './catalog.ts';
@@ -70,7 +71,12 @@ export interface EnsureOptions {
   devices?: string[];
   /** The time the dates are judged against (tests). */
   now?: Date;
+  /** How long to wait for another process that holds the certs folder's lock (default 60 s). */
+  lockTimeoutMs?: number;
 }
+
+/** The lock file in a certs folder while a process creates or refreshes its PKI. */
+export const LOCK_FILE = '.hilt-pki.lock';
 
 /** A lab PKI on disk, with its PEM text loaded. Keys are reachable only through `material()`. */
 export interface Pki {
@@ -239,6 +245,14 @@ export async function ensurePki(options: EnsureOptions): Promise<Pki> {
     if (!DEVICE_ID.test(id)) throw new UsageError(`device id ${JSON.stringify(id)}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
   }
   await prepareDir(dir);
+  // Two hilt processes on one certs folder (two first runs at once, a run beside hilt certs)
+  // would each issue their own roots and write over each other: one at a time, and the second
+  // then finds the first's PKI complete and keeps it.
+  const lock = { what: `certs dir ${dir}`, timeoutMs: options.lockTimeoutMs };
+  return withLockFile(join(dir, LOCK_FILE), lock, () => ensureLocked(dir, options, now));
+}
+
+async function ensureLocked(dir: string, options: EnsureOptions, now: number): Promise<Pki> {
   const previous = await readManifest(dir);
   // Hosts accumulate: a bench address given once stays on the server certificates until --force.
   const hosts = [...new Set([...BASE_HOSTS, ...(options.force ? [] : previous?.hosts ?? []), ...(options.hosts ?? []).map(canonicalHost)])];
