@@ -105,7 +105,7 @@ async function makePrivateDir(path: string): Promise<void> {
   try {
     await mkdir(path, { mode: 0o700 });
   } catch (err) {
-    if (errnoOf(err) === 'EEXIST') return;
+    if (errnoOf(err) === 'EEXIST' && (await stat(path)).isDirectory()) return;
     throw err;
   }
   await chmod(path, 0o700);
@@ -162,12 +162,12 @@ async function mintedDevices(dir: string): Promise<string[]> {
 interface Existing {
   cert: X509Certificate;
   material: Material;
-  /** Permission bits of the key file (0o600 when nobody tampered with them). */
+  /** Permission bits of the key file (0o600 as written). */
   keyMode: number;
 }
 
 /**
- * A private key readable or writable by others is set back to 0600, and said so: the lab's keys
+ * A private key open to its group or others is set back to 0600, and said so: the lab's keys
  * are test keys that hilt can put right itself, so this warns rather than stopping a run, but
  * whoever reads the warning learns the key may have been exposed.
  */
@@ -179,7 +179,7 @@ async function tightenKey(dir: string, spec: CertSpec, mode: number): Promise<Ch
   } catch (err) {
     throw new UsageError(`${keyPath}: private key is mode ${was} and cannot be set to 0600 (${errnoOf(err)}): chmod 600 it, or delete it and run \`hilt certs\``, { cause: err });
   }
-  return { name: spec.name, action: 'warning', reason: `key ${spec.file}.key was mode ${was}, readable by others: set to 0600 (if others could read it, treat the key as exposed)` };
+  return { name: spec.name, action: 'warning', reason: `key ${spec.file}.key was mode ${was}, open to others: set to 0600 (if others could read it, treat the key as exposed)` };
 }
 
 function fixFor(spec: CertSpec): string {
@@ -289,7 +289,8 @@ async function ensureLocked(dir: string, options: EnsureOptions, now: number): P
           }
         }
         // A key about to be replaced is written 0600 anew; one kept must be made private again.
-        if (existing && !reason && existing.keyMode !== 0o600) changes.push(await tightenKey(dir, spec, existing.keyMode));
+        // (Owner bits alone, 0400 say, are the owner's business.)
+        if (existing && !reason && (existing.keyMode & 0o077) !== 0) changes.push(await tightenKey(dir, spec, existing.keyMode));
         const material = reason ? await issue(spec, issuer, hosts, now, await (key ?? newKey(spec.key))) : existing!.material;
         if (reason) {
           fresh.add(spec.name);

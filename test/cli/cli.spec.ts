@@ -78,7 +78,7 @@ describe('hilt command line', function () {
       await chmod(join(dir, 'ca/issuing.key'), 0o644);
       const { code, stdout } = await hilt(['certs', '--dir', dir]);
       expect(code).to.equal(0);
-      expect(stdout).to.match(/^ {2}warning +ca-issuing +\(key ca\/issuing\.key was mode 0644, readable by others: set to 0600/m);
+      expect(stdout).to.match(/^ {2}warning +ca-issuing +\(key ca\/issuing\.key was mode 0644, open to others: set to 0600/m);
       expect((await stat(join(dir, 'ca/issuing.key'))).mode & 0o777).to.equal(0o600);
     });
 
@@ -221,7 +221,7 @@ describe('hilt command line', function () {
         await readUntil(child, (o) => o.type === 'ready', seen);
         child.kill('SIGINT');
         expect(await exited).to.equal(0);
-        expect(stderr).to.equal('hilt: warning: server-valid: key server/valid.key was mode 0604, readable by others: ' +
+        expect(stderr).to.equal('hilt: warning: server-valid: key server/valid.key was mode 0604, open to others: ' +
           'set to 0600 (if others could read it, treat the key as exposed)\n');
         expect((await stat(join(dir, 'server/valid.key'))).mode & 0o777).to.equal(0o600);
       } finally {

@@ -56,8 +56,8 @@ describe('lab PKI lifecycle', function () {
     const again = await ensurePki({ dir });
     const warnings = again.changes.filter((c) => c.action === 'warning');
     expect(warnings).to.deep.equal([
-      { name: 'root-current', action: 'warning', reason: 'key roots/current.key was mode 0644, readable by others: set to 0600 (if others could read it, treat the key as exposed)' },
-      { name: 'server-valid', action: 'warning', reason: 'key server/valid.key was mode 0640, readable by others: set to 0600 (if others could read it, treat the key as exposed)' },
+      { name: 'root-current', action: 'warning', reason: 'key roots/current.key was mode 0644, open to others: set to 0600 (if others could read it, treat the key as exposed)' },
+      { name: 'server-valid', action: 'warning', reason: 'key server/valid.key was mode 0640, open to others: set to 0600 (if others could read it, treat the key as exposed)' },
     ]);
     expect((await stat(join(dir, 'roots/current.key'))).mode & 0o777).to.equal(0o600);
     expect((await stat(join(dir, 'server/valid.key'))).mode & 0o777).to.equal(0o600);
@@ -65,6 +65,13 @@ describe('lab PKI lifecycle', function () {
     expect(again.changes.filter((c) => c.action === 'reissued')).to.deep.equal([]);
     // Said once: the next call finds nothing to say.
     expect((await ensurePki({ dir })).changes.filter((c) => c.action === 'warning')).to.deep.equal([]);
+  });
+
+  it('leaves a key its owner made stricter (0400) alone', async function () {
+    await chmod(join(dir, 'client/valid.key'), 0o400);
+    const again = await ensurePki({ dir });
+    expect(again.changes.filter((c) => c.action !== 'kept')).to.deep.equal([]);
+    expect((await stat(join(dir, 'client/valid.key'))).mode & 0o777).to.equal(0o400);
   });
 
   it('never puts a private key into the manifest', async function () {
@@ -172,6 +179,7 @@ describe('lab PKI lifecycle', function () {
 
     it('refuses a certs dir that cannot be written', async function () {
       await refused({ dir: join(dir, 'manifest.json', 'sub') }, /certs dir .*manifest\.json\/sub cannot be written \(ENOTDIR\)/);
+      await refused({ dir: join(dir, 'manifest.json') }, /certs dir .*manifest\.json cannot be written \(EEXIST\)/);
     });
 
     it('refuses a corrupt manifest', async function () {
