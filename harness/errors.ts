@@ -37,3 +37,14 @@ export function errnoOf(err: unknown): string {
   if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Text a user or a device wrote, made fit for a one-line message: line breaks, other control
+ * characters (terminal escapes, NUL) and the Unicode line separators are shown as JSON escapes.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
