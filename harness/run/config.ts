@@ -12,8 +12,8 @@
  * }
  */
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { UsageError, errnoOf, printable } from '../errors.ts';
+import { isHostName } from '../device/targets/options.ts';
 
 /** Metrics a budget may name: what every connect records. */
 export const METRICS = {
@@ -80,9 +80,6 @@ export function withinBudget(rule: BudgetRule, value: number): boolean {
 }
 
 type Json = Record<string, unknown>;
-
-/** The PKI's rule for names on the server certificates (harness/pki/ensure.ts), checked early. */
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 
 function isObject(v: unknown): v is Json {
@@ -119,7 +116,8 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
       if (!Array.isArray(raw.lab.hosts)) throw bad('lab.hosts', 'expected a list of host names or addresses');
       config.labHosts = raw.lab.hosts.map((h, i) => {
         const host = str(`lab.hosts[${i}]`, h);
-        if (isIP(host) === 0 && !HOST_NAME.test(host)) {
+        // Checked here, where the file can be named; the PKI would only say --host.
+        if (!isHostName(host)) {
           throw bad(`lab.hosts[${i}]`, `${JSON.stringify(host)} is not a host name or IP address: give a DNS name (bench.local) or an address (192.168.1.20)`);
         }
         return host;

@@ -7,7 +7,13 @@ import type { Target, TargetKind } from './target.ts';
 
 export const KINDS: readonly TargetKind[] = [emulatorTarget, serialTarget, tcpTarget];
 
+/** Line breaks, NUL, terminal escapes: never part of a target, and they would break its messages. */
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+
 export function resolveTarget(url: string): Target {
+  if (CONTROL.test(url)) {
+    throw new UsageError(`target ${JSON.stringify(url)} has a control character: write the target on one line, e.g. serial:/dev/ttyUSB0`);
+  }
   const [head, ...queryParts] = url.split('?');
   const query = new URLSearchParams(queryParts.join('?'));
   const colon = head!.indexOf(':');
