@@ -48,3 +48,8 @@ export function printable(text: string): string {
     return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
   });
 }
+
+/** A value in double quotes for a message; unlike JSON.stringify alone, DEL and C1 codes are escaped too. */
+export function quoted(text: string): string {
+  return printable(JSON.stringify(text));
+}

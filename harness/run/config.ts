@@ -12,7 +12,7 @@
  * }
  */
 import { readFile } from 'node:fs/promises';
-import { UsageError, errnoOf, printable } from '../errors.ts';
+import { UsageError, errnoOf, printable, quoted } from '../errors.ts';
 import { isHostName } from '../device/targets/options.ts';
 
 /** Metrics a budget may name: what every connect records. */
@@ -61,12 +61,12 @@ export function parseBudget(metric: string, expression: unknown): BudgetRule | s
   if (!Object.hasOwn(METRICS, metric)) return `unknown metric: use one of ${Object.keys(METRICS).join(', ')}`;
   if (typeof expression !== 'string') return 'write the budget as a string such as "<= 2000"';
   const m = /^\s*(<=|<|>=|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|B|KiB|KB|MiB)?\s*$/.exec(expression);
-  if (!m) return `${JSON.stringify(expression)} is not a budget: write "<= 2000" (ms) or "<= 48 KiB" (bytes)`;
+  if (!m) return `${quoted(expression)} is not a budget: write "<= 2000" (ms) or "<= 48 KiB" (bytes)`;
   const unit = m[3] ?? '';
   const kind = METRICS[metric as MetricName];
   if (unit && (kind === 'ms') !== (unit === 'ms' || unit === 's')) return `${unit} does not measure ${metric} (${kind === 'ms' ? 'a time' : 'a size'})`;
   const limit = Number(m[2]) * UNITS[unit]!;
-  if (!Number.isFinite(limit)) return `${JSON.stringify(expression)} is not a budget: the limit is too large`;
+  if (!Number.isFinite(limit)) return `${quoted(expression)} is not a budget: the limit is too large`;
   return { metric: metric as MetricName, op: m[1] as BudgetRule['op'], limit, expression: `${metric} ${expression.trim()}` };
 }
 
@@ -98,7 +98,7 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     if (typeof value !== 'string' || value === '') throw bad(field, 'expected a non-empty string');
     // A NUL or a line break is never part of a path or a target: a bad paste, refused here
     // rather than as a stack from the file system later.
-    if (CONTROL.test(value)) throw bad(field, `${JSON.stringify(value)} has a control character: write it on one line, without escapes`);
+    if (CONTROL.test(value)) throw bad(field, `${quoted(value)} has a control character: write it on one line, without escapes`);
     return value;
   };
   const int = (field: string, value: unknown, min: number, max: number) => {
@@ -118,7 +118,7 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
         const host = str(`lab.hosts[${i}]`, h);
         // Checked here, where the file can be named; the PKI would only say --host.
         if (!isHostName(host)) {
-          throw bad(`lab.hosts[${i}]`, `${JSON.stringify(host)} is not a host name or IP address: give a DNS name (bench.local) or an address (192.168.1.20)`);
+          throw bad(`lab.hosts[${i}]`, `${quoted(host)} is not a host name or IP address: give a DNS name (bench.local) or an address (192.168.1.20)`);
         }
         return host;
       });

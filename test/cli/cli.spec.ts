@@ -63,6 +63,16 @@ describe('hilt command line', function () {
     expectOneLineError(stderr, /unknown command 'frobnicate'/);
   });
 
+  // Found by test/faults/fuzz.spec.ts: commander's suggestion came on a second line.
+  it('a misspelt command or option: one line, with the suggestion on it', async function () {
+    const command = await hilt(['brokr']);
+    expect(command.code).to.equal(2);
+    expectOneLineError(command.stderr, /^error: unknown command 'brokr' \(Did you mean broker\?\)$/);
+    const option = await hilt(['run', '--tagret', 'emulator']);
+    expect(option.code).to.equal(2);
+    expectOneLineError(option.stderr, /^error: unknown option '--tagret' \(Did you mean --target\?\)$/);
+  });
+
   describe('certs', function () {
     it('creates the PKI, then keeps it', async function () {
       const first = await hilt(['certs', '--dir', join(dir, 'certs')]);

@@ -38,6 +38,8 @@ describe('run configuration', function () {
     ['a budget too large to be a number', { budgets: { tls_ms: `<= ${'9'.repeat(400)}` } }, /^hilt\.config\.json: budgets\.tls_ms: "<= 9+" is not a budget: the limit is too large$/],
     ['a field name with a line break', { 'tar\nget': 'emulator' }, /^hilt\.config\.json: tar\\nget: unknown field: /],
     ['a path with a control character', { certsDir: 'lab\u0000certs' }, /^hilt\.config\.json: certsDir: "lab\\u0000certs" has a control character: write it on one line, without escapes$/],
+    ['a path with a DEL character', { reportDir: 'out\x7f' }, /^hilt\.config\.json: reportDir: "out\\u007f" has a control character: /],
+    ['a budget with a control character', { budgets: { tls_ms: '<= 5\x9b2J' } }, /^hilt\.config\.json: budgets\.tls_ms: "<= 5\\u009b2J" is not a budget: /],
     ['a lab host that is no host name', { lab: { hosts: ['bench local'] } }, /^hilt\.config\.json: lab\.hosts\[0\]: "bench local" is not a host name or IP address: give a DNS name \(bench\.local\) or an address \(192\.168\.1\.20\)$/],
   ];
   for (const [what, raw, message] of mistakes) {

@@ -1,5 +1,5 @@
 /** The target registry: a new kind is one file and one line in KINDS. */
-import { UsageError } from '../../errors.ts';
+import { UsageError, quoted } from '../../errors.ts';
 import { emulatorTarget } from './emulator.ts';
 import { serialTarget } from './serial.ts';
 import { tcpTarget } from './tcp.ts';
@@ -12,7 +12,7 @@ const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 
 export function resolveTarget(url: string): Target {
   if (CONTROL.test(url)) {
-    throw new UsageError(`target ${JSON.stringify(url)} has a control character: write the target on one line, e.g. serial:/dev/ttyUSB0`);
+    throw new UsageError(`target ${quoted(url)} has a control character: write the target on one line, e.g. serial:/dev/ttyUSB0`);
   }
   const [head, ...queryParts] = url.split('?');
   const query = new URLSearchParams(queryParts.join('?'));
