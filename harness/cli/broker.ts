@@ -1,7 +1,7 @@
 /** `hilt broker`: the lab on its own, for manual work with real boards. */
 import type { Command } from 'commander';
 import { isIP } from 'node:net';
-import { UsageError } from '../errors.ts';
+import { UsageError, quoted } from '../errors.ts';
 import { startLab, type Attempt, type Lab, type Listener } from '../lab/index.ts';
 import { ensurePki } from '../pki/index.ts';
 import { within } from '../time.ts';
@@ -42,7 +42,7 @@ export function describeAttempt(a: Attempt): string {
 function parsePortBase(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535 - 16) {
-    throw new UsageError(`--port-base ${JSON.stringify(value)}: not a port number: give 0 (any free port) or 1-65519`);
+    throw new UsageError(`--port-base ${quoted(value)}: not a port number: give 0 (any free port) or 1-65519`);
   }
   return port;
 }
@@ -96,7 +96,7 @@ export function registerBroker(program: Command): void {
       // A bench address must be on the server certificates, or boards reject the name.
       const extraNames = LOOPBACK.has(host) || WILDCARD.has(host) ? [] : [host];
       if (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) {
-        throw new UsageError(`--host ${JSON.stringify(host)}: not an address: give an IP of this machine (192.168.1.20) or 0.0.0.0`);
+        throw new UsageError(`--host ${quoted(host)}: not an address: give an IP of this machine (192.168.1.20) or 0.0.0.0`);
       }
       const pki = await ensurePki({ dir: opts.dir, hosts: extraNames });
       const lab = await startLab({ pki, profiles, host, portBase });

@@ -73,6 +73,19 @@ describe('hilt command line', function () {
     expectOneLineError(option.stderr, /^error: unknown option '--tagret' \(Did you mean --target\?\)$/);
   });
 
+  // Found by test/faults/fuzz.spec.ts: JSON.stringify leaves DEL and the C1 codes (one of them
+  // starts terminal escape sequences) as they are, and the message printed them raw.
+  it('a flag value with a control character is shown escaped, on one printable line', async function () {
+    const runs = await Promise.all([
+      hilt(['run', '--repeat', '\x7f']), hilt(['run', '--grep', '(\x9b']), hilt(['broker', '--dir', dir, '--port-base', 'x\x85']),
+    ]);
+    expect(runs.map((r) => r.code)).to.deep.equal([2, 2, 2]);
+    expectOneLineError(runs[0]!.stderr, /^hilt: --repeat "\\u007f": give a whole number from 1 to 1000$/);
+    expectOneLineError(runs[1]!.stderr, /^hilt: --grep "\(\\u009b": not a regular expression/);
+    expectOneLineError(runs[2]!.stderr, /^hilt: --port-base "x\\u0085": not a port number/);
+    for (const r of runs) expect(r.stderr.trimEnd()).to.not.match(/[\p{Cc}]/u);
+  });
+
   describe('certs', function () {
     it('creates the PKI, then keeps it', async function () {
       const first = await hilt(['certs', '--dir', join(dir, 'certs')]);

@@ -345,7 +345,9 @@ describe('fault catalogue: fuzz', function () {
     const argv = fc.oneof(
       ...Object.entries(poisoned).map(([command, { poison, fine }]) => fc.tuple(poison, fc.array(fine, { maxLength: 3 }), fc.nat())
         // The poison goes between two whole flags, never between a flag and its value.
-        .map(([p, fine, at]) => {
+        .map(([p, allFine, at]) => {
+          // A later --heap 100000 would override a poisoned --heap: the last one wins.
+          const fine = allFine.filter((f) => !p.includes(f[0]!));
           const i = at % (fine.length + 1);
           return [command, ...fine.slice(0, i).flat(), ...p, ...fine.slice(i).flat()];
         })),
