@@ -38,12 +38,17 @@ export function errnoOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/**
- * Text a user or a device wrote, made fit for a one-line message: line breaks, other control
- * characters (terminal escapes, NUL) and the Unicode line separators are shown as JSON escapes.
- */
+/** Line breaks, other control characters (terminal escapes, NUL, DEL) and the Unicode line separators. */
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+
+/** No path, host or target holds one: it is a bad paste, and it would break a one-line message. */
+export function hasControlCharacter(text: string): boolean {
+  return CONTROL.test(text);
+}
+
+/** Text a user or a device wrote, made fit for a one-line message: control characters shown as JSON escapes. */
 export function printable(text: string): string {
-  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => {
+  return text.replace(new RegExp(CONTROL, 'gu'), (c) => {
     const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
     return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
   });

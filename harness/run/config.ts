@@ -12,7 +12,7 @@
  * }
  */
 import { readFile } from 'node:fs/promises';
-import { UsageError, errnoOf, printable, quoted } from '../errors.ts';
+import { UsageError, errnoOf, hasControlCharacter, printable, quoted } from '../errors.ts';
 import { isHostName } from '../device/targets/options.ts';
 
 /** Metrics a budget may name: what every connect records. */
@@ -80,7 +80,6 @@ export function withinBudget(rule: BudgetRule, value: number): boolean {
 }
 
 type Json = Record<string, unknown>;
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -98,7 +97,7 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     if (typeof value !== 'string' || value === '') throw bad(field, 'expected a non-empty string');
     // A NUL or a line break is never part of a path or a target: a bad paste, refused here
     // rather than as a stack from the file system later.
-    if (CONTROL.test(value)) throw bad(field, `${quoted(value)} has a control character: write it on one line, without escapes`);
+    if (hasControlCharacter(value)) throw bad(field, `${quoted(value)} has a control character: write it on one line, without escapes`);
     return value;
   };
   const int = (field: string, value: unknown, min: number, max: number) => {

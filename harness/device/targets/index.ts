@@ -1,5 +1,5 @@
 /** The target registry: a new kind is one file and one line in KINDS. */
-import { UsageError, quoted } from '../../errors.ts';
+import { UsageError, hasControlCharacter, quoted } from '../../errors.ts';
 import { emulatorTarget } from './emulator.ts';
 import { serialTarget } from './serial.ts';
 import { tcpTarget } from './tcp.ts';
@@ -7,11 +7,9 @@ import type { Target, TargetKind } from './target.ts';
 
 export const KINDS: readonly TargetKind[] = [emulatorTarget, serialTarget, tcpTarget];
 
-/** Line breaks, NUL, terminal escapes: never part of a target, and they would break its messages. */
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
-
 export function resolveTarget(url: string): Target {
-  if (CONTROL.test(url)) {
+  // Checked first: every message below quotes the target as given.
+  if (hasControlCharacter(url)) {
     throw new UsageError(`target ${quoted(url)} has a control character: write the target on one line, e.g. serial:/dev/ttyUSB0`);
   }
   const [head, ...queryParts] = url.split('?');
