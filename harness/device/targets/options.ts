@@ -2,12 +2,12 @@
 import { isIP } from 'node:net';
 import { UsageError } from '../../errors.ts';
 
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
 /** A DNS name or an IP address, by the rule the PKI applies to names on server certificates. */
 export function isHostName(host: string): boolean {
   return isIP(host) !== 0 || HOST_NAME.test(host);
 }
-
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 export function targetOptions(url: string, query: URLSearchParams, known: readonly string[]): Map<string, string> {
   const options = new Map<string, string>();
