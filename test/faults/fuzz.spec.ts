@@ -293,6 +293,10 @@ describe('fault catalogue: fuzz', function () {
       // A folder a user would run from: scenarios to find, so a bad --target is what stops the run.
       await mkdir(join(dir, 'scenarios'));
       await writeFile(join(dir, 'scenarios', '01-never-loaded.spec.ts'), 'throw new Error("the fuzz must not start a run");\n');
+      // Config files a user got wrong, for --config.
+      await writeFile(join(dir, 'repeat-zero.json'), '{"repeat": 0}');
+      await writeFile(join(dir, 'not-json.json'), 'target: emulator\n');
+      await writeFile(join(dir, 'odd-field.json'), '{"tar\\nget": "emulator"}');
       home = process.cwd();
     });
     after(() => remove());
@@ -318,7 +322,7 @@ describe('fault catalogue: fuzz', function () {
       run: {
         poison: fc.oneof(
           refusedTarget.map((t) => ['--target', t]), notWhole(1, 1000).map((n) => ['--repeat', n]), notRegExp.map((g) => ['--grep', g]),
-          word.map((w) => ['--config', `no-such-${w}.json`]), word.map((w) => [`--${w}x`]), word.map((w) => [`missing-${w}.spec.ts`]),
+          word.map((w) => ['--config', `no-such-${w}.json`]), fc.constantFrom('repeat-zero.json', 'not-json.json', 'odd-field.json').map((f) => ['--config', f]), word.map((w) => [`--${w}x`]), word.map((w) => [`missing-${w}.spec.ts`]),
         ),
         fine: fc.constantFrom(['--bail'], ['--repeat', '2'], ['--grep', 'tls'], ['--report-dir', 'out'], ['--certs', 'lab']),
       },
@@ -338,7 +342,13 @@ describe('fault catalogue: fuzz', function () {
         fine: fc.constantFrom(['--json'], ['--profiles', 'good'], ['--dir', 'lab']),
       },
       certs: {
-        poison: fc.oneof(fc.constantFrom('a b', 'x_y!', '-', 'exa mple.com').map((h) => ['--host', h]), word.map((w) => [`--${w}x`])),
+        poison: fc.oneof(
+          fc.constantFrom('a b', 'x_y!', '-', 'exa mple.com').map((h) => ['--host', h]), word.map((w) => [`--${w}x`]),
+          // A device id is checked before the PKI is touched. Without DEL, C1 codes and U+2028/9: the PKI
+          // still prints those raw (harness/pki/ensure.ts, not this part's to change).
+          anyText(12).filter((id) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id) && !id.startsWith('-') && !/[\x7f-\x9f\u2028\u2029]/.test(id))
+            .map((id) => ['device', id]),
+        ),
         fine: fc.constantFrom(['--dir', 'lab'], ['--force']),
       },
     };
