@@ -1,7 +1,7 @@
 /** `hilt broker`: the lab on its own, for manual work with real boards. */
 import type { Command } from 'commander';
 import { isIP } from 'node:net';
-import { UsageError } from '../errors.ts';
+import { UsageError, quoted } from '../errors.ts';
 import { startLab, type Attempt, type Lab, type Listener } from '../lab/index.ts';
 import { ensurePki, type Pki } from '../pki/index.ts';
 import { within } from '../time.ts';
@@ -42,7 +42,7 @@ export function describeAttempt(a: Attempt): string {
 function parsePortBase(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535 - 16) {
-    throw new UsageError(`--port-base ${JSON.stringify(value)}: not a port number: give 0 (any free port) or 1-65519`);
+    throw new UsageError(`--port-base ${quoted(value)}: not a port number: give 0 (any free port) or 1-65519`);
   }
   return port;
 }
@@ -102,7 +102,7 @@ export function registerBroker(program: Command): void {
       // A bench address must be on the server certificates, or boards reject the name.
       const extraNames = LOOPBACK.has(host) || WILDCARD.has(host) ? [] : [host];
       if (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) {
-        throw new UsageError(`--host ${JSON.stringify(host)}: not an address: give an IP of this machine (192.168.1.20) or 0.0.0.0`);
+        throw new UsageError(`--host ${quoted(host)}: not an address: give an IP of this machine (192.168.1.20) or 0.0.0.0`);
       }
       // Bind first, with the certificates as they are: a host the lab cannot bind (not an
       // address of this machine, a name that does not resolve) must never reach the server

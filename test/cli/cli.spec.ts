@@ -63,6 +63,29 @@ describe('hilt command line', function () {
     expectOneLineError(stderr, /unknown command 'frobnicate'/);
   });
 
+  // Found by test/faults/fuzz.spec.ts: commander's suggestion came on a second line.
+  it('a misspelt command or option: one line, with the suggestion on it', async function () {
+    const command = await hilt(['brokr']);
+    expect(command.code).to.equal(2);
+    expectOneLineError(command.stderr, /^error: unknown command 'brokr' \(Did you mean broker\?\)$/);
+    const option = await hilt(['run', '--tagret', 'emulator']);
+    expect(option.code).to.equal(2);
+    expectOneLineError(option.stderr, /^error: unknown option '--tagret' \(Did you mean --target\?\)$/);
+  });
+
+  // Found by test/faults/fuzz.spec.ts: JSON.stringify leaves DEL and the C1 codes (one of them
+  // starts terminal escape sequences) as they are, and the message printed them raw.
+  it('a flag value with a control character is shown escaped, on one printable line', async function () {
+    const runs = await Promise.all([
+      hilt(['run', '--repeat', '\x7f']), hilt(['run', '--grep', '(\x9b']), hilt(['broker', '--dir', dir, '--port-base', 'x\x85']),
+    ]);
+    expect(runs.map((r) => r.code)).to.deep.equal([2, 2, 2]);
+    expectOneLineError(runs[0]!.stderr, /^hilt: --repeat "\\u007f": give a whole number from 1 to 1000$/);
+    expectOneLineError(runs[1]!.stderr, /^hilt: --grep "\(\\u009b": not a regular expression/);
+    expectOneLineError(runs[2]!.stderr, /^hilt: --port-base "x\\u0085": not a port number/);
+    for (const r of runs) expect(r.stderr.trimEnd()).to.not.match(/[\p{Cc}]/u);
+  });
+
   describe('certs', function () {
     it('creates the PKI, then keeps it', async function () {
       const first = await hilt(['certs', '--dir', join(dir, 'certs')]);
