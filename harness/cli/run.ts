@@ -1,6 +1,6 @@
 /** `hilt run`: the scenario catalogue against a device, with reports for the release. */
 import type { Command } from 'commander';
-import { UsageError } from '../errors.ts';
+import { UsageError, printable, quoted } from '../errors.ts';
 import { loadConfig, type RunConfig } from '../run/config.ts';
 import { Interrupts } from '../run/interrupts.ts';
 import { runScenarios, scenarioFiles } from '../run/runner.ts';
@@ -50,7 +50,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
     try {
       new RegExp(opts.grep);
     } catch (err) {
-      throw new UsageError(`--grep ${JSON.stringify(opts.grep)}: not a regular expression (${(err as Error).message})`);
+      throw new UsageError(`--grep ${quoted(opts.grep)}: not a regular expression (${printable((err as Error).message)})`);
     }
   }
   const outcome = await runScenarios({ files: scenarioFiles(files), config, grep: opts.grep, bail: opts.bail, interrupts });

@@ -4,7 +4,7 @@ import { openStreamBoard, parseSdkconfig, SdkconfigError, type BoardSettings, ty
 import { UsageError, errnoOf } from '../../errors.ts';
 import { MemoryTransport } from '../../transport/memory.ts';
 import type { TargetKind } from './target.ts';
-import { intOption, targetOptions } from './options.ts';
+import { boolOption, intOption, targetOptions } from './options.ts';
 
 function sdkconfigFrom(url: string, path: string): BoardSettings['sdkconfig'] {
   let text: string;
@@ -28,7 +28,7 @@ export const emulatorTarget: TargetKind = {
     if (rest !== '') throw new UsageError(`target ${url}: write options as emulator:?sdkconfig=FILE`);
     const o = targetOptions(url, query, ['sdkconfig', 'heap', 'realtime']);
     const settings: BoardSettings = {
-      realtime: o.get('realtime') === '1',
+      realtime: boolOption(url, 'realtime', o.get('realtime'), false, 'as slow as the modelled ESP32'),
       ...(o.has('heap') ? { heapBytes: intOption(url, 'heap', o.get('heap'), 0, 16_384, 8 * 1024 * 1024) } : {}),
       ...(o.has('sdkconfig') ? { sdkconfig: sdkconfigFrom(url, o.get('sdkconfig')!) } : {}),
     };
