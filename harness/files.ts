@@ -9,7 +9,7 @@ import { errnoOf } from './errors.ts';
  * a path under /proc (it retries the ENOENT for ever; the sync form blocks the process, Ctrl-C
  * included): here such a folder fails at once with the reason of the level that cannot be made.
  */
-export async function makeDir(path: string, mode?: number): Promise<void> {
+export async function makeDir(path: string): Promise<void> {
   const missing: string[] = [];
   for (let dir = resolve(path); ; dir = dirname(dir)) {
     const found = await stat(dir).catch((err: unknown) => {
@@ -22,7 +22,7 @@ export async function makeDir(path: string, mode?: number): Promise<void> {
     if (dirname(dir) === dir) break;
   }
   for (const dir of missing) {
-    await mkdir(dir, { mode }).catch((err: unknown) => {
+    await mkdir(dir).catch((err: unknown) => {
       if (errnoOf(err) !== 'EEXIST') throw err;
     });
   }

@@ -15,13 +15,13 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 }
 
 /**
- * While hilt loads, before a command has its own handling, an interrupt says plainly that there is
- * nothing to report, instead of a silent death by signal. It stands aside for good as soon as a
- * command listens for interrupts itself.
+ * While hilt loads, and in commands with no handling of their own, an interrupt says plainly that
+ * there is nothing to report, instead of a silent death by signal. It stands aside for good as
+ * soon as a command listens for interrupts itself (`hilt run` does so first thing).
  */
 export function guardStartup(): void {
   const guard = (signal: NodeJS.Signals) => {
-    process.stderr.write(`hilt: interrupted (${signal}) before any work was done: nothing to report\n`);
+    process.stderr.write(`hilt: interrupted (${signal}): stopped with nothing to report\n`);
     process.exit(ExitCode.interrupted);
   };
   const standAside = (event: string | symbol) => {

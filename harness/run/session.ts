@@ -209,7 +209,7 @@ export class LeakError extends Error {
 
 /**
  * One scenario: a mocha test whose body runs once per repetition (`--repeat N`), each time from a
- * known device state and within the scenario timeout, with its metrics kept per repetition.
+ * known device state, with its metrics kept per repetition; the scenario timeout is scaled by N.
  */
 export function scenario(title: string, body: (ctx: ScenarioContext) => Promise<void>): Mocha.Test {
   return it(title, async function () {

@@ -292,7 +292,7 @@ guardStartup();
 if (process.argv.includes('own')) process.on('SIGINT', () => { process.stdout.write('own handler\\n'); process.exit(7); });
 process.stdout.write('ready\\n');
 setTimeout(() => process.exit(9), 20_000);`;
-      for (const [mode, code, says] of [['guard', 130, /^hilt: interrupted \(SIGINT\) before any work was done: nothing to report\n$/], ['own', 7, /^$/]] as const) {
+      for (const [mode, code, says] of [['guard', 130, /^hilt: interrupted \(SIGINT\): stopped with nothing to report\n$/], ['own', 7, /^$/]] as const) {
         const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, mode], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
         children.push(child);
         const c: Child = { child, stdout: () => out, stderr: () => err, exited: new Promise((resolve) => child.once('exit', (n) => resolve(n ?? -1))) };
