@@ -324,7 +324,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   const notRunBecause = interrupted ? `run ${interrupted} before it began`
     : infrastructureError ? infrastructureError
     : bailed ?? (firstFailed ? `${firstFailed} failed before it` : 'the run stopped before it');
-  for (const test of selectedTests(mocha.suite, options.grep)) {
+  for (const test of selectedTests(mocha)) {
     const id = ids.get(test)!;
     if (reached.has(id)) continue;
     const broken = !interrupted && infrastructureError;
@@ -395,10 +395,10 @@ function allTests(suite: Mocha.Suite): Mocha.Test[] {
   return [...suite.tests, ...suite.suites.flatMap(allTests)];
 }
 
-/** The tests a run selects (mocha's --grep matches the full title). */
-function selectedTests(root: Mocha.Suite, grep: string | undefined): Mocha.Test[] {
-  const re = grep ? new RegExp(grep) : null;
-  return allTests(root).filter((t) => !re || re.test(t.fullTitle()));
+/** The tests a run selects: the full titles mocha's own grep matches ('/re/i' form included). */
+function selectedTests(mocha: Mocha): Mocha.Test[] {
+  const grep = (mocha.options as { grep?: RegExp }).grep;
+  return allTests(mocha.suite).filter((t) => !grep || grep.test(t.fullTitle()));
 }
 
 function hookResult(hook: Mocha.Runnable, err: unknown, interrupted: string | null): ScenarioResult {
