@@ -4,7 +4,7 @@
  */
 export { AGENT, Board, FIRMWARE } from './board.ts';
 export type { BoardOptions } from './board.ts';
-export { openStreamBoard, servePty, serveStdio, serveTcp, SocatMissingError } from './serve.ts';
+export { openStreamBoard, PtyPathTakenError, servePty, serveStdio, serveTcp, SocatMissingError } from './serve.ts';
 export type { BoardSettings, PtyBoard, StreamBoard, TcpBoard } from './serve.ts';
 export { CALIBRATION, ESP32_FREE_HEAP, planConnection } from './heap.ts';
 export { CRYPTO_MS, handshakeCryptoMs } from './timing.ts';

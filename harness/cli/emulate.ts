@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { UsageError, errnoOf } from '../errors.ts';
 import {
-  SdkconfigError, SocatMissingError, parseSdkconfig, servePty, serveStdio, serveTcp, type BoardSettings, type Sdkconfig,
+  PtyPathTakenError, SdkconfigError, SocatMissingError, parseSdkconfig, servePty, serveStdio, serveTcp, type BoardSettings, type Sdkconfig,
 } from '../../emulator/index.ts';
 import { within } from '../time.ts';
 import { wholeNumber } from './args.ts';
@@ -49,7 +49,7 @@ export function registerEmulate(program: Command): void {
       const settings: BoardSettings = { realtime: opts.realtime };
       if (opts.sdkconfig) settings.sdkconfig = await loadSdkconfig(opts.sdkconfig);
       if (opts.heap) settings.heapBytes = wholeNumber('--heap', opts.heap, 0, 8 * 1024 * 1024);
-      const count = wholeNumber('--count', opts.count, 0, 1000);
+      const count = wholeNumber('--count', opts.count, 1, 1000);
       if (opts.pty && opts.tcp !== undefined) throw new UsageError('--pty and --tcp: choose one');
       if (!opts.pty && opts.tcp === undefined) {
         if (count !== 1) throw new UsageError('--count: several boards need --pty or --tcp (stdio carries one)');
@@ -64,7 +64,7 @@ export function registerEmulate(program: Command): void {
           const board = { ...settings, index: i + 1 };
           if (opts.pty) {
             const served = await servePty(board).catch((err: unknown) => {
-              throw err instanceof SocatMissingError ? new UsageError(err.message) : err;
+              throw err instanceof SocatMissingError || err instanceof PtyPathTakenError ? new UsageError(err.message) : err;
             });
             boards.push({ ...served, where: { target: `serial:${served.path}`, pty: served.path } });
           } else {
