@@ -10,3 +10,4 @@ export { CALIBRATION, ESP32_FREE_HEAP, planConnection } from './heap.ts';
 export { CRYPTO_MS, handshakeCryptoMs } from './timing.ts';
 export { parseSdkconfig, REFERENCE_SDKCONFIG, SdkconfigError } from './mbedtls/index.ts';
 export type { Sdkconfig } from './mbedtls/index.ts';
+export { MAX_SDKCONFIG_BYTES, readSdkconfigFile, SdkconfigFileError } from './sdkconfig-file.ts';

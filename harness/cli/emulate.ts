@@ -1,9 +1,8 @@
 /** `hilt emulate`: run emulated ESP32 boards for a harness, a terminal, or a serial tool to talk to. */
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { UsageError, errnoOf } from '../errors.ts';
 import {
-  PtyPathTakenError, SdkconfigError, SocatMissingError, parseSdkconfig, servePty, serveStdio, serveTcp, type BoardSettings, type Sdkconfig,
+  PtyPathTakenError, SdkconfigError, SdkconfigFileError, SocatMissingError, readSdkconfigFile, servePty, serveStdio, serveTcp, type BoardSettings, type Sdkconfig,
 } from '../../emulator/index.ts';
 import { within } from '../time.ts';
 import { wholeNumber } from './args.ts';
@@ -19,16 +18,11 @@ interface EmulateOptions {
   heap?: string;
 }
 
-async function loadSdkconfig(path: string): Promise<Sdkconfig> {
-  let text: string;
+function loadSdkconfig(path: string): Sdkconfig {
   try {
-    text = await readFile(path, 'utf8');
+    return readSdkconfigFile(path);
   } catch (err) {
-    throw new UsageError(`--sdkconfig ${path}: cannot be read (${errnoOf(err)}): give the sdkconfig of your firmware's build`);
-  }
-  try {
-    return parseSdkconfig(text, path);
-  } catch (err) {
+    if (err instanceof SdkconfigFileError) throw new UsageError(`--sdkconfig ${path}: ${err.reason}`);
     if (err instanceof SdkconfigError) throw new UsageError(err.message);
     throw err;
   }
@@ -47,7 +41,7 @@ export function registerEmulate(program: Command): void {
     .option('--json', 'print each board as one JSON object per line', false)
     .action(async (opts: EmulateOptions) => {
       const settings: BoardSettings = { realtime: opts.realtime };
-      if (opts.sdkconfig) settings.sdkconfig = await loadSdkconfig(opts.sdkconfig);
+      if (opts.sdkconfig) settings.sdkconfig = loadSdkconfig(opts.sdkconfig);
       if (opts.heap) settings.heapBytes = wholeNumber('--heap', opts.heap, 0, 8 * 1024 * 1024);
       const count = wholeNumber('--count', opts.count, 1, 1000);
       if (opts.pty && opts.tcp !== undefined) throw new UsageError('--pty and --tcp: choose one');

@@ -8,7 +8,7 @@ import { lstat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Device } from '../../harness/device/device.ts';
 import { SerialTransport } from '../../harness/transport/index.ts';
-import { HILT_BIN, hilt } from '../helpers.ts';
+import { HILT_BIN, hilt, tempDir } from '../helpers.ts';
 
 const hasSocat = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
 
@@ -80,6 +80,25 @@ describe('hilt emulate', function () {
       }
       for (const path of first.ptys) expect(await exists(path), `${path} after its emulator stopped`).to.equal(false);
     });
+  });
+
+  it('--sdkconfig /dev/zero: one line naming the file and exit 2, without reading it', async function () {
+    const { code, stderr } = await hilt(['emulate', '--sdkconfig', '/dev/zero'], { timeoutMs: 15_000 });
+    expect(code).to.equal(2);
+    expect(stderr.trim().split('\n')).to.have.length(1);
+    expect(stderr.trim()).to.equal("hilt: --sdkconfig /dev/zero: is a character device, not a file: give the sdkconfig file of your firmware's build");
+  });
+
+  it('hilt run --target emulator:?sdkconfig=/dev/zero: one line and exit 2', async function () {
+    const tmp = await tempDir();
+    try {
+      const { code, stderr } = await hilt(['run', '--target', 'emulator:?sdkconfig=/dev/zero'], { cwd: tmp.dir, timeoutMs: 15_000 });
+      expect(code).to.equal(2);
+      expect(stderr.trim().split('\n')).to.have.length(1);
+      expect(stderr).to.match(/sdkconfig \/dev\/zero is a character device, not a file/);
+    } finally {
+      await tmp.remove();
+    }
   });
 
   it('--count 0: one line and exit 2', async function () {
