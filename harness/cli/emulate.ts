@@ -74,13 +74,15 @@ export function registerEmulate(program: Command): void {
         await closeAll();
         throw err;
       }
+      // Listen before saying ready: whoever reads "ready" may press Ctrl-C at once.
+      const stopped = untilSignal();
       for (const b of boards) {
         if (opts.json) console.log(JSON.stringify({ type: 'board', id: b.board.id, mac: b.board.mac, ...b.where }));
         else console.log(`board ${b.board.id} (${b.board.mac}): --target ${String(b.where.target)}`);
       }
       if (opts.json) console.log(JSON.stringify({ type: 'ready', boards: boards.length }));
       else console.log(`${boards.length} board${boards.length === 1 ? '' : 's'} running; Ctrl-C to stop`);
-      const signal = await untilSignal();
+      const signal = await stopped;
       const closed = await within(5_000, closeAll());
       if (!opts.json) console.log(`${signal}: boards ${closed === 'timeout' ? 'did not stop within 5 s' : 'stopped'}`);
     });

@@ -5,10 +5,11 @@
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Device } from '../../harness/device/device.ts';
 import { SerialTransport } from '../../harness/transport/index.ts';
-import { HILT_BIN, hilt, tempDir } from '../helpers.ts';
+import { HILT_BIN, REPO, hilt, tempDir } from '../helpers.ts';
 
 const hasSocat = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
 
@@ -17,6 +18,8 @@ interface Emulator {
   ptys: string[];
   /** Ctrl-C, then the exit status (bounded). */
   stop(): Promise<number | null>;
+  /** What it said on stderr so far. */
+  stderr(): string;
 }
 
 /** Starts `hilt emulate --pty --json` and waits for its ready line (bounded). */
@@ -24,7 +27,7 @@ async function emulate(count: number): Promise<Emulator> {
   const child = spawn(process.execPath, [HILT_BIN, 'emulate', '--pty', '--json', '--count', String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => { if (signal) stderr += `(killed by ${signal})`; resolve(code); }));
   const ptys: string[] = [];
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no ready line within 15 s: ${stderr}`)); }, 15_000);
@@ -37,6 +40,7 @@ async function emulate(count: number): Promise<Emulator> {
   });
   return {
     child, ptys,
+    stderr: () => stderr,
     stop: async () => {
       child.kill('SIGINT');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -63,7 +67,7 @@ describe('hilt emulate', function () {
       try {
         second = await emulate(2);
         expect(first.ptys.filter((p) => second!.ptys.includes(p)), 'links shared by both').to.deep.equal([]);
-        expect(await second.stop()).to.equal(0);
+        expect(await second.stop(), second.stderr()).to.equal(0);
         for (const path of second.ptys) expect(await exists(path), `${path} after its emulator stopped`).to.equal(false);
         for (const path of first.ptys) {
           expect(await exists(path), `${path} after the other emulator stopped`).to.equal(true);
@@ -76,7 +80,7 @@ describe('hilt emulate', function () {
         }
       } finally {
         if (second && second.child.exitCode === null) await second.stop();
-        await first.stop();
+        expect(await first.stop(), first.stderr()).to.equal(0);
       }
       for (const path of first.ptys) expect(await exists(path), `${path} after its emulator stopped`).to.equal(false);
     });
@@ -92,7 +96,7 @@ describe('hilt emulate', function () {
   it('hilt run --target emulator:?sdkconfig=/dev/zero: one line and exit 2', async function () {
     const tmp = await tempDir();
     try {
-      const { code, stderr } = await hilt(['run', '--target', 'emulator:?sdkconfig=/dev/zero'], { cwd: tmp.dir, timeoutMs: 15_000 });
+      const { code, stderr } = await hilt(['run', join(REPO, 'scenarios', '01-mtls-happy-path.spec.ts'), '--target', 'emulator:?sdkconfig=/dev/zero'], { cwd: tmp.dir, timeoutMs: 15_000 });
       expect(code).to.equal(2);
       expect(stderr.trim().split('\n')).to.have.length(1);
       expect(stderr).to.match(/sdkconfig \/dev\/zero is a character device, not a file/);
