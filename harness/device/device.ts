@@ -14,6 +14,9 @@ import {
 import { HiltError, ExitCode } from '../errors.ts';
 import type { CloseInfo, Transport } from '../transport/transport.ts';
 import { detectPanic, parseLogLine, parseResetLine, stripColours, type LogLine, type Panic } from './log.ts';
+import { LineWindow, type WindowLimits } from './window.ts';
+
+export { WindowError, DEFAULT_WINDOW, type WindowLimits } from './window.ts';
 
 export interface ConsoleLine {
   /** The text as the device printed it, colours stripped. */
@@ -34,6 +37,8 @@ export interface DeviceOptions {
   commandTimeoutMs?: number;
   /** How long `hello` may take when opening. */
   helloTimeoutMs?: number;
+  /** How many console lines (and bytes of them) stay in memory for expect(); see window.ts. */
+  window?: Partial<WindowLimits>;
 }
 
 /** The device refused a command (`err` reply): a usage problem in the scenario or the harness. */
@@ -77,7 +82,8 @@ interface Pending {
 const MAX_ID = 2 ** 31 - 1;
 
 export class Device extends EventEmitter {
-  readonly lines: ConsoleLine[] = [];
+  /** The recent console lines; all of them go to the console log (startLog). */
+  readonly window: LineWindow<ConsoleLine>;
   readonly events: DeviceEvent[] = [];
   hello: HelloReply | null = null;
   private nextId = 1;
@@ -91,6 +97,7 @@ export class Device extends EventEmitter {
   private constructor(readonly transport: Transport, options: DeviceOptions) {
     super();
     this.commandTimeoutMs = options.commandTimeoutMs ?? 15_000;
+    this.window = new LineWindow(options.window);
     const splitter = new LineSplitter({ maxLineBytes: 64 * 1024 });
     transport.on('data', (chunk) => splitter.write(chunk));
     splitter.on('data', (line: Line) => this.onLine(line));
@@ -115,9 +122,17 @@ export class Device extends EventEmitter {
     return this.transport.description;
   }
 
-  /** Index of the next console line: pass as `since` to look only at what comes after. */
+  /** The console lines still in memory, oldest first. */
+  get lines(): readonly ConsoleLine[] {
+    return this.window.held();
+  }
+
+  /**
+   * Number of the next console line: pass as `since` to look only at what comes after. A search
+   * from a mark whose lines were partly dropped from memory fails with a WindowError.
+   */
   mark(): number {
-    return this.lines.length;
+    return this.window.next;
   }
 
   /** Sends `hello` and checks the protocol version. */
@@ -195,13 +210,17 @@ export class Device extends EventEmitter {
 
   /**
    * Resolves with the first console line from `since` (default: lines printed from now on) that
-   * matches; fails fast on `notMatching` or a panic.
+   * matches; fails fast on `notMatching` or a panic. Lines are read as they arrive, so a waiting
+   * expect() sees every one; a `since` whose lines were already dropped from memory fails at
+   * once with a WindowError, since neither the first match nor `notMatching` can be judged.
    */
   expect(pattern: RegExp | string, options: { timeoutMs?: number; notMatching?: RegExp; since?: number } = {}): Promise<ConsoleLine> {
-    const { timeoutMs = 5_000, notMatching, since = this.lines.length } = options;
+    const { timeoutMs = 5_000, notMatching, since = this.window.next } = options;
     const matches = (l: ConsoleLine) => (typeof pattern === 'string' ? l.text.includes(pattern) : pattern.test(l.text));
+    let next = since;
     return this.waitFor(() => {
-      for (const line of this.lines.slice(since)) {
+      for (const line of this.window.since(next)) {
+        next++;
         if (notMatching?.test(line.text)) throw new ExpectTimeoutError(`console printed ${JSON.stringify(line.text)}, which must not appear (${notMatching}) while waiting for ${pattern}`);
         if (matches(line)) return line;
       }
@@ -215,9 +234,9 @@ export class Device extends EventEmitter {
       () => `no ${name} event from the device within ${timeoutMs} ms`);
   }
 
-  /** Console lines since `since`, as text. */
+  /** Console lines since `since`, as text; a WindowError if some were dropped from memory. */
   consoleSince(since: number): string[] {
-    return this.lines.slice(since).map((l) => l.text);
+    return this.window.since(since).map((l) => l.text);
   }
 
   /**
@@ -335,7 +354,7 @@ export class Device extends EventEmitter {
     }
     const text = stripColours(parsed.text);
     const consoleLine: ConsoleLine = { text, log: parseLogLine(text), at };
-    this.lines.push(consoleLine);
+    this.window.push(consoleLine);
     this.emit('line', consoleLine);
     const panic = detectPanic(text) ?? this.unexpectedReset(text);
     if (panic) this.fail(new PanicError(panic));
