@@ -24,15 +24,14 @@ interface PtyAgent {
   path: string;
   /** Writes raw bytes from the "device". */
   print(data: string | Buffer): Promise<void>;
-  /**
-   * What the agent prints before its reply to the next command other than hello (the reply
-   * itself is `@hil <id> ok {}`); null: no reply at all.
-   */
-  beforeReply: string | Buffer | null;
+  /** What the "device" prints when it hears command `command` with id `id` (default: a proper reply). */
+  respond: (command: string, id: number) => string | Buffer;
   release(): Promise<void>;
 }
 
-/** A scripted agent behind a real pty pair: answers hello, and other commands as told. */
+const reply = (command: string, id: number) => `@hil ${id} ok ${command === 'hello' ? JSON.stringify(HELLO) : '{}'}\n`;
+
+/** A scripted agent behind a real pty pair: answers each command as the test says. */
 async function ptyAgent(): Promise<PtyAgent> {
   const pair = await ptyPair();
   const far = new SerialPort({ path: pair.b, baudRate: 115200, autoOpen: false });
@@ -44,7 +43,7 @@ async function ptyAgent(): Promise<PtyAgent> {
   const agent: PtyAgent = {
     path: pair.a,
     print,
-    beforeReply: '',
+    respond: reply,
     release: async () => {
       if (far.isOpen) await new Promise<void>((resolve) => far.close(() => resolve()));
       await pair.release();
@@ -57,14 +56,19 @@ async function ptyAgent(): Promise<PtyAgent> {
     while ((nl = heard.indexOf('\n')) !== -1) {
       const m = /^@hil (\d+) (\S+)/.exec(heard.slice(0, nl));
       heard = heard.slice(nl + 1);
-      if (!m) continue;
-      if (m[2] === 'hello') void print(`@hil ${m[1]} ok ${JSON.stringify(HELLO)}\n`);
-      else if (agent.beforeReply !== null) {
-        void print(Buffer.concat([Buffer.from(agent.beforeReply), Buffer.from(`@hil ${m[1]} ok {}\n`)]));
-      }
+      if (m) void print(agent.respond(m[2]!, Number(m[1])));
     }
   });
   return agent;
+}
+
+/** Bytes as a UART reads them at the wrong baud rate: noise, newlines included (seeded, so fixed). */
+function noise(length: number): Buffer {
+  let x = 12345;
+  return Buffer.from(Array.from({ length }, () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x >> 23;
+  }));
 }
 
 describe('faults: devices that misbehave (real pseudo-terminal)', function () {
@@ -113,11 +117,66 @@ describe('faults: devices that misbehave (real pseudo-terminal)', function () {
       expect(() => d.consoleSince(start)).to.throw(WindowError);
       // One from a mark still in the window works as ever.
       expect((await d.expect(/flood: line 4990 /, { since: d.mark() - 20, timeoutMs: 1_000 })).text).to.match(/^I \(4990\) flood/);
-      expect((await d.command('heap.stats', {}, { timeoutMs: 5_000 }))).to.deep.equal({});
+      expect(await d.command('heap.stats', {}, { timeoutMs: 5_000 })).to.deep.equal({});
 
       await d.stopLog();
       const logged = (await readFile(log, 'utf8')).split('\n').filter((l) => / flood: /.test(l));
       expect(logged, 'lines in the console log').to.have.length(LINES + 1);
+    });
+  });
+
+  describe('a device that prints a line longer than any limit', function () {
+    for (const [how, between] of [['right before its reply, with no newline between', ''], ['then a newline, then its reply', '\n']] as const) {
+      it(`${how}: the reply arrives, and the cut line is noted and logged`, async function () {
+        const d = device = await Device.open(new SerialTransport({ path: agent.path }));
+        const log = join(tmp.dir, 'console.log');
+        d.startLog(log);
+        const noted = new Promise((resolve) => d.once('note', resolve));
+        agent.respond = (command, id) => `I (1) chatty: ${'x'.repeat(100_000)}${between}${reply(command, id)}`;
+        expect(await d.command('heap.stats', {}, { timeoutMs: 5_000 })).to.deep.equal({});
+        await noted;
+        expect(d.notes.map((n) => n.kind)).to.deep.equal(['overlong_line']);
+        expect(d.notes[0]!.message).to.equal('a console line ran over 65536 bytes: only its start is kept, the rest of it was dropped');
+        expect(d.lines.at(-1)!.text).to.have.length(65_536);
+        await d.stopLog();
+        expect(await readFile(log, 'utf8')).to.match(/\] \[hilt\] a console line ran over 65536 bytes/);
+      });
+    }
+  });
+
+  describe('a device at the wrong baud rate', function () {
+    it('output without line breaks: the command that gets no reply says so', async function () {
+      const d = device = await Device.open(new SerialTransport({ path: agent.path }));
+      agent.respond = () => 'U'.repeat(8 * 1024);
+      const err = await rejection(d.command('heap.stats', {}, { timeoutMs: 1_000 }));
+      expect(err.message).to.equal(`serial ${agent.path} at 115200 baud: no reply to heap.stats within 1000 ms: no line break in the last 8 KiB the device sent: wrong baud rate?`);
+    });
+
+    it('noise instead of a hello: opening fails naming the baud rate, not the firmware', async function () {
+      agent.respond = () => noise(16 * 1024);
+      const err = await rejection(Device.open(new SerialTransport({ path: agent.path }), { helloTimeoutMs: 1_000 }));
+      expect(err.message).to.match(new RegExp(`^serial ${agent.path} at 115200 baud: no reply to hello within 1000 ms: \\d+ % of the last \\d+ KiB the device sent is not text: wrong baud rate\\?$`));
+    });
+
+    it('noise between commands is noted for the report, once', async function () {
+      const d = device = await Device.open(new SerialTransport({ path: agent.path }));
+      const noted = new Promise((resolve) => d.once('note', resolve));
+      await agent.print(Buffer.concat([noise(32 * 1024), Buffer.from('\n')]));
+      await noted;
+      // The reply comes after all the noise: every block of it has been judged by then.
+      expect(await d.command('heap.stats', {}, { timeoutMs: 5_000 })).to.deep.equal({});
+      expect(d.notes).to.have.length(1);
+      expect(d.notes[0]).to.include({ kind: 'garbled' });
+      expect(d.notes[0]!.message).to.match(/^\d+ % of the last \d+ KiB the device sent is not text: wrong baud rate\?$/);
+    });
+
+    it('once a reply comes through whole, earlier noise no longer colours errors', async function () {
+      const d = device = await Device.open(new SerialTransport({ path: agent.path }));
+      agent.respond = (command, id) => Buffer.concat([noise(8 * 1024), Buffer.from(`\n${reply(command, id)}`)]);
+      expect(await d.command('heap.stats', {}, { timeoutMs: 5_000 })).to.deep.equal({});
+      agent.respond = () => '';
+      const err = await rejection(d.command('heap.stats', {}, { timeoutMs: 300 }));
+      expect(err.message).to.equal(`serial ${agent.path} at 115200 baud: no reply to heap.stats within 300 ms`);
     });
   });
 });
