@@ -1,9 +1,9 @@
 /** `hilt broker`: the lab on its own, for manual work with real boards. */
 import type { Command } from 'commander';
 import { isIP } from 'node:net';
-import { UsageError } from '../errors.ts';
+import { UsageError, quoted } from '../errors.ts';
 import { startLab, type Attempt, type Lab, type Listener } from '../lab/index.ts';
-import { ensurePki } from '../pki/index.ts';
+import { ensurePki, type Pki } from '../pki/index.ts';
 import { within } from '../time.ts';
 import { shown } from './args.ts';
 import { untilSignal } from './signals.ts';
@@ -40,11 +40,17 @@ export function describeAttempt(a: Attempt): string {
 }
 
 function parsePortBase(value: string): number {
-  const port = Number(value);
+  // Decimal digits only: Number() would also take "0x22b3", "1e3" and " 8883".
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535 - 16) {
-    throw new UsageError(`--port-base ${JSON.stringify(value)}: not a port number: give 0 (any free port) or 1-65519`);
+    throw new UsageError(`--port-base ${quoted(value)}: not a port number: give 0 (any free port) or 1-65519`);
   }
   return port;
+}
+
+/** PKI warnings (a key whose mode had drifted, a root that no longer fits) on stderr, in either output mode. */
+function warnAbout(pki: Pki): void {
+  for (const c of pki.changes) if (c.action === 'warning') process.stderr.write(`hilt: warning: ${c.name}: ${c.reason}\n`);
 }
 
 async function serve(lab: Lab, json: boolean): Promise<void> {
@@ -92,14 +98,27 @@ export function registerBroker(program: Command): void {
     .action(async (opts: BrokerOptions) => {
       const portBase = parsePortBase(opts.portBase);
       const profiles = opts.profiles?.split(',').map((p) => p.trim()).filter(Boolean);
+      if (profiles?.length === 0) throw new UsageError(`--profiles ${quoted(opts.profiles!)}: names no profile: give a comma-separated list, or leave it out for all`);
       const host = opts.host;
       // A bench address must be on the server certificates, or boards reject the name.
       const extraNames = LOOPBACK.has(host) || WILDCARD.has(host) ? [] : [host];
       if (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) {
-        throw new UsageError(`--host ${JSON.stringify(host)}: not an address: give an IP of this machine (192.168.1.20) or 0.0.0.0`);
+        throw new UsageError(`--host ${quoted(host)}: not an address: give an IP of this machine (192.168.1.20) or 0.0.0.0`);
       }
-      const pki = await ensurePki({ dir: opts.dir, hosts: extraNames });
+      // Bind first, with the certificates as they are: a host the lab cannot bind (not an
+      // address of this machine, a name that does not resolve) must never reach the server
+      // certificates, where it would stay until --force. Then add the host and serve the result.
+      const pki = await ensurePki({ dir: opts.dir });
+      warnAbout(pki);
       const lab = await startLab({ pki, profiles, host, portBase });
+      if (extraNames.length > 0) {
+        try {
+          lab.useCertificates(await ensurePki({ dir: opts.dir, hosts: extraNames }));
+        } catch (err) {
+          await lab.close();
+          throw err;
+        }
+      }
       await serve(lab, opts.json);
       const signal = await untilSignal();
       const closed = await within(5_000, lab.close());

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ExitCode, HiltError } from '../errors.ts';
+import { refuseEmptyValues } from './args.ts';
 import { registerBroker } from './broker.ts';
 import { registerCerts } from './certs.ts';
 import { registerEmulate } from './emulate.ts';
@@ -17,8 +18,10 @@ export function buildProgram(): Command {
     .description('hardware-in-the-loop tests for the TLS and MQTT connectivity of ESP32 firmware')
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text) });
+    // Commander puts its "(Did you mean ...?)" on a line of its own: keep every error on one.
+    .configureOutput({ outputError: (text, write) => write(`${text.trimEnd().replace(/\n/g, ' ')}\n`) });
   for (const register of COMMANDS) register(program);
+  program.hook('preAction', (_program, action) => refuseEmptyValues(action));
   return program;
 }
 

@@ -1,6 +1,6 @@
 /** `hilt run`: the scenario catalogue against a device, with reports for the release. */
 import type { Command } from 'commander';
-import { UsageError } from '../errors.ts';
+import { UsageError, printable, quoted } from '../errors.ts';
 import { loadConfig, type RunConfig } from '../run/config.ts';
 import { runScenarios, scenarioFiles } from '../run/runner.ts';
 import { KINDS } from '../device/targets/index.ts';
@@ -38,7 +38,7 @@ export function registerRun(program: Command): void {
         try {
           new RegExp(opts.grep);
         } catch (err) {
-          throw new UsageError(`--grep ${JSON.stringify(opts.grep)}: not a regular expression (${(err as Error).message})`);
+          throw new UsageError(`--grep ${quoted(opts.grep)}: not a regular expression (${printable((err as Error).message)})`);
         }
       }
       const outcome = await runScenarios({ files: scenarioFiles(files), config, grep: opts.grep, bail: opts.bail });

@@ -62,15 +62,26 @@ export interface Attempt {
   /** null on a plain listener. */
   tls: TlsRecord | null;
   mqtt: MqttRecord | null;
-  /** Bytes received before TLS was up (a stall listener counts the ClientHello here). */
+  /**
+   * Bytes on the wire from the device and to it (TCP payload, so TLS records and handshakes
+   * count): as of when the record settled, then final once it closed.
+   */
   bytesReceived: number;
+  bytesSent: number;
   closed: CloseRecord | null;
+}
+
+/** What counts a connection's bytes: a net.Socket (for TLS, the TCP socket beneath it). */
+export interface WireCounter {
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
 }
 
 interface Tracked {
   record: Attempt;
   started: number;
   settled: boolean;
+  wire: WireCounter | null;
 }
 
 export class AttemptTimeoutError extends HiltError {
@@ -110,13 +121,13 @@ export class Attempts extends EventEmitter {
     return this.lastId;
   }
 
-  open(listener: string, port: number, peer: { address?: string; port?: number }): Attempt {
+  open(listener: string, port: number, peer: { address?: string; port?: number }, wire: WireCounter | null = null): Attempt {
     const record: Attempt = {
       id: ++this.lastId, listener, port,
       peer: { address: peer.address ?? 'unknown', port: peer.port ?? 0 },
-      startedAt: new Date().toISOString(), tls: null, mqtt: null, bytesReceived: 0, closed: null,
+      startedAt: new Date().toISOString(), tls: null, mqtt: null, bytesReceived: 0, bytesSent: 0, closed: null,
     };
-    const t = { record, started: performance.now(), settled: false };
+    const t = { record, started: performance.now(), settled: false, wire };
     this.tracked.push(t);
     this.byRecord.set(record, t);
     return record;
@@ -132,6 +143,7 @@ export class Attempts extends EventEmitter {
     const t = this.find(record);
     if (t.settled) return;
     t.settled = true;
+    this.count(t);
     this.emit('settled', record);
   }
 
@@ -139,6 +151,7 @@ export class Attempts extends EventEmitter {
     if (record.closed) return;
     record.closed = { at: new Date().toISOString(), afterMs: this.elapsed(record), by, reason };
     this.settle(record);
+    this.count(this.find(record));
     this.emit('closed', record);
   }
 
@@ -197,6 +210,12 @@ export class Attempts extends EventEmitter {
     const write = (record: Attempt) => out.write(`${JSON.stringify({ type: 'attempt', ...record })}\n`);
     this.on('closed', write);
     return () => this.off('closed', write);
+  }
+
+  private count(t: Tracked): void {
+    if (!t.wire) return;
+    t.record.bytesReceived = t.wire.bytesRead;
+    t.record.bytesSent = t.wire.bytesWritten;
   }
 
   private find(record: Attempt): Tracked {

@@ -4,12 +4,15 @@
  * would drop the socket without saying why), MQTT identity and topic rules in policy.ts.
  */
 import { Aedes, type Client } from 'aedes';
+import { X509Certificate } from 'node:crypto';
+import { access } from 'node:fs/promises';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import { join } from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
 import { UsageError, errnoOf } from '../errors.ts';
-import { fingerprint, type Pki } from '../pki/index.ts';
+import { DEVICE_ID, fingerprint, type Pki } from '../pki/index.ts';
 import { Attempts, type Attempt, type ClientCertificate } from './attempts.ts';
-import { Connack, checkIdentity, topicAllowed } from './policy.ts';
+import { checkIdentity, topicAllowed } from './policy.ts';
 import { PROFILES, profileNames, type ListenerProfile } from './profiles.ts';
 
 export interface LabOptions {
@@ -39,6 +42,11 @@ export interface Lab {
   listeners: Listener[];
   listener(name: string): Listener;
   attempts: Attempts;
+  /**
+   * Serves the certificates of `pki` from now on (new connections; the same dir and names). For a
+   * lab that binds before its certificates name a new host: see `hilt broker --host`.
+   */
+  useCertificates(pki: Pki): void;
   close(): Promise<void>;
 }
 
@@ -84,6 +92,46 @@ function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }): { reason:
   return { reason: err.reason ?? err.message, code, byDevice };
 }
 
+/** CN of a certificate, or null. */
+function commonName(cert: X509Certificate): string | null {
+  return cert.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? null;
+}
+
+/**
+ * The device identities of a lab PKI: every client certificate's CN as the lab started, and any
+ * device minted since (`hilt certs device <id>`, or a run minting its device after the lab came
+ * up), looked up on disk when a client without a certificate asks for such an id.
+ */
+function pkiIdentities(pki: Pki): (id: string) => Promise<boolean> {
+  const known = new Set<string>();
+  for (const a of pki.manifest.artifacts) {
+    if (a.kind !== 'client') continue;
+    const cn = commonName(new X509Certificate(pki.material(a.name).cert));
+    if (cn) known.add(cn);
+  }
+  return async (id) => {
+    if (known.has(id)) return true;
+    if (!DEVICE_ID.test(id)) return false; // no file of that name can exist (and no path tricks)
+    return access(join(pki.dir, 'device', `${id}.crt`)).then(() => true, () => false);
+  };
+}
+
+/** What a TLS listener serves: its certificate chain, and the CAs it takes client certificates from. */
+function secureContextOf(profile: ListenerProfile, pki: Pki): tls.SecureContextOptions {
+  const served = pki.material(profile.server!);
+  return {
+    cert: served.chain,
+    key: served.key,
+    ca: [pki.material('root-current').cert, pki.material('ca-issuing').cert],
+    minVersion: profile.minVersion,
+    maxVersion: profile.maxVersion,
+    ciphers: profile.ciphers,
+    // The device's order decides, so the negotiated suite shows what the firmware prefers
+    // (Node's default would impose its own order).
+    honorCipherOrder: false,
+  };
+}
+
 export async function startLab(options: LabOptions): Promise<Lab> {
   const { pki, host = '127.0.0.1', portBase = 0, handshakeTimeoutMs = 20_000, stallHoldMs = 120_000 } = options;
   const wanted = options.profiles ?? profileNames();
@@ -95,6 +143,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
 
   const attempts = new Attempts();
   const connections = new WeakMap<object, Connection>();
+  const inPki = pkiIdentities(pki);
+  /** Ids a certificate has proved in this lab: they stay the certificate's, connected or not. */
+  const certifiedIds = new Set<string>();
   const sockets = new Set<Socket>();
   let closing = false;
 
@@ -113,10 +164,24 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     },
     authenticate(client, _username, _password, done) {
       const conn = connectionOf(client);
-      const problem = checkIdentity(conn?.identity ?? null, client.id);
-      if (!problem) return done(null, true);
-      if (conn) conn.labReason = `CONNACK ${Connack.notAuthorized}: ${problem}`;
-      done(Object.assign(new Error(problem), { returnCode: Connack.notAuthorized }), null);
+      // aedes has put a generated id on a client that sent none; the record has what was sent.
+      const clientId = conn?.record.mqtt?.clientId ?? client.id;
+      const holder = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
+      const held = holder && holder !== client ? connectionOf(holder) : undefined;
+      void (async () => {
+        const certificateCn = conn?.identity ?? null;
+        const certified = certificateCn === null && (certifiedIds.has(clientId) || await inPki(clientId));
+        const heldBy = held?.identity ? `attempt ${held.record.id} on ${held.record.listener}` : null;
+        const refusal = checkIdentity(clientId, { certificateCn, heldBy, certified });
+        if (!refusal) {
+          if (certificateCn !== null) certifiedIds.add(certificateCn);
+          // aedes closes the session this one takes over: say so in that session's record.
+          if (held && !held.labReason) held.labReason = `taken over by attempt ${conn?.record.id ?? '?'} on ${conn?.record.listener ?? '?'} (same client id)`;
+          return done(null, true);
+        }
+        if (conn) conn.labReason = `CONNACK ${refusal.connack}: ${refusal.reason}`;
+        done(Object.assign(new Error(refusal.reason), { returnCode: refusal.connack }), null);
+      })();
     },
     authorizePublish(client, packet, done) {
       if (!client || topicAllowed(client.id, packet.topic)) return done(null);
@@ -164,25 +229,17 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const newConnection = (record: Attempt): Connection => ({ record, identity: null, labReason: null, failedBy: null, mqttError: null });
 
   function tlsServer(profile: ListenerProfile, port: () => number): net.Server {
-    const served = pki.material(profile.server!);
     const server = tls.createServer({
-      cert: served.chain,
-      key: served.key,
-      ca: [pki.material('root-current').cert, pki.material('ca-issuing').cert],
+      ...secureContextOf(profile, pki),
       requestCert: profile.clientAuth === 'required',
       // The lab decides about client certificates itself, so that the record can say why.
       rejectUnauthorized: false,
-      minVersion: profile.minVersion,
-      maxVersion: profile.maxVersion,
-      ciphers: profile.ciphers,
-      // The device's order decides, so the negotiated suite shows what the firmware prefers
-      // (Node's default would impose its own order).
-      honorCipherOrder: false,
       handshakeTimeout: handshakeTimeoutMs,
     });
+    tlsServers.set(profile, server);
     const pending = new Map<string, { record: Attempt; conn: Connection }>();
     server.on('connection', (raw: Socket) => {
-      const record = attempts.open(profile.name, port(), { address: raw.remoteAddress, port: raw.remotePort });
+      const record = attempts.open(profile.name, port(), { address: raw.remoteAddress, port: raw.remotePort }, raw);
       const conn = newConnection(record);
       const key = peerKey(raw);
       pending.set(key, { record, conn });
@@ -240,7 +297,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
 
   function plainServer(profile: ListenerProfile, port: () => number): net.Server {
     return net.createServer((socket) => {
-      const record = attempts.open(profile.name, port(), { address: socket.remoteAddress, port: socket.remotePort });
+      const record = attempts.open(profile.name, port(), { address: socket.remoteAddress, port: socket.remotePort }, socket);
       const conn = newConnection(record);
       track(socket, record, conn);
       connections.set(socket, conn);
@@ -250,14 +307,14 @@ export async function startLab(options: LabOptions): Promise<Lab> {
 
   function stallServer(profile: ListenerProfile, port: () => number): net.Server {
     return net.createServer((socket) => {
-      const record = attempts.open(profile.name, port(), { address: socket.remoteAddress, port: socket.remotePort });
+      const record = attempts.open(profile.name, port(), { address: socket.remoteAddress, port: socket.remotePort }, socket);
       record.tls = {
         outcome: 'stalled', reason: 'the lab never answers', code: null, protocol: null, cipher: null,
         clientCertificate: null, handshakeMs: null,
       };
       const conn = newConnection(record);
       track(socket, record, conn);
-      socket.on('data', (chunk: Buffer) => { record.bytesReceived += chunk.length; });
+      socket.resume(); // read and drop what comes (the record counts it), so the device's sends never block
       // Bounded like everything else: a device that never gives up does not hold the socket for ever.
       const hold = setTimeout(() => {
         conn.labReason = `lab stopped stalling after ${stallHoldMs} ms`;
@@ -269,6 +326,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   }
 
   const servers: net.Server[] = [];
+  const tlsServers = new Map<ListenerProfile, tls.Server>();
   const listeners: Listener[] = [];
   const listenOne = (profile: ListenerProfile, index: number) => new Promise<Listener>((resolve, reject) => {
     let bound = 0;
@@ -281,6 +339,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       const why = errnoOf(err);
       const fix = why === 'EADDRINUSE' ? 'stop what holds it or choose another --port-base'
         : why === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine: choose one it has with --host`
+        : why === 'ENOTFOUND' || why === 'EAI_AGAIN' ? `${host} does not resolve: give an IP of this machine or a name that resolves to one`
         : 'choose another --host or --port-base';
       reject(new UsageError(`cannot listen on ${host} port ${wantedPort || '(any)'} for listener ${profile.name} (${why}): ${fix}`, { cause: err }));
     });
@@ -313,6 +372,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     listeners,
     attempts,
     close,
+    useCertificates(next) {
+      for (const [profile, server] of tlsServers) server.setSecureContext(secureContextOf(profile, next));
+    },
     listener(name) {
       const found = listeners.find((l) => l.profile.name === name);
       if (!found) throw new UsageError(`listener ${JSON.stringify(name)} is not open in this lab: open it with --profiles or choose from ${listeners.map((l) => l.profile.name).join(', ')}`);

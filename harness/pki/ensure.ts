@@ -4,11 +4,12 @@
  * manifest. Everything is issued in memory first and written only when all of it succeeded.
  */
 import { X509Certificate } from 'node:crypto';
-import { access, constants, mkdir, readFile, readdir } from 'node:fs/promises';
+import { access, chmod, constants, mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
-import { UsageError, errnoOf } from '../errors.ts';
+import { dirname, join, resolve } from 'node:path';
+import { UsageError, errnoOf, quoted } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
+import { withLockFile } from '../lock.ts';
 import { VERSION } from '../version.ts';
 import type { CertSpec } from './catalog.ts';
 import { BASE_HOSTS, BUNDLES, CERTIFICATES, DEVICE_ID, deviceSpec } from './catalog.ts';
@@ -70,7 +71,12 @@ export interface EnsureOptions {
   devices?: string[];
   /** The time the dates are judged against (tests). */
   now?: Date;
+  /** How long to wait for another process that holds the certs folder's lock (default 60 s). */
+  lockTimeoutMs?: number;
 }
+
+/** The lock file in a certs folder while a process creates or refreshes its PKI. */
+export const LOCK_FILE = '.hilt-pki.lock';
 
 /** A lab PKI on disk, with its PEM text loaded. Keys are reachable only through `material()`. */
 export interface Pki {
@@ -91,9 +97,28 @@ function isHostName(host: string): boolean {
   return isIP(host) !== 0 || /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host);
 }
 
+/**
+ * Creates a folder of the PKI 0700 whatever the umask (mkdir's mode is masked by it; chmod is
+ * not). A folder that exists is left as its owner set it.
+ */
+async function makePrivateDir(path: string): Promise<void> {
+  try {
+    await mkdir(path, { mode: 0o700 });
+  } catch (err) {
+    if (errnoOf(err) === 'EEXIST' && (await stat(path)).isDirectory()) return;
+    throw err;
+  }
+  await chmod(path, 0o700);
+}
+
 async function prepareDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    // Parents are ordinary folders; the certs folder itself holds private keys.
+    await makePrivateDir(dir).catch(async (err: unknown) => {
+      if (errnoOf(err) !== 'ENOENT') throw err;
+      await mkdir(dirname(dir), { recursive: true });
+      await makePrivateDir(dir);
+    });
     await access(dir, constants.W_OK);
   } catch (err) {
     throw new UsageError(`certs dir ${dir} cannot be written (${errnoOf(err)}): fix its permissions or choose another certs directory`, { cause: err });
@@ -137,6 +162,24 @@ async function mintedDevices(dir: string): Promise<string[]> {
 interface Existing {
   cert: X509Certificate;
   material: Material;
+  /** Permission bits of the key file (0o600 as written). */
+  keyMode: number;
+}
+
+/**
+ * A private key open to its group or others is set back to 0600, and said so: the lab's keys
+ * are test keys that hilt can put right itself, so this warns rather than stopping a run, but
+ * whoever reads the warning learns the key may have been exposed.
+ */
+async function tightenKey(dir: string, spec: CertSpec, mode: number): Promise<Change> {
+  const keyPath = join(dir, `${spec.file}.key`);
+  const was = `0${mode.toString(8)}`;
+  try {
+    await chmod(keyPath, 0o600);
+  } catch (err) {
+    throw new UsageError(`${keyPath}: private key is mode ${was} and cannot be set to 0600 (${errnoOf(err)}): chmod 600 it, or delete it and run \`hilt certs\``, { cause: err });
+  }
+  return { name: spec.name, action: 'warning', reason: `key ${spec.file}.key was mode ${was}, open to others: set to 0600 (if others could read it, treat the key as exposed)` };
 }
 
 function fixFor(spec: CertSpec): string {
@@ -169,7 +212,8 @@ async function loadExisting(dir: string, spec: CertSpec): Promise<Existing | nul
     throw new UsageError(`${keyPath}: not a valid PEM private key (corrupt?): ${fixFor(spec)}`);
   }
   if (!matches) throw new UsageError(`${keyPath}: is not the key of ${certPath}: ${fixFor(spec)}`);
-  return { cert, material: { cert: certPem, key: keyPem } };
+  const keyMode = (await stat(keyPath)).mode & 0o777;
+  return { cert, material: { cert: certPem, key: keyPem }, keyMode };
 }
 
 /** Why an existing certificate must be reissued, or null to keep it. */
@@ -195,12 +239,20 @@ export async function ensurePki(options: EnsureOptions): Promise<Pki> {
   const dir = resolve(options.dir);
   const now = (options.now ?? new Date()).getTime();
   for (const host of options.hosts ?? []) {
-    if (!isHostName(host)) throw new UsageError(`--host ${JSON.stringify(host)}: not a host name or IP address: give a DNS name (bench.local) or an address (192.168.1.20)`);
+    if (!isHostName(host)) throw new UsageError(`--host ${quoted(host)}: not a host name or IP address: give a DNS name (bench.local) or an address (192.168.1.20)`);
   }
   for (const id of options.devices ?? []) {
-    if (!DEVICE_ID.test(id)) throw new UsageError(`device id ${JSON.stringify(id)}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+    if (!DEVICE_ID.test(id)) throw new UsageError(`device id ${quoted(id)}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
   }
   await prepareDir(dir);
+  // Two hilt processes on one certs folder (two first runs at once, a run beside hilt certs)
+  // would each issue their own roots and write over each other: one at a time, and the second
+  // then finds the first's PKI complete and keeps it.
+  const lock = { what: `certs dir ${dir}`, timeoutMs: options.lockTimeoutMs };
+  return withLockFile(join(dir, LOCK_FILE), lock, () => ensureLocked(dir, options, now));
+}
+
+async function ensureLocked(dir: string, options: EnsureOptions, now: number): Promise<Pki> {
   const previous = await readManifest(dir);
   // Hosts accumulate: a bench address given once stays on the server certificates until --force.
   const hosts = [...new Set([...BASE_HOSTS, ...(options.force ? [] : previous?.hosts ?? []), ...(options.hosts ?? []).map(canonicalHost)])];
@@ -236,6 +288,9 @@ export async function ensurePki(options: EnsureOptions): Promise<Pki> {
             reason = null;
           }
         }
+        // A key about to be replaced is written 0600 anew; one kept must be made private again.
+        // (Owner bits alone, 0400 say, are the owner's business.)
+        if (existing && !reason && (existing.keyMode & 0o077) !== 0) changes.push(await tightenKey(dir, spec, existing.keyMode));
         const material = reason ? await issue(spec, issuer, hosts, now, await (key ?? newKey(spec.key))) : existing!.material;
         if (reason) {
           fresh.add(spec.name);
@@ -292,6 +347,9 @@ export async function ensurePki(options: EnsureOptions): Promise<Pki> {
 
   // Chains and bundles are rewritten every time (cheap, derived); a reader never sees a torn file.
   // Keys go first so a certificate on disk never lacks its key.
+  for (const folder of new Set(writes.map(([file]) => dirname(file)))) {
+    if (folder !== '.') await makePrivateDir(join(dir, folder));
+  }
   for (const [file, data, mode] of writes) await writeFileAtomic(join(dir, file), data, mode);
   const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
   const manifestPath = join(dir, 'manifest.json');
@@ -305,7 +363,7 @@ export async function ensurePki(options: EnsureOptions): Promise<Pki> {
 function pkiOf(dir: string, manifest: Manifest, changes: Change[], issued: Map<string, Material>, chains: Map<string, string>): Pki {
   const find = (name: string): Artifact => {
     const artifact = manifest.artifacts.find((a) => a.name === name);
-    if (!artifact) throw new UsageError(`no lab certificate or bundle named ${JSON.stringify(name)}: see ${join(dir, 'manifest.json')}`);
+    if (!artifact) throw new UsageError(`no lab certificate or bundle named ${quoted(name)}: see ${join(dir, 'manifest.json')}`);
     return artifact;
   };
   return {

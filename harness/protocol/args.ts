@@ -29,9 +29,10 @@ export function argString(args: Args, key: string, opts: { default?: string } = 
   return value;
 }
 
-const DECIMAL = /^-?[0-9]+$/;
+/** One spelling per number: a leading zero is octal to C's strtol(s, 0), and -0 is 0. */
+const DECIMAL = /^(?:0|-?[1-9][0-9]*)$/;
 
-/** A decimal integer (no sign but `-`, no hex, no exponent, no fraction), within min..max. */
+/** A decimal integer (no sign but `-`, no leading zero, no hex, no exponent, no fraction), within min..max. */
 export function argInt(args: Args, key: string, opts: { min?: number; max?: number; default?: number } = {}): number {
   const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = opts;
   const range = `an integer ${min}..${max}`;

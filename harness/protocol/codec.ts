@@ -5,7 +5,7 @@
  * is the written spec.
  */
 import type { Line } from './lines.ts';
-import { ProtocolError, quote, type ErrCode } from './errors.ts';
+import { ProtocolError, printable, quote, type ErrCode } from './errors.ts';
 
 export { ProtocolError, ERR_CODES, type ErrCode } from './errors.ts';
 export {
@@ -201,7 +201,8 @@ export function parseDeviceLine(line: Line | string): DeviceLine {
     try {
       body = JSON.parse(rest);
     } catch (err) {
-      return `body is not JSON: ${(err as Error).message.replace(/\s+/g, ' ')}`;
+      // JSON.parse quotes the text around the mistake, control characters and all.
+      return `body is not JSON: ${printable((err as Error).message)}`;
     }
     if (body !== null && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
     return `body is ${body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`}, expected a JSON object`;

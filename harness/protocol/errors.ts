@@ -15,10 +15,23 @@ export class ProtocolError extends Error {
 }
 
 /**
+ * Text from the other end made fit for a one-line message: control characters (line breaks,
+ * terminal escapes, NUL) and the Unicode line separators become JSON-style escapes. The same
+ * rule as harness/errors.ts printable(); this folder depends on nothing of hilt's.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
  * A value quoted for an error message. Capped, because the value may be a kilobyte of base64 and
- * the message travels back in a one-line reply that people read.
+ * the message travels back in a one-line reply that people read; escaped, because it may hold
+ * the very control character it is refused for.
  */
 export function quote(value: string, max = 40): string {
   const shown = value.length > max ? `${value.slice(0, max - 3)}...` : value;
-  return `'${shown}'`;
+  return `'${printable(shown)}'`;
 }

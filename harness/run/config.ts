@@ -12,7 +12,8 @@
  * }
  */
 import { readFile } from 'node:fs/promises';
-import { UsageError, errnoOf } from '../errors.ts';
+import { UsageError, errnoOf, hasControlCharacter, printable, quoted } from '../errors.ts';
+import { isHostName } from '../device/targets/options.ts';
 
 /** Metrics a budget may name: what every connect records. */
 export const METRICS = {
@@ -56,14 +57,17 @@ const UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, B: 1, KiB: 1024, 
 
 /** "<= 48 KiB" → a rule, or a message saying what is wrong. */
 export function parseBudget(metric: string, expression: unknown): BudgetRule | string {
-  if (!(metric in METRICS)) return `unknown metric: use one of ${Object.keys(METRICS).join(', ')}`;
+  // Own keys only: "constructor" and "__proto__" are in every object, but are no metrics.
+  if (!Object.hasOwn(METRICS, metric)) return `unknown metric: use one of ${Object.keys(METRICS).join(', ')}`;
   if (typeof expression !== 'string') return 'write the budget as a string such as "<= 2000"';
   const m = /^\s*(<=|<|>=|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|B|KiB|KB|MiB)?\s*$/.exec(expression);
-  if (!m) return `${JSON.stringify(expression)} is not a budget: write "<= 2000" (ms) or "<= 48 KiB" (bytes)`;
+  if (!m) return `${quoted(expression)} is not a budget: write "<= 2000" (ms) or "<= 48 KiB" (bytes)`;
   const unit = m[3] ?? '';
   const kind = METRICS[metric as MetricName];
   if (unit && (kind === 'ms') !== (unit === 'ms' || unit === 's')) return `${unit} does not measure ${metric} (${kind === 'ms' ? 'a time' : 'a size'})`;
-  return { metric: metric as MetricName, op: m[1] as BudgetRule['op'], limit: Number(m[2]) * UNITS[unit]!, expression: `${metric} ${expression.trim()}` };
+  const limit = Number(m[2]) * UNITS[unit]!;
+  if (!Number.isFinite(limit)) return `${quoted(expression)} is not a budget: the limit is too large`;
+  return { metric: metric as MetricName, op: m[1] as BudgetRule['op'], limit, expression: `${metric} ${expression.trim()}` };
 }
 
 export function withinBudget(rule: BudgetRule, value: number): boolean {
@@ -83,13 +87,17 @@ function isObject(v: unknown): v is Json {
 
 /** Validates a parsed config object; `file` names it in messages. */
 export function validateConfig(raw: unknown, file: string): RunConfig {
-  const bad = (field: string, problem: string) => new UsageError(`${file}: ${field}: ${problem}`);
+  // Field names come from the file too: a line break in one must not break the message.
+  const bad = (field: string, problem: string) => new UsageError(`${printable(file)}: ${printable(field)}: ${problem}`);
   if (!isObject(raw)) throw bad('(top level)', 'expected a JSON object like {"target": "emulator"}');
   const known = ['target', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets'];
   for (const key of Object.keys(raw)) if (!known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
   const config: RunConfig = { ...DEFAULTS, budgets: [], labHosts: [] };
   const str = (field: string, value: unknown) => {
     if (typeof value !== 'string' || value === '') throw bad(field, 'expected a non-empty string');
+    // A NUL or a line break is never part of a path or a target: a bad paste, refused here
+    // rather than as a stack from the file system later.
+    if (hasControlCharacter(value)) throw bad(field, `${quoted(value)} has a control character: write it on one line, without escapes`);
     return value;
   };
   const int = (field: string, value: unknown, min: number, max: number) => {
@@ -105,7 +113,14 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     for (const key of Object.keys(raw.lab)) if (key !== 'hosts') throw bad(`lab.${key}`, 'unknown field: lab takes hosts');
     if (raw.lab.hosts !== undefined) {
       if (!Array.isArray(raw.lab.hosts)) throw bad('lab.hosts', 'expected a list of host names or addresses');
-      config.labHosts = raw.lab.hosts.map((h, i) => str(`lab.hosts[${i}]`, h));
+      config.labHosts = raw.lab.hosts.map((h, i) => {
+        const host = str(`lab.hosts[${i}]`, h);
+        // Checked here, where the file can be named; the PKI would only say --host.
+        if (!isHostName(host)) {
+          throw bad(`lab.hosts[${i}]`, `${quoted(host)} is not a host name or IP address: give a DNS name (bench.local) or an address (192.168.1.20)`);
+        }
+        return host;
+      });
     }
   }
   if (raw.timeouts !== undefined) {
@@ -134,13 +149,14 @@ export async function loadConfig(path: string, required: boolean): Promise<RunCo
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (!required && errnoOf(err) === 'ENOENT') return { ...DEFAULTS };
-    throw new UsageError(`${path}: cannot be read (${errnoOf(err)}): ${required ? 'check the --config path' : 'fix its permissions'}`);
+    throw new UsageError(`${printable(path)}: cannot be read (${errnoOf(err)}): ${required ? 'check the --config path' : 'fix its permissions'}`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`${path}: not valid JSON (${(err as Error).message}): fix the file`);
+    // JSON.parse quotes the text around the mistake, which may hold any byte of the file.
+    throw new UsageError(`${printable(path)}: not valid JSON (${printable((err as Error).message)}): fix the file`);
   }
   return validateConfig(raw, path);
 }

@@ -1,11 +1,11 @@
 /** The hilt command line, run as a user runs it: exit statuses, one-line errors, clean shutdown. */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { HILT_BIN, hilt, tempDir } from '../helpers.ts';
+import { HILT_BIN, hilt, run, tempDir } from '../helpers.ts';
 import { deviceOptions, mqttConnect, sClient } from '../lab/clients.ts';
 import { ensurePki } from '../../harness/pki/index.ts';
 
@@ -63,6 +63,29 @@ describe('hilt command line', function () {
     expectOneLineError(stderr, /unknown command 'frobnicate'/);
   });
 
+  // Found by test/faults/fuzz.spec.ts: commander's suggestion came on a second line.
+  it('a misspelt command or option: one line, with the suggestion on it', async function () {
+    const command = await hilt(['brokr']);
+    expect(command.code).to.equal(2);
+    expectOneLineError(command.stderr, /^error: unknown command 'brokr' \(Did you mean broker\?\)$/);
+    const option = await hilt(['run', '--tagret', 'emulator']);
+    expect(option.code).to.equal(2);
+    expectOneLineError(option.stderr, /^error: unknown option '--tagret' \(Did you mean --target\?\)$/);
+  });
+
+  // Found by test/faults/fuzz.spec.ts: JSON.stringify leaves DEL and the C1 codes (one of them
+  // starts terminal escape sequences) as they are, and the message printed them raw.
+  it('a flag value with a control character is shown escaped, on one printable line', async function () {
+    const runs = await Promise.all([
+      hilt(['run', '--repeat', '\x7f']), hilt(['run', '--grep', '(\x9b']), hilt(['broker', '--dir', dir, '--port-base', 'x\x85']),
+    ]);
+    expect(runs.map((r) => r.code)).to.deep.equal([2, 2, 2]);
+    expectOneLineError(runs[0]!.stderr, /^hilt: --repeat "\\u007f": give a whole number from 1 to 1000$/);
+    expectOneLineError(runs[1]!.stderr, /^hilt: --grep "\(\\u009b": not a regular expression/);
+    expectOneLineError(runs[2]!.stderr, /^hilt: --port-base "x\\u0085": not a port number/);
+    for (const r of runs) expect(r.stderr.trimEnd()).to.not.match(/[\p{Cc}]/u);
+  });
+
   describe('certs', function () {
     it('creates the PKI, then keeps it', async function () {
       const first = await hilt(['certs', '--dir', join(dir, 'certs')]);
@@ -71,6 +94,26 @@ describe('hilt command line', function () {
       expect(first.stdout).to.not.include('PRIVATE KEY');
       const again = await hilt(['certs', '--dir', join(dir, 'certs')]);
       expect(again.stdout).to.match(/0 created, 0 reissued, 19 kept/);
+    });
+
+    it('reports a key whose mode drifted from 0600, and sets it back', async function () {
+      await ensurePki({ dir });
+      await chmod(join(dir, 'ca/issuing.key'), 0o644);
+      const { code, stdout } = await hilt(['certs', '--dir', dir]);
+      expect(code).to.equal(0);
+      expect(stdout).to.match(/^ {2}warning +ca-issuing +\(key ca\/issuing\.key was mode 0644, open to others: set to 0600/m);
+      expect((await stat(join(dir, 'ca/issuing.key'))).mode & 0o777).to.equal(0o600);
+    });
+
+    it('creates the certs folders 0700 and keys 0600, even under umask 000', async function () {
+      const certs = join(dir, 'lab', 'certs');
+      const { code, stderr } = await run('/bin/sh', ['-c', 'umask 000 && exec "$0" "$1" certs --dir "$2"', process.execPath, HILT_BIN, certs]);
+      expect(code, stderr).to.equal(0);
+      const folders = ['.', 'roots', 'ca', 'server', 'client', 'bundles'];
+      for (const folder of folders) expect((await stat(join(certs, folder))).mode & 0o777, folder).to.equal(0o700);
+      expect((await stat(join(certs, 'roots/current.key'))).mode & 0o777).to.equal(0o600);
+      // Only the certs folder is private: a parent created on the way is an ordinary folder.
+      expect((await stat(join(dir, 'lab'))).mode & 0o777).to.equal(0o777);
     });
 
     it('mints a device certificate', async function () {
@@ -149,11 +192,37 @@ describe('hilt command line', function () {
       expectOneLineError(stderr, /^hilt: --port-base "eighty": not a port number/);
     });
 
+    it('a --port-base in hex, exponent or with spaces: exit 2 (decimal digits only)', async function () {
+      for (const value of ['0x22b3', '1e3', ' 8883']) {
+        const { code, stderr } = await hilt(['broker', '--dir', dir, '--port-base', value]);
+        expect(code, value).to.equal(2);
+        expectOneLineError(stderr, /^hilt: --port-base ".*": not a port number/);
+      }
+    });
+
     it('a --host that is not an address of this machine: exit 2', async function () {
       const { code, stderr } = await hilt(['broker', '--dir', dir, '--host', '192.0.2.1', '--profiles', 'good', '--port-base', '0']);
       expect(code).to.equal(2);
       expectOneLineError(stderr, /^hilt: cannot listen on 192\.0\.2\.1 port \(any\) for listener good \(EADDRNOTAVAIL\): 192\.0\.2\.1 is not an address of this machine/);
     });
+
+    for (const [host, says] of [
+      ['203.0.113.7', /^hilt: cannot listen on 203\.0\.113\.7 port \(any\) for listener good \(EADDRNOTAVAIL\): 203\.0\.113\.7 is not an address of this machine/],
+      ['no-such-host.invalid', /^hilt: cannot listen on no-such-host\.invalid port \(any\) for listener good \(ENOTFOUND\): no-such-host\.invalid does not resolve/],
+    ] as const) {
+      it(`a --host it cannot bind (${host}): exit 2, and the certificates never name it`, async function () {
+        const before = await ensurePki({ dir });
+        const { code, stderr } = await hilt(['broker', '--dir', dir, '--host', host, '--profiles', 'good', '--port-base', '0']);
+        expect(code).to.equal(2);
+        expectOneLineError(stderr, says);
+        const after = await ensurePki({ dir });
+        expect(after.manifest.hosts).to.deep.equal(before.manifest.hosts);
+        const served = after.manifest.artifacts.find((a) => a.name === 'server-valid') as { names: string[]; sha256: string };
+        expect(served.names).to.not.include(host);
+        expect(served.sha256, 'server certificate not reissued').to.equal(
+          (before.manifest.artifacts.find((a) => a.name === 'server-valid') as { sha256: string }).sha256);
+      });
+    }
 
     it('--host: binds there and puts the address on the server certificates', async function () {
       const { child, seen, exited } = startBroker(['--dir', dir, '--port-base', '0', '--json', '--profiles', 'good', '--host', '127.0.0.2']);
@@ -168,6 +237,24 @@ describe('hilt command line', function () {
         expect(tls).to.include({ established: true, verifyError: null });
         child.kill('SIGINT');
         expect(await exited).to.equal(0);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+
+    it('warns on stderr about a key whose mode drifted, and sets it back', async function () {
+      await ensurePki({ dir });
+      await chmod(join(dir, 'server/valid.key'), 0o604);
+      const { child, seen, exited } = startBroker(['--dir', dir, '--port-base', '0', '--json', '--profiles', 'good']);
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+      try {
+        await readUntil(child, (o) => o.type === 'ready', seen);
+        child.kill('SIGINT');
+        expect(await exited).to.equal(0);
+        expect(stderr).to.equal('hilt: warning: server-valid: key server/valid.key was mode 0604, open to others: ' +
+          'set to 0600 (if others could read it, treat the key as exposed)\n');
+        expect((await stat(join(dir, 'server/valid.key'))).mode & 0o777).to.equal(0o600);
       } finally {
         child.kill('SIGKILL');
       }

@@ -31,6 +31,14 @@ describe('targets', function () {
     ['emulator:?sdkconfig=/nonexistent/sdkconfig', /^target emulator:\?sdkconfig=\/nonexistent\/sdkconfig: sdkconfig \/nonexistent\/sdkconfig cannot be read \(ENOENT\): give the sdkconfig file of your firmware's build$/],
     ['emulator:?sdkconfig=/dev/zero', /^target emulator:\?sdkconfig=\/dev\/zero: sdkconfig \/dev\/zero is a character device, not a file: give the sdkconfig file of your firmware's build$/],
     ['emulator:?sdkconfig=/tmp', /^target emulator:\?sdkconfig=\/tmp: sdkconfig \/tmp is a folder, not a file/],
+    // Found by test/faults/fuzz.spec.ts: each was taken, or refused in a message broken over lines.
+    ['serial:\n/dev/ttyUSB0', /^target "serial:\\n\/dev\/ttyUSB0" has a control character: write the target on one line, e\.g\. serial:\/dev\/ttyUSB0$/],
+    ['serial:/dev/tty\u0000USB0', /^target "serial:\/dev\/tty\\u0000USB0" has a control character: /],
+    ['serial:/dev/tty\x7fUSB0', /^target "serial:\/dev\/tty\\u007fUSB0" has a control character: /],
+    ['emulator:?realtime=yes', /^target emulator:\?realtime=yes: realtime=yes: use realtime=1 \(as slow as the modelled ESP32\) or realtime=0$/],
+    ['serial:/dev/ttyUSB0?baud=9600&baud=115200', /^target serial:\/dev\/ttyUSB0\?baud=9600&baud=115200: baud given twice: give each option once$/],
+    ['tcp:bench local:5555', /^target tcp:bench local:5555: "bench local" is not a host name or IP address: write tcp:HOST:PORT, e\.g\. tcp:127\.0\.0\.1:5555$/],
+    ['tcp:[bench]:5555', /^target tcp:\[bench\]:5555: "bench" is not an IPv6 address: brackets are for IPv6 only, e\.g\. tcp:\[::1\]:5555$/],
   ];
   for (const [url, message] of refused) {
     it(`refuses ${url} in one line`, function () {

@@ -112,7 +112,13 @@ const CASES: Case[] = [
     broker: (a) => expect(a.tls).to.include({ outcome: 'failed', reason: 'unsupported protocol' }),
   },
   { title: 'TLS 1.2-only broker: connects', profile: 'tls1.2-only', device: { connected: true, version: 'TLSv1.2' } },
-  { title: 'no client certificate asked: connects', profile: 'no-client-auth', device: { connected: true } },
+  // Under an id of its own: a device identity of the PKI is reachable only with its certificate.
+  { title: 'no client certificate asked: connects', profile: 'no-client-auth', args: { client_id: 'no-cert-1' }, device: { connected: true } },
+  {
+    title: 'no client certificate asked, a device identity as client id: CONNACK 5', profile: 'no-client-auth',
+    device: { esp: 'ESP_OK' }, refusal: { mqtt_error_type: 'CONNECTION_REFUSED', connack: 5 },
+    broker: (a) => expect(a.mqtt).to.include({ clientId: 'hilt-device-1', connack: 5 }),
+  },
   {
     title: 'device certificate expired: the broker refuses, the device sees the handshake end', profile: 'good', identity: 'alt',
     device: { esp: HANDSHAKE_FAILED },

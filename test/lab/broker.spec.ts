@@ -262,7 +262,7 @@ describe('lab broker', function () {
       expect((await attempt('restricted-cipher')).tls).to.include({ outcome: 'failed', reason: 'no shared cipher' });
     });
 
-    it('no-client-auth: connects without a certificate under any client id', async function () {
+    it('no-client-auth: connects without a certificate under an id that belongs to no certificate', async function () {
       const { client, error } = await mqttConnect(url('no-client-auth'), deviceOptions(pki, 'bundle-current', null, { clientId: 'anyone' }));
       expect(error).to.equal(null);
       await client!.endAsync();
@@ -291,6 +291,112 @@ describe('lab broker', function () {
       expect(record.tls).to.equal(null);
       expect(record.mqtt).to.include({ clientId: 'plain-1', connack: 0 });
     });
+  });
+
+  describe('identity without a client certificate (plain, no-client-auth)', function () {
+    /** A client on a listener that asks for no certificate: plain TCP, or TLS trusting the lab. */
+    const anonymous = (profile: string, clientId: string) => (profile === 'plain'
+      ? { clientId, reconnectPeriod: 0, connectTimeout: 5_000, protocolVersion: 4 as const }
+      : deviceOptions(pki, 'bundle-current', null, { clientId }));
+
+    const wildcardIds: Array<[string, string]> = [
+      ['+', 'client id "+" refused'],
+      ['#', 'client id "#" refused'],
+      ['hilt-device-1/x', 'client id "hilt-device-1/x" refused'],
+      ['a+b', 'client id "a+b" refused'],
+      ['line\nbreak', 'client id "line\\nbreak" refused'],
+      ['', 'empty client id refused'],
+    ];
+    for (const profile of ['plain', 'no-client-auth']) {
+      for (const [id, reason] of wildcardIds) {
+        it(`${profile}: client id ${JSON.stringify(id)} is refused with CONNACK 2 and recorded`, async function () {
+          const { client, error } = await mqttConnect(url(profile), anonymous(profile, id));
+          client?.end(true);
+          expect(error).to.equal('CONNACK 2');
+          const record = await attempt(profile);
+          expect(record.mqtt).to.include({ clientId: id, connack: 2 });
+          expect(record.closed!.by).to.equal('lab');
+          expect(record.closed!.reason.startsWith(`CONNACK 2: ${reason}`), record.closed!.reason).to.equal(true);
+        });
+      }
+
+      it(`${profile}: a device identity of the PKI (catalogue, minted, minted after the lab started) is refused with CONNACK 5`, async function () {
+        // The lab started before this device was minted: it must still know the identity.
+        await ensurePki({ dir: pki.dir, devices: ['minted-late'] });
+        for (const id of ['hilt-device-1', 'bench-07', 'minted-late']) {
+          const { client, error } = await mqttConnect(url(profile), anonymous(profile, id));
+          client?.end(true);
+          expect(error, id).to.equal('CONNACK 5');
+          const record = await attempt(profile);
+          expect(record.mqtt, id).to.include({ clientId: id, connack: 5 });
+          expect(record.closed, id).to.deep.include({
+            by: 'lab',
+            reason: `CONNACK 5: client id ${JSON.stringify(id)} is a device identity of the lab PKI: only its certificate may use it (on an mTLS listener); choose another client id here`,
+          });
+        }
+      });
+
+      it(`${profile}: another id connects, but reads nothing of a device's traffic`, async function () {
+        const device = (await mqttConnect(url('good'), deviceOptions(pki, 'bundle-current', 'client-valid'))).client!;
+        const { client: watcher, error } = await mqttConnect(url(profile), anonymous(profile, 'watcher-1'));
+        expect(error).to.equal(null);
+        try {
+          const seen: string[] = [];
+          watcher!.on('message', (topic) => seen.push(topic));
+          for (const filter of ['devices/+/#', '#', '+/+/#', 'devices/hilt-device-1/#']) {
+            const refused = await watcher!.subscribeAsync(filter).catch((e: { packet?: { granted?: number[] } }) => e);
+            expect((refused as { packet: { granted: number[] } }).packet.granted, filter).to.deep.equal([128]);
+          }
+          await watcher!.subscribeAsync('devices/watcher-1/#');
+          // The device's own publish comes back to it; by then the broker has routed it to every
+          // subscriber, and the watcher has none that matches.
+          const back = new Promise<string>((resolve) => device.on('message', (topic) => resolve(topic)));
+          await device.subscribeAsync('devices/hilt-device-1/#');
+          await device.publishAsync('devices/hilt-device-1/up', 'secret', { qos: 1 });
+          expect(await back).to.equal('devices/hilt-device-1/up');
+          // The watcher's own message comes back after anything routed to it before: so by then it
+          // would have had the device's message, if the broker had let it.
+          const own = new Promise<void>((resolve) => watcher!.on('message', (topic) => { if (topic === 'devices/watcher-1/ping') resolve(); }));
+          await watcher!.publishAsync('devices/watcher-1/ping', 'x', { qos: 1 });
+          await own;
+          expect(seen).to.deep.equal(['devices/watcher-1/ping']);
+        } finally {
+          await watcher!.endAsync();
+          await device.endAsync();
+        }
+        expect((await attempt('good')).mqtt!.connack).to.equal(0);
+        expect((await attempt(profile)).mqtt).to.include({ clientId: 'watcher-1', connack: 0 });
+      });
+    }
+  });
+
+  describe('bytes on the wire', function () {
+    it('plain: counts every byte each way, as the client sent and read them', async function () {
+      const { client } = await mqttConnect(url('plain'), { clientId: 'counter-1', reconnectPeriod: 0, connectTimeout: 5_000 });
+      await client!.publishAsync('devices/counter-1/up', 'x'.repeat(500), { qos: 1 });
+      const socket = client!.stream as unknown as { bytesWritten: number; bytesRead: number };
+      await client!.endAsync();
+      const record = await attempt('plain');
+      expect(record.bytesReceived).to.be.greaterThan(500);
+      expect(record.bytesReceived).to.equal(socket.bytesWritten);
+      expect(record.bytesSent).to.equal(socket.bytesRead);
+    });
+
+    for (const profile of ['good', 'no-client-auth']) {
+      it(`${profile}: counts the TLS bytes each way, more than the MQTT they carried`, async function () {
+        const { client } = await mqttConnect(url(profile), deviceOptions(pki, 'bundle-current', profile === 'good' ? 'client-valid' : null,
+          { clientId: profile === 'good' ? 'hilt-device-1' : 'counter-2' }));
+        const id = profile === 'good' ? 'hilt-device-1' : 'counter-2';
+        await client!.publishAsync(`devices/${id}/up`, 'x'.repeat(500), { qos: 1 });
+        // The TLS socket counts the MQTT bytes inside the records; the wire carries those and more.
+        const socket = client!.stream as unknown as { bytesWritten: number; bytesRead: number };
+        await client!.endAsync();
+        const record = await attempt(profile);
+        expect(record.bytesReceived).to.be.greaterThan(socket.bytesWritten);
+        expect(record.bytesSent).to.be.greaterThan(socket.bytesRead);
+        expect(socket.bytesWritten).to.be.greaterThan(500);
+      });
+    }
   });
 
   describe('bounds', function () {

@@ -1,7 +1,7 @@
 /** The lab PKI over time: idempotent, roots stable, drifting leaves reissued, bad files refused. */
 import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../../harness/errors.ts';
 import { ensurePki, type CertArtifact, type Pki } from '../../harness/pki/index.ts';
@@ -47,6 +47,31 @@ describe('lab PKI lifecycle', function () {
       expect((await stat(join(dir, a.files.key))).mode & 0o777, a.files.key).to.equal(0o600);
       expect((await stat(join(dir, a.files.cert))).mode & 0o777, a.files.cert).to.equal(0o644);
     }
+  });
+
+  it('sets a key whose mode drifted from 0600 back, and reports it; the key itself is kept', async function () {
+    await chmod(join(dir, 'roots/current.key'), 0o644);
+    await chmod(join(dir, 'server/valid.key'), 0o640);
+    const key = await readFile(join(dir, 'roots/current.key'), 'utf8');
+    const again = await ensurePki({ dir });
+    const warnings = again.changes.filter((c) => c.action === 'warning');
+    expect(warnings).to.deep.equal([
+      { name: 'root-current', action: 'warning', reason: 'key roots/current.key was mode 0644, open to others: set to 0600 (if others could read it, treat the key as exposed)' },
+      { name: 'server-valid', action: 'warning', reason: 'key server/valid.key was mode 0640, open to others: set to 0600 (if others could read it, treat the key as exposed)' },
+    ]);
+    expect((await stat(join(dir, 'roots/current.key'))).mode & 0o777).to.equal(0o600);
+    expect((await stat(join(dir, 'server/valid.key'))).mode & 0o777).to.equal(0o600);
+    expect(await readFile(join(dir, 'roots/current.key'), 'utf8')).to.equal(key);
+    expect(again.changes.filter((c) => c.action === 'reissued')).to.deep.equal([]);
+    // Said once: the next call finds nothing to say.
+    expect((await ensurePki({ dir })).changes.filter((c) => c.action === 'warning')).to.deep.equal([]);
+  });
+
+  it('leaves a key its owner made stricter (0400) alone', async function () {
+    await chmod(join(dir, 'client/valid.key'), 0o400);
+    const again = await ensurePki({ dir });
+    expect(again.changes.filter((c) => c.action !== 'kept')).to.deep.equal([]);
+    expect((await stat(join(dir, 'client/valid.key'))).mode & 0o777).to.equal(0o400);
   });
 
   it('never puts a private key into the manifest', async function () {
@@ -154,6 +179,7 @@ describe('lab PKI lifecycle', function () {
 
     it('refuses a certs dir that cannot be written', async function () {
       await refused({ dir: join(dir, 'manifest.json', 'sub') }, /certs dir .*manifest\.json\/sub cannot be written \(ENOTDIR\)/);
+      await refused({ dir: join(dir, 'manifest.json') }, /certs dir .*manifest\.json cannot be written \(EEXIST\)/);
     });
 
     it('refuses a corrupt manifest', async function () {

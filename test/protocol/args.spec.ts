@@ -35,6 +35,11 @@ describe('argument decoding', () => {
     expect(argInt(a, 'neg')).to.equal(-5);
     expect(argInt(a, 'timeout_ms', { default: 0 })).to.equal(0);
     for (const key of ['hex', 'exp', 'frac', 'plus', 'big']) refused(() => argInt(a, key), new RegExp(`^${key}: expected an integer`));
+    // Found by test/faults/fuzz.spec.ts: a leading zero was read as decimal, where C's strtol
+    // with base 0 reads octal (010 is 8); -0 and 00 are no spellings encodeCommand ever sends.
+    const z = args('oct=010 negzero=-0 zeros=00 zero=0');
+    for (const key of ['oct', 'negzero', 'zeros']) refused(() => argInt(z, key), new RegExp(`^${key}: expected an integer .*, got '`));
+    expect(argInt(z, 'zero')).to.equal(0);
     refused(() => argInt(a, 'high', { min: 1, max: 65535 }), /^high: expected an integer 1\.\.65535, got '70000'$/);
     refused(() => argInt(a, 'missing', { min: 0, max: 10 }), /^missing: missing, expected missing=<an integer 0\.\.10>$/);
   });

@@ -103,6 +103,12 @@ describe('device lines', () => {
       });
     }
 
+    // Found by test/faults/fuzz.spec.ts: the problem quoted raw control characters from the line.
+    it('names the problem of a garbled line on one printable line', () => {
+      expect(garbled(parseDeviceLine('@hil \x1b[2J\r ok {}'))).to.equal("id '\\u001b[2J\\r': expected 1..2147483647, or * for an event");
+      expect(garbled(parseDeviceLine('@hil 1 ok \u0000'))).to.match(/^body is not JSON: .*\\u0000/).and.not.match(/[\p{Cc}]/u);
+    });
+
     it('calls a truncated protocol line garbled', () => {
       const text = `@hil 3 ok {"slots":[${'{"slot":"a"},'.repeat(20)}`;
       expect(garbled(parseDeviceLine({ text, truncated: true }))).to.match(/cut at \d+ bytes/);

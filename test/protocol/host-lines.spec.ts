@@ -170,6 +170,14 @@ describe('host lines', () => {
       expect(r.message.length).to.be.below(80);
     });
 
+    // Found by test/faults/fuzz.spec.ts: the refusal quoted the control character it refused,
+    // so a reply or a log line carried a raw escape sequence or line break.
+    it('shows control characters in a refused value as escapes, so the message stays one printable line', () => {
+      const r = refusal(parseHostLine('@hil 5 hello a=\x1b[2J\rb'));
+      expect(r.message).to.equal("argument 'a=\\u001b[2J\\rb': value contains a control character");
+      expect(refusal(parseHostLine('@hil 5 hello\u2028x=1')).message).to.equal("unknown command 'hello\\u2028x=1'");
+    });
+
     it('gives arguments as a prototype-free map, so __proto__ and constructor are plain keys', () => {
       const parsed = parseHostLine('@hil 1 store.del __proto__=x constructor=y');
       if (!parsed?.ok) throw new Error('expected ok');

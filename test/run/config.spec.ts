@@ -1,7 +1,10 @@
 /** hilt.config.json: every field validated, one line per mistake naming the file and the field. */
 import { expect } from 'chai';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UsageError } from '../../harness/errors.ts';
-import { DEFAULTS, parseBudget, validateConfig, withinBudget } from '../../harness/run/config.ts';
+import { DEFAULTS, loadConfig, parseBudget, validateConfig, withinBudget } from '../../harness/run/config.ts';
+import { rejection, tempDir } from '../helpers.ts';
 
 describe('run configuration', function () {
   it('reads every field', function () {
@@ -29,6 +32,15 @@ describe('run configuration', function () {
     ['a budget on an unknown metric', { budgets: { speed: '<= 1' } }, /^hilt\.config\.json: budgets\.speed: unknown metric: use one of dns_ms, /],
     ['a budget that is not one', { budgets: { tls_ms: 'fast' } }, /^hilt\.config\.json: budgets\.tls_ms: "fast" is not a budget: write "<= 2000"/],
     ['a budget in the wrong unit', { budgets: { tls_ms: '<= 4 KiB' } }, /^hilt\.config\.json: budgets\.tls_ms: KiB does not measure tls_ms \(a time\)$/],
+    // Found by test/faults/fuzz.spec.ts: names every object has were taken as metrics.
+    ['"constructor" as a budget metric', JSON.parse('{"budgets": {"constructor": "<= 5"}}'), /^hilt\.config\.json: budgets\.constructor: unknown metric: use one of dns_ms, /],
+    ['"__proto__" as a budget metric', JSON.parse('{"budgets": {"__proto__": "<= 5"}}'), /^hilt\.config\.json: budgets\.__proto__: unknown metric: use one of dns_ms, /],
+    ['a budget too large to be a number', { budgets: { tls_ms: `<= ${'9'.repeat(400)}` } }, /^hilt\.config\.json: budgets\.tls_ms: "<= 9+" is not a budget: the limit is too large$/],
+    ['a field name with a line break', { 'tar\nget': 'emulator' }, /^hilt\.config\.json: tar\\nget: unknown field: /],
+    ['a path with a control character', { certsDir: 'lab\u0000certs' }, /^hilt\.config\.json: certsDir: "lab\\u0000certs" has a control character: write it on one line, without escapes$/],
+    ['a path with a DEL character', { reportDir: 'out\x7f' }, /^hilt\.config\.json: reportDir: "out\\u007f" has a control character: /],
+    ['a budget with a control character', { budgets: { tls_ms: '<= 5\x9b2J' } }, /^hilt\.config\.json: budgets\.tls_ms: "<= 5\\u009b2J" is not a budget: /],
+    ['a lab host that is no host name', { lab: { hosts: ['bench local'] } }, /^hilt\.config\.json: lab\.hosts\[0\]: "bench local" is not a host name or IP address: give a DNS name \(bench\.local\) or an address \(192\.168\.1\.20\)$/],
   ];
   for (const [what, raw, message] of mistakes) {
     it(`refuses ${what}, in one line`, function () {
@@ -42,6 +54,26 @@ describe('run configuration', function () {
       expect((error as Error).message).to.match(message).and.not.include('\n');
     });
   }
+
+  describe('loadConfig', function () {
+    let dir: string;
+    let remove: () => Promise<void>;
+    before(async () => { ({ dir, remove } = await tempDir()); });
+    after(() => remove());
+
+    // Found by test/faults/fuzz.spec.ts: JSON.parse quotes the text around the mistake, line
+    // breaks and escape sequences included, and the message went out as it was.
+    for (const [what, text] of <Array<[string, string]>>[['a line break', 'repeat: 2\ntarget: emulator'], ['a NUL byte', '\u0000'], ['a terminal escape', '\u001b[2J{']]) {
+      it(`a file that is not JSON, with ${what} near the mistake: one printable line`, async function () {
+        const path = join(dir, 'hilt.config.json');
+        await writeFile(path, text);
+        const err = await rejection(loadConfig(path, true));
+        expect(err).to.be.instanceOf(UsageError);
+        expect(err.message).to.match(new RegExp(`^${path}: not valid JSON \\(.+\\): fix the file$`));
+        expect(err.message).to.not.match(/[\p{Cc}\u2028\u2029]/u);
+      });
+    }
+  });
 
   it('judges budgets with their operator and unit', function () {
     const rule = parseBudget('heap_peak_used', '< 48 KiB');

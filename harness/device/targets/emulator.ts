@@ -3,7 +3,7 @@ import { openStreamBoard, readSdkconfigFile, SdkconfigError, SdkconfigFileError,
 import { UsageError } from '../../errors.ts';
 import { MemoryTransport } from '../../transport/memory.ts';
 import type { TargetKind } from './target.ts';
-import { intOption, targetOptions } from './options.ts';
+import { boolOption, intOption, targetOptions } from './options.ts';
 
 function sdkconfigFrom(url: string, path: string): BoardSettings['sdkconfig'] {
   try {
@@ -22,7 +22,7 @@ export const emulatorTarget: TargetKind = {
     if (rest !== '') throw new UsageError(`target ${url}: write options as emulator:?sdkconfig=FILE`);
     const o = targetOptions(url, query, ['sdkconfig', 'heap', 'realtime']);
     const settings: BoardSettings = {
-      realtime: o.get('realtime') === '1',
+      realtime: boolOption(url, 'realtime', o.get('realtime'), false, 'as slow as the modelled ESP32'),
       ...(o.has('heap') ? { heapBytes: intOption(url, 'heap', o.get('heap'), 0, 16_384, 8 * 1024 * 1024) } : {}),
       ...(o.has('sdkconfig') ? { sdkconfig: sdkconfigFrom(url, o.get('sdkconfig')!) } : {}),
     };

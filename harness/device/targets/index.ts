@@ -1,5 +1,5 @@
 /** The target registry: a new kind is one file and one line in KINDS. */
-import { UsageError } from '../../errors.ts';
+import { UsageError, hasControlCharacter, quoted } from '../../errors.ts';
 import { emulatorTarget } from './emulator.ts';
 import { serialTarget } from './serial.ts';
 import { tcpTarget } from './tcp.ts';
@@ -8,6 +8,10 @@ import type { Target, TargetKind } from './target.ts';
 export const KINDS: readonly TargetKind[] = [emulatorTarget, serialTarget, tcpTarget];
 
 export function resolveTarget(url: string): Target {
+  // Checked first: every message below quotes the target as given.
+  if (hasControlCharacter(url)) {
+    throw new UsageError(`target ${quoted(url)} has a control character: write the target on one line, e.g. serial:/dev/ttyUSB0`);
+  }
   const [head, ...queryParts] = url.split('?');
   const query = new URLSearchParams(queryParts.join('?'));
   const colon = head!.indexOf(':');
