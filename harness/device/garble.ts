@@ -18,7 +18,7 @@ export const DEFAULT_GARBLE: GarbleLimits = { noBreakBytes: 4096, blockBytes: 40
 const UNPRINTABLE_SHARE = 0.25;
 
 function kib(bytes: number): string {
-  return bytes >= 1024 ? `${Math.floor(bytes / 1024)} KiB` : `${bytes} bytes`;
+  return bytes >= 1024 ? `${Math.round(bytes / 1024)} KiB` : `${bytes} bytes`;
 }
 
 export class GarbleWatch {
