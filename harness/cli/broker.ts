@@ -119,8 +119,10 @@ export function registerBroker(program: Command): void {
           throw err;
         }
       }
+      // Listen before saying ready: whoever reads "ready" may press Ctrl-C at once.
+      const stopped = untilSignal();
       await serve(lab, opts.json);
-      const signal = await untilSignal();
+      const signal = await stopped;
       const closed = await within(5_000, lab.close());
       if (!opts.json) process.stdout.write(`${signal}: lab ${closed === 'timeout' ? 'did not close within 5 s' : 'closed'}\n`);
     });
