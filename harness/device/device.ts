@@ -279,7 +279,7 @@ export class Device extends EventEmitter {
     if (previous) previous.end();
     const log = createWriteStream(path, { flags: 'w' });
     // A log that cannot be written (a full disk) must not bring the run down: the runner hears
-    // of it ('logError') and says so; the lines stay in memory.
+    // of it ('logError') and says so; the recent lines stay in the window.
     log.on('error', (err) => {
       if (this.log === log) this.log = null;
       this.emit('logError', path, err);
