@@ -42,7 +42,10 @@ export function registerRun(program: Command): void {
 
 async function runCommand(files: string[], opts: RunCliOptions, interrupts: Interrupts): Promise<void> {
   const config: RunConfig = await loadConfig(opts.config ?? 'hilt.config.json', opts.config !== undefined);
-  if (opts.target) config.target = opts.target;
+  if (opts.target) {
+    config.target = opts.target;
+    config.sources.target = '--target';
+  }
   if (opts.reportDir) config.reportDir = opts.reportDir;
   if (opts.certs) config.certsDir = opts.certs;
   if (opts.repeat !== undefined) config.repeat = wholeNumber('--repeat', opts.repeat, 1, 1000);

@@ -39,6 +39,11 @@ export interface RunConfig {
   helloTimeoutMs: number;
   repeat: number;
   budgets: BudgetRule[];
+  /**
+   * Where a value came from, for messages that can only judge it later (a target's kind, a lab
+   * host that cannot be bound): "--target", or "hilt.config.json: target". Absent: the default.
+   */
+  sources: Partial<Record<'target' | 'labHosts', string>>;
 }
 
 export const DEFAULTS: RunConfig = {
@@ -51,6 +56,7 @@ export const DEFAULTS: RunConfig = {
   helloTimeoutMs: 5_000,
   repeat: 1,
   budgets: [],
+  sources: {},
 };
 
 const UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, B: 1, KiB: 1024, KB: 1000, MiB: 1024 * 1024 };
@@ -92,7 +98,7 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
   if (!isObject(raw)) throw bad('(top level)', 'expected a JSON object like {"target": "emulator"}');
   const known = ['target', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets'];
   for (const key of Object.keys(raw)) if (!known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
-  const config: RunConfig = { ...DEFAULTS, budgets: [], labHosts: [] };
+  const config: RunConfig = { ...DEFAULTS, budgets: [], labHosts: [], sources: {} };
   const str = (field: string, value: unknown) => {
     if (typeof value !== 'string' || value === '') throw bad(field, 'expected a non-empty string');
     // A NUL or a line break is never part of a path or a target: a bad paste, refused here
@@ -104,7 +110,10 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw bad(field, `expected a whole number from ${min} to ${max}`);
     return value;
   };
-  if (raw.target !== undefined) config.target = str('target', raw.target);
+  if (raw.target !== undefined) {
+    config.target = str('target', raw.target);
+    config.sources.target = `${printable(file)}: target`;
+  }
   if (raw.certsDir !== undefined) config.certsDir = str('certsDir', raw.certsDir);
   if (raw.reportDir !== undefined) config.reportDir = str('reportDir', raw.reportDir);
   if (raw.repeat !== undefined) config.repeat = int('repeat', raw.repeat, 1, 1000);
@@ -121,6 +130,7 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
         }
         return host;
       });
+      config.sources.labHosts = `${printable(file)}: lab.hosts`;
     }
   }
   if (raw.timeouts !== undefined) {
@@ -148,7 +158,7 @@ export async function loadConfig(path: string, required: boolean): Promise<RunCo
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if (!required && errnoOf(err) === 'ENOENT') return { ...DEFAULTS };
+    if (!required && errnoOf(err) === 'ENOENT') return { ...DEFAULTS, budgets: [], labHosts: [], sources: {} };
     throw new UsageError(`${printable(path)}: cannot be read (${errnoOf(err)}): ${required ? 'check the --config path' : 'fix its permissions'}`);
   }
   let raw: unknown;

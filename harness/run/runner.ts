@@ -9,7 +9,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import Mocha from 'mocha';
 import { Device, DeviceError, ExpectTimeoutError, PanicError } from '../device/device.ts';
 import { resolveTarget, type Target } from '../device/targets/index.ts';
-import { ExitCode, UsageError, errnoOf } from '../errors.ts';
+import { ExitCode, UsageError, errnoOf, quoted } from '../errors.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { ensurePki, type Pki } from '../pki/index.ts';
 import { TransportError, type Transport } from '../transport/transport.ts';
@@ -128,7 +128,7 @@ interface RunPlace {
 
 async function runWithin(options: RunOptions, { started, runId, reportRoot, runDir, interrupts }: RunPlace): Promise<RunOutcome> {
   const { config } = options;
-  const target: Target = resolveTarget(config.target); // bad usage stops here, before anything starts
+  const target: Target = targetOf(config); // bad usage stops here, before anything starts
   const mocha = new Mocha({
     timeout: config.scenarioTimeoutMs, bail: options.bail ?? false, reporter: 'spec',
     // A failing hook fails the scenarios it affects, instead of vanishing from the results
@@ -365,6 +365,21 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     : infrastructureError || results.totals.error > 0 ? ExitCode.unreachable
     : results.totals.failed > 0 ? ExitCode.failed : ExitCode.ok;
   return { exitCode, runDir, results };
+}
+
+/**
+ * The configured target, or a usage error that names where it came from (the flag, or the
+ * config file and field): the target's own messages speak of "target X", which is either.
+ */
+function targetOf(config: RunConfig): Target {
+  try {
+    return resolveTarget(config.target);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    const source = config.sources.target ?? 'default target';
+    const message = err.message.startsWith('target ') ? `${source}${err.message.slice('target'.length)}` : `${source} ${quoted(config.target)}: ${err.message}`;
+    throw new UsageError(message, { cause: err });
+  }
 }
 
 /** A scenario's console log, named after its id. */

@@ -22,7 +22,7 @@ describe('targets', function () {
   });
 
   const refused: Array<[string, RegExp]> = [
-    ['qemu:build', /^unknown target kind "qemu" in --target qemu:build: use one of emulator, serial, tcp/],
+    ['qemu:build', /^target qemu:build: unknown kind "qemu": use one of emulator, serial, tcp/],
     ['serial:ttyUSB0', /^target serial:ttyUSB0: give the port's path, e\.g\. serial:\/dev\/ttyUSB0$/],
     ['serial:/dev/ttyUSB0?baud=fast', /^target serial:\/dev\/ttyUSB0\?baud=fast: baud=fast: give a whole number/],
     ['serial:/dev/ttyUSB0?parity=even', /^target .*: unknown option "parity": this kind takes baud, reset$/],

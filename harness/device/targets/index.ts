@@ -19,7 +19,7 @@ export function resolveTarget(url: string): Target {
   const rest = colon === -1 ? '' : head!.slice(colon + 1);
   const found = KINDS.find((k) => k.kind === kind);
   if (!found) {
-    throw new UsageError(`unknown target kind ${JSON.stringify(kind)} in --target ${url}: use one of ${KINDS.map((k) => k.kind).join(', ')} (e.g. serial:/dev/ttyUSB0)`);
+    throw new UsageError(`target ${url}: unknown kind ${JSON.stringify(kind)}: use one of ${KINDS.map((k) => k.kind).join(', ')} (e.g. serial:/dev/ttyUSB0)`);
   }
   return found.parse(rest, query, url);
 }
