@@ -62,6 +62,8 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
     `${run.cutShort ? ` (cut short: ${run.cutShort})` : ''}`);
   if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
+  // (a lab key whose mode had drifted: set back, but whoever runs the bench should know)
+  for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
   console.log(`report: ${where}/summary.md, results.json, junit.xml`);
   if (interrupts.signal && !run.cutShort) console.error(`hilt: interrupted (${interrupts.signal}) once the scenarios had run: the report is complete`);
   process.exitCode = outcome.exitCode;

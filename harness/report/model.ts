@@ -63,7 +63,10 @@ export interface ScenarioResult {
   attempts: AttemptRecord[];
   /** Console log of this scenario, relative to the run's report dir. */
   consoleLog: string | null;
-  /** Things a release manager should know even when it passed ("hostname check skipped"). */
+  /**
+   * Things a release manager should know even when it passed ("hostname check skipped"), and
+   * what the device's output showed while the scenario ran (an over-long line, garbled bytes).
+   */
   notes?: string[];
 }
 
@@ -90,6 +93,13 @@ export interface RunResults {
     cutShort: string | null;
     /** Where the run could not go on, for exit status 3: "device emulator: no reply to hello within 5000 ms". */
     infrastructureError: string | null;
+    /**
+     * What the bench should look at though the run went on: a lab key whose mode had drifted
+     * from 0600 (set back), a root that no longer fits its purpose (kept).
+     */
+    warnings: string[];
+    /** Notes about the device's output outside any scenario (an over-long line while opening it). */
+    notes: string[];
     firmware: FirmwareIdentity | null;
     /** Security-relevant settings from hello (have_time_date, tls13, dynamic_buffer, ciphersuites...). */
     security: Record<string, unknown> | null;

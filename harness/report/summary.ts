@@ -24,6 +24,9 @@ export function toSummaryMarkdown(results: RunResults): string {
   const out: string[] = [`# ${heading(results)}`, '', identity(results), '', `**${verdictOf(totalsOf(scenarios))}**`];
   if (run.infrastructureError) out.push('', `> ⚠️ Infrastructure: ${inline(run.infrastructureError)}`);
   if (run.cutShort) out.push('', `> ⚠️ Run cut short: ${inline(run.cutShort)}`);
+  // (reports written before these fields existed have neither)
+  for (const w of run.warnings ?? []) out.push('', `> ⚠️ Warning: ${inline(w)}`);
+  if (run.notes?.length) out.push('', 'Device output outside any scenario:', ...run.notes.map((n) => `- ${inline(n)}`));
 
   const marked = new Set<Source>();
   out.push('', '| Scenario | Result | TLS ms (median) | Heap peak (KiB) | Note |', '|---|---|--:|--:|---|');

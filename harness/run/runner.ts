@@ -5,9 +5,10 @@
  * where it stopped.
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { basename, join, relative, resolve } from 'node:path';
 import Mocha from 'mocha';
-import { Device, DeviceError, ExpectTimeoutError, PanicError } from '../device/device.ts';
+import { Device, DeviceError, ExpectTimeoutError, PanicError, type DeviceNote } from '../device/device.ts';
 import { resolveTarget, type Target } from '../device/targets/index.ts';
 import { ExitCode, UsageError, errnoOf, quoted } from '../errors.ts';
 import { startLab, type Lab } from '../lab/index.ts';
@@ -17,7 +18,7 @@ import {
   RESULTS_SCHEMA, median, p95, totalsOf, type Failure, type Metric, type RunResults, type ScenarioResult,
 } from '../report/model.ts';
 import { newRunId, prepareRunDir, ReportWriteError, writeReports } from '../report/index.ts';
-import { settleWithin } from '../time.ts';
+import { settleWithin, within } from '../time.ts';
 import { VERSION } from '../version.ts';
 import { withinBudget, type RunConfig } from './config.ts';
 import { Interrupts } from './interrupts.ts';
@@ -44,6 +45,9 @@ const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(
 export function deviceIdOf(mac: string): string {
   return `esp32-${mac.replaceAll(':', '').slice(-6).toLowerCase()}`;
 }
+
+/** How mocha words the failure of a scenario that a failed beforeEach hook kept from running. */
+const HOOK_SKIPPED = /^Test skipped due to failure in hook /;
 
 function classify(err: unknown, interrupted: string | null): { outcome: 'failed' | 'error'; failure: Failure } {
   const e = err as Error & { code?: string };
@@ -129,6 +133,7 @@ interface RunPlace {
 async function runWithin(options: RunOptions, { started, runId, reportRoot, runDir, interrupts }: RunPlace): Promise<RunOutcome> {
   const { config } = options;
   const target: Target = targetOf(config); // bad usage stops here, before anything starts
+  await checkLabHosts(config);
   const mocha = new Mocha({
     timeout: config.scenarioTimeoutMs, bail: options.bail ?? false, reporter: 'spec',
     // A failing hook fails the scenarios it affects, instead of vanishing from the results
@@ -144,6 +149,16 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
 
   const scenarios: ScenarioResult[] = [];
   let infrastructureError: string | null = null;
+  /** PKI warnings (a key whose mode had drifted), for stderr and the report. */
+  const warnings: string[] = [];
+  const warnAbout = (p: Pki) => {
+    for (const c of p.changes) {
+      const warning = `${c.name}: ${c.reason}`;
+      if (c.action === 'warning' && !warnings.includes(warning)) warnings.push(warning);
+    }
+  };
+  /** Notes about the device's output made while no scenario ran. */
+  const runNotes: string[] = [];
   let interrupted: string | null = null;
   /** The first scenario that failed, for --bail's reason. */
   let firstFailed: string | null = null;
@@ -173,8 +188,17 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         return Device.open(t, { commandTimeoutMs: config.commandTimeoutMs, helloTimeoutMs: config.helloTimeoutMs });
       });
       const labReady = (async () => {
-        pki = await ensurePki({ dir: config.certsDir, hosts: config.labHosts });
+        // The lab binds with the certificates as they are, and only then do they learn the lab
+        // hosts (as \`hilt broker --host\` does): a host given in error never reaches the server
+        // certificates, where it would stay until --force.
+        pki = await ensurePki({ dir: config.certsDir });
+        warnAbout(pki);
         lab = await startLab({ pki, host: config.labHosts.length > 0 ? '0.0.0.0' : '127.0.0.1' });
+        if (config.labHosts.length > 0) {
+          pki = await ensurePki({ dir: config.certsDir, hosts: config.labHosts });
+          warnAbout(pki);
+          lab.useCertificates(pki);
+        }
       })();
       const [opened, labStarted] = await Promise.allSettled([opening, labReady]);
       if (opened.status === 'fulfilled') device = opened.value;
@@ -208,6 +232,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     // pass reads the PKI again (~40 ms) and mints the device's certificate if it has none yet.
     const p = await ensurePki({ dir: config.certsDir, hosts: config.labHosts, devices: [deviceId] });
     pki = p;
+    warnAbout(p);
     /** The device stopped answering: the scenarios left cannot run, and wait for nothing. */
     const lose = (why: string) => {
       infrastructureError ??= why;
@@ -229,6 +254,14 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     d.on('panic', (panic: PanicError['panic']) => {
       if (current && !current.panic) current.panic = new PanicError(panic).message;
     });
+    // What the device's output showed (an over-long line, garbled bytes) belongs to the scenario
+    // it came during (its hooks included), or to the run; those from opening it are the run's.
+    const noteDown = (list: string[], note: DeviceNote) => {
+      const text = `device output: ${note.message}`;
+      if (!list.includes(text)) list.push(text);
+    };
+    for (const note of d.notes) noteDown(runNotes, note);
+    d.on('note', (note: DeviceNote) => noteDown(current?.notes ?? runNotes, note));
     const session: RunSession = {
       device: d, lab: l, pki: p, config, deviceId,
       async prepare() {
@@ -268,7 +301,15 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     const idleMs = config.commandTimeoutMs * 2;
     mocha.suite.beforeEach('hilt: let the device finish what the last scenario left running', async function () {
       this.timeout(idleMs + 1_000);
-      await d.idle(idleMs);
+      try {
+        await d.idle(idleMs);
+      } catch (err) {
+        if (interrupted || !(err instanceof ExpectTimeoutError || err instanceof DeviceError)) throw err;
+        // Still busy after every command's own timeout: the device is lost, not the scenario wrong.
+        const why = `device ${d.description} stopped answering: ${(err as Error).message}`;
+        lose(why);
+        throw new DeviceError(why, { cause: err });
+      }
     });
 
     const failures = new Map<Mocha.Runnable, unknown>();
@@ -306,7 +347,11 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
           metrics: metricsOf(rec), attempts: l.attempts.all.filter((a) => a.id > rec.attemptMark).map((a) => structuredClone(a) as unknown as Record<string, unknown>),
           consoleLog: rec.consoleLog, notes: rec.notes,
         };
-        if (failures.has(test)) Object.assign(result, classify(failures.get(test), interrupted));
+        const failure = failures.get(test);
+        if (failure && infrastructureError && HOOK_SKIPPED.test((failure as Error)?.message ?? '')) {
+          // Failed by mocha for the idle hook's lost device: never ran, like those after it.
+          Object.assign(result, { outcome: 'error', failure: { kind: 'infrastructure', message: `not run: ${infrastructureError}` } });
+        } else if (failures.has(test)) Object.assign(result, classify(failure, interrupted));
         else if (rec.panic && result.outcome === 'passed') {
           // The firmware crashed while no command was waiting: still this scenario's failure.
           Object.assign(result, { outcome: 'failed', failure: { kind: 'panic', message: rec.panic } });
@@ -344,7 +389,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     schema: RESULTS_SCHEMA,
     run: {
       id: runId, hiltVersion: VERSION, target: target.url, startedAt: started.toISOString(), endedAt: ended.toISOString(),
-      durationMs: ended.getTime() - started.getTime(), cutShort, infrastructureError,
+      durationMs: ended.getTime() - started.getTime(), cutShort, infrastructureError, warnings, notes: runNotes,
       firmware: hello ? {
         project: hello.fw.project, version: hello.fw.version, idf: hello.fw.idf, elfSha256: hello.fw.elf_sha256 ?? null,
         agent: `${hello.agent.name} ${hello.agent.version}`, chip: `${hello.chip.model} rev ${hello.chip.revision}`, mac: hello.chip.mac,
@@ -365,6 +410,28 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     : infrastructureError || results.totals.error > 0 ? ExitCode.unreachable
     : results.totals.failed > 0 ? ExitCode.failed : ExitCode.ok;
   return { exitCode, runDir, results };
+}
+
+/**
+ * Each lab host must be an address of this machine (or a name of one): devices reach the lab
+ * there, and the server certificates will carry it. One that cannot be bound stops the run
+ * before anything starts, as a \`hilt broker --host\` the lab cannot bind does (exit 2).
+ */
+async function checkLabHosts(config: RunConfig): Promise<void> {
+  for (const host of config.labHosts) {
+    const server = createServer();
+    const bound = new Promise<string | null>((resolve) => {
+      server.once('error', (err) => resolve(errnoOf(err)));
+      server.listen({ host, port: 0 }, () => resolve(null));
+    });
+    // (a name is looked up first: a resolver that never answers must not hang the run)
+    const problem = await within(5_000, bound);
+    await new Promise((resolve) => server.close(resolve));
+    if (problem === null) continue;
+    const why = problem === 'timeout' ? 'no answer within 5 s' : problem;
+    throw new UsageError(`${config.sources.labHosts ?? 'lab.hosts'}: cannot listen on ${quoted(host)} (${why}): give an address of this machine, ` +
+      'or a name of one (the lab listens there, and the server certificates carry it); certs were not changed');
+  }
 }
 
 /**

@@ -59,6 +59,8 @@ export function runResults(overrides: Partial<RunResults['run']> = {}, list = sc
       durationMs: 14135.5,
       cutShort: null,
       infrastructureError: null,
+      warnings: [],
+      notes: [],
       firmware: {
         project: 'sensor-node', version: '1.4.2', idf: 'v5.2.1', elfSha256: null,
         agent: 'hilt-agent 1.0.0', chip: 'ESP32 rev3', mac: '24:0a:c4:00:00:01',

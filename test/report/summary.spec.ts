@@ -83,6 +83,17 @@ describe('summary.md', function () {
     expect(cut).to.include('> ⚠️ Infrastructure: device emulator: no reply to hello');
   });
 
+  it('shows the run\'s warnings and the device notes made outside any scenario', function () {
+    const noted = toSummaryMarkdown(runResults({
+      warnings: ['root-current: key roots/current.key was mode 0644, open to others: set to 0600'],
+      notes: ['device output: a console line ran over 65536 bytes'],
+    }));
+    expect(noted).to.include('> ⚠️ Warning: root-current: key roots/current.key was mode 0644, open to others: set to 0600');
+    expect(noted).to.include('Device output outside any scenario:\n- device output: a console line ran over 65536 bytes');
+    expect(md).to.not.include('Warning:');
+    expect(md).to.not.include('outside any scenario');
+  });
+
   it('still reads when the device never said hello', function () {
     const none = toSummaryMarkdown(runResults({ firmware: null, security: null }, []));
     expect(none.split('\n')[0]).to.equal('# run 2026-11-23T02-51-07Z-3f9a on emulator, 2026-11-23');

@@ -1,0 +1,186 @@
+/**
+ * Faults between the parts of a run and its report, with real parts: PKI warnings that must reach
+ * the user, a lab host that cannot be bound, a device whose output the report must name (an
+ * over-long line), a device busy for ever, and a certs folder on a full disk.
+ */
+import { expect } from 'chai';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Manifest } from '../../harness/pki/index.ts';
+import type { RunResults } from '../../harness/report/model.ts';
+import { REPO, hilt, tempDir } from '../helpers.ts';
+
+const HAPPY = join(REPO, 'scenarios', '01-mtls-happy-path.spec.ts');
+
+async function latestResults(dir: string): Promise<RunResults> {
+  return JSON.parse(await readFile(join(dir, 'reports', 'latest', 'results.json'), 'utf8')) as RunResults;
+}
+
+async function latestSummary(dir: string): Promise<string> {
+  return readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8');
+}
+
+/** A scenario file of the test's own, importing hilt by absolute path. */
+async function writeScenario(dir: string, name: string, body: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, `import { expect, scenario } from '${join(REPO, 'harness', 'index.ts')}';\n${body}\n`);
+  return path;
+}
+
+/** One line on stderr, no stack trace. */
+function expectOneCleanLine(stderr: string): void {
+  expect(stderr.trim().split('\n'), stderr).to.have.length(1);
+  expect(stderr).to.match(/^hilt: /);
+  expect(stderr).to.not.match(/\n\s+at |internal error/);
+}
+
+const HELLO = {
+  proto: 1, agent: { name: 'scripted', version: '0' }, fw: { project: 'wired', version: '0.1', idf: 'v5.5', elf_sha256: null },
+  chip: { model: 'ESP32', revision: 3, cores: 2, mac: '24:0a:c4:00:00:77' },
+  mbedtls: { version: '3.6.3', have_time_date: true, in_content_len: 16384, out_content_len: 4096, dynamic_buffer: false, tls13: false, ciphersuites: [] },
+  heap: { free: 100_000, min_free: 100_000, largest: 100_000 }, time: { epoch: 0, synced: false },
+};
+
+/**
+ * A scripted agent (protocol v1 over TCP; use `?reset=none`): answers what the runner asks to
+ * prepare a scenario. `script(command, reply)` may act instead: return true when it handled the
+ * command (reply() sends the usual answer, or none at all).
+ */
+type Script = (command: string, socket: Socket, reply: () => void) => boolean;
+
+describe('faults: wire (run, PKI and report)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let remove: () => Promise<void>;
+  const servers: Server[] = [];
+
+  beforeEach(async function () {
+    ({ dir, remove } = await tempDir('hilt-faults-wire-'));
+  });
+  afterEach(async function () {
+    for (const s of servers.splice(0)) s.close();
+    await remove();
+  });
+
+  async function scriptedAgent(script: Script = () => false): Promise<{ target: string; heard: string[] }> {
+    const heard: string[] = [];
+    const server = createServer((socket) => {
+      let buffer = '';
+      socket.on('error', () => {});
+      socket.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          const m = /^@hil (\d+) (\S+)/.exec(line);
+          if (!m) continue;
+          const [, id, command] = m;
+          heard.push(command!);
+          const body = command === 'hello' ? HELLO : command === 'heap.stats' ? HELLO.heap
+            : command === 'store.put' ? { slot: 'x', bytes: 1, complete: true } : command === 'time.set' ? { epoch: 1, synced: true } : {};
+          const reply = () => { socket.write(`@hil ${id} ok ${JSON.stringify(body)}\n`); };
+          if (!script(command!, socket, reply)) reply();
+        }
+      });
+    });
+    servers.push(server);
+    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+    return { target: `tcp:127.0.0.1:${port}?reset=none`, heard };
+  }
+
+  it('a lab key whose mode drifted: hilt run warns on stderr, and results.json and summary.md say so', async function () {
+    const certs = await hilt(['certs', '--dir', 'certs'], { cwd: dir, timeoutMs: 30_000 });
+    expect(certs.code, certs.stderr).to.equal(0);
+    await chmod(join(dir, 'certs', 'roots', 'current.key'), 0o644);
+    const { code, stderr } = await hilt(['run', HAPPY], { cwd: dir, timeoutMs: 40_000 });
+    expect(code, stderr).to.equal(0);
+    const warning = /root-current: key roots\/current\.key was mode 0644, open to others: set to 0600/;
+    expect(stderr).to.match(new RegExp(`^hilt: warning: ${warning.source}`, 'm'));
+    const r = await latestResults(dir);
+    expect(r.run.warnings).to.have.length(1);
+    expect(r.run.warnings[0]).to.match(warning);
+    expect(await latestSummary(dir)).to.match(new RegExp(`^> ⚠️ Warning: ${warning.source}`, 'm'));
+  });
+
+  it('a lab host in hilt.config.json that cannot be bound: exit 2, one line naming the file, certificates unchanged', async function () {
+    expect((await hilt(['certs', '--dir', 'certs'], { cwd: dir, timeoutMs: 30_000 })).code).to.equal(0);
+    const manifestPath = join(dir, 'certs', 'manifest.json');
+    const before = await readFile(manifestPath, 'utf8');
+    await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ lab: { hosts: ['203.0.113.7'] } }));
+    const agent = await scriptedAgent();
+    const { code, stderr } = await hilt(['run', HAPPY, '--target', agent.target], { cwd: dir, timeoutMs: 30_000 });
+    expect(code, stderr).to.equal(2);
+    expectOneCleanLine(stderr);
+    expect(stderr).to.match(/^hilt: hilt\.config\.json: lab\.hosts: cannot listen on "203\.0\.113\.7" \(EADDRNOTAVAIL\): give an address of this machine/);
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest;
+    expect(manifest.hosts).to.not.include('203.0.113.7');
+    expect(await readFile(manifestPath, 'utf8')).to.equal(before);
+    // Stopped before anything started: the device was never contacted.
+    expect(agent.heard).to.deep.equal([]);
+  });
+
+  it('a lab host this machine has: the run goes on and the server certificates carry it', async function () {
+    await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ lab: { hosts: ['127.0.0.2'] } }));
+    const { code, stderr } = await hilt(['run', HAPPY], { cwd: dir, timeoutMs: 40_000 });
+    expect(code, stderr).to.equal(0);
+    const manifest = JSON.parse(await readFile(join(dir, 'certs', 'manifest.json'), 'utf8')) as Manifest;
+    expect(manifest.hosts).to.include('127.0.0.2');
+  });
+
+  it('an over-long console line: the report names it on the scenario it came during, or on the run', async function () {
+    let hellos = 0;
+    const agent = await scriptedAgent((command, socket, reply) => {
+      // At the first hello (opening the device: no scenario yet) and during the scenario's heap.stats.
+      if ((command === 'hello' && ++hellos === 1) || command === 'heap.stats') socket.write(`${'x'.repeat(70 * 1024)}\n`);
+      reply();
+      return true;
+    });
+    const file = await writeScenario(dir, 'long.spec.ts', `
+describe('long lines', () => {
+  scenario('reads the heap', async (ctx) => { await ctx.device.command('heap.stats'); });
+  scenario('says hello', async (ctx) => { await ctx.device.command('hello'); });
+});`);
+    const { code, stderr } = await hilt(['run', file, '--target', agent.target], { cwd: dir, timeoutMs: 30_000 });
+    expect(code, stderr).to.equal(0);
+    const r = await latestResults(dir);
+    const overlong = 'device output: a console line ran over 65536 bytes: only its start is kept, the rest of it was dropped';
+    expect(r.scenarios.map((s) => s.notes)).to.deep.equal([[overlong], []]);
+    expect(r.run.notes).to.deep.equal([overlong]);
+    const summary = await latestSummary(dir);
+    expect(summary).to.match(/^\| long lines reads the heap \| ✅ pass \| .*device output: a console line ran over 65536 bytes/m);
+    expect(summary).to.include(`Device output outside any scenario:\n- ${overlong}`);
+  });
+
+  it('a device busy for ever with a leftover command: the scenarios after it are device errors, decided fast, exit 3', async function () {
+    // mqtt.connect never gets an answer; the first scenario is cut off by its timeout while it waits.
+    const agent = await scriptedAgent((command) => command === 'mqtt.connect');
+    await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ timeouts: { commandMs: 300, helloMs: 500, scenarioMs: 1000 } }));
+    const file = await writeScenario(dir, 'busy.spec.ts', `
+describe('busy', () => {
+  scenario('connects to a broker for a long time', async (ctx) => { await ctx.connect('good', { timeoutMs: 60_000 }); });
+  for (const n of [2, 3]) scenario('reads the heap ' + n, async (ctx) => { await ctx.device.command('heap.stats'); });
+});`);
+    const started = performance.now();
+    const { code, stderr } = await hilt(['run', file, '--target', agent.target], { cwd: dir, timeoutMs: 40_000 });
+    expect(code, stderr).to.equal(3);
+    // One scenario timeout (1 s) and one idle wait (0.6 s), not one per scenario.
+    expect(performance.now() - started).to.be.below(15_000);
+    const r = await latestResults(dir);
+    const why = /^device tcp:127\.0\.0\.1:\d+ stopped answering: .*still busy with mqtt\.connect after 600 ms$/;
+    expect(r.run.infrastructureError).to.match(why);
+    const byTitle = new Map(r.scenarios.map((s) => [s.title, s]));
+    expect(byTitle.get('busy connects to a broker for a long time')!.failure).to.include({ kind: 'timeout' });
+    for (const n of [2, 3]) {
+      const s = byTitle.get(`busy reads the heap ${n}`)!;
+      expect(s.outcome).to.equal('error');
+      expect(s.failure).to.deep.equal({ kind: 'infrastructure', message: `not run: ${r.run.infrastructureError}` });
+    }
+    // The hook that found the device busy is in the report as a device error, not an assertion.
+    expect(r.scenarios.filter((s) => s.failure?.kind === 'assertion')).to.deep.equal([]);
+    expect(r.totals.failed).to.equal(1);
+    // After the cut-off scenario, nothing more was asked of the device.
+    expect(agent.heard.slice(agent.heard.indexOf('mqtt.connect') + 1)).to.deep.equal([]);
+  });
+});
