@@ -14,7 +14,7 @@ describe('01 mutual TLS happy path with MQTT', () => {
 
     const topic = `devices/${ctx.deviceId}/hello`;
     expect(await ctx.device.command('mqtt.subscribe', { topic: `devices/${ctx.deviceId}/#`, qos: 1 })).to.deep.equal({ granted: 1 });
-    const since = ctx.device.events.length;
+    const since = ctx.device.eventMark();
     expect((await ctx.device.command('mqtt.publish', { topic, qos: 1, payload: base64('hello from hilt') })).acked).to.equal(true);
     const message = await ctx.device.waitEvent('mqtt.message', { since, timeoutMs: 5_000 });
     expect(message.body).to.deep.equal({ topic, qos: 1, payload: base64('hello from hilt') });

@@ -14,7 +14,7 @@ import {
 import { HiltError, ExitCode } from '../errors.ts';
 import type { CloseInfo, Transport } from '../transport/transport.ts';
 import { detectPanic, parseLogLine, parseResetLine, stripColours, type LogLine, type Panic } from './log.ts';
-import { LineWindow, type WindowLimits } from './window.ts';
+import { LineWindow, type WindowKind, type WindowLimits } from './window.ts';
 import { GarbleWatch, type GarbleLimits } from './garble.ts';
 
 export { WindowError, DEFAULT_WINDOW, type WindowLimits } from './window.ts';
@@ -48,6 +48,16 @@ export interface DeviceNote {
 
 /** Longest console line kept whole; longer ones are cut (lines.ts) and noted. */
 export const MAX_CONSOLE_LINE = 64 * 1024;
+/**
+ * Events kept in memory: a device that publishes without end (mqtt.message events) must not grow
+ * the run either. Every event is also a line of the console log.
+ */
+export const DEFAULT_EVENT_WINDOW: WindowLimits = { maxLines: 1000, maxBytes: 1024 * 1024 };
+const DEVICE_EVENTS: WindowKind = {
+  items: 'device events',
+  kept: (l) => `a device keeps its last ${l.maxLines} events or ${l.maxBytes} bytes of them; every event is in the scenario's console log`,
+};
+
 /** Notes kept in memory (the console log has them all). */
 const MAX_NOTES = 100;
 
@@ -58,6 +68,8 @@ export interface DeviceOptions {
   helloTimeoutMs?: number;
   /** How many console lines (and bytes of them) stay in memory for expect(); see window.ts. */
   window?: Partial<WindowLimits>;
+  /** How many protocol events (and bytes of their bodies) stay in memory for waitEvent(). */
+  eventWindow?: Partial<WindowLimits>;
   /** When output counts as garbled (garble.ts). */
   garble?: Partial<GarbleLimits>;
 }
@@ -105,7 +117,8 @@ const MAX_ID = 2 ** 31 - 1;
 export class Device extends EventEmitter {
   /** The recent console lines; all of them go to the console log (startLog). */
   readonly window: LineWindow<ConsoleLine>;
-  readonly events: DeviceEvent[] = [];
+  /** The recent protocol events (boot, mqtt.message ...), numbered like console lines. */
+  readonly eventWindow: LineWindow<DeviceEvent>;
   /** The latest notes about the device's output, oldest first (also emitted as 'note'). */
   readonly notes: DeviceNote[] = [];
   hello: HelloReply | null = null;
@@ -124,6 +137,8 @@ export class Device extends EventEmitter {
     super();
     this.commandTimeoutMs = options.commandTimeoutMs ?? 15_000;
     this.window = new LineWindow(options.window);
+    this.eventWindow = new LineWindow<DeviceEvent>({ ...DEFAULT_EVENT_WINDOW, ...options.eventWindow }, DEVICE_EVENTS,
+      (e) => e.name.length + Buffer.byteLength(JSON.stringify(e.body)));
     this.garble = new GarbleWatch(options.garble);
     const splitter = new LineSplitter({ maxLineBytes: MAX_CONSOLE_LINE });
     transport.on('data', (chunk: Buffer) => {
@@ -163,6 +178,19 @@ export class Device extends EventEmitter {
    */
   mark(): number {
     return this.window.next;
+  }
+
+  /** The protocol events still in memory, oldest first. */
+  get events(): readonly DeviceEvent[] {
+    return this.eventWindow.held();
+  }
+
+  /**
+   * Number of the next event: pass as `since` to waitEvent() to look only at events from now on.
+   * A wait from a mark whose events were dropped from memory fails with a WindowError.
+   */
+  eventMark(): number {
+    return this.eventWindow.next;
   }
 
   /** Sends `hello` and checks the protocol version. */
@@ -217,7 +245,7 @@ export class Device extends EventEmitter {
    * guaranteed (the board restarts); an `err` reply (busy) is a refusal and fails at once.
    */
   async reset(timeoutMs = 10_000): Promise<void> {
-    const from = this.events.length;
+    const from = this.eventMark();
     const id = this.allocId();
     this.resetting = true;
     const reply = this.send(id, 'reset', encodeCommand(id, 'reset'), timeoutMs);
@@ -260,8 +288,8 @@ export class Device extends EventEmitter {
   }
 
   waitEvent(name: string, options: { timeoutMs?: number; since?: number } = {}): Promise<DeviceEvent> {
-    const { timeoutMs = 10_000, since = this.events.length } = options;
-    return this.waitFor(() => this.events.slice(since).find((e) => e.name === name), timeoutMs,
+    const { timeoutMs = 10_000, since = this.eventMark() } = options;
+    return this.waitFor(() => this.eventWindow.since(since).find((e) => e.name === name), timeoutMs,
       () => `no ${name} event from the device within ${timeoutMs} ms`);
   }
 
@@ -414,7 +442,7 @@ export class Device extends EventEmitter {
     }
     if (parsed.kind === 'event') {
       const event = { name: parsed.name, body: parsed.body, at };
-      this.events.push(event);
+      this.eventWindow.push(event);
       this.emit('event', event);
       return;
     }

@@ -19,12 +19,24 @@ export interface WindowLimits {
 
 export const DEFAULT_WINDOW: WindowLimits = { maxLines: 20_000, maxBytes: 4 * 1024 * 1024 };
 
+/** What a window holds, for its messages: console lines (the default) or device events. */
+export interface WindowKind {
+  /** "console lines", "device events" */
+  items: string;
+  /** How the limits read: "lines or 4 MiB of console; every line is in the scenario's console log" */
+  kept: (limits: WindowLimits) => string;
+}
+
+export const CONSOLE_LINES: WindowKind = {
+  items: 'console lines',
+  kept: (l) => `a device keeps its last ${l.maxLines} lines or ${formatBytes(l.maxBytes)} of console; every line is in the scenario's console log`,
+};
+
 /** A search whose mark fell out of the window: what it would have looked at is only in the log. */
 export class WindowError extends HiltError {
-  constructor(readonly mark: number, readonly first: number, readonly limits: WindowLimits) {
-    super(`the console lines since mark ${mark} are no longer all in memory: ${first - mark} of them were dropped ` +
-      `(a device keeps its last ${limits.maxLines} lines or ${formatBytes(limits.maxBytes)} of console; every line is in the scenario's console log): ` +
-      'take the mark closer to what is looked for', ExitCode.failed);
+  constructor(readonly mark: number, readonly first: number, readonly limits: WindowLimits, kind: WindowKind = CONSOLE_LINES) {
+    super(`the ${kind.items} since mark ${mark} are no longer all in memory: ${first - mark} of them were dropped ` +
+      `(${kind.kept(limits)}): take the mark closer to what is looked for`, ExitCode.failed);
     this.name = 'WindowError';
   }
 }
@@ -33,7 +45,10 @@ function formatBytes(bytes: number): string {
   return bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} B`;
 }
 
-export class LineWindow<T extends { text: string }> {
+/** Bytes an item counts for: a line's text, UTF-8. */
+const textBytes = (item: unknown) => Buffer.byteLength((item as { text: string }).text);
+
+export class LineWindow<T = { text: string }> {
   readonly limits: WindowLimits;
   private items: T[] = [];
   private sizes: number[] = [];
@@ -43,7 +58,15 @@ export class LineWindow<T extends { text: string }> {
   private firstNo = 0;
   private heldBytes = 0;
 
-  constructor(limits: Partial<WindowLimits> = {}) {
+  /**
+   * Items without a `text` (device events) say what they hold and how many bytes each counts for;
+   * lines need neither.
+   */
+  constructor(
+    limits: Partial<WindowLimits> = {},
+    private readonly kind: WindowKind = CONSOLE_LINES,
+    private readonly sizeOf: (item: T) => number = textBytes,
+  ) {
     this.limits = { ...DEFAULT_WINDOW, ...limits };
     const { maxLines, maxBytes } = this.limits;
     if (!(maxLines >= 1) || !(maxBytes >= 1)) throw new RangeError(`window limits must be positive, got ${maxLines} lines, ${maxBytes} bytes`);
@@ -69,7 +92,7 @@ export class LineWindow<T extends { text: string }> {
   }
 
   push(item: T): void {
-    const size = Buffer.byteLength(item.text);
+    const size = this.sizeOf(item);
     this.items.push(item);
     this.sizes.push(size);
     this.heldBytes += size;
@@ -93,7 +116,7 @@ export class LineWindow<T extends { text: string }> {
 
   /** Every line from `mark` on; a WindowError if some of them were dropped. */
   since(mark: number): T[] {
-    if (mark < this.firstNo) throw new WindowError(mark, this.firstNo, this.limits);
+    if (mark < this.firstNo) throw new WindowError(mark, this.firstNo, this.limits, this.kind);
     return this.items.slice(this.head + Math.min(mark, this.next) - this.firstNo);
   }
 

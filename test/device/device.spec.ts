@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Duplex, PassThrough } from 'node:stream';
-import { Device, DeviceError, PanicError } from '../../harness/device/device.ts';
+import { Device, DeviceError, PanicError, WindowError } from '../../harness/device/device.ts';
 import { MemoryTransport } from '../../harness/transport/index.ts';
 import { openStreamBoard, type StreamBoard } from '../../emulator/index.ts';
 import { tempDir } from '../helpers.ts';
@@ -159,6 +159,31 @@ describe('Device', function () {
       expect(error).to.be.instanceOf(DeviceError);
       expect((error as Error).message).to.match(/^scripted agent: (went away|cannot send heap\.stats)/);
       await device.close();
+    });
+
+    it('keeps a bounded window of events: old ones go, a wait from a mark that fell out says so', async function () {
+      const agent = scriptedAgent();
+      answerHello(agent);
+      const device = await Device.open(agent.transport, { eventWindow: { maxLines: 50 } });
+      try {
+        const start = device.eventMark();
+        const payload = Buffer.from('x'.repeat(100)).toString('base64');
+        for (let i = 0; i < 200; i++) agent.say(`@hil * mqtt.message {"topic":"t/${i}","qos":0,"payload":"${payload}"}`);
+        agent.say('@hil * boot {"reason":"software"}');
+        // A wait from now sees what comes; the last event is there, the 200 before it mostly not.
+        const boot = await device.waitEvent('boot', { since: start + 200, timeoutMs: 5_000 });
+        expect(boot.body).to.deep.equal({ reason: 'software' });
+        expect(device.events).to.have.length(50);
+        expect(device.eventMark()).to.equal(start + 201);
+        expect(device.events.at(-2)!.body).to.include({ topic: 't/199' });
+        // A wait from before the window: not a silent look at fewer events, an error naming the loss.
+        const lost = await device.waitEvent('mqtt.message', { since: start, timeoutMs: 1_000 }).catch((e: Error) => e);
+        expect(lost).to.be.instanceOf(WindowError);
+        expect((lost as Error).message).to.equal(`the device events since mark ${start} are no longer all in memory: 151 of them were dropped ` +
+          "(a device keeps its last 50 events or 1048576 bytes of them; every event is in the scenario's console log): take the mark closer to what is looked for");
+      } finally {
+        await device.close();
+      }
     });
   });
 });
