@@ -58,9 +58,15 @@ async function create(path: string, text: string): Promise<boolean> {
   }
   try {
     await handle.writeFile(text);
-  } finally {
-    await handle.close();
+  } catch (err) {
+    // A full disk takes the name but not the pid: an empty lock left behind would hold up every
+    // later process for its whole wait.
+    await handle.close().catch(() => {});
+    await unlink(path).catch(() => {});
+    const fix = errnoOf(err) === 'ENOSPC' ? 'free some space there' : "check the folder's file system";
+    throw new UsageError(`${path}: cannot write the lock file (${errnoOf(err)}): ${fix}`, { cause: err });
   }
+  await handle.close();
   return true;
 }
 

@@ -3,12 +3,13 @@
  * issuer, names or key no longer fit their purpose, keeps roots unless forced, and writes the
  * manifest. Everything is issued in memory first and written only when all of it succeeded.
  */
-import { X509Certificate } from 'node:crypto';
-import { access, chmod, constants, mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { access, chmod, constants, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { UsageError, errnoOf, quoted } from '../errors.ts';
-import { writeFileAtomic } from '../files.ts';
+import { makeDir } from '../files.ts';
+import { settleWithin, within } from '../time.ts';
 import { withLockFile } from '../lock.ts';
 import { VERSION } from '../version.ts';
 import type { CertSpec } from './catalog.ts';
@@ -116,7 +117,8 @@ async function prepareDir(dir: string): Promise<void> {
     // Parents are ordinary folders; the certs folder itself holds private keys.
     await makePrivateDir(dir).catch(async (err: unknown) => {
       if (errnoOf(err) !== 'ENOENT') throw err;
-      await mkdir(dirname(dir), { recursive: true });
+      // (one level at a time: a recursive mkdir never settles under /proc)
+      await makeDir(dirname(dir));
       await makePrivateDir(dir);
     });
     await access(dir, constants.W_OK);
@@ -346,18 +348,64 @@ async function ensureLocked(dir: string, options: EnsureOptions, now: number): P
   const manifest: Manifest = { schema: MANIFEST_SCHEMA, generator: GENERATOR, updated, hosts, artifacts };
 
   // Chains and bundles are rewritten every time (cheap, derived); a reader never sees a torn file.
-  // Keys go first so a certificate on disk never lacks its key.
-  for (const folder of new Set(writes.map(([file]) => dirname(file)))) {
-    if (folder !== '.') await makePrivateDir(join(dir, folder));
-  }
-  for (const [file, data, mode] of writes) await writeFileAtomic(join(dir, file), data, mode);
   const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
-  const manifestPath = join(dir, 'manifest.json');
-  if ((await readIfExists(manifestPath)) !== manifestText) {
-    await writeFileAtomic(manifestPath, manifestText);
-  }
+  if ((await readIfExists(join(dir, 'manifest.json'))) !== manifestText) writes.push(['manifest.json', manifestText, 0o644]);
+  await writeAll(dir, writes);
 
   return pkiOf(dir, manifest, changes, issued, chains);
+}
+
+/** How long writing the PKI may take: a hung file system is an error, not a hang. */
+export const PKI_IO_MS = 10_000;
+
+/**
+ * Writes the files of one refresh all or nothing: every file goes to a temporary file first (a
+ * key 0600 from its creation), and only when all of them are written are they renamed into
+ * place, keys first and the manifest last. A full disk or a hung file system therefore leaves
+ * the PKI as it was (no key without its certificate, no manifest describing files that are not
+ * there), with one line naming the folder and the reason.
+ */
+async function writeAll(dir: string, writes: Array<[string, string, number]>): Promise<void> {
+  const temps: Array<[string, string]> = [];
+  let file = '';
+  let gaveUp = false;
+  let renaming = false;
+  const work = async () => {
+    for (const folder of new Set(writes.map(([f]) => dirname(f)))) {
+      file = folder;
+      if (folder !== '.') await makePrivateDir(join(dir, folder));
+    }
+    for (const [name, data, mode] of writes) {
+      file = name;
+      const tmp = join(dir, `${name}.${randomBytes(4).toString('hex')}.tmp`);
+      temps.push([tmp, join(dir, name)]);
+      await writeFile(tmp, data, { mode, flag: 'wx' });
+      if (gaveUp) return;
+    }
+    // Renames need no space; a run that gave up waiting renames nothing more.
+    renaming = true;
+    for (const [tmp, path] of temps) {
+      if (gaveUp) return;
+      file = relative(dir, path);
+      await rename(tmp, path);
+    }
+    temps.length = 0;
+  };
+  const writing = work();
+  writing.catch(() => {}); // a late failure after the bound is handled below, not unhandled
+  let problem: string | null = null;
+  try {
+    if (await within(PKI_IO_MS, writing) === 'timeout') {
+      gaveUp = true;
+      problem = `writing ${file} did not finish within ${PKI_IO_MS / 1000} s: check that file system`;
+    }
+  } catch (err) {
+    problem = `cannot write ${file} (${errnoOf(err)}): ${errnoOf(err) === 'ENOSPC' ? 'free some space there' : 'fix its permissions'}, or choose another certs folder`;
+  }
+  if (problem === null) return;
+  await settleWithin(5_000, Promise.all(temps.map(([tmp]) => rm(tmp, { force: true }))));
+  // (renames cut off by the bound may have replaced some files: the next refresh puts the rest right)
+  throw new UsageError(`certs dir ${dir}: ${problem}; ${renaming ? 'the PKI may be partly updated: run `hilt certs` again' : 'the PKI was left as it was'}`);
 }
 
 function pkiOf(dir: string, manifest: Manifest, changes: Change[], issued: Map<string, Material>, chains: Map<string, string>): Pki {
