@@ -80,6 +80,8 @@ function runProperties(results: RunResults): Property[] {
   for (const s of run.fingerprints.served) props.push([`served.${s.listener}.${s.name}.sha256`, s.sha256]);
   if (run.cutShort) props.push(['run.cut_short', run.cutShort]);
   if (run.infrastructureError) props.push(['run.infrastructure_error', run.infrastructureError]);
+  (run.warnings ?? []).forEach((w, i) => props.push([`run.warning.${i + 1}`, w]));
+  (run.notes ?? []).forEach((n, i) => props.push([`run.note.${i + 1}`, n]));
   return props;
 }
 

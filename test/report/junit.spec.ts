@@ -127,6 +127,16 @@ describe('junit.xml', function () {
     expect(suite.children.find((c) => c.name === 'system-err')!.text).to.include('no reply to hello');
   });
 
+  it('lists the run\'s warnings and device notes as numbered properties', function () {
+    const suite = parseXml(toJUnitXml(runResults({ warnings: ['root-current: key was mode 0644'], notes: ['device output: a long line', 'device output: garbled'] }))).children[0]!;
+    expect(propertiesOf(suite)).to.include({
+      'run.warning.1': 'root-current: key was mode 0644',
+      'run.note.1': 'device output: a long line',
+      'run.note.2': 'device output: garbled',
+    });
+    expect(propertiesOf(parseXml(toJUnitXml(runResults())).children[0]!)).to.not.have.property('run.warning.1');
+  });
+
   it('writes a run with no firmware and no scenarios as an empty, valid suite', function () {
     const parsed = parseXml(toJUnitXml(runResults({ firmware: null, security: null }, [])));
     expect(parsed.attrs).to.include({ tests: '0', failures: '0', errors: '0', skipped: '0' });
