@@ -149,6 +149,11 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
 
   const scenarios: ScenarioResult[] = [];
   let infrastructureError: string | null = null;
+  /**
+   * A usage error found once the run had begun (a certs folder that is full or corrupt, a
+   * device file that is no serial port): the report says so, then the run ends with it (exit 2).
+   */
+  let stopped: UsageError | null = null;
   /** PKI warnings (a key whose mode had drifted), for stderr and the report. */
   const warnings: string[] = [];
   const warnAbout = (p: Pki) => {
@@ -204,17 +209,17 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       if (opened.status === 'fulfilled') device = opened.value;
       if (labStarted.status === 'rejected') {
         const err = labStarted.reason as Error;
-        if (err instanceof UsageError) throw err;
-        infrastructureError = `lab could not start: ${err.message}`;
+        if (err instanceof UsageError) stopped = err;
+        else infrastructureError = `lab could not start: ${err.message}`;
       }
       if (opened.status === 'rejected' && !interrupted) {
         const err = opened.reason as Error;
-        if (err instanceof UsageError) throw err;
-        if (!(err instanceof DeviceError || err instanceof TransportError)) throw err;
-        infrastructureError ??= `device ${target.description}: ${err.message}`;
+        if (err instanceof UsageError) stopped ??= err;
+        else if (!(err instanceof DeviceError || err instanceof TransportError)) throw err;
+        else infrastructureError ??= `device ${target.description}: ${err.message}`;
       }
     }
-    if (device && lab && pki && !infrastructureError && !interrupted) {
+    if (device && lab && pki && !infrastructureError && !interrupted && !stopped) {
       await runMocha(device, lab);
     }
   } finally {
@@ -230,7 +235,14 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     const deviceId = deviceIdOf(d.hello!.chip.mac);
     // The device's id is known only from its hello, which ran beside the lab's start: this second
     // pass reads the PKI again (~40 ms) and mints the device's certificate if it has none yet.
-    const p = await ensurePki({ dir: config.certsDir, hosts: config.labHosts, devices: [deviceId] });
+    let p: Pki;
+    try {
+      p = await ensurePki({ dir: config.certsDir, hosts: config.labHosts, devices: [deviceId] });
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      stopped = err;
+      return;
+    }
     pki = p;
     warnAbout(p);
     /** The device stopped answering: the scenarios left cannot run, and wait for nothing. */
@@ -367,6 +379,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   const reached = new Set(scenarios.map((s) => s.id));
   const bailed = options.bail && firstFailed ? `--bail after ${firstFailed} failed` : null;
   const notRunBecause = interrupted ? `run ${interrupted} before it began`
+    : stopped ? stopped.message
     : infrastructureError ? infrastructureError
     : bailed ?? (firstFailed ? `${firstFailed} failed before it` : 'the run stopped before it');
   for (const test of selectedTests(mocha)) {
@@ -383,7 +396,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
 
   const ended = new Date();
   const hello = device?.hello ?? null;
-  const cutShort = interrupted ?? (infrastructureError ? 'device or lab unreachable' : null)
+  const cutShort = interrupted ?? (stopped ? `stopped: ${stopped.message}` : null) ?? (infrastructureError ? 'device or lab unreachable' : null)
     ?? (bailed && scenarios.some((s) => s.failure?.kind === 'not-run') ? bailed : null);
   const results: RunResults = {
     schema: RESULTS_SCHEMA,
@@ -403,6 +416,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   // An interrupt while the reports are written does not cut them short: they are bounded.
   await writeReports(results, runDir, reportRoot);
   stopListening();
+  if (stopped && !interrupts.signal) throw stopped;
   if (lostLogs.length > 0) {
     throw new ReportWriteError(`console logs could not be written: ${lostLogs.join(', ')}; the other reports are in ${runDir}`);
   }

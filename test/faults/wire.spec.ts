@@ -276,7 +276,7 @@ describe('busy', () => {
       expect((JSON.parse(before.get('manifest.json')!) as Manifest).hosts).to.not.include('bench.example');
     });
 
-    it('hilt run --certs on a full folder: exit 2, one line naming it and ENOSPC', async function () {
+    it('hilt run --certs on a full folder: exit 2, one line naming it and ENOSPC, and a report saying so', async function () {
       const at = await smallDisk(this, '1m');
       await fill(at);
       const agent = await scriptedAgent();
@@ -285,6 +285,10 @@ describe('busy', () => {
       expectOneCleanLine(stderr);
       expect(stderr).to.include(at).and.include('(ENOSPC)');
       expect([...(await files(at)).keys()]).to.deep.equal([]);
+      // The run's folder existed by then: it has its report, saying why the run stopped.
+      const r = await latestResults(dir);
+      expect(r.run.cutShort).to.equal(`stopped: ${stderr.trim().slice('hilt: '.length)}`);
+      expect(r.scenarios.map((s) => [s.outcome, s.failure?.kind])).to.deep.equal([['skipped', 'not-run']]);
     });
   });
 });
