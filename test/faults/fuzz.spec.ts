@@ -134,7 +134,10 @@ function expectSaneConfig(config: RunConfig): void {
     repeat: config.repeat,
     budgets: Object.fromEntries(config.budgets.map((b) => [b.metric, b.expression.slice(b.metric.length + 1)])),
   };
-  expect(validateConfig(JSON.parse(JSON.stringify(written)), 'again')).to.deep.equal(config);
+  // (not where each value came from: another file, and defaults written out as fields)
+  const { sources: _again, ...reread } = validateConfig(JSON.parse(JSON.stringify(written)), 'again');
+  const { sources: _first, ...first } = config;
+  expect(reread).to.deep.equal(first);
 }
 
 function expectSaneTarget(url: string): boolean {
