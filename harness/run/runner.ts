@@ -150,8 +150,8 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   const scenarios: ScenarioResult[] = [];
   let infrastructureError: string | null = null;
   /**
-   * A usage error found once the run had begun (a certs folder that is full or corrupt, a
-   * device file that is no serial port): the report says so, then the run ends with it (exit 2).
+   * A usage error found once the run had begun (a certs folder that is full or corrupt): the
+   * report says so, then the run ends with it (exit 2).
    */
   let stopped: UsageError | null = null;
   /** PKI warnings (a key whose mode had drifted), for stderr and the report. */
@@ -194,7 +194,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       });
       const labReady = (async () => {
         // The lab binds with the certificates as they are, and only then do they learn the lab
-        // hosts (as \`hilt broker --host\` does): a host given in error never reaches the server
+        // hosts (as `hilt broker --host` does): a host given in error never reaches the server
         // certificates, where it would stay until --force.
         pki = await ensurePki({ dir: config.certsDir });
         warnAbout(pki);
@@ -429,18 +429,21 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
 /**
  * Each lab host must be an address of this machine (or a name of one): devices reach the lab
  * there, and the server certificates will carry it. One that cannot be bound stops the run
- * before anything starts, as a \`hilt broker --host\` the lab cannot bind does (exit 2).
+ * before anything starts, as a `hilt broker --host` the lab cannot bind does (exit 2).
  */
 async function checkLabHosts(config: RunConfig): Promise<void> {
   for (const host of config.labHosts) {
     const server = createServer();
+    server.unref();
     const bound = new Promise<string | null>((resolve) => {
       server.once('error', (err) => resolve(errnoOf(err)));
       server.listen({ host, port: 0 }, () => resolve(null));
     });
+    // Closed once the try is over, also one that binds after the run stopped waiting for it.
+    const closed = bound.then(() => new Promise((resolve) => server.close(resolve)));
     // (a name is looked up first: a resolver that never answers must not hang the run)
     const problem = await within(5_000, bound);
-    await new Promise((resolve) => server.close(resolve));
+    if (problem !== 'timeout') await closed;
     if (problem === null) continue;
     const why = problem === 'timeout' ? 'no answer within 5 s' : problem;
     throw new UsageError(`${config.sources.labHosts ?? 'lab.hosts'}: cannot listen on ${quoted(host)} (${why}): give an address of this machine, ` +
