@@ -26,8 +26,11 @@ function sTime(args: string[]): Promise<number> {
   });
 }
 
-async function emulatedRate(agent: AgentClient, command: 'tls.connect' | 'mqtt.connect', args: Record<string, string | number>, seconds: number) {
+async function emulatedRate(agent: AgentClient, command: 'tls.connect' | 'mqtt.connect', mqttArgs: Record<string, string | number>, seconds: number) {
   const close = command === 'tls.connect' ? 'tls.close' : 'mqtt.disconnect';
+  // client_id is an mqtt.connect argument; the board refuses it on tls.connect.
+  const { client_id: clientId, ...tlsArgs } = mqttArgs;
+  const args = command === 'tls.connect' ? tlsArgs : { ...tlsArgs, client_id: clientId! };
   let count = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < seconds * 1000 && count < 10_000) {

@@ -1,9 +1,10 @@
 /** Runs the named benchmarks (default: all). Not part of `npm test`. */
 import { benchEmulator } from './emulator.ts';
+import { benchFlood } from './flood.ts';
 import { benchLab } from './lab.ts';
 import { benchWave } from './wave.ts';
 
-const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab, emulator: benchEmulator, wave: benchWave };
+const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab, emulator: benchEmulator, wave: benchWave, flood: benchFlood };
 
 const wanted = process.argv.slice(2);
 for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {

@@ -2,9 +2,30 @@
 // The published entry point: hilt is written in TypeScript and runs through tsx's loaders, so
 // there is no build step between a checkout and `npx hilt`. Both loaders: scenario files in a
 // firmware team's own repository may be CommonJS (no "type": "module" there).
-import { register as registerEsm } from 'tsx/esm/api';
-import { register as registerCjs } from 'tsx/cjs/api';
 
+// First, before the loaders (a good part of a second): an interrupt while hilt loads, or in a
+// command with no handling of its own, says plainly that there is nothing to report instead of a
+// silent death by signal. The guard stands aside for good once a command listens itself (`hilt
+// run` does so first thing); it is removed a tick later, because Node stops catching a signal
+// the moment its last listener goes, and the command's listener would then never be called.
+const guard = (signal) => {
+  process.stderr.write(`hilt: interrupted (${signal}): stopped with nothing to report\n`);
+  process.exit(130);
+};
+const standAside = (event) => {
+  if (event !== 'SIGINT' && event !== 'SIGTERM') return;
+  process.off('newListener', standAside);
+  process.nextTick(() => {
+    process.off('SIGINT', guard);
+    process.off('SIGTERM', guard);
+  });
+};
+process.on('SIGINT', guard);
+process.on('SIGTERM', guard);
+process.on('newListener', standAside);
+
+const { register: registerEsm } = await import('tsx/esm/api');
+const { register: registerCjs } = await import('tsx/cjs/api');
 registerEsm();
 registerCjs();
 const { main } = await import('../harness/cli/main.ts');

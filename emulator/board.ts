@@ -6,7 +6,7 @@
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import {
   PROTO_VERSION, PartAssembler, ProtocolError, argBase64, argBool, argEnum, argInt, argList, argPart, argString,
-  encodeEvent, encodeReply, errBody, parseHostLine,
+  checkArgKeys, encodeEvent, encodeReply, errBody, parseHostLine,
   type Args, type ConnectResult, type HelloReply, type HostCommand, type Line, type StoreKind,
 } from '../harness/protocol/index.ts';
 import { connect, type BoardContext, type ConnectSpec, type Session } from './connect.ts';
@@ -24,6 +24,20 @@ const STORE_SLOTS = 8;
 const STORE_SLOT_BYTES = 8192;
 const SLOT_NAME = /^[a-z0-9_-]{1,16}$/;
 const MAX_HOLD_MS = 60_000;
+
+const TLS_ARGS = ['host', 'port', 'sni', 'ca', 'cert', 'key', 'ciphers', 'tls', 'timeout_ms', 'skip_cn', 'alpn', 'hold_ms'] as const;
+/**
+ * The arguments each command takes (docs/protocol.md). Anything else is refused with bad_args:
+ * a misspelt key (`skip_cm=1`) would otherwise leave its default silently in force.
+ */
+const COMMAND_ARGS: Readonly<Record<string, readonly string[]>> = {
+  'hello': [], 'reset': [], 'time.set': ['epoch'], 'time.clear': [],
+  'store.put': ['slot', 'kind', 'data', 'part'], 'store.del': ['slot'], 'store.list': [],
+  'heap.stats': [], 'heap.reserve': ['bytes'], 'heap.release': [],
+  'tls.connect': TLS_ARGS, 'tls.close': [],
+  'mqtt.connect': [...TLS_ARGS, 'client_id', 'keepalive', 'clean', 'username', 'password'],
+  'mqtt.publish': ['topic', 'qos', 'payload', 'retain'], 'mqtt.subscribe': ['topic', 'qos'], 'mqtt.disconnect': [],
+};
 
 export interface BoardOptions {
   /** Writes output text (whole lines, each ending in \n). */
@@ -177,6 +191,8 @@ export class Board {
   /** Runs one command; resolves to the ok body, or undefined when there is no reply (reset). */
   private async run(cmd: HostCommand): Promise<object | undefined> {
     const a = cmd.args;
+    const known = COMMAND_ARGS[cmd.command];
+    if (known) checkArgKeys(a, cmd.command, known);
     switch (cmd.command) {
       case 'hello': return this.hello();
       case 'reset': return this.reset();
@@ -257,6 +273,7 @@ export class Board {
   private storePut(a: Args): object {
     const slot = argString(a, 'slot');
     if (!SLOT_NAME.test(slot)) throw new ProtocolError(`store.put: slot ${JSON.stringify(slot)}: use 1-16 of a-z 0-9 _ -`, 'bad_args');
+    if (slot === 'none') throw new ProtocolError(`store.put: slot name 'none' is reserved (ca=none means no CA)`, 'bad_args');
     const kind = argEnum(a, 'kind', ['ca', 'cert', 'key'] as const);
     const { index, count } = argPart(a);
     const chunk = argBase64(a, 'data');

@@ -4,9 +4,10 @@
  */
 export { AGENT, Board, FIRMWARE } from './board.ts';
 export type { BoardOptions } from './board.ts';
-export { openStreamBoard, servePty, serveStdio, serveTcp, SocatMissingError } from './serve.ts';
+export { openStreamBoard, PtyPathTakenError, servePty, serveStdio, serveTcp, SocatMissingError } from './serve.ts';
 export type { BoardSettings, PtyBoard, StreamBoard, TcpBoard } from './serve.ts';
 export { CALIBRATION, ESP32_FREE_HEAP, planConnection } from './heap.ts';
 export { CRYPTO_MS, handshakeCryptoMs } from './timing.ts';
 export { parseSdkconfig, REFERENCE_SDKCONFIG, SdkconfigError } from './mbedtls/index.ts';
 export type { Sdkconfig } from './mbedtls/index.ts';
+export { MAX_SDKCONFIG_BYTES, readSdkconfigFile, SdkconfigFileError } from './sdkconfig-file.ts';

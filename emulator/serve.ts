@@ -4,7 +4,7 @@
  * Each board boots when it is served; output with nobody attached is lost, as on a real UART.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { lstat, readlink, rm } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,16 +116,35 @@ export interface PtyBoard {
   close(): Promise<void>;
 }
 
+/** The pty's path is taken (another emulator's link, or a file): never ours to replace. */
+export class PtyPathTakenError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} already exists (another emulator's pseudo-terminal, or a stale link): remove it if nothing uses it, or choose another path`);
+    this.name = 'PtyPathTakenError';
+  }
+}
+
 /**
  * A board behind a pseudo-terminal. socat owns the pty and bridges it to the board's TCP port;
  * when the host closes the pty socat ends, and a new socat puts the same path back for the
  * next open.
+ *
+ * The default path carries this process's id: socat replaces whatever link is at its path and
+ * removes it when it exits, so two emulators with one path would take and then delete each
+ * other's link. A path that exists already is refused, and the link is removed at close only
+ * while it still points at this board's pty.
  */
 export async function servePty(settings: BoardSettings & { path?: string } = {}): Promise<PtyBoard> {
   const { path: wanted, ...boardSettings } = settings;
   const tcp = await serveTcp(boardSettings);
-  const path = wanted ?? join(tmpdir(), `hilt-tty-${tcp.board.id}`);
+  const path = wanted ?? join(tmpdir(), `hilt-tty-${process.pid}-${tcp.board.id}`);
+  if (await lstat(path).then(() => true, () => false)) {
+    await tcp.close();
+    throw new PtyPathTakenError(path);
+  }
   let socat: ChildProcess | null = null;
+  /** The /dev/pts/N the link points at while ours (socat says it on start). */
+  let pty: string | null = null;
   let closing = false;
   let restarts = 0;
 
@@ -142,6 +161,7 @@ export async function servePty(settings: BoardSettings & { path?: string } = {})
       // socat -d -d reports each side as it opens it; once the TCP side is up the bridge works.
       if (!ready && /PTY is .*[\s\S]*(starting data transfer loop|successfully connected)/.test(log)) {
         ready = true;
+        pty = /PTY is (\S+)/.exec(log)?.[1] ?? null;
         resolve();
       }
     });
@@ -173,7 +193,8 @@ export async function servePty(settings: BoardSettings & { path?: string } = {})
         clearTimeout(kill);
       }
       await tcp.close();
-      await rm(path, { force: true });
+      // socat removes its link as it exits; one left behind (socat killed) goes only if it is ours.
+      if (pty !== null && (await readlink(path).catch(() => null)) === pty) await rm(path, { force: true });
     },
   };
 }

@@ -40,7 +40,8 @@ export function describeAttempt(a: Attempt): string {
 }
 
 function parsePortBase(value: string): number {
-  const port = Number(value);
+  // Decimal digits only: Number() would also take "0x22b3", "1e3" and " 8883".
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535 - 16) {
     throw new UsageError(`--port-base ${quoted(value)}: not a port number: give 0 (any free port) or 1-65519`);
   }
@@ -97,7 +98,7 @@ export function registerBroker(program: Command): void {
     .action(async (opts: BrokerOptions) => {
       const portBase = parsePortBase(opts.portBase);
       const profiles = opts.profiles?.split(',').map((p) => p.trim()).filter(Boolean);
-      if (profiles?.length === 0) throw new UsageError(`--profiles ${JSON.stringify(opts.profiles)}: names no profile: give a comma-separated list, or leave it out for all`);
+      if (profiles?.length === 0) throw new UsageError(`--profiles ${quoted(opts.profiles!)}: names no profile: give a comma-separated list, or leave it out for all`);
       const host = opts.host;
       // A bench address must be on the server certificates, or boards reject the name.
       const extraNames = LOOPBACK.has(host) || WILDCARD.has(host) ? [] : [host];
@@ -118,8 +119,10 @@ export function registerBroker(program: Command): void {
           throw err;
         }
       }
+      // Listen before saying ready: whoever reads "ready" may press Ctrl-C at once.
+      const stopped = untilSignal();
       await serve(lab, opts.json);
-      const signal = await untilSignal();
+      const signal = await stopped;
       const closed = await within(5_000, lab.close());
       if (!opts.json) process.stdout.write(`${signal}: lab ${closed === 'timeout' ? 'did not close within 5 s' : 'closed'}\n`);
     });

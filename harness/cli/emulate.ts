@@ -1,9 +1,8 @@
 /** `hilt emulate`: run emulated ESP32 boards for a harness, a terminal, or a serial tool to talk to. */
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { UsageError, errnoOf } from '../errors.ts';
 import {
-  SdkconfigError, SocatMissingError, parseSdkconfig, servePty, serveStdio, serveTcp, type BoardSettings, type Sdkconfig,
+  PtyPathTakenError, SdkconfigError, SdkconfigFileError, SocatMissingError, readSdkconfigFile, servePty, serveStdio, serveTcp, type BoardSettings, type Sdkconfig,
 } from '../../emulator/index.ts';
 import { within } from '../time.ts';
 import { wholeNumber } from './args.ts';
@@ -19,16 +18,11 @@ interface EmulateOptions {
   heap?: string;
 }
 
-async function loadSdkconfig(path: string): Promise<Sdkconfig> {
-  let text: string;
+function loadSdkconfig(path: string): Sdkconfig {
   try {
-    text = await readFile(path, 'utf8');
+    return readSdkconfigFile(path);
   } catch (err) {
-    throw new UsageError(`--sdkconfig ${path}: cannot be read (${errnoOf(err)}): give the sdkconfig of your firmware's build`);
-  }
-  try {
-    return parseSdkconfig(text, path);
-  } catch (err) {
+    if (err instanceof SdkconfigFileError) throw new UsageError(`--sdkconfig ${path}: ${err.reason}`);
     if (err instanceof SdkconfigError) throw new UsageError(err.message);
     throw err;
   }
@@ -47,9 +41,9 @@ export function registerEmulate(program: Command): void {
     .option('--json', 'print each board as one JSON object per line', false)
     .action(async (opts: EmulateOptions) => {
       const settings: BoardSettings = { realtime: opts.realtime };
-      if (opts.sdkconfig) settings.sdkconfig = await loadSdkconfig(opts.sdkconfig);
+      if (opts.sdkconfig) settings.sdkconfig = loadSdkconfig(opts.sdkconfig);
       if (opts.heap) settings.heapBytes = wholeNumber('--heap', opts.heap, 0, 8 * 1024 * 1024);
-      const count = wholeNumber('--count', opts.count, 0, 1000);
+      const count = wholeNumber('--count', opts.count, 1, 1000);
       if (opts.pty && opts.tcp !== undefined) throw new UsageError('--pty and --tcp: choose one');
       if (!opts.pty && opts.tcp === undefined) {
         if (count !== 1) throw new UsageError('--count: several boards need --pty or --tcp (stdio carries one)');
@@ -64,7 +58,7 @@ export function registerEmulate(program: Command): void {
           const board = { ...settings, index: i + 1 };
           if (opts.pty) {
             const served = await servePty(board).catch((err: unknown) => {
-              throw err instanceof SocatMissingError ? new UsageError(err.message) : err;
+              throw err instanceof SocatMissingError || err instanceof PtyPathTakenError ? new UsageError(err.message) : err;
             });
             boards.push({ ...served, where: { target: `serial:${served.path}`, pty: served.path } });
           } else {
@@ -80,13 +74,15 @@ export function registerEmulate(program: Command): void {
         await closeAll();
         throw err;
       }
+      // Listen before saying ready: whoever reads "ready" may press Ctrl-C at once.
+      const stopped = untilSignal();
       for (const b of boards) {
         if (opts.json) console.log(JSON.stringify({ type: 'board', id: b.board.id, mac: b.board.mac, ...b.where }));
         else console.log(`board ${b.board.id} (${b.board.mac}): --target ${String(b.where.target)}`);
       }
       if (opts.json) console.log(JSON.stringify({ type: 'ready', boards: boards.length }));
       else console.log(`${boards.length} board${boards.length === 1 ? '' : 's'} running; Ctrl-C to stop`);
-      const signal = await untilSignal();
+      const signal = await stopped;
       const closed = await within(5_000, closeAll());
       if (!opts.json) console.log(`${signal}: boards ${closed === 'timeout' ? 'did not stop within 5 s' : 'stopped'}`);
     });

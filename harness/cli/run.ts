@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError, printable, quoted } from '../errors.ts';
 import { loadConfig, type RunConfig } from '../run/config.ts';
+import { Interrupts } from '../run/interrupts.ts';
 import { runScenarios } from '../run/runner.ts';
 import { scenarioFiles } from '../run/scenario-files.ts';
 import { KINDS } from '../device/targets/index.ts';
@@ -30,26 +31,37 @@ export function registerRun(program: Command): void {
     .option('--config <file>', 'configuration file (default: hilt.config.json if present)')
     .option('--bail', 'stop at the first failing scenario', false)
     .action(async (files: string[], opts: RunCliOptions) => {
-      const config: RunConfig = await loadConfig(opts.config ?? 'hilt.config.json', opts.config !== undefined);
-      if (opts.target) config.target = opts.target;
-      if (opts.reportDir) config.reportDir = opts.reportDir;
-      if (opts.certs) config.certsDir = opts.certs;
-      if (opts.repeat !== undefined) config.repeat = wholeNumber('--repeat', opts.repeat, 1, 1000);
-      if (opts.grep) {
-        try {
-          new RegExp(opts.grep);
-        } catch (err) {
-          throw new UsageError(`--grep ${quoted(opts.grep)}: not a regular expression (${printable((err as Error).message)})`);
-        }
+      // Caught before anything else, so an interrupt at any moment of the run ends with a report.
+      const interrupts = new Interrupts();
+      try {
+        await runCommand(files, opts, interrupts);
+      } finally {
+        interrupts.dispose();
       }
-      const sources = [{ paths: files, from: 'the command line' }, { paths: config.scenarios ?? [], from: `${printable(opts.config ?? 'hilt.config.json')}, field scenarios` }];
-      const outcome = await runScenarios({ files: scenarioFiles(sources), config, grep: opts.grep, bail: opts.bail });
-      const { totals, run } = outcome.results;
-      const where = shown(outcome.runDir) || outcome.runDir;
-      console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
-        `${run.cutShort ? ` (cut short: ${run.cutShort})` : ''}`);
-      if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
-      console.log(`report: ${where}/summary.md, results.json, junit.xml`);
-      process.exitCode = outcome.exitCode;
     });
+}
+
+async function runCommand(files: string[], opts: RunCliOptions, interrupts: Interrupts): Promise<void> {
+  const config: RunConfig = await loadConfig(opts.config ?? 'hilt.config.json', opts.config !== undefined);
+  if (opts.target) config.target = opts.target;
+  if (opts.reportDir) config.reportDir = opts.reportDir;
+  if (opts.certs) config.certsDir = opts.certs;
+  if (opts.repeat !== undefined) config.repeat = wholeNumber('--repeat', opts.repeat, 1, 1000);
+  if (opts.grep) {
+    try {
+      new RegExp(opts.grep);
+    } catch (err) {
+      throw new UsageError(`--grep ${quoted(opts.grep)}: not a regular expression (${printable((err as Error).message)})`);
+    }
+  }
+  const sources = [{ paths: files, from: 'the command line' }, { paths: config.scenarios ?? [], from: `${printable(opts.config ?? 'hilt.config.json')}, field scenarios` }];
+  const outcome = await runScenarios({ files: scenarioFiles(sources), config, grep: opts.grep, bail: opts.bail, interrupts });
+  const { totals, run } = outcome.results;
+  const where = shown(outcome.runDir) || outcome.runDir;
+  console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
+    `${run.cutShort ? ` (cut short: ${run.cutShort})` : ''}`);
+  if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
+  console.log(`report: ${where}/summary.md, results.json, junit.xml`);
+  if (interrupts.signal && !run.cutShort) console.error(`hilt: interrupted (${interrupts.signal}) once the scenarios had run: the report is complete`);
+  process.exitCode = outcome.exitCode;
 }

@@ -14,6 +14,10 @@ import {
 import { HiltError, ExitCode } from '../errors.ts';
 import type { CloseInfo, Transport } from '../transport/transport.ts';
 import { detectPanic, parseLogLine, parseResetLine, stripColours, type LogLine, type Panic } from './log.ts';
+import { LineWindow, type WindowLimits } from './window.ts';
+import { GarbleWatch, type GarbleLimits } from './garble.ts';
+
+export { WindowError, DEFAULT_WINDOW, type WindowLimits } from './window.ts';
 
 export interface ConsoleLine {
   /** The text as the device printed it, colours stripped. */
@@ -29,11 +33,33 @@ export interface DeviceEvent {
   at: number;
 }
 
+/**
+ * Something about the device's output a report should mention though no command failed: a
+ * console line cut at the line limit, or output that does not look like text (wrong baud rate).
+ * Also written into the console log.
+ */
+export interface DeviceNote {
+  kind: 'overlong_line' | 'garbled';
+  message: string;
+  at: number;
+  /** Console line number (see mark()) when it was noted. */
+  line: number;
+}
+
+/** Longest console line kept whole; longer ones are cut (lines.ts) and noted. */
+export const MAX_CONSOLE_LINE = 64 * 1024;
+/** Notes kept in memory (the console log has them all). */
+const MAX_NOTES = 100;
+
 export interface DeviceOptions {
   /** Default per-command timeout (connect commands add their own timeout_ms). */
   commandTimeoutMs?: number;
   /** How long `hello` may take when opening. */
   helloTimeoutMs?: number;
+  /** How many console lines (and bytes of them) stay in memory for expect(); see window.ts. */
+  window?: Partial<WindowLimits>;
+  /** When output counts as garbled (garble.ts). */
+  garble?: Partial<GarbleLimits>;
 }
 
 /** The device refused a command (`err` reply): a usage problem in the scenario or the harness. */
@@ -77,8 +103,11 @@ interface Pending {
 const MAX_ID = 2 ** 31 - 1;
 
 export class Device extends EventEmitter {
-  readonly lines: ConsoleLine[] = [];
+  /** The recent console lines; all of them go to the console log (startLog). */
+  readonly window: LineWindow<ConsoleLine>;
   readonly events: DeviceEvent[] = [];
+  /** The latest notes about the device's output, oldest first (also emitted as 'note'). */
+  readonly notes: DeviceNote[] = [];
   hello: HelloReply | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -87,12 +116,20 @@ export class Device extends EventEmitter {
   private resetting = false;
   private failure: Error | null = null;
   private readonly commandTimeoutMs: number;
+  private readonly garble: GarbleWatch;
+  /** A garbled-output note was made and nothing clean came since. */
+  private garbledNoted = false;
 
   private constructor(readonly transport: Transport, options: DeviceOptions) {
     super();
     this.commandTimeoutMs = options.commandTimeoutMs ?? 15_000;
-    const splitter = new LineSplitter({ maxLineBytes: 64 * 1024 });
-    transport.on('data', (chunk) => splitter.write(chunk));
+    this.window = new LineWindow(options.window);
+    this.garble = new GarbleWatch(options.garble);
+    const splitter = new LineSplitter({ maxLineBytes: MAX_CONSOLE_LINE });
+    transport.on('data', (chunk: Buffer) => {
+      this.watch(chunk);
+      splitter.write(chunk);
+    });
     splitter.on('data', (line: Line) => this.onLine(line));
     transport.once('close', (info: CloseInfo) => this.onClose(info));
   }
@@ -115,9 +152,17 @@ export class Device extends EventEmitter {
     return this.transport.description;
   }
 
-  /** Index of the next console line: pass as `since` to look only at what comes after. */
+  /** The console lines still in memory, oldest first. */
+  get lines(): readonly ConsoleLine[] {
+    return this.window.held();
+  }
+
+  /**
+   * Number of the next console line: pass as `since` to look only at what comes after. A search
+   * from a mark whose lines were partly dropped from memory fails with a WindowError.
+   */
   mark(): number {
-    return this.lines.length;
+    return this.window.next;
   }
 
   /** Sends `hello` and checks the protocol version. */
@@ -127,7 +172,8 @@ export class Device extends EventEmitter {
       body = await this.command('hello', {}, { timeoutMs });
     } catch (err) {
       if (err instanceof DeviceError && /no reply/.test(err.message)) {
-        throw new DeviceError(`${this.description}: no reply to hello within ${timeoutMs} ms: is the test agent firmware running on it?`, { cause: err });
+        const why = this.garble.diagnosis() ?? 'is the test agent firmware running on it?';
+        throw new DeviceError(`${this.description}: no reply to hello within ${timeoutMs} ms: ${why}`, { cause: err });
       }
       throw err;
     }
@@ -195,13 +241,17 @@ export class Device extends EventEmitter {
 
   /**
    * Resolves with the first console line from `since` (default: lines printed from now on) that
-   * matches; fails fast on `notMatching` or a panic.
+   * matches; fails fast on `notMatching` or a panic. Lines are read as they arrive, so a waiting
+   * expect() sees every one; a `since` whose lines were already dropped from memory fails at
+   * once with a WindowError, since neither the first match nor `notMatching` can be judged.
    */
   expect(pattern: RegExp | string, options: { timeoutMs?: number; notMatching?: RegExp; since?: number } = {}): Promise<ConsoleLine> {
-    const { timeoutMs = 5_000, notMatching, since = this.lines.length } = options;
+    const { timeoutMs = 5_000, notMatching, since = this.window.next } = options;
     const matches = (l: ConsoleLine) => (typeof pattern === 'string' ? l.text.includes(pattern) : pattern.test(l.text));
+    let next = since;
     return this.waitFor(() => {
-      for (const line of this.lines.slice(since)) {
+      for (const line of this.window.since(next)) {
+        next++;
         if (notMatching?.test(line.text)) throw new ExpectTimeoutError(`console printed ${JSON.stringify(line.text)}, which must not appear (${notMatching}) while waiting for ${pattern}`);
         if (matches(line)) return line;
       }
@@ -215,9 +265,9 @@ export class Device extends EventEmitter {
       () => `no ${name} event from the device within ${timeoutMs} ms`);
   }
 
-  /** Console lines since `since`, as text. */
+  /** Console lines since `since`, as text; a WindowError if some were dropped from memory. */
   consoleSince(since: number): string[] {
-    return this.lines.slice(since).map((l) => l.text);
+    return this.window.since(since).map((l) => l.text);
   }
 
   /**
@@ -227,7 +277,14 @@ export class Device extends EventEmitter {
   startLog(path: string): void {
     const previous = this.log;
     if (previous) previous.end();
-    this.log = createWriteStream(path, { flags: 'w' });
+    const log = createWriteStream(path, { flags: 'w' });
+    // A log that cannot be written (a full disk) must not bring the run down: the runner hears
+    // of it ('logError') and says so; the recent lines stay in the window.
+    log.on('error', (err) => {
+      if (this.log === log) this.log = null;
+      this.emit('logError', path, err);
+    });
+    this.log = log;
     this.logStarted = Date.now();
     this.log.write(`# ${this.description}, started ${new Date(this.logStarted).toISOString()}\n`);
   }
@@ -235,7 +292,8 @@ export class Device extends EventEmitter {
   async stopLog(): Promise<void> {
     const log = this.log;
     this.log = null;
-    if (log) await new Promise<void>((resolve) => log.end(resolve));
+    // (end()'s callback also runs when the stream failed, with the error, which 'error' reported)
+    if (log && !log.destroyed) await new Promise<void>((resolve) => log.end(() => resolve()));
   }
 
   async close(): Promise<void> {
@@ -263,7 +321,8 @@ export class Device extends EventEmitter {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         this.emit('settled');
-        reject(new DeviceError(`${this.description}: no reply to ${command} within ${timeoutMs} ms`));
+        const why = this.garble.diagnosis();
+        reject(new DeviceError(`${this.description}: no reply to ${command} within ${timeoutMs} ms${why ? `: ${why}` : ''}`));
       }, timeoutMs);
       this.pending.set(id, { command, resolve, reject, timer });
       this.logLine(`> ${line}`);
@@ -313,10 +372,36 @@ export class Device extends EventEmitter {
     });
   }
 
+  /** Raw bytes: output that is not text becomes a note, once (the diagnosis goes into errors). */
+  private watch(chunk: Buffer): void {
+    this.garble.feed(chunk);
+    const unprintable = this.garble.unprintable;
+    if (unprintable && !this.garbledNoted) {
+      this.garbledNoted = true;
+      this.note('garbled', unprintable);
+    }
+  }
+
+  private note(kind: DeviceNote['kind'], message: string): void {
+    const note: DeviceNote = { kind, message, at: Date.now(), line: this.window.next };
+    this.notes.push(note);
+    if (this.notes.length > MAX_NOTES) this.notes.shift();
+    this.logLine(`[hilt] ${message}`);
+    this.emit('note', note);
+  }
+
   private onLine(line: Line): void {
     this.logLine(line.text);
+    if (line.truncated) {
+      this.note('overlong_line', `a console line ran over ${MAX_CONSOLE_LINE} bytes: only its start is kept, the rest of it was dropped`);
+    }
     const parsed = parseDeviceLine(line);
     const at = Date.now();
+    if (parsed.kind === 'reply' || parsed.kind === 'event') {
+      // A protocol line came through whole: the link is fine, whatever came before.
+      this.garble.clear();
+      this.garbledNoted = false;
+    }
     if (parsed.kind === 'reply') {
       const pending = this.pending.get(parsed.id);
       if (!pending) return;
@@ -335,7 +420,7 @@ export class Device extends EventEmitter {
     }
     const text = stripColours(parsed.text);
     const consoleLine: ConsoleLine = { text, log: parseLogLine(text), at };
-    this.lines.push(consoleLine);
+    this.window.push(consoleLine);
     this.emit('line', consoleLine);
     const panic = detectPanic(text) ?? this.unexpectedReset(text);
     if (panic) this.fail(new PanicError(panic));

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { access, chmod, constants, mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { UsageError, errnoOf } from '../errors.ts';
+import { UsageError, errnoOf, quoted } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { withLockFile } from '../lock.ts';
 import { VERSION } from '../version.ts';
@@ -239,10 +239,10 @@ export async function ensurePki(options: EnsureOptions): Promise<Pki> {
   const dir = resolve(options.dir);
   const now = (options.now ?? new Date()).getTime();
   for (const host of options.hosts ?? []) {
-    if (!isHostName(host)) throw new UsageError(`--host ${JSON.stringify(host)}: not a host name or IP address: give a DNS name (bench.local) or an address (192.168.1.20)`);
+    if (!isHostName(host)) throw new UsageError(`--host ${quoted(host)}: not a host name or IP address: give a DNS name (bench.local) or an address (192.168.1.20)`);
   }
   for (const id of options.devices ?? []) {
-    if (!DEVICE_ID.test(id)) throw new UsageError(`device id ${JSON.stringify(id)}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+    if (!DEVICE_ID.test(id)) throw new UsageError(`device id ${quoted(id)}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
   }
   await prepareDir(dir);
   // Two hilt processes on one certs folder (two first runs at once, a run beside hilt certs)
@@ -363,7 +363,7 @@ async function ensureLocked(dir: string, options: EnsureOptions, now: number): P
 function pkiOf(dir: string, manifest: Manifest, changes: Change[], issued: Map<string, Material>, chains: Map<string, string>): Pki {
   const find = (name: string): Artifact => {
     const artifact = manifest.artifacts.find((a) => a.name === name);
-    if (!artifact) throw new UsageError(`no lab certificate or bundle named ${JSON.stringify(name)}: see ${join(dir, 'manifest.json')}`);
+    if (!artifact) throw new UsageError(`no lab certificate or bundle named ${quoted(name)}: see ${join(dir, 'manifest.json')}`);
     return artifact;
   };
   return {

@@ -8,7 +8,10 @@ import { Transform, type TransformCallback } from 'node:stream';
 export interface Line {
   /** The line without its `\n` and without a trailing `\r`. */
   text: string;
-  /** The line was longer than the splitter's limit; `text` is its start, the rest was dropped. */
+  /**
+   * The line was longer than the splitter's limit: `text` is its start (at most the limit), and
+   * the rest was dropped, up to its newline or a protocol line that began inside it.
+   */
   truncated: boolean;
 }
 
@@ -19,6 +22,8 @@ export interface LineSplitterOptions {
 
 const LF = 0x0a;
 const CR = 0x0d;
+/** Protocol lines start with this (codec.ts's PREFIX; lines.ts is below the codec). */
+const PROTOCOL = Buffer.from('@hil ');
 
 /**
  * Writable side: bytes. Readable side (object mode): one `Line` per line.
@@ -27,6 +32,12 @@ const CR = 0x0d;
  * character split across chunks is whole again once its line is, and the limit is in the unit the
  * protocol counts (bytes). A runaway line (a device spewing without newlines, a wrong baud rate)
  * costs at most maxLineBytes of memory: it is emitted once, cut, and the rest skipped.
+ *
+ * Skipped, but not blindly: inside a line that ran over the limit, `@hil ` starts a new line. A
+ * reply printed right after such a line with no newline between (garbage at the wrong baud rate,
+ * another task's endless output) would otherwise be thrown away with the rest, and its command
+ * would wait for ever. Lines within the limit are never split: there `@hil ` counts only at the
+ * start, as the protocol says.
  */
 export class LineSplitter extends Transform {
   readonly maxLineBytes: number;
@@ -34,6 +45,8 @@ export class LineSplitter extends Transform {
   private pendingBytes = 0;
   /** Inside an over-long line that was already emitted: drop bytes up to the next `\n`. */
   private skipping = false;
+  /** The last few skipped bytes, in case `@hil ` straddles two chunks. */
+  private skippedTail: Buffer = Buffer.alloc(0);
 
   constructor(options: LineSplitterOptions = {}) {
     super({ readableObjectMode: true });
@@ -60,21 +73,40 @@ export class LineSplitter extends Transform {
   }
 
   private append(piece: Buffer): void {
-    if (this.skipping || piece.length === 0) return;
+    if (this.skipping) {
+      const seen = Buffer.concat([this.skippedTail, piece]);
+      const at = seen.indexOf(PROTOCOL);
+      if (at === -1) {
+        this.skippedTail = Buffer.from(seen.subarray(Math.max(0, seen.length - (PROTOCOL.length - 1))));
+        return;
+      }
+      this.stopSkipping();
+      piece = seen.subarray(at);
+    }
+    if (piece.length === 0) return;
     this.pending.push(piece);
     this.pendingBytes += piece.length;
     // One byte of slack: a line of exactly maxLineBytes may still be followed by its `\r`.
     if (this.pendingBytes > this.maxLineBytes + 1) {
-      this.pushLine(Buffer.concat(this.pending, this.pendingBytes), true);
+      const bytes = Buffer.concat(this.pending, this.pendingBytes);
       this.reset();
+      const at = bytes.indexOf(PROTOCOL, 1);
+      this.pushLine(at === -1 ? bytes : bytes.subarray(0, at), true);
+      if (at !== -1) return this.append(bytes.subarray(at));
       this.skipping = true;
+      this.skippedTail = Buffer.from(bytes.subarray(bytes.length - (PROTOCOL.length - 1)));
     }
+  }
+
+  private stopSkipping(): void {
+    this.skipping = false;
+    this.skippedTail = Buffer.alloc(0);
   }
 
   /** `terminated`: a `\n` ended the line (an unterminated empty remainder at the end is no line). */
   private endLine(terminated: boolean): void {
     if (this.skipping) {
-      this.skipping = false;
+      this.stopSkipping();
       return;
     }
     let bytes = Buffer.concat(this.pending, this.pendingBytes);
@@ -84,9 +116,10 @@ export class LineSplitter extends Transform {
     this.pushLine(bytes, bytes.length > this.maxLineBytes);
   }
 
-  private pushLine(bytes: Buffer, tooLong: boolean): void {
-    const kept = tooLong ? bytes.subarray(0, utf8Cut(bytes, this.maxLineBytes)) : bytes;
-    const line: Line = { text: kept.toString('utf8'), truncated: tooLong };
+  /** `truncated`: the line ran over the limit; it is cut to the limit if longer. */
+  private pushLine(bytes: Buffer, truncated: boolean): void {
+    const kept = bytes.length > this.maxLineBytes ? bytes.subarray(0, utf8Cut(bytes, this.maxLineBytes)) : bytes;
+    const line: Line = { text: kept.toString('utf8'), truncated };
     this.push(line);
   }
 

@@ -11,7 +11,8 @@ export type Source = 'device' | 'model' | 'host';
 /** passed; failed: an expectation did not hold (incl. a budget); error: device or lab broke; skipped. */
 export type Outcome = 'passed' | 'failed' | 'error' | 'skipped';
 
-export type FailureKind = 'assertion' | 'budget' | 'timeout' | 'panic' | 'infrastructure';
+/** not-run: the run stopped before the scenario (--bail, an interrupt); the reason says which. */
+export type FailureKind = 'assertion' | 'budget' | 'timeout' | 'panic' | 'infrastructure' | 'not-run';
 
 export interface Failure {
   kind: FailureKind;
@@ -46,7 +47,11 @@ export interface Metric {
 export type AttemptRecord = Record<string, unknown>;
 
 export interface ScenarioResult {
-  /** Stable id: the scenario file's stem plus the test title, e.g. "02-expired-server-cert". */
+  /**
+   * Stable id, the same whichever scenarios a run selects: the scenario file's stem and the
+   * slug of the full title, e.g. "05-wrong-ca/05-wrong-ca-is-refused"; a second scenario with the
+   * same title in the same file gets "-2", and so on.
+   */
   id: string;
   title: string;
   file: string;

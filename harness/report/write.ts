@@ -1,13 +1,16 @@
 /**
- * Writes a run's reports into its dir and points `latest` at it. Each file is replaced whole
- * (a CI server collecting junit.xml while a run ends never reads half of one), and `latest` moves
- * only once the run's files are all there.
+ * A run's report folder: made and tried before the run starts, then the reports written into it.
+ * `latest` points at a run from its start, so it never names an older run while this one goes on
+ * or after this one was cut short; results.json is written last, so its presence means the run's
+ * reports are complete. Each file is replaced whole (a CI server collecting junit.xml while a run
+ * ends never reads half of one).
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { UsageError, errnoOf } from '../errors.ts';
-import { writeFileAtomic } from '../files.ts';
+import { ExitCode, HiltError, UsageError, errnoOf } from '../errors.ts';
+import { makeDir, writeFileAtomic } from '../files.ts';
+import { within } from '../time.ts';
 import { toJUnitXml } from './junit.ts';
 import { RESULTS_SCHEMA, type RunResults } from './model.ts';
 import { toSummaryMarkdown } from './summary.ts';
@@ -16,6 +19,48 @@ export const REPORT_FILES = { results: 'results.json', junit: 'junit.xml', summa
 export const LATEST = 'latest';
 
 export type ReportPaths = { [K in keyof typeof REPORT_FILES]: string };
+
+/** How long making, probing or writing the report folder may take: a hung filesystem is an error. */
+export const REPORT_IO_MS = 10_000;
+
+/** A report that could not be written while the run went on (a full disk): exit 3. */
+export class ReportWriteError extends HiltError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.unreachable, options);
+    this.name = 'ReportWriteError';
+  }
+}
+
+/**
+ * Before anything starts: makes the run's folder (and `subdirs`), writes and removes a probe file
+ * in it, and points `latest` at it. A folder the user gave that cannot serve is a usage error.
+ */
+export async function prepareRunDir(runDir: string, reportsRoot: string, subdirs: string[] = []): Promise<void> {
+  const dir = resolve(runDir);
+  const probe = join(dir, `.probe.${randomBytes(4).toString('hex')}.tmp`);
+  const work = async () => {
+    let step = `create ${dir}`;
+    try {
+      await makeDir(dir);
+      for (const sub of subdirs) await makeDir(join(dir, sub));
+      step = `write in ${dir}`;
+      await writeFileAtomic(probe, 'hilt checks that reports can be written here\n');
+      await rm(probe, { force: true });
+    } catch (err) {
+      throw new UsageError(`cannot ${step} (${errnoOf(err)}): the report folder must be a folder hilt can create and write, with free space; choose another with --report-dir`, { cause: err });
+    }
+    await pointLatest(resolve(reportsRoot), dir, (message, cause) => new UsageError(message, { cause }));
+  };
+  if (await within(REPORT_IO_MS, settledLater(work())) === 'timeout') {
+    throw new UsageError(`report folder ${dir} did not answer within ${REPORT_IO_MS / 1000} s: choose a folder on a local, writable file system with --report-dir`);
+  }
+}
+
+/** `work`, which may still fail after within() gave up on it: that late failure is not unhandled. */
+function settledLater<T>(work: Promise<T>): Promise<T> {
+  work.catch(() => {});
+  return work;
+}
 
 /** results.json: the model itself, schema first so a reader can refuse a version it does not know. */
 export function toResultsJson(results: RunResults): string {
@@ -36,14 +81,19 @@ export async function writeReports(results: RunResults, runDir: string, reportsR
     [paths.summary, toSummaryMarkdown(results)],
     [paths.results, toResultsJson(results)],
   ];
-  for (const [path, data] of files) {
-    try {
-      await writeFileAtomic(path, data);
-    } catch (err) {
-      throw new UsageError(`cannot write report ${path} (${errnoOf(err)}): check that ${dir} can be created and written, or choose another reports dir`, { cause: err });
+  const work = async () => {
+    for (const [path, data] of files) {
+      try {
+        await writeFileAtomic(path, data);
+      } catch (err) {
+        throw new ReportWriteError(`cannot write report ${path} (${errnoOf(err)}): check that ${dir} can be created and written and has free space, or choose another reports dir`, { cause: err });
+      }
     }
+    await pointLatest(resolve(reportsRoot), dir, (message, cause) => new ReportWriteError(message, { cause }));
+  };
+  if (await within(REPORT_IO_MS, settledLater(work())) === 'timeout') {
+    throw new ReportWriteError(`writing the reports into ${dir} did not finish within ${REPORT_IO_MS / 1000} s: check that file system`);
   }
-  await pointLatest(resolve(reportsRoot), dir);
   return paths;
 }
 
@@ -52,11 +102,11 @@ export async function writeReports(results: RunResults, runDir: string, reportsR
  * archived whole. A new link is made beside the old one and renamed over it: there is no moment
  * without a `latest`, and two runs ending together leave one of them, never a broken link.
  */
-async function pointLatest(reportsRoot: string, runDir: string): Promise<void> {
+async function pointLatest(reportsRoot: string, runDir: string, asError: (message: string, cause: unknown) => HiltError): Promise<void> {
   const latest = join(reportsRoot, LATEST);
   const tmp = join(reportsRoot, `.${LATEST}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await mkdir(reportsRoot, { recursive: true });
+    await makeDir(reportsRoot);
     await symlink(relative(dirname(latest), runDir) || '.', tmp);
     await rename(tmp, latest);
   } catch (err) {
@@ -65,7 +115,7 @@ async function pointLatest(reportsRoot: string, runDir: string): Promise<void> {
     const fix = existing && !existing.isSymbolicLink()
       ? `${latest} exists and is not a link: move it away`
       : `check that ${reportsRoot} can be written`;
-    throw new UsageError(`cannot point ${latest} at ${runDir} (${errnoOf(err)}): ${fix}; the run's reports are in ${runDir}`, { cause: err });
+    throw asError(`cannot point ${latest} at ${runDir} (${errnoOf(err)}): ${fix}; the run's reports are in ${runDir}`, err);
   }
 }
 

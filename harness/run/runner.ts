@@ -4,22 +4,22 @@
  * the run is cut short (Ctrl-C, a device that went away, a lab that would not start), naming
  * where it stopped.
  */
-import { mkdirSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import Mocha from 'mocha';
-import { Device, DeviceError, PanicError } from '../device/device.ts';
+import { Device, DeviceError, ExpectTimeoutError, PanicError } from '../device/device.ts';
 import { resolveTarget, type Target } from '../device/targets/index.ts';
-import { ExitCode, UsageError } from '../errors.ts';
+import { ExitCode, UsageError, errnoOf } from '../errors.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { ensurePki, type Pki } from '../pki/index.ts';
-import { TransportError } from '../transport/transport.ts';
+import { TransportError, type Transport } from '../transport/transport.ts';
 import {
   RESULTS_SCHEMA, median, p95, totalsOf, type Failure, type Metric, type RunResults, type ScenarioResult,
 } from '../report/model.ts';
-import { newRunId, writeReports } from '../report/index.ts';
+import { newRunId, prepareRunDir, ReportWriteError, writeReports } from '../report/index.ts';
 import { settleWithin } from '../time.ts';
 import { VERSION } from '../version.ts';
 import { withinBudget, type RunConfig } from './config.ts';
+import { Interrupts } from './interrupts.ts';
 import { loadScenarios, shownFile } from './scenario-files.ts';
 import { setSession, type RunSession, type ScenarioRecord } from './session.ts';
 
@@ -28,6 +28,8 @@ export interface RunOptions {
   config: RunConfig;
   grep?: string;
   bail?: boolean;
+  /** The command line's interrupt handling, caught before the run began; else the run's own. */
+  interrupts?: Interrupts;
 }
 
 export interface RunOutcome {
@@ -75,6 +77,26 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
   const runId = newRunId(started);
   const reportRoot = resolve(config.reportDir);
   const runDir = join(reportRoot, runId);
+  // Interrupts are caught from here on (the command line catches them earlier still) and end the
+  // run with its report, once its folder exists.
+  const interrupts = options.interrupts ?? new Interrupts();
+  try {
+    return await runWithin(options, { started, runId, reportRoot, runDir, interrupts });
+  } finally {
+    if (!options.interrupts) interrupts.dispose();
+  }
+}
+
+interface RunPlace {
+  started: Date;
+  runId: string;
+  reportRoot: string;
+  runDir: string;
+  interrupts: Interrupts;
+}
+
+async function runWithin(options: RunOptions, { started, runId, reportRoot, runDir, interrupts }: RunPlace): Promise<RunOutcome> {
+  const { config } = options;
   const target: Target = resolveTarget(config.target); // bad usage stops here, before anything starts
   const mocha = new Mocha({
     timeout: config.scenarioTimeoutMs, bail: options.bail ?? false, reporter: 'spec',
@@ -84,57 +106,66 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
     ...(options.grep ? { grep: options.grep } : {}),
   });
   await loadScenarios(mocha, options.files, options.grep);
+  // The report folder is made and tried before the lab or the device starts: a folder that
+  // cannot hold the report is the user's to fix (exit 2), and from here on `latest` names this run.
+  await prepareRunDir(runDir, reportRoot, ['console']);
+  const ids = scenarioIds(mocha.suite);
 
   const scenarios: ScenarioResult[] = [];
   let infrastructureError: string | null = null;
   let interrupted: string | null = null;
+  /** The first scenario that failed, for --bail's reason. */
+  let firstFailed: string | null = null;
+  /** Console logs that could not be written (a full disk), and the logs still being closed. */
+  const lostLogs: string[] = [];
+  const logsClosing: Array<Promise<void>> = [];
   // (asserted, not annotated: assigned inside closures, which TypeScript's narrowing cannot see)
   let device = null as Device | null;
   let lab = null as Lab | null;
   let pki = null as Pki | null;
   let mochaRunner = null as Mocha.Runner | null;
+  let transport = null as Transport | null;
 
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) {
-      process.stderr.write('hilt: stopped at once (second interrupt): no clean-up, no report\n');
-      process.exit(ExitCode.interrupted);
-    }
+  const stopListening = interrupts.listen((signal) => {
     interrupted = `interrupted (${signal})`;
     mochaRunner?.abort();
-    // Whatever waits on the device gives up now, not at its timeout.
-    void device?.transport.close();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+    // Whatever waits on the device gives up now, not at its timeout, also a hello still waited for.
+    void transport?.close();
+  });
 
   try {
-    // The device is opened while the lab starts: neither needs the other yet.
-    const opening = target.transport()
-      .then((t) => Device.open(t, { commandTimeoutMs: config.commandTimeoutMs, helloTimeoutMs: config.helloTimeoutMs }));
-    const labReady = (async () => {
-      pki = await ensurePki({ dir: config.certsDir, hosts: config.labHosts });
-      lab = await startLab({ pki, host: config.labHosts.length > 0 ? '0.0.0.0' : '127.0.0.1' });
-    })();
-    const [opened, labStarted] = await Promise.allSettled([opening, labReady]);
-    if (opened.status === 'fulfilled') device = opened.value;
-    if (labStarted.status === 'rejected') {
-      const err = labStarted.reason as Error;
-      if (err instanceof UsageError) throw err;
-      infrastructureError = `lab could not start: ${err.message}`;
-    }
-    if (opened.status === 'rejected') {
-      const err = opened.reason as Error;
-      if (err instanceof UsageError) throw err;
-      if (!(err instanceof DeviceError || err instanceof TransportError)) throw err;
-      infrastructureError ??= `device ${target.description}: ${err.message}`;
+    if (!interrupted) {
+      // The device is opened while the lab starts: neither needs the other yet.
+      const opening = target.transport().then((t) => {
+        transport = t;
+        if (interrupted) throw new DeviceError(`run ${interrupted} before the device was opened`);
+        return Device.open(t, { commandTimeoutMs: config.commandTimeoutMs, helloTimeoutMs: config.helloTimeoutMs });
+      });
+      const labReady = (async () => {
+        pki = await ensurePki({ dir: config.certsDir, hosts: config.labHosts });
+        lab = await startLab({ pki, host: config.labHosts.length > 0 ? '0.0.0.0' : '127.0.0.1' });
+      })();
+      const [opened, labStarted] = await Promise.allSettled([opening, labReady]);
+      if (opened.status === 'fulfilled') device = opened.value;
+      if (labStarted.status === 'rejected') {
+        const err = labStarted.reason as Error;
+        if (err instanceof UsageError) throw err;
+        infrastructureError = `lab could not start: ${err.message}`;
+      }
+      if (opened.status === 'rejected' && !interrupted) {
+        const err = opened.reason as Error;
+        if (err instanceof UsageError) throw err;
+        if (!(err instanceof DeviceError || err instanceof TransportError)) throw err;
+        infrastructureError ??= `device ${target.description}: ${err.message}`;
+      }
     }
     if (device && lab && pki && !infrastructureError && !interrupted) {
       await runMocha(device, lab);
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     setSession(null);
+    // Each log closed (or failed, and said so) before the report is written.
+    await settleWithin(5_000, Promise.all(logsClosing));
     await settleWithin(5_000, device?.close() ?? Promise.resolve());
     await settleWithin(5_000, target.close());
     await settleWithin(5_000, lab?.close() ?? Promise.resolve());
@@ -146,10 +177,21 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
     // pass reads the PKI again (~40 ms) and mints the device's certificate if it has none yet.
     const p = await ensurePki({ dir: config.certsDir, hosts: config.labHosts, devices: [deviceId] });
     pki = p;
+    /** The device stopped answering: the scenarios left cannot run, and wait for nothing. */
+    const lose = (why: string) => {
+      infrastructureError ??= why;
+      mochaRunner?.abort();
+    };
     d.transport.once('close', (info) => {
       if (info.expected || interrupted) return;
-      infrastructureError = `device ${d.description} went away (${info.reason}): check the board's power and cable, or the emulator/QEMU process`;
-      mochaRunner?.abort();
+      lose(`device ${d.description} went away (${info.reason}): check the board's power and cable, or the emulator/QEMU process`);
+    });
+    /** Whose console log each file is: a write error may come after its scenario ended. */
+    const logOwners = new Map<string, ScenarioRecord>();
+    d.on('logError', (path: string, err: unknown) => {
+      const file = relative(runDir, path);
+      lostLogs.push(`${file} (${errnoOf(err)})`);
+      logOwners.get(path)?.notes.push(`console log ${file} could not be written (${errnoOf(err)})`);
     });
     const records = new Map<Mocha.Test, ScenarioRecord>();
     let current: ScenarioRecord | null = null;
@@ -159,8 +201,20 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
     const session: RunSession = {
       device: d, lab: l, pki: p, config, deviceId,
       async prepare() {
-        if (target.reset === 'agent') await d.reset(config.commandTimeoutMs);
-        else await d.greet(config.helloTimeoutMs);
+        if (infrastructureError) throw new DeviceError(infrastructureError);
+        try {
+          if (target.reset === 'agent') await d.reset(config.commandTimeoutMs);
+          else await d.greet(config.helloTimeoutMs);
+        } catch (err) {
+          // No boot after a reset, no reply to hello: the board is gone (a panic it never came
+          // back from, a hung firmware). Each scenario left would wait as long again for nothing.
+          if (!interrupted && (err instanceof ExpectTimeoutError || err instanceof DeviceError)) {
+            const why = `device ${d.description} stopped answering: ${(err as Error).message}`;
+            lose(why);
+            throw new DeviceError(why, { cause: err });
+          }
+          throw err;
+        }
         await d.command('time.set', { epoch: Math.floor(Date.now() / 1000) });
         await d.command('heap.release');
         await d.store('ca', 'ca', p.bundle('bundle-current'));
@@ -178,7 +232,6 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
       },
     };
     setSession(session);
-    mkdirSync(join(runDir, 'console'), { recursive: true });
     // A scenario cut off by its timeout may have left a command running on the device. Waiting
     // for it belongs to no scenario's time: a root hook with a timeout of its own.
     const idleMs = config.commandTimeoutMs * 2;
@@ -188,32 +241,35 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
     });
 
     const failures = new Map<Mocha.Runnable, unknown>();
-    let index = 0;
     await new Promise<void>((done) => {
       const runner = mocha.run(() => done());
       mochaRunner = runner;
-      if (interrupted) runner.abort();
+      if (interrupted || infrastructureError) runner.abort();
       runner.on('test', (test) => {
         const rec = session.record(test);
         rec.attemptMark = l.attempts.mark();
         current = rec;
-        // Numbered, so two scenarios with the same title never share a log.
-        const file = `console/${String(++index).padStart(2, '0')}-${slug(basename(test.file ?? 'scenario', '.spec.ts'))}--${slug(test.title)}.log`;
+        // Named after the scenario's id: the same scenario has the same log name in every run.
+        const file = consoleLogOf(ids.get(test)!);
         rec.consoleLog = file;
+        logOwners.set(join(runDir, file), rec);
         d.startLog(join(runDir, file));
       });
       runner.on('fail', (runnable: Mocha.Runnable, err) => {
         failures.set(runnable, err);
         // A failed hook counts as a failed scenario of its own: the run must not pass over it.
-        if ((runnable as { type?: string }).type === 'hook') scenarios.push(hookResult(runnable, err, interrupted));
+        if ((runnable as { type?: string }).type === 'hook') {
+          const result = hookResult(runnable, err, interrupted);
+          firstFailed ??= result.id;
+          scenarios.push(result);
+        }
       });
       runner.on('test end', (test) => {
-        void d.stopLog();
+        logsClosing.push(d.stopLog());
         current = null;
         const rec = session.record(test);
-        const stem = basename(test.file ?? 'scenario', '.spec.ts');
         const result: ScenarioResult = {
-          id: `${stem}/${index}-${slug(test.fullTitle())}`, title: test.fullTitle(), file: shownFile(test.file ?? ''),
+          id: ids.get(test)!, title: test.fullTitle(), file: shownFile(test.file ?? ''),
           outcome: test.state === 'passed' ? 'passed' : test.isPending() ? 'skipped' : 'failed',
           durationMs: test.duration ?? 0, repetitions: rec.samples.length, failure: null,
           metrics: metricsOf(rec), attempts: l.attempts.all.filter((a) => a.id > rec.attemptMark).map((a) => structuredClone(a) as unknown as Record<string, unknown>),
@@ -225,14 +281,34 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
           Object.assign(result, { outcome: 'failed', failure: { kind: 'panic', message: rec.panic } });
         }
         applyBudgets(result, config);
+        if (result.outcome === 'failed') firstFailed ??= result.id;
         scenarios.push(result);
       });
     });
   }
 
+  // Every selected scenario is in the report, also those the run never reached, with the reason.
+  const reached = new Set(scenarios.map((s) => s.id));
+  const bailed = options.bail && firstFailed ? `--bail after ${firstFailed} failed` : null;
+  const notRunBecause = interrupted ? `run ${interrupted} before it began`
+    : infrastructureError ? infrastructureError
+    : bailed ?? (firstFailed ? `${firstFailed} failed before it` : 'the run stopped before it');
+  for (const test of selectedTests(mocha)) {
+    const id = ids.get(test)!;
+    if (reached.has(id)) continue;
+    const broken = !interrupted && infrastructureError;
+    scenarios.push({
+      id, title: test.fullTitle(), file: shownFile(test.file ?? ''),
+      outcome: broken ? 'error' : 'skipped', durationMs: 0, repetitions: 0,
+      failure: { kind: broken ? 'infrastructure' : 'not-run', message: `not run: ${notRunBecause}` },
+      metrics: [], attempts: [], consoleLog: null,
+    });
+  }
+
   const ended = new Date();
   const hello = device?.hello ?? null;
-  const cutShort = interrupted ?? (infrastructureError ? 'device or lab unreachable' : null);
+  const cutShort = interrupted ?? (infrastructureError ? 'device or lab unreachable' : null)
+    ?? (bailed && scenarios.some((s) => s.failure?.kind === 'not-run') ? bailed : null);
   const results: RunResults = {
     schema: RESULTS_SCHEMA,
     run: {
@@ -248,12 +324,50 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
     scenarios,
     totals: totalsOf(scenarios),
   };
-  mkdirSync(runDir, { recursive: true });
+  // An interrupt while the reports are written does not cut them short: they are bounded.
   await writeReports(results, runDir, reportRoot);
-  const exitCode = interrupted ? ExitCode.interrupted
+  stopListening();
+  if (lostLogs.length > 0) {
+    throw new ReportWriteError(`console logs could not be written: ${lostLogs.join(', ')}; the other reports are in ${runDir}`);
+  }
+  const exitCode = interrupts.signal ? ExitCode.interrupted
     : infrastructureError || results.totals.error > 0 ? ExitCode.unreachable
     : results.totals.failed > 0 ? ExitCode.failed : ExitCode.ok;
   return { exitCode, runDir, results };
+}
+
+/** A scenario's console log, named after its id. */
+function consoleLogOf(id: string): string {
+  return `console/${id.replace('/', '--')}.log`;
+}
+
+/**
+ * Every scenario's id, decided from the loaded files alone (not from which scenarios a run
+ * selects), so runs can be compared: the file's stem and the slug of the full title; a true
+ * duplicate within one file gets -2, -3 in the order the file defines them.
+ */
+function scenarioIds(root: Mocha.Suite): Map<Mocha.Test, string> {
+  const ids = new Map<Mocha.Test, string>();
+  const taken = new Set<string>();
+  for (const test of allTests(root)) {
+    const base = `${basename(test.file ?? 'scenario', '.spec.ts')}/${slug(test.fullTitle())}`;
+    let id = base;
+    for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
+    taken.add(id);
+    ids.set(test, id);
+  }
+  return ids;
+}
+
+/** The tests of a suite in the order mocha runs them: a suite's own tests, then its suites'. */
+function allTests(suite: Mocha.Suite): Mocha.Test[] {
+  return [...suite.tests, ...suite.suites.flatMap(allTests)];
+}
+
+/** The tests a run selects: the full titles mocha's own grep matches ('/re/i' form included). */
+function selectedTests(mocha: Mocha): Mocha.Test[] {
+  const grep = (mocha.options as { grep?: RegExp }).grep;
+  return allTests(mocha.suite).filter((t) => !grep || grep.test(t.fullTitle()));
 }
 
 function hookResult(hook: Mocha.Runnable, err: unknown, interrupted: string | null): ScenarioResult {

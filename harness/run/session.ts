@@ -209,13 +209,15 @@ export class LeakError extends Error {
 
 /**
  * One scenario: a mocha test whose body runs once per repetition (`--repeat N`), each time from a
- * known device state, with its metrics kept per repetition.
+ * known device state, with its metrics kept per repetition; the scenario timeout is scaled by N.
  */
 export function scenario(title: string, body: (ctx: ScenarioContext) => Promise<void>): Mocha.Test {
   return it(title, async function () {
     const s = currentSession();
     const test = this.test as Mocha.Test;
     const rec = s.record(test);
+    // The scenario timeout is for one repetition: --repeat 30 gives the scenario thirty times it.
+    this.timeout(s.config.scenarioTimeoutMs * s.config.repeat);
     for (let rep = 0; rep < s.config.repeat && !test.timedOut; rep++) {
       await s.prepare();
       const ctx = new ScenarioContext(s, rec, test);

@@ -192,6 +192,14 @@ describe('hilt command line', function () {
       expectOneLineError(stderr, /^hilt: --port-base "eighty": not a port number/);
     });
 
+    it('a --port-base in hex, exponent or with spaces: exit 2 (decimal digits only)', async function () {
+      for (const value of ['0x22b3', '1e3', ' 8883']) {
+        const { code, stderr } = await hilt(['broker', '--dir', dir, '--port-base', value]);
+        expect(code, value).to.equal(2);
+        expectOneLineError(stderr, /^hilt: --port-base ".*": not a port number/);
+      }
+    });
+
     it('a --host that is not an address of this machine: exit 2', async function () {
       const { code, stderr } = await hilt(['broker', '--dir', dir, '--host', '192.0.2.1', '--profiles', 'good', '--port-base', '0']);
       expect(code).to.equal(2);

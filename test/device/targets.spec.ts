@@ -1,7 +1,11 @@
 /** Targets by URL-like strings, through the registry. */
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UsageError } from '../../harness/errors.ts';
 import { KINDS, resolveTarget } from '../../harness/device/targets/index.ts';
+import { tempDir } from '../helpers.ts';
 
 describe('targets', function () {
   it('knows emulator, serial and tcp', function () {
@@ -24,7 +28,9 @@ describe('targets', function () {
     ['serial:/dev/ttyUSB0?parity=even', /^target .*: unknown option "parity": this kind takes baud, reset$/],
     ['tcp:localhost', /^target tcp:localhost: write tcp:HOST:PORT/],
     ['tcp:localhost:70000', /^target tcp:localhost:70000: write tcp:HOST:PORT/],
-    ['emulator:?sdkconfig=/nonexistent/sdkconfig', /^target emulator:\?sdkconfig=\/nonexistent\/sdkconfig: sdkconfig \/nonexistent\/sdkconfig cannot be read \(ENOENT\)$/],
+    ['emulator:?sdkconfig=/nonexistent/sdkconfig', /^target emulator:\?sdkconfig=\/nonexistent\/sdkconfig: sdkconfig \/nonexistent\/sdkconfig cannot be read \(ENOENT\): give the sdkconfig file of your firmware's build$/],
+    ['emulator:?sdkconfig=/dev/zero', /^target emulator:\?sdkconfig=\/dev\/zero: sdkconfig \/dev\/zero is a character device, not a file: give the sdkconfig file of your firmware's build$/],
+    ['emulator:?sdkconfig=/tmp', /^target emulator:\?sdkconfig=\/tmp: sdkconfig \/tmp is a folder, not a file/],
     // Found by test/faults/fuzz.spec.ts: each was taken, or refused in a message broken over lines.
     ['serial:\n/dev/ttyUSB0', /^target "serial:\\n\/dev\/ttyUSB0" has a control character: write the target on one line, e\.g\. serial:\/dev\/ttyUSB0$/],
     ['serial:/dev/tty\u0000USB0', /^target "serial:\/dev\/tty\\u0000USB0" has a control character: /],
@@ -46,4 +52,27 @@ describe('targets', function () {
       expect((error as Error).message).to.match(message);
     });
   }
+
+  describe('an sdkconfig that is no sdkconfig', function () {
+    let dir: string;
+    let remove: () => Promise<void>;
+    before(async function () {
+      ({ dir, remove } = await tempDir());
+    });
+    after(() => remove());
+
+    it('a file over 1 MiB is refused before it is read, in one line', async function () {
+      const path = join(dir, 'huge');
+      await writeFile(path, '');
+      await truncate(path, 3 * 1024 * 1024 * 1024);
+      expect(() => resolveTarget(`emulator:?sdkconfig=${path}`)).to.throw(UsageError,
+        /^target emulator:\?sdkconfig=.*: sdkconfig .*huge is 3221225472 bytes, over the 1048576-byte limit for an sdkconfig: give the sdkconfig file of your firmware's build$/);
+    });
+
+    it('a named pipe is refused without opening it (which would wait for a writer)', function () {
+      const path = join(dir, 'fifo');
+      execFileSync('mkfifo', [path]);
+      expect(() => resolveTarget(`emulator:?sdkconfig=${path}`)).to.throw(UsageError, /sdkconfig .*fifo is a named pipe, not a file/);
+    });
+  });
 });

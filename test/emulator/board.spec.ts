@@ -100,6 +100,32 @@ describe('emulated ESP32 board', function () {
       });
     }
 
+    const misspelt: Array<[string, string, RegExp]> = [
+      ['a misspelt argument (skip_cm)', '@hil 47 tls.connect host=127.0.0.1 port=1 skip_cm=1',
+        /^tls\.connect: unknown argument 'skip_cm' \(tls\.connect takes host, port, sni, ca, cert, key, ciphers, tls, timeout_ms, skip_cn, alpn, hold_ms\)$/],
+      ['an argument hello does not take', '@hil 48 hello verbose=1', /^hello: unknown argument 'verbose' \(hello takes no arguments\)$/],
+      ['an MQTT argument on tls.connect', '@hil 49 tls.connect host=127.0.0.1 client_id=x', /^tls\.connect: unknown argument 'client_id'/],
+      ['the reserved slot name none', '@hil 50 store.put slot=none kind=ca data=QQ== part=1/1', /^store\.put: slot name 'none' is reserved \(ca=none means no CA\)$/],
+    ];
+    for (const [what, line, message] of misspelt) {
+      it(`${what}: err bad_args naming it, as docs/protocol.md says`, async function () {
+        const id = Number(line.split(' ')[1]);
+        const reply = await agent.expectReply(id, () => agent.sendRaw(line));
+        expect(reply.status).to.equal('err');
+        expect(reply.body).to.include({ code: 'bad_args' });
+        expect(reply.body.message).to.match(message);
+      });
+    }
+
+    it('every argument of mqtt.connect is still taken', async function () {
+      const reply = await agent.command('mqtt.connect', {
+        host: '127.0.0.1', port: 1, sni: 'x', ca: 'none', ciphers: 'TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256', tls: 'any',
+        timeout_ms: 500, skip_cn: 1, alpn: 'mqtt', hold_ms: 0, client_id: 'c', keepalive: 60, clean: 1, username: 'u', password: 'cA==',
+      });
+      expect(reply.status, JSON.stringify(reply.body)).to.equal('ok');
+      expect((reply.body.error as { esp_err_name: string }).esp_err_name).to.equal('ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST');
+    });
+
     it('a command while another runs: err busy', async function () {
       // A server that accepts TCP and never answers keeps the board busy until timeout_ms.
       const { createServer } = await import('node:net');

@@ -4,12 +4,14 @@
  */
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
-import { openStreamBoard, servePty, serveTcp } from '../../emulator/index.ts';
+import { openStreamBoard, PtyPathTakenError, servePty, serveTcp } from '../../emulator/index.ts';
 import type { HelloReply } from '../../harness/protocol/index.ts';
-import { HILT_BIN } from '../helpers.ts';
+import { HILT_BIN, rejection, tempDir } from '../helpers.ts';
 import { AgentClient } from './agent-client.ts';
 
 const hasSocat = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -88,6 +90,20 @@ describe('emulated ESP32 transports', function () {
         }
       } finally {
         await served.close();
+      }
+    });
+
+    it('refuses a path that exists already, and leaves it as it was', async function () {
+      const tmp = await tempDir();
+      try {
+        const path = join(tmp.dir, 'tty');
+        await writeFile(path, 'not ours');
+        const err = await rejection(servePty({ index: 5, path }));
+        expect(err).to.be.instanceOf(PtyPathTakenError);
+        expect(err.message).to.equal(`${path} already exists (another emulator's pseudo-terminal, or a stale link): remove it if nothing uses it, or choose another path`);
+        expect(await readFile(path, 'utf8')).to.equal('not ours');
+      } finally {
+        await tmp.remove();
       }
     });
 

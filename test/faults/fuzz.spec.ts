@@ -315,8 +315,7 @@ describe('fault catalogue: fuzz', function () {
 
     /**
      * Each command line carries at least one thing its command must refuse before it starts any
-     * work, among flags that are fine, in any order. `--port-base` gets only values that are not
-     * numbers at all: "" and "0x10" are still taken today (the command-line part of issue 7).
+     * work, among flags that are fine, in any order.
      */
     const poisoned: Record<string, { poison: fc.Arbitrary<string[]>; fine: fc.Arbitrary<string[]> }> = {
       run: {
@@ -336,7 +335,7 @@ describe('fault catalogue: fuzz', function () {
       },
       broker: {
         poison: fc.oneof(
-          anyText(8).filter((s) => s.trim() !== '' && !(Number(s) >= 0 && Number(s) <= 65519)).map((p) => ['--port-base', p]),
+          fc.oneof(anyText(8), fc.constantFrom('0x22b3', '1e3', ' 8883', '')).filter((s) => !(/^\d{1,5}$/.test(s) && Number(s) <= 65519)).map((p) => ['--port-base', p]),
           fc.constantFrom('a b', 'x_y!', 'http://x', '-').map((h) => ['--host', h]), word.map((w) => [`--${w}x`]), word,
         ).map((p) => (Array.isArray(p) ? p : [p])),
         fine: fc.constantFrom(['--json'], ['--profiles', 'good'], ['--dir', 'lab']),

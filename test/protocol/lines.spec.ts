@@ -62,6 +62,20 @@ describe('LineSplitter', () => {
     expect(lines).to.deep.equal([{ text: '01234567', truncated: true }, whole('next')]);
   });
 
+  it('a reply glued to the end of an over-long line (no newline between) is a line of its own', async () => {
+    const lines = await split(['x'.repeat(40) + '@hil 5 ok {}\n', 'next\n'], 16);
+    expect(lines).to.deep.equal([{ text: 'x'.repeat(16), truncated: true }, whole('@hil 5 ok {}'), whole('next')]);
+  });
+
+  it('finds the reply in the skipped rest of an over-long line, even split across chunks', async () => {
+    const lines = await split(['x'.repeat(40), 'y'.repeat(100) + '@hi', 'l 5 ok {}\n'], 16);
+    expect(lines).to.deep.equal([{ text: 'x'.repeat(16), truncated: true }, whole('@hil 5 ok {}')]);
+  });
+
+  it('never splits a line within the limit: there @hil counts only at the start', async () => {
+    expect(await split(['I (5) app: sent @hil 5 ok {}\n'], 64)).to.deep.equal([whole('I (5) app: sent @hil 5 ok {}')]);
+  });
+
   it('keeps a line of exactly the limit whole, also when \\r\\n ends it', async () => {
     expect(await split(['01234567\r', '\n01234567\n'], 8)).to.deep.equal([whole('01234567'), whole('01234567')]);
     expect(await split(['012345678\n'], 8)).to.deep.equal([{ text: '01234567', truncated: true }]);

@@ -1,8 +1,9 @@
 /** A run's reports on disk: three whole files, `latest` moved after them, failures said plainly. */
 import { expect } from 'chai';
 import { lstat, mkdir, readFile, readdir, readlink, realpath, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UsageError } from '../../harness/errors.ts';
+import { prepareRunDir, ReportWriteError } from '../../harness/report/index.ts';
 import { newRunId, RESULTS_SCHEMA, writeReports } from '../../harness/report/index.ts';
 import { tempDir } from '../helpers.ts';
 import { parseXml } from './xml.ts';
@@ -64,7 +65,8 @@ describe('writing reports', function () {
     await writeFile(blocker, 'a regular file\n');
     const runDir = join(blocker, 'run-1');
     const err = await writeReports(runResults(), runDir, root).then(() => null, (e: unknown) => e);
-    expect(err).to.be.instanceOf(UsageError);
+    // Found while the run went on (the run's folder was tried before it began): exit 3.
+    expect(err).to.be.instanceOf(ReportWriteError).and.include({ exitCode: 3 });
     expect((err as Error).message).to.include(runDir).and.match(/ENOTDIR|EEXIST/);
     expect(await temporaries(root)).to.deep.equal([]);
     expect(await readdir(root)).to.deep.equal(['not-a-dir']);
@@ -73,10 +75,29 @@ describe('writing reports', function () {
   it('refuses to replace a latest that is a real directory, and says so', async function () {
     await mkdir(join(root, 'latest'));
     const err = await writeReports(runResults(), join(root, 'r'), root).then(() => null, (e: unknown) => e);
-    expect(err).to.be.instanceOf(UsageError);
+    expect(err).to.be.instanceOf(ReportWriteError);
     expect((err as Error).message).to.include('is not a link').and.include(join(root, 'r'));
     expect(await temporaries(root)).to.deep.equal([]);
     expect(await readFile(join(root, 'r', 'results.json'), 'utf8')).to.include('"schema": 1');
+  });
+
+  it('prepares a run dir before the run: made with its subfolders, no probe left, latest moved to it at once', async function () {
+    await writeReports(runResults({ id: 'old' }), join(root, 'old'), root);
+    const runDir = join(root, 'new');
+    await prepareRunDir(runDir, root, ['console']);
+    expect(await readdir(runDir)).to.deep.equal(['console']);
+    // latest names the new run from its start: a reader finds no results.json, not the old run's.
+    expect(await readlink(join(root, 'latest'))).to.equal('new');
+    expect(await temporaries(root)).to.deep.equal([]);
+  });
+
+  it('refuses a run dir that cannot exist as a usage error, at once (also under /proc)', async function () {
+    await writeFile(join(root, 'file'), 'x\n');
+    for (const runDir of [join(root, 'file', 'run'), '/proc/hilt-reports/run']) {
+      const err = await prepareRunDir(runDir, dirname(runDir)).then(() => null, (e: unknown) => e);
+      expect(err, runDir).to.be.instanceOf(UsageError);
+      expect((err as Error).message).to.match(/^cannot create \S+ \((ENOTDIR|ENOENT)\): .*--report-dir$/);
+    }
   });
 
   it('names runs by UTC time, filesystem-safe, sortable and distinct', function () {

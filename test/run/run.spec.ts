@@ -51,7 +51,8 @@ describe('hilt run', function () {
     expect(tls).to.include({ unit: 'ms', source: 'model' });
     expect(tls.values).to.have.length(1);
     expect(scenario!.attempts).to.have.length(1);
-    expect(scenario!.consoleLog).to.match(/^console\/01-01-mtls-happy-path--.*\.log$/);
+    expect(scenario!.consoleLog).to.equal(`console/${scenario!.id.replace('/', '--')}.log`);
+    expect(scenario!.id).to.match(/^01-mtls-happy-path\/01-/);
     const latest = await readlink(join(dir, 'reports', 'latest'));
     expect(latest).to.equal(r.run.id);
     const log = await readFile(join(dir, 'reports', 'latest', scenario!.consoleLog!), 'utf8');
@@ -232,7 +233,42 @@ describe('two', () => {
 });`);
     const bail = await hilt(['run', file, '--bail'], { cwd: dir, timeoutMs: 30_000 });
     expect(bail.code).to.equal(1);
-    expect((await results(dir)).scenarios.map((s) => s.outcome)).to.deep.equal(['failed']);
+    const r = await results(dir);
+    expect(r.scenarios.map((s) => s.outcome)).to.deep.equal(['failed', 'skipped']);
+    // The scenario --bail passed over is in every report, with the reason.
+    const [failed, notRun] = r.scenarios;
+    expect(notRun).to.include({ title: 'two never runs with --bail', repetitions: 0, consoleLog: null });
+    expect(notRun!.failure).to.deep.equal({ kind: 'not-run', message: `not run: --bail after ${failed!.id} failed` });
+    expect(r.run.cutShort).to.equal(`--bail after ${failed!.id} failed`);
+    const junit = await readFile(join(dir, 'reports', 'latest', 'junit.xml'), 'utf8');
+    expect(junit).to.include(`<skipped message="not run: --bail after ${failed!.id} failed"/>`);
+    expect(await readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8')).to.match(/\| two never runs with --bail \| ⏭ skipped \|.*not run: --bail after /);
+  });
+
+  it('scenario ids and console log names do not depend on which scenarios run', async function () {
+    const file = await writeScenario(dir, 'ids.spec.ts', `
+describe('ids', () => {
+  scenario('first', async () => {});
+  scenario('second', async () => {});
+  scenario('second', async () => {});
+});`);
+    expect((await hilt(['run', file], { cwd: dir, timeoutMs: 30_000 })).code).to.equal(0);
+    const all = (await results(dir)).scenarios;
+    expect(all.map((s) => s.id)).to.deep.equal(['ids/ids-first', 'ids/ids-second', 'ids/ids-second-2']);
+    expect(all.map((s) => s.consoleLog)).to.deep.equal(['console/ids--ids-first.log', 'console/ids--ids-second.log', 'console/ids--ids-second-2.log']);
+    expect((await hilt(['run', file, '--grep', 'second'], { cwd: dir, timeoutMs: 30_000 })).code).to.equal(0);
+    const some = (await results(dir)).scenarios;
+    expect(some.map((s) => s.id)).to.deep.equal(['ids/ids-second', 'ids/ids-second-2']);
+    expect(some.map((s) => s.consoleLog)).to.deep.equal(['console/ids--ids-second.log', 'console/ids--ids-second-2.log']);
+  });
+
+  it('--repeat gives every repetition the scenario timeout (the stall scenario three times)', async function () {
+    // One repetition of the stall scenario takes about 2 s; three do not fit in one 3 s timeout.
+    await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ timeouts: { scenarioMs: 3000 } }));
+    const { code, stdout } = await hilt(['run', STALL, '--repeat', '3'], { cwd: dir, timeoutMs: 40_000 });
+    expect(code, stdout).to.equal(0);
+    const [scenario] = (await results(dir)).scenarios;
+    expect(scenario).to.include({ outcome: 'passed', repetitions: 3 });
   });
 
   it('runs hilt\'s own catalogue by default, from any folder, and shows its files as hilt/scenarios/...', async function () {
@@ -271,10 +307,12 @@ describe('two', () => {
       expect(stderr).to.match(/serial port \/dev\/ttyHILT9 does not exist; serial ports found: /);
       const r = await results(dir);
       expect(r.run.infrastructureError).to.match(/\/dev\/ttyHILT9 does not exist/);
-      expect(r.scenarios).to.have.length(0);
+      // The scenario the run could not reach is listed as a device error, with the reason.
+      expect(r.scenarios.map((s) => [s.outcome, s.failure!.kind])).to.deep.equal([['error', 'infrastructure']]);
+      expect(r.scenarios[0]!.failure!.message).to.match(/^not run: device serial \/dev\/ttyHILT9.*does not exist/);
       // CI servers see a red error, not "0 tests".
       const junit = await readFile(join(dir, 'reports', 'latest', 'junit.xml'), 'utf8');
-      expect(junit).to.match(/<testsuites name="hilt" tests="1" failures="0" errors="1"/);
+      expect(junit).to.match(/<testsuites name="hilt" tests="2" failures="0" errors="2"/);
       expect(junit).to.match(/<error message="device serial \/dev\/ttyHILT9/);
     });
 
@@ -360,11 +398,15 @@ describe('two', () => {
     expect(performance.now() - interruptedAt).to.be.below(1_900);
     const r = await results(dir);
     expect(r.run.cutShort).to.equal('interrupted (SIGINT)');
-    // Ctrl-C may land before the scenario began (nothing to report for it) or while it or its
+    // Ctrl-C may land before the scenario began (it is listed as not run) or while it or its
     // hook ran: then the report says the run was interrupted there, not that the firmware failed.
+    expect(r.scenarios).to.have.length.above(0);
     for (const s of r.scenarios) {
-      expect(s).to.include({ outcome: 'error' });
-      expect(s.failure!.message).to.equal('run interrupted (SIGINT) while this scenario ran');
+      if (s.outcome === 'skipped') expect(s.failure).to.deep.equal({ kind: 'not-run', message: 'not run: run interrupted (SIGINT) before it began' });
+      else {
+        expect(s).to.include({ outcome: 'error' });
+        expect(s.failure!.message).to.equal('run interrupted (SIGINT) while this scenario ran');
+      }
     }
   });
 });

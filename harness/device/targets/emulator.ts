@@ -1,21 +1,15 @@
 /** `emulator[:?sdkconfig=FILE&heap=BYTES&realtime=1]`: hilt's emulated ESP32, in this process. */
-import { readFileSync } from 'node:fs';
-import { openStreamBoard, parseSdkconfig, SdkconfigError, type BoardSettings, type StreamBoard } from '../../../emulator/index.ts';
-import { UsageError, errnoOf } from '../../errors.ts';
+import { openStreamBoard, readSdkconfigFile, SdkconfigError, SdkconfigFileError, type BoardSettings, type StreamBoard } from '../../../emulator/index.ts';
+import { UsageError } from '../../errors.ts';
 import { MemoryTransport } from '../../transport/memory.ts';
 import type { TargetKind } from './target.ts';
 import { boolOption, intOption, targetOptions } from './options.ts';
 
 function sdkconfigFrom(url: string, path: string): BoardSettings['sdkconfig'] {
-  let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    return readSdkconfigFile(path);
   } catch (err) {
-    throw new UsageError(`target ${url}: sdkconfig ${path} cannot be read (${errnoOf(err)})`);
-  }
-  try {
-    return parseSdkconfig(text, path);
-  } catch (err) {
+    if (err instanceof SdkconfigFileError) throw new UsageError(`target ${url}: ${err.message}`);
     if (err instanceof SdkconfigError) throw new UsageError(err.message);
     throw err;
   }
