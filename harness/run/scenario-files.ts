@@ -86,6 +86,14 @@ export function syntaxErrorOf(err: unknown): string | null {
   return `${shownFile(m[2]!)}:${m[3]}:${Number(m[4]) + 1}: ${m[5]}${more}`;
 }
 
+/** A scenario that imports 'hilt' from a project where it is not installed: say how to install it. */
+function missingHilt(err: unknown): string | null {
+  const e = err as { code?: string; message?: unknown };
+  if (e?.code !== 'MODULE_NOT_FOUND' && e?.code !== 'ERR_MODULE_NOT_FOUND') return null;
+  if (!/^Cannot find (module|package) 'hilt'/.test(String(e.message))) return null;
+  return "it imports 'hilt', which is not installed where the file is: npm install --save-dev hilt in its project";
+}
+
 /** Loads the scenario files into mocha; a file that does not load is the user's to fix (exit 2). */
 export async function loadScenarios(mocha: Mocha, files: string[], grep: string | undefined): Promise<void> {
   for (const f of files) mocha.addFile(f);
@@ -94,7 +102,7 @@ export async function loadScenarios(mocha: Mocha, files: string[], grep: string 
   } catch (err) {
     const message = String((err as Error)?.message ?? err);
     const file = files.find((f) => message.includes(f) || String((err as Error)?.stack ?? '').includes(f));
-    const why = syntaxErrorOf(err) ?? message.split('\n')[0];
+    const why = syntaxErrorOf(err) ?? missingHilt(err) ?? message.split('\n')[0];
     throw new UsageError(`scenario file ${file ? shownFile(file) : files.map(shownFile).join(', ')} does not load: ${printable(why!)}`, { cause: err });
   }
   const count = (suite: Mocha.Suite): number => suite.tests.filter((t) => !grep || new RegExp(grep).test(t.fullTitle())).length
