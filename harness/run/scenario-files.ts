@@ -73,14 +73,12 @@ export function shownFile(file: string): string {
 
 /**
  * Where a file that does not compile went wrong, on one line: "file:line:column: message". tsx
- * passes esbuild's error on as a message whose second line is "file:line:column: ERROR: text"
- * (esbuild's column counts from 0; editors and compilers count from 1, as shown here).
+ * passes esbuild's error on without its `errors` list, as a message whose second line is
+ * "file:line:column: ERROR: text" (esbuild's column counts from 0; editors and compilers count
+ * from 1, as shown here).
  */
 export function syntaxErrorOf(err: unknown): string | null {
-  const e = err as { errors?: Array<{ text?: string; location?: { file: string; line: number; column: number } | null }>; message?: unknown };
-  const first = e?.errors?.[0];
-  if (first?.location) return `${shownFile(first.location.file)}:${first.location.line}:${first.location.column + 1}: ${first.text ?? 'syntax error'}`;
-  const m = /^Transform failed with (\d+) errors?:\n(.+):(\d+):(\d+): ERROR: (.*)$/m.exec(String(e?.message ?? ''));
+  const m = /^Transform failed with (\d+) errors?:\n(.+):(\d+):(\d+): ERROR: (.*)$/m.exec(String((err as Error)?.message ?? ''));
   if (!m) return null;
   const more = Number(m[1]) > 1 ? ` (and ${Number(m[1]) - 1} more)` : '';
   return `${shownFile(m[2]!)}:${m[3]}:${Number(m[4]) + 1}: ${m[5]}${more}`;
@@ -97,13 +95,14 @@ function missingHilt(err: unknown): string | null {
 /** Loads the scenario files into mocha; a file that does not load is the user's to fix (exit 2). */
 export async function loadScenarios(mocha: Mocha, files: string[], grep: string | undefined): Promise<void> {
   for (const f of files) mocha.addFile(f);
+  // Mocha announces each file before it loads it: the last one announced is the one that failed.
+  let loading = files[0]!;
+  mocha.suite.on('pre-require', (_context: unknown, file: string) => { loading = file; });
   try {
     await mocha.loadFilesAsync();
   } catch (err) {
-    const message = String((err as Error)?.message ?? err);
-    const file = files.find((f) => message.includes(f) || String((err as Error)?.stack ?? '').includes(f));
-    const why = syntaxErrorOf(err) ?? missingHilt(err) ?? message.split('\n')[0];
-    throw new UsageError(`scenario file ${file ? shownFile(file) : files.map(shownFile).join(', ')} does not load: ${printable(why!)}`, { cause: err });
+    const why = syntaxErrorOf(err) ?? missingHilt(err) ?? String((err as Error)?.message ?? err).split('\n')[0]!;
+    throw new UsageError(`scenario file ${shownFile(loading)} does not load: ${printable(why)}`, { cause: err });
   }
   const count = (suite: Mocha.Suite): number => suite.tests.filter((t) => !grep || new RegExp(grep).test(t.fullTitle())).length
     + suite.suites.reduce((n, s) => n + count(s), 0);

@@ -21,6 +21,7 @@ describe('faults: scenario files', function () {
       // The mistake is in a helper the scenario imports: the helper is named.
       'helper.ts': 'export const port = (;\n',
       'uses-helper.spec.ts': "import { port } from './helper.ts';\ndescribe('x', () => { it('y', () => { console.log(port); }); });\n",
+      'fine.spec.ts': "describe('fine', () => { it('loads', () => {}); });\n",
       'throws.spec.ts': "throw new Error('fixture file missing: lab.json');\n",
       'empty/notes.md': 'no scenarios here\n',
       'no-scenarios.spec.ts': "export const nothing = 1;\n",
@@ -38,6 +39,8 @@ describe('faults: scenario files', function () {
     ['a file that requires hilt where it is not installed (CommonJS)', ['cjs/needs-hilt.spec.cjs'],
       /^hilt: scenario file cjs\/needs-hilt\.spec\.cjs does not load: it imports 'hilt', which is not installed where the file is: /],
     ['a file that imports a helper with a syntax error', ['uses-helper.spec.ts'],
+      /^hilt: scenario file uses-helper\.spec\.ts does not load: helper\.ts:1:22: Unexpected ";"$/],
+    ['the second of two files, whose helper has a syntax error', ['fine.spec.ts', 'uses-helper.spec.ts'],
       /^hilt: scenario file uses-helper\.spec\.ts does not load: helper\.ts:1:22: Unexpected ";"$/],
     ['a file that throws while it loads', ['throws.spec.ts'], /^hilt: scenario file throws\.spec\.ts does not load: fixture file missing: lab\.json$/],
     ['a file that defines no scenario', ['no-scenarios.spec.ts'], /^hilt: no scenarios in no-scenarios\.spec\.ts: write them with scenario\(\)$/],
