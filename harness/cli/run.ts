@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { UsageError, printable, quoted } from '../errors.ts';
 import { loadConfig, type RunConfig } from '../run/config.ts';
 import { Interrupts } from '../run/interrupts.ts';
-import { runScenarios, scenarioFiles } from '../run/runner.ts';
+import { runScenarios } from '../run/runner.ts';
+import { scenarioFiles } from '../run/scenario-files.ts';
 import { KINDS } from '../device/targets/index.ts';
 import { shown, wholeNumber } from './args.ts';
 
@@ -20,8 +21,8 @@ interface RunCliOptions {
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run scenarios (default: all of scenarios/) against a device and write reports')
-    .argument('[files...]', 'scenario files (default: scenarios/*.spec.ts)')
+    .description('run scenarios (default: hilt\'s catalogue, or the scenarios setting of hilt.config.json) against a device and write reports')
+    .argument('[files...]', 'scenario files, folders or globs (default: the config\'s scenarios, else hilt\'s catalogue)')
     .option('--target <target>', `where the device is: ${KINDS.map((k) => k.summary.split(' ')[0]).join(' | ')} (default: emulator)`)
     .option('--grep <regexp>', 'only scenarios whose title matches')
     .option('--repeat <n>', 'run each scenario n times and keep the distribution of its metrics')
@@ -56,7 +57,8 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
       throw new UsageError(`--grep ${quoted(opts.grep)}: not a regular expression (${printable((err as Error).message)})`);
     }
   }
-  const outcome = await runScenarios({ files: scenarioFiles(files), config, grep: opts.grep, bail: opts.bail, interrupts });
+  const sources = [{ paths: files, from: 'the command line' }, { paths: config.scenarios ?? [], from: `${printable(opts.config ?? 'hilt.config.json')}, field scenarios` }];
+  const outcome = await runScenarios({ files: scenarioFiles(sources), config, grep: opts.grep, bail: opts.bail, interrupts });
   const { totals, run } = outcome.results;
   const where = shown(outcome.runDir) || outcome.runDir;
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +

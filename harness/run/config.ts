@@ -8,7 +8,8 @@
  *   "lab": { "hosts": ["192.168.1.20"] },
  *   "timeouts": { "scenarioMs": 60000, "commandMs": 15000, "helloMs": 5000 },
  *   "repeat": 5,
- *   "budgets": { "tls_ms": "<= 2000", "heap_peak_used": "<= 48 KiB" }
+ *   "budgets": { "tls_ms": "<= 2000", "heap_peak_used": "<= 48 KiB" },
+ *   "scenarios": ["hil/", "vendor/hil-*.spec.ts"]
  * }
  */
 import { readFile } from 'node:fs/promises';
@@ -44,6 +45,11 @@ export interface RunConfig {
    * host that cannot be bound): "--target", or "hilt.config.json: target". Absent: the default.
    */
   sources: Partial<Record<'target' | 'labHosts', string>>;
+  /**
+   * The team's own scenario files: files, folders or globs relative to the working folder, used
+   * when the command line names none. Null: hilt's own catalogue.
+   */
+  scenarios: string[] | null;
 }
 
 export const DEFAULTS: RunConfig = {
@@ -57,6 +63,7 @@ export const DEFAULTS: RunConfig = {
   repeat: 1,
   budgets: [],
   sources: {},
+  scenarios: null,
 };
 
 const UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, B: 1, KiB: 1024, KB: 1000, MiB: 1024 * 1024 };
@@ -96,7 +103,7 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
   // Field names come from the file too: a line break in one must not break the message.
   const bad = (field: string, problem: string) => new UsageError(`${printable(file)}: ${printable(field)}: ${problem}`);
   if (!isObject(raw)) throw bad('(top level)', 'expected a JSON object like {"target": "emulator"}');
-  const known = ['target', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets'];
+  const known = ['target', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets', 'scenarios'];
   for (const key of Object.keys(raw)) if (!known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
   const config: RunConfig = { ...DEFAULTS, budgets: [], labHosts: [], sources: {} };
   const str = (field: string, value: unknown) => {
@@ -148,6 +155,12 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
       if (typeof rule === 'string') throw bad(`budgets.${metric}`, rule);
       config.budgets.push(rule);
     }
+  }
+  if (raw.scenarios !== undefined) {
+    // One path or a list of them: a folder, a file or a glob each.
+    const paths = typeof raw.scenarios === 'string' ? [raw.scenarios] : raw.scenarios;
+    if (!Array.isArray(paths) || paths.length === 0) throw bad('scenarios', 'expected a folder, a file or a glob, or a list of them, like ["hil/"]');
+    config.scenarios = paths.map((p, i) => str(typeof raw.scenarios === 'string' ? 'scenarios' : `scenarios[${i}]`, p));
   }
   return config;
 }

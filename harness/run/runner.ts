@@ -4,7 +4,6 @@
  * the run is cut short (Ctrl-C, a device that went away, a lab that would not start), naming
  * where it stopped.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, join, relative, resolve } from 'node:path';
 import Mocha from 'mocha';
@@ -22,6 +21,7 @@ import { settleWithin, within } from '../time.ts';
 import { VERSION } from '../version.ts';
 import { withinBudget, type RunConfig } from './config.ts';
 import { Interrupts } from './interrupts.ts';
+import { loadScenarios, shownFile } from './scenario-files.ts';
 import { setSession, type RunSession, type ScenarioRecord } from './session.ts';
 
 export interface RunOptions {
@@ -73,37 +73,6 @@ function metricsOf(rec: ScenarioRecord): Metric[] {
     }
   }
   return [...byName].map(([name, m]) => ({ name, unit: m.unit, source: m.source, values: m.values, median: median(m.values), p95: p95(m.values) }));
-}
-
-/** Scenario files: the ones given, or every scenarios/*.spec.ts in order. None, or a missing one, is a usage error. */
-export function scenarioFiles(given: string[], root = process.cwd()): string[] {
-  if (given.length > 0) {
-    return given.map((f) => {
-      const path = resolve(root, f);
-      if (!existsSync(path)) throw new UsageError(`scenario file ${f} does not exist: give a path like scenarios/01-mtls-happy-path.spec.ts`);
-      return path;
-    });
-  }
-  const dir = resolve(root, 'scenarios');
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.spec.ts')).sort().map((f) => join(dir, f)) : [];
-  if (files.length === 0) throw new UsageError(`no scenario files in ${dir}: run hilt from the project's top folder, or name the scenario files`);
-  return files;
-}
-
-/** Loads the scenario files into mocha; a file that does not load is the user's to fix (exit 2). */
-async function loadScenarios(mocha: Mocha, files: string[], grep: string | undefined): Promise<void> {
-  for (const f of files) mocha.addFile(f);
-  try {
-    await mocha.loadFilesAsync();
-  } catch (err) {
-    const file = files.find((f) => String((err as Error)?.stack ?? '').includes(f)) ?? files.join(', ');
-    throw new UsageError(`scenario file ${relative(process.cwd(), file)} does not load: ${String((err as Error)?.message ?? err).split('\n')[0]}`, { cause: err });
-  }
-  const count = (suite: Mocha.Suite): number => suite.tests.filter((t) => !grep || new RegExp(grep).test(t.fullTitle())).length
-    + suite.suites.reduce((n, s) => n + count(s), 0);
-  if (count(mocha.suite) === 0) {
-    throw new UsageError(grep ? `no scenario title matches --grep ${JSON.stringify(grep)}` : `no scenarios in ${files.map((f) => relative(process.cwd(), f)).join(', ')}: write them with scenario()`);
-  }
 }
 
 export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
@@ -353,7 +322,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         current = null;
         const rec = session.record(test);
         const result: ScenarioResult = {
-          id: ids.get(test)!, title: test.fullTitle(), file: relative(process.cwd(), test.file ?? ''),
+          id: ids.get(test)!, title: test.fullTitle(), file: shownFile(test.file ?? ''),
           outcome: test.state === 'passed' ? 'passed' : test.isPending() ? 'skipped' : 'failed',
           durationMs: test.duration ?? 0, repetitions: rec.samples.length, failure: null,
           metrics: metricsOf(rec), attempts: l.attempts.all.filter((a) => a.id > rec.attemptMark).map((a) => structuredClone(a) as unknown as Record<string, unknown>),
@@ -387,7 +356,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     if (reached.has(id)) continue;
     const broken = !interrupted && infrastructureError;
     scenarios.push({
-      id, title: test.fullTitle(), file: relative(process.cwd(), test.file ?? ''),
+      id, title: test.fullTitle(), file: shownFile(test.file ?? ''),
       outcome: broken ? 'error' : 'skipped', durationMs: 0, repetitions: 0,
       failure: { kind: broken ? 'infrastructure' : 'not-run', message: `not run: ${notRunBecause}` },
       metrics: [], attempts: [], consoleLog: null,
@@ -504,7 +473,7 @@ function hookResult(hook: Mocha.Runnable, err: unknown, interrupted: string | nu
   const { outcome, failure } = classify(err, interrupted);
   return {
     id: `${basename(hook.file ?? 'hook', '.spec.ts')}/hook-${slug(hook.fullTitle())}`, title: hook.fullTitle(),
-    file: relative(process.cwd(), hook.file ?? ''), outcome, durationMs: hook.duration ?? 0, repetitions: 0,
+    file: shownFile(hook.file ?? ''), outcome, durationMs: hook.duration ?? 0, repetitions: 0,
     failure, metrics: [], attempts: [], consoleLog: null,
   };
 }

@@ -11,11 +11,17 @@ describe('run configuration', function () {
     const config = validateConfig({
       target: 'serial:/dev/ttyUSB0', certsDir: 'lab-certs', reportDir: 'out', lab: { hosts: ['192.168.1.20'] },
       timeouts: { scenarioMs: 90_000, commandMs: 5_000, helloMs: 2_000 }, repeat: 5,
-      budgets: { tls_ms: '<= 2000', heap_peak_used: '<= 48 KiB' },
+      budgets: { tls_ms: '<= 2000', heap_peak_used: '<= 48 KiB' }, scenarios: ['hil/', 'vendor/*.spec.ts'],
     }, 'hilt.config.json');
     expect(config).to.include({ target: 'serial:/dev/ttyUSB0', certsDir: 'lab-certs', reportDir: 'out', repeat: 5, scenarioTimeoutMs: 90_000, commandTimeoutMs: 5_000, helloTimeoutMs: 2_000 });
     expect(config.labHosts).to.deep.equal(['192.168.1.20']);
     expect(config.budgets.map((b) => [b.metric, b.op, b.limit])).to.deep.equal([['tls_ms', '<=', 2000], ['heap_peak_used', '<=', 48 * 1024]]);
+    expect(config.scenarios).to.deep.equal(['hil/', 'vendor/*.spec.ts']);
+  });
+
+  it('scenarios: one path is a list of one; none given means hilt\'s catalogue (null)', function () {
+    expect(validateConfig({ scenarios: 'hil' }, 'f').scenarios).to.deep.equal(['hil']);
+    expect(validateConfig({}, 'f').scenarios).to.equal(null);
   });
 
   it('an empty object means the defaults', function () {
@@ -40,6 +46,9 @@ describe('run configuration', function () {
     ['a path with a control character', { certsDir: 'lab\u0000certs' }, /^hilt\.config\.json: certsDir: "lab\\u0000certs" has a control character: write it on one line, without escapes$/],
     ['a path with a DEL character', { reportDir: 'out\x7f' }, /^hilt\.config\.json: reportDir: "out\\u007f" has a control character: /],
     ['a budget with a control character', { budgets: { tls_ms: '<= 5\x9b2J' } }, /^hilt\.config\.json: budgets\.tls_ms: "<= 5\\u009b2J" is not a budget: /],
+    ['an empty list of scenarios', { scenarios: [] }, /^hilt\.config\.json: scenarios: expected a folder, a file or a glob, or a list of them, like \["hil\/"\]$/],
+    ['scenarios that are not paths', { scenarios: { dir: 'hil' } }, /^hilt\.config\.json: scenarios: expected a folder, a file or a glob/],
+    ['an empty scenario path', { scenarios: ['hil', ''] }, /^hilt\.config\.json: scenarios\[1\]: expected a non-empty string$/],
     ['a lab host that is no host name', { lab: { hosts: ['bench local'] } }, /^hilt\.config\.json: lab\.hosts\[0\]: "bench local" is not a host name or IP address: give a DNS name \(bench\.local\) or an address \(192\.168\.1\.20\)$/],
   ];
   for (const [what, raw, message] of mistakes) {

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { readFile, readlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { RunResults } from '../../harness/report/model.ts';
@@ -271,6 +271,29 @@ describe('ids', () => {
     expect(scenario).to.include({ outcome: 'passed', repetitions: 3 });
   });
 
+  it('runs hilt\'s own catalogue by default, from any folder, and shows its files as hilt/scenarios/...', async function () {
+    const { code, stdout } = await hilt(['run', '--grep', '^01 '], { cwd: dir, timeoutMs: 30_000 });
+    expect(code, stdout).to.equal(0);
+    const r = await results(dir);
+    expect(r.scenarios.map((s) => s.file)).to.deep.equal(['hilt/scenarios/01-mtls-happy-path.spec.ts']);
+  });
+
+  it('the scenarios setting of hilt.config.json names the team\'s own: folders (not their subfolders) and globs; the command line wins', async function () {
+    for (const sub of ['hil', join('hil', 'later'), 'vendor']) await mkdir(join(dir, sub));
+    const passing = (title: string) => `describe('${title}', () => { scenario('answers hello', async (ctx) => { expect((await ctx.device.command('hello')).proto).to.equal(1); }); });`;
+    await writeScenario(join(dir, 'hil'), 'b.spec.ts', passing('hil b'));
+    await writeScenario(join(dir, 'hil'), 'a.spec.ts', passing('hil a'));
+    await writeScenario(join(dir, 'hil'), 'helpers.ts', 'export const notAScenario = 1;');
+    await writeScenario(join(dir, 'hil', 'later'), 'c.spec.ts', passing('hil later c'));
+    await writeScenario(join(dir, 'vendor'), 'hil-d.spec.ts', passing('vendor d'));
+    await writeScenario(join(dir, 'vendor'), 'other.spec.ts', passing('vendor other'));
+    await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ scenarios: ['hil', 'vendor/hil-*.spec.ts'] }));
+    expect((await hilt(['run'], { cwd: dir, timeoutMs: 30_000 })).code).to.equal(0);
+    expect((await results(dir)).scenarios.map((s) => s.file)).to.deep.equal(['hil/a.spec.ts', 'hil/b.spec.ts', 'vendor/hil-d.spec.ts']);
+    expect((await hilt(['run', 'hil/later'], { cwd: dir, timeoutMs: 30_000 })).code).to.equal(0);
+    expect((await results(dir)).scenarios.map((s) => s.file)).to.deep.equal(['hil/later/c.spec.ts']);
+  });
+
   describe('bad input', function () {
     it('an unknown target kind: exit 2, one line', async function () {
       const { code, stderr } = await hilt(['run', HAPPY, '--target', 'qemu:build'], { cwd: dir });
@@ -335,6 +358,30 @@ describe('ids', () => {
       expect(code).to.equal(2);
       expect(stderr.trim().split('\n')).to.have.length(1);
       expect(stderr).to.match(/^hilt: scenario file broken\.spec\.ts does not load: /);
+    });
+
+    it('a scenario file with a syntax error: exit 2, one line with the file, line, column and what is wrong', async function () {
+      // Line 1 is the import writeScenario adds; the stray ";" is on line 4, column 15.
+      const file = await writeScenario(dir, 'syntax.spec.ts', `describe('broken', () => {
+  scenario('x', async () => {
+    const a = ;
+  });
+});`);
+      const { code, stderr } = await hilt(['run', file], { cwd: dir });
+      expect(code).to.equal(2);
+      expect(stderr.trim()).to.equal('hilt: scenario file syntax.spec.ts does not load: syntax.spec.ts:4:15: Unexpected ";"');
+    });
+
+    it('a scenarios setting or a path that matches nothing: exit 2, naming where it came from', async function () {
+      await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ scenarios: ['hil/', 'nowhere/*.spec.ts'] }));
+      await mkdir(join(dir, 'hil'));
+      await writeScenario(join(dir, 'hil'), 'a.spec.ts', `describe('a', () => { scenario('a', async () => {}); });`);
+      const fromConfig = await hilt(['run'], { cwd: dir });
+      expect(fromConfig.code).to.equal(2);
+      expect(fromConfig.stderr.trim()).to.equal('hilt: no scenario files match nowhere/*.spec.ts (from hilt.config.json, field scenarios): scenario files end in .spec.ts (or .spec.js, .spec.mjs, .spec.cjs, .spec.mts, .spec.cts)');
+      const fromCli = await hilt(['run', 'hil/nope.spec.ts'], { cwd: dir });
+      expect(fromCli.code).to.equal(2);
+      expect(fromCli.stderr.trim()).to.match(/^hilt: scenario file hil\/nope\.spec\.ts does not exist \(from the command line\): give a file, a folder or a glob/);
     });
 
     it('--grep that matches nothing: exit 2', async function () {
