@@ -24,6 +24,12 @@ describe('run configuration', function () {
     expect(validateConfig({}, 'f').scenarios).to.equal(null);
   });
 
+  it('keeps where the target and the lab hosts came from, for messages that judge them later', function () {
+    const config = validateConfig({ target: 'tcp:bench:5555', lab: { hosts: ['192.168.1.20'] } }, 'bench.json');
+    expect(config.sources).to.deep.equal({ target: 'bench.json: target', labHosts: 'bench.json: lab.hosts' });
+    expect(validateConfig({}, 'f').sources).to.deep.equal({});
+  });
+
   it('an empty object means the defaults', function () {
     expect(validateConfig({}, 'f')).to.deep.equal(DEFAULTS);
   });
