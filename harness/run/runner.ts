@@ -5,7 +5,7 @@
  * where it stopped.
  */
 import { createServer } from 'node:net';
-import { basename, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import Mocha from 'mocha';
 import { Device, DeviceError, ExpectTimeoutError, PanicError, type DeviceNote } from '../device/device.ts';
 import { resolveTarget, type Target } from '../device/targets/index.ts';
@@ -21,7 +21,7 @@ import { settleWithin, within } from '../time.ts';
 import { VERSION } from '../version.ts';
 import { withinBudget, type RunConfig } from './config.ts';
 import { Interrupts } from './interrupts.ts';
-import { loadScenarios, shownFile } from './scenario-files.ts';
+import { loadScenarios, scenarioStem, shownFile } from './scenario-files.ts';
 import { setSession, type RunSession, type ScenarioRecord } from './session.ts';
 
 export interface RunOptions {
@@ -449,7 +449,7 @@ function scenarioIds(root: Mocha.Suite): Map<Mocha.Test, string> {
   const ids = new Map<Mocha.Test, string>();
   const taken = new Set<string>();
   for (const test of allTests(root)) {
-    const base = `${basename(test.file ?? 'scenario', '.spec.ts')}/${slug(test.fullTitle())}`;
+    const base = `${scenarioStem(test.file ?? 'scenario')}/${slug(test.fullTitle())}`;
     let id = base;
     for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
     taken.add(id);
@@ -472,7 +472,7 @@ function selectedTests(mocha: Mocha): Mocha.Test[] {
 function hookResult(hook: Mocha.Runnable, err: unknown, interrupted: string | null): ScenarioResult {
   const { outcome, failure } = classify(err, interrupted);
   return {
-    id: `${basename(hook.file ?? 'hook', '.spec.ts')}/hook-${slug(hook.fullTitle())}`, title: hook.fullTitle(),
+    id: `${scenarioStem(hook.file ?? 'hook')}/hook-${slug(hook.fullTitle())}`, title: hook.fullTitle(),
     file: shownFile(hook.file ?? ''), outcome, durationMs: hook.duration ?? 0, repetitions: 0,
     failure, metrics: [], attempts: [], consoleLog: null,
   };

@@ -4,7 +4,7 @@
  * names its own scenarios in hilt.config.json (`scenarios`) or on the command line.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { globSync, hasMagic } from 'glob';
 import type Mocha from 'mocha';
@@ -16,6 +16,11 @@ export const CATALOGUE = join(PACKAGE, 'scenarios');
 
 /** A scenario file: ESM, CommonJS or TypeScript of either kind (tsx loads them all). */
 const SCENARIO_FILE = /\.spec\.(ts|mts|cts|js|mjs|cjs)$/;
+
+/** A scenario file's name without folder and `.spec.*` suffix: the first part of its scenarios' ids. */
+export function scenarioStem(file: string): string {
+  return basename(file).replace(SCENARIO_FILE, '');
+}
 const NAMING = 'scenario files end in .spec.ts (or .spec.js, .spec.mjs, .spec.cjs, .spec.mts, .spec.cts)';
 
 /** Paths and where they came from, for messages: "the command line", "hilt.config.json, field scenarios". */

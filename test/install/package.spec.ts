@@ -101,6 +101,8 @@ async function expectOwnRun(dir: string): Promise<void> {
     [r.scenarios[1]!.file, 'failed'],
   ]);
   expect(r.scenarios[1]!.file).to.match(/^hil\/b-failing\.spec\.c?js$/);
+  // Ids drop the .spec.* suffix whatever the file kind, so a file may change language and keep its ids.
+  expect(r.scenarios.map((s) => s.id.split('/')[0])).to.deep.equal(['a-passing', 'b-failing']);
   // hilt's own assertion plugin, in the copy this module kind loaded.
   expect(r.scenarios[1]!.failure!.message).to.match(/^expected the device to connect, but it failed: .*NOT_TRUSTED/);
 }
