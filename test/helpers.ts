@@ -1,10 +1,12 @@
-/** Shared test plumbing: temporary dirs and outside programs (openssl, the hilt CLI). */
+/** Shared test plumbing: temporary dirs, outside programs (openssl, the hilt CLI), a scripted agent. */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePki, type EnsureOptions, type Pki } from '../harness/pki/index.ts';
+import type { RunResults } from '../harness/report/model.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const HILT_BIN = join(REPO, 'bin', 'hilt.js');
@@ -69,3 +71,67 @@ export function withLabPki(options: Omit<EnsureOptions, 'dir'> = {}): { readonly
   };
 }
 
+
+/** results.json of the last `hilt run` in `dir` (through reports/latest, as CI reads it). */
+export async function latestResults(dir: string): Promise<RunResults> {
+  return JSON.parse(await readFile(join(dir, 'reports', 'latest', 'results.json'), 'utf8')) as RunResults;
+}
+
+/** A scenario file of the test's own, importing hilt by absolute path (the import is line 1). */
+export async function writeScenario(dir: string, name: string, body: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, `import { expect, scenario } from '${join(REPO, 'harness', 'index.ts')}';\n${body}\n`);
+  return path;
+}
+
+/** What the scripted agent says it is; enough for Device's hello check. */
+export const SCRIPTED_HELLO = {
+  proto: 1, agent: { name: 'scripted', version: '0' }, fw: { project: 'scripted', version: '0.1', idf: 'v5.5', elf_sha256: null },
+  chip: { model: 'ESP32', revision: 3, cores: 2, mac: '24:0a:c4:00:00:42' },
+  mbedtls: { version: '3.6.3', have_time_date: true, in_content_len: 16384, out_content_len: 4096, dynamic_buffer: false, tls13: false, ciphersuites: [] },
+  heap: { free: 100_000, min_free: 100_000, largest: 100_000 }, time: { epoch: 0, synced: false },
+};
+
+/**
+ * May act on a command instead of the agent: return true when it handled it (`reply()` sends the
+ * usual `ok`, or send something else, or nothing at all).
+ */
+export type AgentScript = (command: string, reply: () => void, socket: Socket) => boolean;
+
+export interface ScriptedAgent {
+  port: number;
+  /** The --target for it; the agent cannot reset, so `?reset=none` unless it boots on `reset`. */
+  target: string;
+  /** Every command it received, in order. */
+  heard: string[];
+  close(): void;
+}
+
+/**
+ * A scripted agent (a test double speaking protocol v1 over TCP on 127.0.0.1): answers what the
+ * runner asks to prepare a scenario; `script` may act instead. Close it after the test.
+ */
+export async function scriptedAgent(script: AgentScript = () => false): Promise<ScriptedAgent> {
+  const heard: string[] = [];
+  const server = createServer((socket) => {
+    let buffer = '';
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        const m = /^@hil (\d+) (\S+)/.exec(line);
+        if (!m) continue;
+        const [, id, command] = m as unknown as [string, string, string];
+        heard.push(command);
+        const body = command === 'hello' ? SCRIPTED_HELLO : command === 'heap.stats' ? SCRIPTED_HELLO.heap
+          : command === 'store.put' ? { slot: 'x', bytes: 1, complete: true } : command === 'time.set' ? { epoch: 1, synced: true } : {};
+        const reply = () => { socket.write(`@hil ${id} ok ${JSON.stringify(body)}\n`); };
+        if (!script(command, reply, socket)) reply();
+      }
+    });
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  return { port, target: `tcp:127.0.0.1:${port}?reset=none`, heard, close: () => { server.close(); } };
+}

@@ -6,38 +6,20 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { mkdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import type { RunResults } from '../../harness/report/model.ts';
-import { HILT_BIN, REPO, hilt, run, tempDir } from '../helpers.ts';
+import { HILT_BIN, REPO, hilt, latestResults, scriptedAgent, type ScriptedAgent, tempDir, writeScenario } from '../helpers.ts';
+import { expectOneCleanLine, fill, smallDisks } from './helpers.ts';
 
 const HAPPY = join(REPO, 'scenarios', '01-mtls-happy-path.spec.ts');
 const TWO = [HAPPY, join(REPO, 'scenarios', '05-wrong-ca.spec.ts')];
-
-async function latestResults(dir: string): Promise<RunResults> {
-  return JSON.parse(await readFile(join(dir, 'reports', 'latest', 'results.json'), 'utf8')) as RunResults;
-}
 
 /** A previous run's report, with `latest` pointing at it: what CI would read if nothing moved it. */
 async function previousRun(dir: string): Promise<void> {
   await mkdir(join(dir, 'reports', 'old-run'), { recursive: true });
   await writeFile(join(dir, 'reports', 'old-run', 'results.json'), JSON.stringify({ schema: 1, run: { id: 'old-run' } }));
   await symlink('old-run', join(dir, 'reports', 'latest'));
-}
-
-/** A scenario file of the test's own, importing hilt by absolute path. */
-async function writeScenario(dir: string, name: string, body: string): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, `import { expect, scenario } from '${join(REPO, 'harness', 'index.ts')}';\n${body}\n`);
-  return path;
-}
-
-/** One line on stderr, no stack trace, no mocha complaint. */
-function expectOneCleanLine(stderr: string): void {
-  expect(stderr.trim().split('\n'), stderr).to.have.length(1);
-  expect(stderr).to.match(/^hilt: /);
-  expect(stderr).to.not.match(/\n\s+at |done\(\) called multiple times|internal error/);
 }
 
 interface Child {
@@ -83,6 +65,7 @@ describe('faults: runs', function () {
   let dir: string;
   let remove: () => Promise<void>;
   const servers: Server[] = [];
+  const agents: ScriptedAgent[] = [];
   const children: ChildProcess[] = [];
 
   beforeEach(async function () {
@@ -91,6 +74,7 @@ describe('faults: runs', function () {
   afterEach(async function () {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     for (const s of servers.splice(0)) s.close();
+    for (const a of agents.splice(0)) a.close();
     await remove();
   });
 
@@ -140,34 +124,8 @@ describe('faults: runs', function () {
   });
 
   describe('a disk that fills (a small tmpfs; needs root and mount)', function () {
-    let mounted: string | null = null;
-
-    /** Mounts a tmpfs of `size` on dir/reports, or skips the test saying why. */
-    async function smallDisk(ctx: Mocha.Context, size: string): Promise<string> {
-      const at = join(dir, 'reports');
-      await mkdir(at);
-      const mount = await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at]).catch((err: Error) => ({ code: -1, stderr: err.message, stdout: '' }));
-      if (mount.code !== 0) {
-        const why = `cannot mount a tmpfs here: ${mount.stderr.trim() || `exit ${mount.code}`}`;
-        // CI runs as root on a machine that can mount (.ci/run sets this): there a skip would hide the test.
-        if (process.env.HILT_FAULTS_NEED_MOUNT === '1') throw new Error(`${why} (HILT_FAULTS_NEED_MOUNT=1)`);
-        console.log(`      (skipped: ${why})`);
-        ctx.skip();
-      }
-      mounted = at;
-      return at;
-    }
-
-    /** Fills the file system at `at` to the last byte. */
-    async function fill(at: string): Promise<void> {
-      const r = await run('sh', ['-c', `dd if=/dev/zero of=${join(at, 'filler')} bs=4k 2>/dev/null; true`]);
-      expect(r.code).to.equal(0);
-    }
-
-    afterEach(async function () {
-      if (mounted) await run('umount', ['-l', mounted]);
-      mounted = null;
-    });
+    const mountSmallDisk = smallDisks();
+    const smallDisk = (ctx: Mocha.Context, size: string) => mountSmallDisk(ctx, join(dir, 'reports'), size);
 
     it('full before the run: exit 2 naming the folder and ENOSPC, nothing started', async function () {
       const at = await smallDisk(this, '64k');
@@ -313,47 +271,26 @@ process.on = (event, listener) => { const added = on(event, listener); if (event
      * boots on `reset`, and on `heap.stats` prints a Guru Meditation and goes silent for good.
      */
     async function panickingAgent(): Promise<{ port: number; afterPanic: string[] }> {
-      const hello = {
-        proto: 1, agent: { name: 'scripted', version: '0' }, fw: { project: 'crashy', version: '0.1', idf: 'v5.5', elf_sha256: null },
-        chip: { model: 'ESP32', revision: 3, cores: 2, mac: '24:0a:c4:00:00:43' },
-        mbedtls: { version: '3.6.3', have_time_date: true, in_content_len: 16384, out_content_len: 4096, dynamic_buffer: false, tls13: false, ciphersuites: [] },
-        heap: { free: 100_000, min_free: 100_000, largest: 100_000 }, time: { epoch: 0, synced: false },
-      };
       const afterPanic: string[] = [];
       let dead = false;
-      const server = createServer((socket: Socket) => {
-        let buffer = '';
-        socket.on('error', () => {});
-        socket.on('data', (chunk: Buffer) => {
-          buffer += chunk.toString();
-          let nl: number;
-          while ((nl = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, nl);
-            buffer = buffer.slice(nl + 1);
-            const m = /^@hil (\d+) (\S+)/.exec(line);
-            if (!m) continue;
-            const [, id, command] = m;
-            if (dead) {
-              afterPanic.push(command!);
-              continue;
-            }
-            if (command === 'reset') {
-              socket.write('@hil * boot {"reason":"software"}\n');
-              continue;
-            }
-            if (command === 'heap.stats') {
-              socket.write("Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.\n");
-              dead = true;
-              continue;
-            }
-            const body = command === 'hello' ? hello : command === 'store.put' ? { slot: 'x', bytes: 1, complete: true }
-              : command === 'time.set' ? { epoch: 1, synced: true } : {};
-            socket.write(`@hil ${id} ok ${JSON.stringify(body)}\n`);
-          }
-        });
+      const agent = await scriptedAgent((command, reply, socket) => {
+        if (dead) {
+          afterPanic.push(command);
+          return true;
+        }
+        if (command === 'reset') {
+          socket.write('@hil * boot {"reason":"software"}\n');
+          return true;
+        }
+        if (command === 'heap.stats') {
+          socket.write("Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.\n");
+          dead = true;
+          return true;
+        }
+        return false;
       });
-      servers.push(server);
-      return { port: await listen(server), afterPanic };
+      agents.push(agent);
+      return { port: agent.port, afterPanic };
     }
 
     it('the scenarios after it are device errors, decided after one wait, and the run exits 3', async function () {

@@ -4,91 +4,38 @@
  * over-long line), a device busy for ever, and a certs folder on a full disk.
  */
 import { expect } from 'chai';
-import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { chmod, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../../harness/pki/index.ts';
-import type { RunResults } from '../../harness/report/model.ts';
-import { REPO, hilt, run, tempDir } from '../helpers.ts';
+import { REPO, hilt, latestResults, scriptedAgent, type AgentScript, type ScriptedAgent, tempDir, writeScenario } from '../helpers.ts';
+import { expectOneCleanLine, fill, smallDisks } from './helpers.ts';
 
 const HAPPY = join(REPO, 'scenarios', '01-mtls-happy-path.spec.ts');
-
-async function latestResults(dir: string): Promise<RunResults> {
-  return JSON.parse(await readFile(join(dir, 'reports', 'latest', 'results.json'), 'utf8')) as RunResults;
-}
 
 async function latestSummary(dir: string): Promise<string> {
   return readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8');
 }
 
-/** A scenario file of the test's own, importing hilt by absolute path. */
-async function writeScenario(dir: string, name: string, body: string): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, `import { expect, scenario } from '${join(REPO, 'harness', 'index.ts')}';\n${body}\n`);
-  return path;
-}
-
-/** One line on stderr, no stack trace. */
-function expectOneCleanLine(stderr: string): void {
-  expect(stderr.trim().split('\n'), stderr).to.have.length(1);
-  expect(stderr).to.match(/^hilt: /);
-  expect(stderr).to.not.match(/\n\s+at |internal error/);
-}
-
-const HELLO = {
-  proto: 1, agent: { name: 'scripted', version: '0' }, fw: { project: 'wired', version: '0.1', idf: 'v5.5', elf_sha256: null },
-  chip: { model: 'ESP32', revision: 3, cores: 2, mac: '24:0a:c4:00:00:77' },
-  mbedtls: { version: '3.6.3', have_time_date: true, in_content_len: 16384, out_content_len: 4096, dynamic_buffer: false, tls13: false, ciphersuites: [] },
-  heap: { free: 100_000, min_free: 100_000, largest: 100_000 }, time: { epoch: 0, synced: false },
-};
-
-/**
- * A scripted agent (protocol v1 over TCP; use `?reset=none`): answers what the runner asks to
- * prepare a scenario. `script(command, reply)` may act instead: return true when it handled the
- * command (reply() sends the usual answer, or none at all).
- */
-type Script = (command: string, socket: Socket, reply: () => void) => boolean;
-
 describe('faults: wire (run, PKI and report)', function () {
   this.timeout(60_000);
   let dir: string;
   let remove: () => Promise<void>;
-  const servers: Server[] = [];
+  const agents: ScriptedAgent[] = [];
 
   beforeEach(async function () {
     ({ dir, remove } = await tempDir('hilt-faults-wire-'));
   });
+  /** A scripted agent closed after the test. */
+  async function startAgent(script?: AgentScript): Promise<ScriptedAgent> {
+    const a = await scriptedAgent(script);
+    agents.push(a);
+    return a;
+  }
+
   afterEach(async function () {
-    for (const s of servers.splice(0)) s.close();
+    for (const a of agents.splice(0)) a.close();
     await remove();
   });
-
-  async function scriptedAgent(script: Script = () => false): Promise<{ target: string; heard: string[] }> {
-    const heard: string[] = [];
-    const server = createServer((socket) => {
-      let buffer = '';
-      socket.on('error', () => {});
-      socket.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          const m = /^@hil (\d+) (\S+)/.exec(line);
-          if (!m) continue;
-          const [, id, command] = m;
-          heard.push(command!);
-          const body = command === 'hello' ? HELLO : command === 'heap.stats' ? HELLO.heap
-            : command === 'store.put' ? { slot: 'x', bytes: 1, complete: true } : command === 'time.set' ? { epoch: 1, synced: true } : {};
-          const reply = () => { socket.write(`@hil ${id} ok ${JSON.stringify(body)}\n`); };
-          if (!script(command!, socket, reply)) reply();
-        }
-      });
-    });
-    servers.push(server);
-    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
-    return { target: `tcp:127.0.0.1:${port}?reset=none`, heard };
-  }
 
   it('a lab key whose mode drifted: hilt run warns on stderr, and results.json and summary.md say so', async function () {
     const certs = await hilt(['certs', '--dir', 'certs'], { cwd: dir, timeoutMs: 30_000 });
@@ -109,7 +56,7 @@ describe('faults: wire (run, PKI and report)', function () {
     const manifestPath = join(dir, 'certs', 'manifest.json');
     const before = await readFile(manifestPath, 'utf8');
     await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ lab: { hosts: ['203.0.113.7'] } }));
-    const agent = await scriptedAgent();
+    const agent = await startAgent();
     const { code, stderr } = await hilt(['run', HAPPY, '--target', agent.target], { cwd: dir, timeoutMs: 30_000 });
     expect(code, stderr).to.equal(2);
     expectOneCleanLine(stderr);
@@ -131,7 +78,7 @@ describe('faults: wire (run, PKI and report)', function () {
 
   it('an over-long console line: the report names it on the scenario it came during, or on the run', async function () {
     let hellos = 0;
-    const agent = await scriptedAgent((command, socket, reply) => {
+    const agent = await startAgent((command, reply, socket) => {
       // At the first hello (opening the device: no scenario yet) and during the scenario's heap.stats.
       if ((command === 'hello' && ++hellos === 1) || command === 'heap.stats') socket.write(`${'x'.repeat(70 * 1024)}\n`);
       reply();
@@ -155,7 +102,7 @@ describe('long lines', () => {
 
   it('a device busy for ever with a leftover command: the scenarios after it are device errors, decided fast, exit 3', async function () {
     // mqtt.connect never gets an answer; the first scenario is cut off by its timeout while it waits.
-    const agent = await scriptedAgent((command) => command === 'mqtt.connect');
+    const agent = await startAgent((command) => command === 'mqtt.connect');
     await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ timeouts: { commandMs: 300, helloMs: 500, scenarioMs: 1000 } }));
     const file = await writeScenario(dir, 'busy.spec.ts', `
 describe('busy', () => {
@@ -192,32 +139,8 @@ describe('busy', () => {
   });
 
   describe('a certs folder on a disk that fills (a small tmpfs; needs root and mount)', function () {
-    let mounted: string | null = null;
-
-    /** Mounts a tmpfs of `size` on dir/certs, or skips the test saying why. */
-    async function smallDisk(ctx: Mocha.Context, size: string): Promise<string> {
-      const at = join(dir, 'certs');
-      await mkdir(at);
-      const mount = await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at]).catch((err: Error) => ({ code: -1, stderr: err.message, stdout: '' }));
-      if (mount.code !== 0) {
-        const why = `cannot mount a tmpfs here: ${mount.stderr.trim() || `exit ${mount.code}`}`;
-        // CI runs as root on a machine that can mount (.ci/run sets this): there a skip would hide the test.
-        if (process.env.HILT_FAULTS_NEED_MOUNT === '1') throw new Error(`${why} (HILT_FAULTS_NEED_MOUNT=1)`);
-        console.log(`      (skipped: ${why})`);
-        ctx.skip();
-      }
-      mounted = at;
-      return at;
-    }
-
-    /** Fills the file system at `at`, leaving about `leaveKiB` free. */
-    async function fill(at: string, leaveKiB = 0): Promise<void> {
-      const df = await run('df', ['-k', '--output=avail', at]);
-      const avail = Number(df.stdout.trim().split('\n').at(-1));
-      const blocks = Math.max(0, Math.floor((avail - leaveKiB) / 4));
-      const r = await run('sh', ['-c', `dd if=/dev/zero of=${join(at, 'filler')} bs=4k count=${blocks} 2>/dev/null; true`]);
-      expect(r.code).to.equal(0);
-    }
+    const mountSmallDisk = smallDisks();
+    const smallDisk = (ctx: Mocha.Context, size: string) => mountSmallDisk(ctx, join(dir, 'certs'), size);
 
     /** Every file under `at` but the filler, with its content: what a PKI on disk is. */
     async function files(at: string): Promise<Map<string, string>> {
@@ -230,14 +153,9 @@ describe('busy', () => {
       return found;
     }
 
-    afterEach(async function () {
-      if (mounted) await run('umount', ['-l', mounted]);
-      mounted = null;
-    });
-
     it('hilt certs on a full folder: exit 2, one line naming it and ENOSPC, nothing left behind (not even the lock)', async function () {
       const at = await smallDisk(this, '1m');
-      await fill(at);
+      await fill(at, 0);
       const { code, stderr } = await hilt(['certs', '--dir', at], { cwd: dir, timeoutMs: 20_000 });
       expect(code, stderr).to.equal(2);
       expectOneCleanLine(stderr);
@@ -278,8 +196,8 @@ describe('busy', () => {
 
     it('hilt run --certs on a full folder: exit 2, one line naming it and ENOSPC, and a report saying so', async function () {
       const at = await smallDisk(this, '1m');
-      await fill(at);
-      const agent = await scriptedAgent();
+      await fill(at, 0);
+      const agent = await startAgent();
       const { code, stderr } = await hilt(['run', HAPPY, '--certs', at, '--target', agent.target], { cwd: dir, timeoutMs: 30_000 });
       expect(code, stderr).to.equal(2);
       expectOneCleanLine(stderr);

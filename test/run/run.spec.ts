@@ -7,22 +7,10 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { RunResults } from '../../harness/report/model.ts';
-import { HILT_BIN, REPO, hilt, tempDir } from '../helpers.ts';
+import { HILT_BIN, REPO, hilt, latestResults as results, scriptedAgent, tempDir, writeScenario } from '../helpers.ts';
 
 const HAPPY = join(REPO, 'scenarios', '01-mtls-happy-path.spec.ts');
 const STALL = join(REPO, 'scenarios', '16-handshake-stall.spec.ts');
-
-async function results(dir: string): Promise<RunResults> {
-  return JSON.parse(await readFile(join(dir, 'reports', 'latest', 'results.json'), 'utf8')) as RunResults;
-}
-
-/** A scenario file of the test's own, importing hilt by absolute path. */
-async function writeScenario(dir: string, name: string, body: string): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, `import { expect, scenario } from '${join(REPO, 'harness', 'index.ts')}';\n${body}\n`);
-  return path;
-}
 
 describe('hilt run', function () {
   this.timeout(60_000);
@@ -175,34 +163,13 @@ describe('with a broken hook', () => {
   });
 
   it('a panic printed while no command waits still fails the scenario (tcp target, reset=none)', async function () {
-    // A scripted agent (a test double speaking protocol v1 over TCP): answers what the runner
-    // asks to prepare a scenario, and prints a Guru Meditation when told to by `heap.stats`.
-    const hello = {
-      proto: 1, agent: { name: 'scripted', version: '0' }, fw: { project: 'crashy', version: '0.1', idf: 'v5.5', elf_sha256: null },
-      chip: { model: 'ESP32', revision: 3, cores: 2, mac: '24:0a:c4:00:00:42' },
-      mbedtls: { version: '3.6.3', have_time_date: true, in_content_len: 16384, out_content_len: 4096, dynamic_buffer: false, tls13: false, ciphersuites: [] },
-      heap: { free: 100_000, min_free: 100_000, largest: 100_000 }, time: { epoch: 0, synced: false },
-    };
-    const agent = createServer((socket) => {
-      let buffer = '';
-      socket.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          const m = /^@hil (\d+) (\S+)/.exec(line);
-          if (!m) continue;
-          const [, id, command] = m;
-          const body = command === 'hello' ? hello : command === 'heap.stats' ? { free: 100_000, min_free: 100_000, largest: 100_000 }
-            : command === 'store.put' ? { slot: 'x', bytes: 1, complete: true } : command === 'time.set' ? { epoch: 1, synced: true } : {};
-          socket.write(`@hil ${id} ok ${JSON.stringify(body)}\n`);
-          if (command === 'heap.stats') socket.write("Guru Meditation Error: Core  0 panic'ed (StoreProhibited). Exception was unhandled.\n");
-        }
-      });
-      socket.on('error', () => {});
+    // Prints a Guru Meditation right after answering `heap.stats`, while no command waits.
+    const agent = await scriptedAgent((command, reply, socket) => {
+      if (command !== 'heap.stats') return false;
+      reply();
+      socket.write("Guru Meditation Error: Core  0 panic'ed (StoreProhibited). Exception was unhandled.\n");
+      return true;
     });
-    await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
     try {
       const file = await writeScenario(dir, 'crash.spec.ts', `
 describe('crash between commands', () => {
@@ -211,8 +178,7 @@ describe('crash between commands', () => {
     await ctx.device.expect(/Guru Meditation/, { since: 0 });
   });
 });`);
-      const port = (agent.address() as { port: number }).port;
-      const { code } = await hilt(['run', file, '--target', `tcp:127.0.0.1:${port}?reset=none`], { cwd: dir, timeoutMs: 30_000 });
+      const { code } = await hilt(['run', file, '--target', agent.target], { cwd: dir, timeoutMs: 30_000 });
       expect(code).to.equal(1);
       const [scenario] = (await results(dir)).scenarios;
       expect(scenario!.failure).to.include({ kind: 'panic' });
