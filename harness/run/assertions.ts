@@ -108,3 +108,23 @@ export function datesUnchecked(ctx: ScenarioContext): string | null {
   return ctx.hello.mbedtls.have_time_date ? null
     : 'certificate dates are not checked, CONFIG_MBEDTLS_HAVE_TIME_DATE=n';
 }
+
+/**
+ * Checks what the device saw when the broker refused its certificate, and says which way it went.
+ * Up to TLS 1.2 the device's handshake fails. In TLS 1.3 the client sends its certificate after
+ * its own Finished, so the device's handshake succeeds and the refusal reaches it as a close on
+ * its first read: that is noted on the scenario, and `'closed'` returned.
+ */
+export function expectDeviceCertificateRefused(ctx: ScenarioContext, result: ConnectResult): 'handshake' | 'closed' {
+  if (ctx.hello.mbedtls.tls13 && result.tls?.version === 'TLSv1.3') {
+    ctx.note('TLS 1.3 (CONFIG_MBEDTLS_SSL_PROTO_TLS1_3=y): the device certificate goes out after the handshake completes on the device, so the refusal is ESP_ERR_ESP_TLS_TCP_CLOSED_FIN, not a failed handshake');
+    expect(result).to.be.refusedWith('ESP_ERR_ESP_TLS_TCP_CLOSED_FIN');
+    expect(result).to.be.refusedWith('MQTT_TCP_TRANSPORT');
+    expect(ctx).to.have.printed(/mqtt_client: esp_mqtt_connect: mqtt_message_receive\(\) returned -1$/);
+    return 'closed';
+  }
+  expect(result).to.be.refusedWith('ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED');
+  expect(ctx).to.have.printed(/esp-tls-mbedtls: mbedtls_ssl_handshake returned -0x[0-9A-F]{4}$/);
+  expect(ctx).to.have.printed(/mqtt_client: Error transport connect$/);
+  return 'handshake';
+}
