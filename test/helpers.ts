@@ -5,6 +5,7 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startLab, type Lab, type LabOptions } from '../harness/lab/index.ts';
 import { ensurePki, type EnsureOptions, type Pki } from '../harness/pki/index.ts';
 import type { RunResults } from '../harness/report/model.ts';
 
@@ -71,6 +72,37 @@ export function withLabPki(options: Omit<EnsureOptions, 'dir'> = {}): { readonly
   };
 }
 
+
+/**
+ * A lab PKI and a lab on it for the enclosing describe block (started once, closed and removed
+ * after): `const ctx = withLab({ profiles: ['good'] });` then `ctx.lab`, `ctx.pki` inside the tests.
+ */
+export function withLab(options: Omit<LabOptions, 'pki'> = {}, pkiOptions: Omit<EnsureOptions, 'dir'> = {}): { readonly pki: Pki; readonly lab: Lab } {
+  let pki: Pki | null = null;
+  let lab: Lab | null = null;
+  let remove: (() => Promise<void>) | null = null;
+  before(async function () {
+    const tmp = await tempDir();
+    remove = tmp.remove;
+    pki = await ensurePki({ ...pkiOptions, dir: tmp.dir });
+    lab = await startLab({ ...options, pki });
+  });
+  after(async () => {
+    await lab?.close();
+    await remove?.();
+  });
+  const outside = (what: string) => new Error(`withLab: the ${what} exists only inside tests of its describe block`);
+  return {
+    get pki(): Pki {
+      if (!pki) throw outside('PKI');
+      return pki;
+    },
+    get lab(): Lab {
+      if (!lab) throw outside('lab');
+      return lab;
+    },
+  };
+}
 
 /** results.json of the last `hilt run` in `dir` (through reports/latest, as CI reads it). */
 export async function latestResults(dir: string): Promise<RunResults> {

@@ -9,27 +9,17 @@ import { createHash } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../../harness/errors.ts';
-import { startLab, type Lab } from '../../harness/lab/index.ts';
+import type { Lab } from '../../harness/lab/index.ts';
 import { ensurePki, LOCK_FILE, type Pki } from '../../harness/pki/index.ts';
-import { REPO, hilt, rejection, run, tempDir } from '../helpers.ts';
+import { REPO, hilt, rejection, run, tempDir, withLab } from '../helpers.ts';
 import { deviceOptions, mqttConnect } from '../lab/clients.ts';
 
 describe('lab faults', function () {
   describe('session takeover', function () {
+    const held = withLab({ profiles: ['good', 'no-client-auth', 'plain'] });
     let pki: Pki;
     let lab: Lab;
-    let remove: () => Promise<void>;
-
-    before(async function () {
-      const tmp = await tempDir();
-      remove = tmp.remove;
-      pki = await ensurePki({ dir: tmp.dir });
-      lab = await startLab({ pki, profiles: ['good', 'no-client-auth', 'plain'] });
-    });
-    after(async function () {
-      await lab?.close();
-      await remove();
-    });
+    before(function () { ({ pki, lab } = held); });
 
     const intruderOptions = (profile: string) => (profile === 'plain'
       ? { clientId: 'hilt-device-1', reconnectPeriod: 0, connectTimeout: 5_000, protocolVersion: 4 as const }

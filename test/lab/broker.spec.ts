@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { UsageError } from '../../harness/errors.ts';
 import { startLab, type Attempt, type Lab } from '../../harness/lab/index.ts';
 import { ensurePki, type Pki } from '../../harness/pki/index.ts';
-import { tempDir } from '../helpers.ts';
+import { withLab } from '../helpers.ts';
 import { deviceOptions, mqttConnect, sClient, type SClientOutcome } from './clients.ts';
 
 const DEVICE = 'CN=hilt-device-1, O=hilt lab';
@@ -67,20 +67,10 @@ const S_CLIENT_TABLE: Row[] = [
 ];
 
 describe('lab broker', function () {
+  const held = withLab({}, { devices: ['bench-07'] });
   let pki: Pki;
   let lab: Lab;
-  let remove: () => Promise<void>;
-
-  before(async function () {
-    const tmp = await tempDir();
-    remove = tmp.remove;
-    pki = await ensurePki({ dir: tmp.dir, devices: ['bench-07'] });
-    lab = await startLab({ pki });
-  });
-  after(async function () {
-    await lab?.close();
-    await remove();
-  });
+  before(function () { ({ pki, lab } = held); });
 
   const url = (profile: string) => lab.listener(profile).url;
   const attempt = (profile: string) => lab.attempts.next(profile, { until: 'closed', timeoutMs: 10_000 });
