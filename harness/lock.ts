@@ -71,23 +71,25 @@ async function create(path: string, text: string): Promise<boolean> {
 }
 
 /**
- * Removes a lock left by process `stale`. Two waiters may find the same stale lock; the one that
+ * Removes a lock left by process `stale`; false when another process is at it (then wait as for
+ * a live holder: that one may take its time, or have died leaving an empty breaker). Two waiters may find the same stale lock; the one that
  * removes it takes a second lock file first and checks the pid again, so it never removes the
  * fresh lock the other took in between.
  */
-async function breakStale(path: string, stale: number): Promise<void> {
+async function breakStale(path: string, stale: number): Promise<boolean> {
   const breaker = `${path}.break`;
   if (!(await create(breaker, `${process.pid}\n`))) {
     // Someone else is breaking it. A breaker that died on the way is itself stale.
     const other = await holderOf(breaker);
     if (other !== null && !running(other)) await unlink(breaker).catch(() => {});
-    return;
+    return false;
   }
   try {
     if ((await holderOf(path)) === stale) await unlink(path).catch(() => {});
   } finally {
     await unlink(breaker).catch(() => {});
   }
+  return true;
 }
 
 async function acquire(path: string, options: LockOptions): Promise<string> {
@@ -97,10 +99,7 @@ async function acquire(path: string, options: LockOptions): Promise<string> {
   for (;;) {
     if (await create(path, token)) return token;
     const holder = await holderOf(path);
-    if (holder !== null && !running(holder)) {
-      await breakStale(path, holder);
-      continue;
-    }
+    if (holder !== null && !running(holder) && (await breakStale(path, holder))) continue;
     if (performance.now() >= deadline) {
       const who = holder === null ? 'another process' : `process ${holder}`;
       const waited = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;

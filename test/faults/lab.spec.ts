@@ -130,6 +130,23 @@ describe('lab faults', function () {
       expect(await readdir(dir)).to.not.include(LOCK_FILE);
     });
 
+    it('a stale lock that another process is breaking: the wait stays bounded', async function () {
+      // Before, the waiter looped, without a pause or its deadline, for as long as the breaker lived.
+      this.timeout(10_000);
+      const gone = spawn('true');
+      await new Promise((resolve) => gone.once('exit', resolve));
+      const breaker = spawn('sleep', ['60']);
+      try {
+        await writeFile(join(dir, LOCK_FILE), `${gone.pid}\n`);
+        await writeFile(join(dir, `${LOCK_FILE}.break`), `${breaker.pid}\n`);
+        const error = await rejection(ensurePki({ dir, lockTimeoutMs: 300 }));
+        expect(error).to.be.instanceOf(UsageError);
+        expect(error.message).to.match(/stayed locked for 300 ms/);
+      } finally {
+        breaker.kill('SIGKILL');
+      }
+    });
+
     it('waits a bounded time for a holder that is alive, then says which lock file', async function () {
       const holder = spawn('sleep', ['60']);
       try {
