@@ -46,10 +46,13 @@ export async function prepareRunDir(runDir: string, reportsRoot: string, subdirs
       step = `write in ${dir}`;
       await writeFileAtomic(probe, 'hilt checks that reports can be written here\n');
       await rm(probe, { force: true });
+      await pointLatest(resolve(reportsRoot), dir, (message, cause) => new UsageError(message, { cause }));
     } catch (err) {
+      // The run never started: leave no empty run folder (the id is new, the folder ours).
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+      if (err instanceof UsageError) throw err;
       throw new UsageError(`cannot ${step} (${errnoOf(err)}): the report folder must be a folder hilt can create and write, with free space; choose another with --report-dir`, { cause: err });
     }
-    await pointLatest(resolve(reportsRoot), dir, (message, cause) => new UsageError(message, { cause }));
   };
   if (await within(REPORT_IO_MS, settledLater(work())) === 'timeout') {
     throw new UsageError(`report folder ${dir} did not answer within ${REPORT_IO_MS / 1000} s: choose a folder on a local, writable file system with --report-dir`);
@@ -89,7 +92,7 @@ export async function writeReports(results: RunResults, runDir: string, reportsR
         throw new ReportWriteError(`cannot write report ${path} (${errnoOf(err)}): check that ${dir} can be created and written and has free space, or choose another reports dir`, { cause: err });
       }
     }
-    await pointLatest(resolve(reportsRoot), dir, (message, cause) => new ReportWriteError(message, { cause }));
+    await pointLatest(resolve(reportsRoot), dir, (message, cause) => new ReportWriteError(`${message}; the run's reports are in ${dir}`, { cause }));
   };
   if (await within(REPORT_IO_MS, settledLater(work())) === 'timeout') {
     throw new ReportWriteError(`writing the reports into ${dir} did not finish within ${REPORT_IO_MS / 1000} s: check that file system`);
@@ -115,7 +118,7 @@ async function pointLatest(reportsRoot: string, runDir: string, asError: (messag
     const fix = existing && !existing.isSymbolicLink()
       ? `${latest} exists and is not a link: move it away`
       : `check that ${reportsRoot} can be written`;
-    throw asError(`cannot point ${latest} at ${runDir} (${errnoOf(err)}): ${fix}; the run's reports are in ${runDir}`, err);
+    throw asError(`cannot point ${latest} at ${runDir} (${errnoOf(err)}): ${fix}`, err);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { HILT_BIN, REPO, hilt, latestResults, scriptedAgent, type ScriptedAgent, tempDir, writeScenario } from '../helpers.ts';
@@ -119,6 +119,9 @@ describe('faults: runs', function () {
       expect(code).to.equal(2);
       expectOneCleanLine(stderr);
       expect(stderr).to.include('is not a link: move it away');
+      // No run took place: no promise of reports, and no empty run folder left behind.
+      expect(stderr).to.not.include("the run's reports are in");
+      expect(await readdir(join(dir, 'reports'))).to.deep.equal(['latest']);
       expect(device.connections()).to.equal(0);
     });
   });
