@@ -72,9 +72,9 @@ async function create(path: string, text: string): Promise<boolean> {
 
 /**
  * Removes a lock left by process `stale`; false when another process is at it (then wait as for
- * a live holder: that one may take its time, or have died leaving an empty breaker). Two waiters may find the same stale lock; the one that
- * removes it takes a second lock file first and checks the pid again, so it never removes the
- * fresh lock the other took in between.
+ * a live holder: that one may take its time, or have died leaving an empty breaker). Two waiters
+ * may find the same stale lock; the one that removes it takes a second lock file first and
+ * checks the pid again, so it never removes the fresh lock the other took in between.
  */
 async function breakStale(path: string, stale: number): Promise<boolean> {
   const breaker = `${path}.break`;
