@@ -234,9 +234,22 @@ describe('slow to load', () => { scenario('runs after a slow load', async () => 
 
     it('once the last scenario has run (the reports being written): exit 130, the report complete and latest on it', async function () {
       await previousRun(dir);
-      const c = start(['run', HAPPY], dir);
+      // A preload that holds the first report file's write until the signal has come, and says
+      // when it got there: the interrupt lands while the reports are written, never after the
+      // process has already finished them.
+      const preload = `data:text/javascript,import fsp from 'node:fs/promises'; import { syncBuiltinESMExports } from 'node:module';
+const write = fsp.writeFile; let held = false;
+fsp.writeFile = async (path, ...rest) => {
+  if (!held && /(results\\.json|summary\\.md|junit\\.xml)\\.[0-9a-f]+\\.tmp$/.test(String(path))) {
+    held = true; const signalled = new Promise((resolve) => process.once('SIGINT', resolve));
+    process.stdout.write('writing reports\\n'); await signalled;
+  }
+  return write(path, ...rest);
+};
+syncBuiltinESMExports();`;
+      const c = start(['run', HAPPY], dir, [`--import=${preload}`]);
       children.push(c.child);
-      await printed(c, /1 passing/); // mocha's last word: the runner now writes the reports
+      await printed(c, /writing reports/);
       c.child.kill('SIGINT');
       expect(await c.exited, c.stderr()).to.equal(130);
       const r = await latestResults(dir);
