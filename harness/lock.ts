@@ -4,7 +4,7 @@
  * lock whose pid no longer runs is stale and is broken; the wait is bounded and ends in one line
  * naming the lock file.
  */
-import { open, readFile, unlink } from 'node:fs/promises';
+import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { UsageError, errnoOf } from './errors.ts';
 
@@ -47,6 +47,17 @@ async function holderOf(path: string): Promise<number | null> {
   return Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 
+/**
+ * A holder writes its pid the moment it has created the file, so a lock still empty after this
+ * long belongs to a process killed in between: stale, like a lock whose pid no longer runs.
+ */
+const EMPTY_STALE_MS = 5_000;
+
+async function emptyAndOld(path: string): Promise<boolean> {
+  const info = await stat(path).catch(() => null);
+  return info !== null && info.size === 0 && Date.now() - info.mtimeMs > EMPTY_STALE_MS;
+}
+
 /** Creates the file with O_EXCL; false when it exists. */
 async function create(path: string, text: string): Promise<boolean> {
   let handle;
@@ -76,7 +87,7 @@ async function create(path: string, text: string): Promise<boolean> {
  * may find the same stale lock; the one that removes it takes a second lock file first and
  * checks the pid again, so it never removes the fresh lock the other took in between.
  */
-async function breakStale(path: string, stale: number): Promise<boolean> {
+async function breakStale(path: string, stale: number | 'empty'): Promise<boolean> {
   const breaker = `${path}.break`;
   if (!(await create(breaker, `${process.pid}\n`))) {
     // Someone else is breaking it. A breaker that died on the way is itself stale.
@@ -85,7 +96,8 @@ async function breakStale(path: string, stale: number): Promise<boolean> {
     return false;
   }
   try {
-    if ((await holderOf(path)) === stale) await unlink(path).catch(() => {});
+    const still = stale === 'empty' ? await emptyAndOld(path) : (await holderOf(path)) === stale;
+    if (still) await unlink(path).catch(() => {});
   } finally {
     await unlink(breaker).catch(() => {});
   }
@@ -100,6 +112,7 @@ async function acquire(path: string, options: LockOptions): Promise<string> {
     if (await create(path, token)) return token;
     const holder = await holderOf(path);
     if (holder !== null && !running(holder) && (await breakStale(path, holder))) continue;
+    if (holder === null && (await emptyAndOld(path)) && (await breakStale(path, 'empty'))) continue;
     if (performance.now() >= deadline) {
       const who = holder === null ? 'another process' : `process ${holder}`;
       const waited = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;

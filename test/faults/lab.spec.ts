@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../../harness/errors.ts';
 import type { Lab } from '../../harness/lab/index.ts';
@@ -128,6 +128,23 @@ describe('lab faults', function () {
       const pki = await ensurePki({ dir, lockTimeoutMs: 10_000 });
       expect(pki.changes.filter((c) => c.action === 'created')).to.have.length(19);
       expect(await readdir(dir)).to.not.include(LOCK_FILE);
+    });
+
+    it('breaks an empty lock file left by a process killed before it wrote its pid', async function () {
+      // Before, every later process waited its whole timeout, then blamed "another process".
+      const lock = join(dir, LOCK_FILE);
+      await writeFile(lock, '');
+      const old = new Date(Date.now() - 60_000);
+      await utimes(lock, old, old);
+      const pki = await ensurePki({ dir, lockTimeoutMs: 2_000 });
+      expect(pki.changes.filter((c) => c.action === 'created')).to.have.length(19);
+      expect(await readdir(dir)).to.not.include(LOCK_FILE);
+    });
+
+    it('an empty lock file that is new is a holder still writing its pid: waited for', async function () {
+      await writeFile(join(dir, LOCK_FILE), '');
+      const error = await rejection(ensurePki({ dir, lockTimeoutMs: 300 }));
+      expect(error.message).to.match(/is locked by another process .* stayed locked for 300 ms/);
     });
 
     it('a stale lock that another process is breaking: the wait stays bounded', async function () {
