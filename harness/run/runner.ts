@@ -347,7 +347,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   // Every selected scenario is in the report, also those the run never reached, with the reason.
   const reached = new Set(scenarios.map((s) => s.id));
   const bailed = options.bail && firstFailed ? `--bail after ${firstFailed} failed` : null;
-  const notRunBecause = interrupted ? `run ${interrupted} before it began`
+  const notRunBecause = interrupted ? `the run was ${interrupted} before this scenario began`
     : stopped ? stopped.message
     : infrastructureError ? infrastructureError
     : bailed ?? (firstFailed ? `${firstFailed} failed before it` : 'the run stopped before it');

@@ -196,7 +196,7 @@ describe('logs', () => {
       expect(r.run.id).to.not.equal('old-run');
       expect(r.run.cutShort).to.equal('interrupted (SIGINT)');
       expect(r.scenarios.length).to.be.above(1);
-      for (const s of r.scenarios) expect(s.failure).to.deep.equal({ kind: 'not-run', message: 'not run: run interrupted (SIGINT) before it began' });
+      for (const s of r.scenarios) expect(s.failure).to.deep.equal({ kind: 'not-run', message: 'not run: the run was interrupted (SIGINT) before this scenario began' });
       expect(c.stdout()).to.match(/cut short: interrupted \(SIGINT\)/);
     });
 

@@ -382,7 +382,7 @@ describe('ids', () => {
     // hook ran: then the report says the run was interrupted there, not that the firmware failed.
     expect(r.scenarios).to.have.length.above(0);
     for (const s of r.scenarios) {
-      if (s.outcome === 'skipped') expect(s.failure).to.deep.equal({ kind: 'not-run', message: 'not run: run interrupted (SIGINT) before it began' });
+      if (s.outcome === 'skipped') expect(s.failure).to.deep.equal({ kind: 'not-run', message: 'not run: the run was interrupted (SIGINT) before this scenario began' });
       else {
         expect(s).to.include({ outcome: 'error' });
         expect(s.failure!.message).to.equal('run interrupted (SIGINT) while this scenario ran');
