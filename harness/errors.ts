@@ -2,6 +2,9 @@
  * Errors that reach a user. Each carries the exit status the CLI must return and a message that
  * names what went wrong, where (file, port, value) and what to do about it, on one line.
  */
+import { printable } from './protocol/errors.ts';
+
+export { printable };
 
 /** Exit statuses shared by every hilt command. */
 export const ExitCode = {
@@ -38,20 +41,9 @@ export function errnoOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Line breaks, other control characters (terminal escapes, NUL, DEL) and the Unicode line separators. */
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
-
 /** No path, host or target holds one: it is a bad paste, and it would break a one-line message. */
 export function hasControlCharacter(text: string): boolean {
-  return CONTROL.test(text);
-}
-
-/** Text a user or a device wrote, made fit for a one-line message: control characters shown as JSON escapes. */
-export function printable(text: string): string {
-  return text.replace(new RegExp(CONTROL, 'gu'), (c) => {
-    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  });
+  return /[\p{Cc}\u2028\u2029]/u.test(text);
 }
 
 /** A value in double quotes for a message; unlike JSON.stringify alone, DEL and C1 codes are escaped too. */

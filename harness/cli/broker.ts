@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { isIP } from 'node:net';
 import { UsageError, quoted } from '../errors.ts';
 import { startLab, type Attempt, type Lab, type Listener } from '../lab/index.ts';
-import { ensurePki, type Pki } from '../pki/index.ts';
+import { ensurePki, warningsOf, type Pki } from '../pki/index.ts';
 import { within } from '../time.ts';
 import { shown } from './args.ts';
 import { untilSignal } from './signals.ts';
@@ -50,7 +50,7 @@ function parsePortBase(value: string): number {
 
 /** PKI warnings (a key whose mode had drifted, a root that no longer fits) on stderr, in either output mode. */
 function warnAbout(pki: Pki): void {
-  for (const c of pki.changes) if (c.action === 'warning') process.stderr.write(`hilt: warning: ${c.name}: ${c.reason}\n`);
+  for (const warning of warningsOf(pki)) process.stderr.write(`hilt: warning: ${warning}\n`);
 }
 
 async function serve(lab: Lab, json: boolean): Promise<void> {

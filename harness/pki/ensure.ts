@@ -92,6 +92,11 @@ export interface Pki {
   bundle(name: string): string;
 }
 
+/** The warnings among a PKI's changes (a key whose mode had drifted, a root kept that no longer fits), as one line each. */
+export function warningsOf(pki: Pki): string[] {
+  return pki.changes.filter((c) => c.action === 'warning').map((c) => `${c.name}: ${c.reason}`);
+}
+
 const GENERATOR = `hilt ${VERSION}`;
 
 function isHostName(host: string): boolean {

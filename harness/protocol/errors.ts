@@ -16,8 +16,9 @@ export class ProtocolError extends Error {
 
 /**
  * Text from the other end made fit for a one-line message: control characters (line breaks,
- * terminal escapes, NUL) and the Unicode line separators become JSON-style escapes. The same
- * rule as harness/errors.ts printable(); this folder depends on nothing of hilt's.
+ * terminal escapes, NUL) and the Unicode line separators become JSON-style escapes. It lives here,
+ * where the emulator can use it too (this folder depends on nothing of hilt's); harness/errors.ts
+ * passes it on to the rest of the harness.
  */
 export function printable(text: string): string {
   return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => {

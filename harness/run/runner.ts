@@ -11,7 +11,7 @@ import { Device, DeviceError, ExpectTimeoutError, PanicError, type DeviceNote } 
 import { resolveTarget, type Target } from '../device/targets/index.ts';
 import { ExitCode, UsageError, errnoOf, quoted } from '../errors.ts';
 import { startLab, type Lab } from '../lab/index.ts';
-import { ensurePki, type Pki } from '../pki/index.ts';
+import { ensurePki, warningsOf, type Pki } from '../pki/index.ts';
 import { TransportError, type Transport } from '../transport/transport.ts';
 import {
   RESULTS_SCHEMA, median, p95, totalsOf, type Failure, type Metric, type RunResults, type ScenarioResult,
@@ -126,10 +126,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   /** PKI warnings (a key whose mode had drifted), for stderr and the report. */
   const warnings: string[] = [];
   const warnAbout = (p: Pki) => {
-    for (const c of p.changes) {
-      const warning = `${c.name}: ${c.reason}`;
-      if (c.action === 'warning' && !warnings.includes(warning)) warnings.push(warning);
-    }
+    for (const warning of warningsOf(p)) if (!warnings.includes(warning)) warnings.push(warning);
   };
   /** Notes about the device's output made while no scenario ran. */
   const runNotes: string[] = [];
