@@ -115,7 +115,8 @@ class App implements AppBoard {
   }
 
   boot(): void {
-    this.bootedAt = performance.now();
+    // The banner's timestamps are a typical board's; the log clock goes on from its last one.
+    this.bootedAt = performance.now() - BOOT_MS;
     const g = this.generation;
     for (const line of bootBanner({
       reason: 'POWERON_RESET', idf: this.identity.idf, project: APP.project, version: APP.version, mac: '24:0a:c4:00:00:01',
@@ -163,6 +164,8 @@ class App implements AppBoard {
   /** Everything of this boot ends: timers, sockets (a reboot resets them; close just closes). */
   private stop(how: 'rst' | 'fin'): void {
     this.generation++;
+    // The connection's own close handlers must not start a reconnect of the old boot.
+    if (this.link) this.link.ended = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     for (const socket of this.sockets) {
