@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
-import { openAppBoard, type AppBoard, type AppSettings } from '../../emulator/index.ts';
+import { AppSettingsError, openAppBoard, parseAppSettings, type AppBoard, type AppSettings } from '../../emulator/index.ts';
 import { withLab, withLabPki } from '../helpers.ts';
 import { DroppingServer, MiniBroker, RecordingTlsServer, tlsRecords, until } from './app-peers.ts';
 
@@ -138,5 +138,61 @@ describe('emulated application firmware: server certificate checks on the wire',
     expect(finished(conn.fromApp)).to.equal(false);
     expect(alertOf(conn.fromApp), 'Mbed TLS sends no alert when a record does not fit').to.equal(undefined);
     await waitLine(/esp-tls-mbedtls: mbedtls_ssl_handshake returned -0x7100$/);
+  });
+});
+
+describe('emulated application firmware: settings file', function () {
+  const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const base = { brokerUri: 'mqtts://127.0.0.1:8883', caPem: PEM, certPem: null, keyPem: null, clientId: 'hilt-device-1' };
+
+  it('takes a complete settings object and keeps what it was given', () => {
+    const parsed = parseAppSettings({
+      ...base, keepaliveS: 30, cleanSession: false, subscribe: ['devices/hilt-device-1/cmd'], publishPeriodMs: 1000,
+      reconnect: { policy: 'backoff-jitter', baseMs: 500, capMs: 8000 }, timeScale: 0.05, defects: ['no-alert'], inContentLen: 4096,
+    }, 'app.json');
+    expect(parsed).to.include({ keepaliveS: 30, cleanSession: false, timeScale: 0.05, inContentLen: 4096 });
+    expect(parsed.reconnect).to.deep.equal({ policy: 'backoff-jitter', baseMs: 500, capMs: 8000 });
+  });
+
+  const bad: Array<[string, unknown, RegExp]> = [
+    ['not an object', [1], /^app\.json: \(top level\): must be a JSON object/],
+    ['an unknown key', { ...base, keepAlive: 5 }, /^app\.json: keepAlive: unknown setting; known: brokerUri, /],
+    ['a plain mqtt URI', { ...base, brokerUri: 'mqtt://127.0.0.1:1883' }, /brokerUri: "mqtt:\/\/127\.0\.0\.1:1883": the app connects over TLS only/],
+    ['a CA that is not PEM', { ...base, caPem: 'hello' }, /^app\.json: caPem: must be PEM text/],
+    ['a certificate without its key', { ...base, certPem: PEM }, /^app\.json: certPem: certPem and keyPem go together/],
+    ['an unknown defect', { ...base, defects: ['no-verfy'] }, /^app\.json: defects: "no-verfy" is not a defect; known: no-verify, /],
+    ['an unknown policy', { ...base, reconnect: { policy: 'exponential' } }, /^app\.json: reconnect\.policy: must be 'esp-mqtt' or 'backoff-jitter'$/],
+    ['a cap below the base', { ...base, reconnect: { policy: 'backoff-jitter', baseMs: 5000, capMs: 1000 } }, /reconnect\.capMs: must not be below reconnect\.baseMs$/],
+    ['a time scale of 0', { ...base, timeScale: 0 }, /^app\.json: timeScale: must be a number above 0/],
+    ['an IN buffer outside Kconfig\'s range', { ...base, inContentLen: 65536 }, /^app\.json: inContentLen: must be an integer from 512 to 16384$/],
+  ];
+  for (const [what, json, message] of bad) {
+    it(`refuses ${what} in one line naming the file and the key`, () => {
+      let error: Error | null = null;
+      try {
+        parseAppSettings(json, 'app.json');
+      } catch (err) {
+        error = err as Error;
+      }
+      expect(error).to.be.instanceOf(AppSettingsError);
+      expect(error!.message).to.match(message);
+      expect(error!.message).to.not.include('\n');
+    });
+  }
+
+  it('a broker that refuses TCP: esp-tls\'s lines, then it tries again', async () => {
+    const server = await DroppingServer.start();
+    const port = server.port;
+    await server.close();
+    const board = openAppBoard({ ...base, caPem: PEM, brokerUri: `mqtts://127.0.0.1:${port}`, timeScale: 0.02 });
+    const lines: string[] = [];
+    const changed = new EventEmitter();
+    board.stream.on('data', (c: Buffer) => { lines.push(...c.toString().split('\n')); changed.emit('change'); });
+    try {
+      await until(changed, 'two failed connects', () => (lines.filter((l) => /E \(\d+\) mqtt_client: Error transport connect$/.test(l)).length >= 2 ? true : undefined));
+      expect(lines.some((l) => /E \(\d+\) esp-tls: \[sock=54\] delayed connect error: Connection reset by peer$/.test(l))).to.equal(true);
+    } finally {
+      await board.close();
+    }
   });
 });
