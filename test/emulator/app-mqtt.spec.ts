@@ -121,6 +121,15 @@ describe('emulated application firmware: QoS 1, keepalive and sessions', functio
     expect(three.every((p) => !p.dup)).to.equal(true);
   });
 
+  it('retries an unanswered SUBSCRIBE with the same packet id', async () => {
+    const b = await broker({ withholdSuback: true });
+    open(settings(b, { publishPeriodMs: 60_000 }));
+    await until(b, 'two SUBSCRIBEs', () => (b.of('subscribe').length >= 2 ? true : undefined));
+    const [first, retry] = b.of('subscribe');
+    expect(retry!.packet.messageId).to.equal(first!.packet.messageId);
+    expect(retry!.conn).to.equal(first!.conn);
+  });
+
   it('sends PINGREQ every keepalive/2 even while it publishes', async () => {
     const b = await broker({});
     open(settings(b, { keepaliveS: 2, publishPeriodMs: 200 }));

@@ -137,6 +137,7 @@ export interface MiniBrokerOptions {
   tls: tls.TlsOptions;
   withholdPuback?: boolean;
   withholdPingresp?: boolean;
+  withholdSuback?: boolean;
   /** CONNACK session-present for connection n (0-based). */
   sessionPresent?: (n: number) => boolean;
 }
@@ -163,7 +164,7 @@ export class MiniBroker extends EventEmitter {
         b.packets.push({ conn: n, at: performance.now(), packet });
         b.emit('change');
         if (packet.cmd === 'connect') send({ cmd: 'connack', returnCode: 0, sessionPresent: options.sessionPresent?.(n) ?? false });
-        if (packet.cmd === 'subscribe') send({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map(() => 1) });
+        if (packet.cmd === 'subscribe' && !options.withholdSuback) send({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map(() => 1) });
         if (packet.cmd === 'publish' && packet.qos === 1 && !options.withholdPuback) send({ cmd: 'puback', messageId: packet.messageId });
         if (packet.cmd === 'pingreq' && !options.withholdPingresp) send({ cmd: 'pingresp' });
       });

@@ -139,6 +139,20 @@ describe('emulated application firmware: server certificate checks on the wire',
     expect(alertOf(conn.fromApp), 'Mbed TLS sends no alert when a record does not fit').to.equal(undefined);
     await waitLine(/esp-tls-mbedtls: mbedtls_ssl_handshake returned -0x7100$/);
   });
+
+  it('the default IN buffer cannot take a Certificate message past IN_CONTENT_LEN + 320 bytes either', async () => {
+    const m = lab.pki.material('server-valid');
+    const padding = ['root-rogue', 'root-next', 'root-lookalike', 'ca-issuing'].map((n) => lab.pki.material(n).cert);
+    const chain = [m.chain];
+    while (chain.join('\n').length < 40_000) chain.push(...padding);
+    const server = await RecordingTlsServer.start({ key: m.key, cert: chain.join('\n') });
+    servers.push(server);
+    const { waitLine } = open(settings(server.port));
+    const conn = await firstClosed(server);
+    expect(finished(conn.fromApp)).to.equal(false);
+    expect(alertOf(conn.fromApp)).to.equal(undefined);
+    await waitLine(/esp-tls-mbedtls: mbedtls_ssl_handshake returned -0x7100$/);
+  });
 });
 
 describe('emulated application firmware: settings file', function () {
