@@ -192,7 +192,12 @@ export function connectTls(spec: TlsSpec, track: (socket: net.Socket) => void): 
         }
       });
       raw.on('end', () => { if (!refused) inner.push(null); });
-      raw.on('close', () => { if (!refused) inner.destroy(); });
+      raw.on('close', () => {
+        if (refused) return;
+        inner.destroy();
+        // Closed under the handshake without an error event (a reset of the board): end the wait now.
+        finish({ kind: 'handshake', stackErr: MBEDTLS_ERR.MBEDTLS_ERR_SSL_CONN_EOF! });
+      });
       const suites = spec.config.ciphersuites.map((n) => suiteByMbedtls(n)!).filter((s) => s.version === 'TLSv1.2');
       const secure = tls.connect({
         socket: inner,
