@@ -106,6 +106,18 @@ const RECONNECT_KEYS = ['policy', 'reconnectTimeoutMs', 'baseMs', 'capMs'] as co
  * checked; the PEMs are checked for a PEM block only (a bad one is the firmware's failure to show).
  */
 export function parseAppSettings(json: unknown, where: string): AppSettings {
+  return parse(json, where, true) as AppSettings;
+}
+
+/**
+ * A settings file that only overrides: every key optional (the broker URI, the PEMs and the client
+ * id usually come from the endpoint's materials), each one checked as parseAppSettings does.
+ */
+export function parseAppSettingsOverrides(json: unknown, where: string): Partial<AppSettings> {
+  return parse(json, where, false);
+}
+
+function parse(json: unknown, where: string, complete: boolean): Partial<AppSettings> {
   const fail = (key: string, how: string): never => { throw new AppSettingsError(`${where}: ${key}: ${how}`); };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('(top level)', 'must be a JSON object of app settings');
   const o = json as Record<string, unknown>;
@@ -131,12 +143,19 @@ export function parseAppSettings(json: unknown, where: string): AppSettings {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return fail(label, `must be an integer from ${min} to ${max}`);
     return v as number;
   };
-  const brokerUri = str('brokerUri')!;
-  parseBrokerUri(brokerUri, `${where}: brokerUri`);
-  const settings: AppSettings = {
-    brokerUri, caPem: pem('caPem', false)!, certPem: pem('certPem', true), keyPem: pem('keyPem', true), clientId: str('clientId')!,
-  };
-  if ((settings.certPem === null) !== (settings.keyPem === null)) fail('certPem', 'certPem and keyPem go together (mutual TLS needs both)');
+  const settings: Partial<AppSettings> = {};
+  const given = (key: string) => complete || o[key] !== undefined;
+  if (given('brokerUri')) {
+    settings.brokerUri = str('brokerUri')!;
+    parseBrokerUri(settings.brokerUri, `${where}: brokerUri`);
+  }
+  if (given('caPem')) settings.caPem = pem('caPem', false)!;
+  if (given('certPem')) settings.certPem = pem('certPem', true);
+  if (given('keyPem')) settings.keyPem = pem('keyPem', true);
+  if (given('clientId')) settings.clientId = str('clientId')!;
+  if ((given('certPem') || given('keyPem')) && (settings.certPem == null) !== (settings.keyPem == null)) {
+    fail('certPem', 'certPem and keyPem go together (mutual TLS needs both)');
+  }
   const keepaliveS = int(o, 'keepaliveS', 'keepaliveS', 0, 65535);
   if (keepaliveS !== undefined) settings.keepaliveS = keepaliveS;
   if (o.cleanSession !== undefined) {

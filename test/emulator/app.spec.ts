@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
-import { AppSettingsError, openAppBoard, parseAppSettings, type AppBoard, type AppSettings } from '../../emulator/index.ts';
+import { AppSettingsError, openAppBoard, parseAppSettings, parseAppSettingsOverrides, type AppBoard, type AppSettings } from '../../emulator/index.ts';
 import { withLab, withLabPki } from '../helpers.ts';
 import { DroppingServer, MiniBroker, RecordingTlsServer, tlsRecords, until } from './app-peers.ts';
 
@@ -166,6 +166,12 @@ describe('emulated application firmware: settings file', function () {
     }, 'app.json');
     expect(parsed).to.include({ keepaliveS: 30, cleanSession: false, timeScale: 0.05, inContentLen: 4096 });
     expect(parsed.reconnect).to.deep.equal({ policy: 'backoff-jitter', baseMs: 500, capMs: 8000 });
+  });
+
+  it('an overrides file needs none of the keys the endpoint hands out, and checks those it has', () => {
+    expect(parseAppSettingsOverrides({ defects: ['no-jitter'], timeScale: 0.05 }, 'app.json')).to.deep.equal({ defects: ['no-jitter'], timeScale: 0.05 });
+    expect(() => parseAppSettingsOverrides({ clientId: '' }, 'app.json')).to.throw(AppSettingsError, /^app\.json: clientId: must be a non-empty string$/);
+    expect(() => parseAppSettingsOverrides({ certPem: PEM }, 'app.json')).to.throw(AppSettingsError, /certPem and keyPem go together/);
   });
 
   const bad: Array<[string, unknown, RegExp]> = [
