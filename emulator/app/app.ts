@@ -125,9 +125,9 @@ class App implements AppBoard {
       if ('text' in line) { this.out.raw(line.text); continue; }
       if (line.tag === 'hil_agent') continue;
       if (line.message.startsWith('ESP-IDF:')) {
-        // app_init prints the compile time and the ELF hash (CONFIG_APP_RETRIEVE_LEN_ELF_SHA=9: 8 hex digits) before ESP-IDF.
+        // app_init prints the compile time and the ELF hash (CONFIG_APP_RETRIEVE_LEN_ELF_SHA=9: 9 hex digits) before ESP-IDF.
         this.out.logAt('I', line.at - 6, 'app_init', 'Compile time:     Nov 30 2026 00:00:00');
-        this.out.logAt('I', line.at - 3, 'app_init', `ELF file SHA256:  ${this.identity.elfSha256.slice(0, 8)}...`);
+        this.out.logAt('I', line.at - 3, 'app_init', `ELF file SHA256:  ${this.identity.elfSha256.slice(0, 9)}...`);
       }
       this.out.logAt(line.level, line.at, line.tag, line.message);
     }

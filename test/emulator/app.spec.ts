@@ -48,8 +48,8 @@ describe('emulated application firmware: the lab broker', function () {
     expect(lines).to.include.members(['rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)']);
     expect(lines.some((l) => /^I \(\d+\) app_init: Project name: {5}hilt_mqtt_app$/.test(l))).to.equal(true);
     expect(lines.some((l) => /^I \(\d+\) app_init: App version: {6}1\.0\.0$/.test(l))).to.equal(true);
-    const elf = lines.map((l) => /^I \(\d+\) app_init: ELF file SHA256: {2}([0-9a-f]{8})\.\.\.$/.exec(l)?.[1]).find(Boolean);
-    expect(elf, 'ELF file SHA256 line').to.equal(board.identity.elfSha256.slice(0, 8));
+    const elf = lines.map((l) => /^I \(\d+\) app_init: ELF file SHA256: {2}([0-9a-f]{9})\.\.\.$/.exec(l)?.[1]).find(Boolean);
+    expect(elf, 'ELF file SHA256 line').to.equal(board.identity.elfSha256.slice(0, 9));
     expect(lines.some((l) => /^I \(\d+\) app_init: ESP-IDF: {10}v5\.5/.test(l))).to.equal(true);
     expect(lines.findIndex((l) => /MQTT_EVENT_CONNECTED$/.test(l))).to.be.above(-1);
     expect(lines.some((l) => /MQTT_EVENT_SUBSCRIBED, msg_id=1, return code=0x01/.test(l)), lines.join('\n')).to.equal(true);
