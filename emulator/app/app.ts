@@ -157,8 +157,9 @@ class App implements AppBoard {
     if (this.closed) return;
     this.stop('fin');
     this.closed = true;
+    // End both sides, so a reader gets every line and then 'end' (nothing is thrown away).
     this.stream.push(null);
-    this.stream.destroy();
+    this.stream.end();
   }
 
   /** Everything of this boot ends: timers, sockets (a reboot resets them; close just closes). */
