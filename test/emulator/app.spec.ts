@@ -6,6 +6,7 @@
  */
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
+import net from 'node:net';
 import { AppSettingsError, openAppBoard, parseAppSettings, parseAppSettingsOverrides, type AppBoard, type AppSettings } from '../../emulator/index.ts';
 import { withLab, withLabPki } from '../helpers.ts';
 import { DroppingServer, MiniBroker, RecordingTlsServer, tlsRecords, until } from './app-peers.ts';
@@ -138,6 +139,25 @@ describe('emulated application firmware: server certificate checks on the wire',
     expect(finished(conn.fromApp)).to.equal(false);
     expect(alertOf(conn.fromApp), 'Mbed TLS sends no alert when a record does not fit').to.equal(undefined);
     await waitLine(/esp-tls-mbedtls: mbedtls_ssl_handshake returned -0x7100$/);
+  });
+
+  it('a server that answers the ClientHello with a fatal alert: -0x7780, and the app tries again', async () => {
+    // What the endpoint does between scenarios: handshake_failure (40) to the ClientHello, then close.
+    const accepted: number[] = [];
+    const changed = new EventEmitter();
+    const refusing = net.createServer((socket) => {
+      socket.once('data', () => { socket.end(Buffer.from([21, 3, 3, 0, 2, 2, 40])); accepted.push(performance.now()); changed.emit('change'); });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    try {
+      const { waitLine } = open(settings((refusing.address() as net.AddressInfo).port));
+      await until(changed, 'two ClientHellos', () => (accepted.length >= 2 ? true : undefined));
+      await waitLine(/E \(\d+\) esp-tls-mbedtls: mbedtls_ssl_handshake returned -0x7780$/);
+      await waitLine(/I \(\d+\) mqtt_app: Last tls stack error number: 0x7780$/);
+    } finally {
+      await new Promise((resolve) => refusing.close(resolve));
+    }
   });
 
   it('the default IN buffer cannot take a Certificate message past IN_CONTENT_LEN + 320 bytes either', async () => {
