@@ -289,10 +289,17 @@ class App implements AppBoard {
     socket.on('error', () => {});
     socket.on('close', () => {
       if (link.ended) return;
-      // esp_mqtt_handle_transport_read_error: the FIN, then errno (lwIP's ENOTCONN after a close).
-      this.out.e('mqtt_client', 'esp_mqtt_handle_transport_read_error: transport_read(): EOF');
-      this.out.e('mqtt_client', 'esp_mqtt_handle_transport_read_error: transport_read() error: errno=128');
-      this.errorEvent(ESP_ERR.ESP_ERR_ESP_TLS_TCP_CLOSED_FIN!, 0, 128);
+      if (conn.readError !== null) {
+        // mbedtls_ssl_read failed (esp_mbedtls_read logs it as a decimal), then the transport error.
+        this.out.e('esp-tls-mbedtls', `read error :${conn.readError}:`);
+        this.out.e('mqtt_client', 'esp_mqtt_handle_transport_read_error: transport_read() error: errno=0');
+        this.errorEvent(0, Math.abs(conn.readError), 0);
+      } else {
+        // esp_mqtt_handle_transport_read_error: the FIN, then errno (lwIP's ENOTCONN after a close).
+        this.out.e('mqtt_client', 'esp_mqtt_handle_transport_read_error: transport_read(): EOF');
+        this.out.e('mqtt_client', 'esp_mqtt_handle_transport_read_error: transport_read() error: errno=128');
+        this.errorEvent(ESP_ERR.ESP_ERR_ESP_TLS_TCP_CLOSED_FIN!, 0, 128);
+      }
       if (phase === 'connack') {
         this.out.e('mqtt_client', 'esp_mqtt_connect: mqtt_message_receive() returned -2');
         this.out.e('mqtt_client', 'MQTT connect failed');

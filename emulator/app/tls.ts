@@ -76,6 +76,8 @@ export type TlsFailure =
 export interface TlsConnection {
   socket: TLSSocket;
   raw: net.Socket;
+  /** Set when Mbed TLS would have failed a read after the handshake (a record past the IN buffer). */
+  readError: number | null;
   /** Abrupt end (a reboot): RST, no FIN, no close_notify. */
   abort(): void;
 }
@@ -117,9 +119,12 @@ export function connectTls(spec: TlsSpec, track: (socket: net.Socket) => void): 
       let encrypted = false;
       let suiteId = 0;
       let refused = false;
+      let established: TlsConnection | null = null;
       /** Ends the attempt as Mbed TLS does: optionally one fatal alert record, then close (FIN). */
       const refuse = (failure: TlsFailure, alert: number | null) => {
         refused = true;
+        // After the handshake it is mbedtls_ssl_read that fails; the app reads the code from here.
+        if (established) established.readError = failure.kind === 'too-large' ? MBEDTLS_ERR.MBEDTLS_ERR_SSL_BAD_INPUT_DATA! : MBEDTLS_ERR.MBEDTLS_ERR_SSL_INVALID_RECORD!;
         if (alert !== null) raw.write(Buffer.from([RECORD.alert, 3, 3, 0, 2, 2, alert]));
         raw.end();
         secure.destroy();
@@ -210,7 +215,10 @@ export function connectTls(spec: TlsSpec, track: (socket: net.Socket) => void): 
         // The verdict is Mbed TLS's, made in the tap above.
         rejectUnauthorized: false,
       });
-      secure.once('secureConnect', () => finish({ socket: secure, raw, abort: () => { raw.resetAndDestroy(); secure.destroy(); } }));
+      secure.once('secureConnect', () => {
+        established = { socket: secure, raw, readError: null, abort: () => { raw.resetAndDestroy(); secure.destroy(); } };
+        finish(established);
+      });
       secure.once('error', (err: NodeJS.ErrnoException) => {
         if (refused) return;
         const alert = /alert/i.test(err.message);

@@ -167,6 +167,16 @@ describe('emulated application firmware: QoS 1, keepalive and sessions', functio
     await until(changed, 'MQTT_EVENT_DATA', () => lines.find((l) => /MQTT_EVENT_DATA$/.test(l)));
   });
 
+  it("'small-in-buffer' loses the connection on a 16 KB message (a record past its IN buffer)", async () => {
+    const b = await broker({});
+    const { lines, changed } = open(settings(b, { publishPeriodMs: 60_000, defects: ['small-in-buffer'] }));
+    await until(b, 'the SUBSCRIBE', () => (b.of('subscribe').length > 0 ? true : undefined));
+    b.publishTo(0, 'devices/hilt-device-1/cmd', Buffer.alloc(16 * 1024, 0x61), 4243);
+    await until(b, 'the app to close its connection', () => (b.closedAt[0] ? true : undefined));
+    expect(b.of('puback')).to.have.length(0);
+    await until(changed, 'the read error', () => lines.find((l) => /E \(\d+\) esp-tls-mbedtls: read error :-28928:$/.test(l)));
+  });
+
   it('does not subscribe again when CONNACK says the session is kept (clean session off)', async () => {
     const b = await broker({ sessionPresent: (n) => n > 0 });
     open(settings(b, { cleanSession: false, publishPeriodMs: 60_000, reconnect: { policy: 'esp-mqtt', reconnectTimeoutMs: 1000 } }));
