@@ -121,6 +121,18 @@ describe('emulated application firmware: QoS 1, keepalive and sessions', functio
     expect(three.every((p) => !p.dup)).to.equal(true);
   });
 
+  it('backoff keeps growing when the broker drops the device right after CONNACK (no reset before 30 s up)', async () => {
+    const b = await broker({ closeAfterConnack: true });
+    open(settings(b, { reconnect: { policy: 'backoff-jitter', baseMs: 1000, capMs: 60_000 }, defects: ['no-jitter'] }));
+    await until(b, 'five CONNECTs', () => (b.of('connect').length >= 5 ? true : undefined), 15_000);
+    const at = b.of('connect').map((p) => p.at);
+    const intervals = at.slice(1).map((t, i) => t - at[i]!);
+    intervals.forEach((ms, i) => {
+      const expected = 1000 * 2 ** i * SCALE;
+      expect(ms, `interval ${i + 1} of ${intervals.map(Math.round).join(', ')} ms`).to.be.within(expected - 5, expected + SLACK_MS);
+    });
+  });
+
   it('retries an unanswered SUBSCRIBE with the same packet id', async () => {
     const b = await broker({ withholdSuback: true });
     open(settings(b, { publishPeriodMs: 60_000 }));

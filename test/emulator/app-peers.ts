@@ -138,6 +138,8 @@ export interface MiniBrokerOptions {
   withholdPuback?: boolean;
   withholdPingresp?: boolean;
   withholdSuback?: boolean;
+  /** Close every connection right after its CONNACK (a broker that drops the device). */
+  closeAfterConnack?: boolean;
   /** CONNACK session-present for connection n (0-based). */
   sessionPresent?: (n: number) => boolean;
 }
@@ -163,7 +165,10 @@ export class MiniBroker extends EventEmitter {
       parser.on('packet', (packet: Packet) => {
         b.packets.push({ conn: n, at: performance.now(), packet });
         b.emit('change');
-        if (packet.cmd === 'connect') send({ cmd: 'connack', returnCode: 0, sessionPresent: options.sessionPresent?.(n) ?? false });
+        if (packet.cmd === 'connect') {
+          send({ cmd: 'connack', returnCode: 0, sessionPresent: options.sessionPresent?.(n) ?? false });
+          if (options.closeAfterConnack) socket.end();
+        }
         if (packet.cmd === 'subscribe' && !options.withholdSuback) send({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map(() => 1) });
         if (packet.cmd === 'publish' && packet.qos === 1 && !options.withholdPuback) send({ cmd: 'puback', messageId: packet.messageId });
         if (packet.cmd === 'pingreq' && !options.withholdPingresp) send({ cmd: 'pingresp' });
