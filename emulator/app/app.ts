@@ -12,7 +12,7 @@ import { Duplex } from 'node:stream';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { Console, bootBanner } from '../console.ts';
 import { ESP32_FREE_HEAP } from '../heap.ts';
-import { ESP_ERR, REFERENCE_SDKCONFIG, mbedtlsConfigOf, mbedtlsHex, parseSdkconfig, type MbedtlsConfig } from '../mbedtls/index.ts';
+import { ESP_ERR, MBEDTLS_ERR, REFERENCE_SDKCONFIG, mbedtlsConfigOf, mbedtlsHex, parseSdkconfig, type MbedtlsConfig } from '../mbedtls/index.ts';
 import { STABLE_MS, reconnectDelayMs } from './policy.ts';
 import { resolveSettings, type AppSettings, type ResolvedSettings } from './settings.ts';
 import { connectTls, type TlsConnection, type TlsFailure } from './tls.ts';
@@ -226,7 +226,7 @@ class App implements AppBoard {
       this.out.w('esp-tls', 'Failed to open new connection in specified timeout');
       esp = ESP_ERR.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT!;
     } else {
-      stack = f.kind === 'verify' || f.kind === 'handshake' ? f.stackErr : -0x7100;
+      stack = f.kind === 'too-large' ? MBEDTLS_ERR.MBEDTLS_ERR_SSL_BAD_INPUT_DATA! : f.stackErr;
       this.out.e('esp-tls-mbedtls', `mbedtls_ssl_handshake returned ${mbedtlsHex(stack)}`);
       // esp-tls asks for the verify result after any handshake error (a CA is configured).
       if (f.kind === 'verify' && f.flags !== 0) this.out.i('esp-tls-mbedtls', 'Failed to verify peer certificate!');
