@@ -57,7 +57,7 @@ function identity(results: RunResults): string {
   const parts = fw
     ? [`ESP-IDF ${fw.idf}`, `chip ${fw.chip}`, `MAC ${fw.mac}`, `agent ${fw.agent}`,
        fw.elfSha256 ? `ELF SHA-256 \`${fw.elfSha256}\`` : 'ELF SHA-256 unknown']
-    : ['firmware unknown (no hello from the device)'];
+    : [`firmware unknown (${run.target.includes('firmware') ? 'no boot banner from the device' : 'no hello from the device'})`];
   parts.push(`run \`${run.id}\``, `hilt ${run.hiltVersion}`);
   return inline(parts.join(' · '));
 }

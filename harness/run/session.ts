@@ -6,7 +6,7 @@
 import type { Attempt, Lab } from '../lab/index.ts';
 import type { Pki } from '../pki/index.ts';
 import type { ArgValue, ConnectResult, HelloReply } from '../protocol/index.ts';
-import type { Device } from '../device/device.ts';
+import { DeviceError, type Device } from '../device/device.ts';
 import type { Source } from '../report/model.ts';
 import type { RunConfig } from './config.ts';
 
@@ -28,6 +28,8 @@ export interface ScenarioRecord {
   consoleLog: string | null;
   /** A panic the device printed while the scenario ran, even with no command waiting. */
   panic: string | null;
+  /** Firmware scenarios: the reasons of a pass with warnings. */
+  warnings: string[];
 }
 
 /** The run this process is executing, set by the runner before mocha loads the scenarios. */
@@ -56,6 +58,9 @@ export function setSession(s: RunSession | null): void {
 
 export function currentSession(): RunSession {
   const session = (globalThis as WithSession)[SESSION];
+  if (!session && (globalThis as Record<symbol, unknown>)[Symbol.for('hilt.run.firmware-session')]) {
+    throw new DeviceError('this is an agent scenario: the target is in firmware mode, where hilt sends the device no commands; run firmwareScenario() files (scenarios/firmware/) or use an agent target');
+  }
   if (!session) throw new Error('no hilt run is in progress: scenarios run under `hilt run`, not plain mocha');
   return session;
 }
