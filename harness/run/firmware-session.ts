@@ -144,7 +144,8 @@ export class FirmwareContext {
       };
       const onPanic = (panic: PanicError['panic']) => done(() => reject(new PanicError(panic)));
       const onGone = () => done(() => reject(new DeviceError(`${device.description} went away while waiting for ${what}`)));
-      const timer = setTimeout(() => done(() => reject(this.timeoutError(what, ms))), ms);
+      // Named by the scenario's bound (the wait may have begun part-way through it) or the wait's own.
+      const timer = setTimeout(() => done(() => reject(this.timeoutError(what, timeoutMs ?? this.bound))), ms);
       const done = (settle: () => void) => {
         clearTimeout(timer);
         lab.attempts.off('settled', look);
