@@ -9,7 +9,7 @@ import type { Attempt, Lab } from '../lab/index.ts';
 import type { Pki } from '../pki/index.ts';
 import type { RunConfig } from './config.ts';
 import type { Endpoint, EndpointBehaviour } from './endpoint-contract.ts';
-import { SkipScenario, type ScenarioRecord } from './session.ts';
+import { markMode, SkipScenario, type ScenarioRecord } from './session.ts';
 
 /** How long a firmware scenario waits for the device unless its spec or the config says otherwise. */
 export const DEFAULT_BOUND_MS = 60_000;
@@ -204,6 +204,10 @@ function tuned(config: RunConfig, title: string): { boundMs?: number; attempts?:
  * does not apply). Its bound and attempt count come from hilt.config.json, else the spec.
  */
 export function firmwareScenario(title: string, spec: FirmwareSpec, body: (ctx: FirmwareContext) => Promise<void>): Mocha.Test {
+  return markMode(firmwareTest(title, spec, body), 'firmware');
+}
+
+function firmwareTest(title: string, spec: FirmwareSpec, body: (ctx: FirmwareContext) => Promise<void>): Mocha.Test {
   return it(title, async function () {
     const s = currentFirmwareSession();
     const test = this.test as Mocha.Test;

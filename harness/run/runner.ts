@@ -27,7 +27,7 @@ import { endpointOf, type Endpoint } from './endpoint-contract.ts';
 import { describeStray, noAttempt, NoAttemptError, setFirmwareSession, strayAttempts, type FirmwareSession } from './firmware-session.ts';
 import { runResetCommand } from './reset-command.ts';
 import { catalogueFiles, loadScenarios, scenarioStem, shownFile } from './scenario-files.ts';
-import { setSession, type RunSession, type ScenarioRecord } from './session.ts';
+import { modeOf, setSession, type RunSession, type ScenarioRecord } from './session.ts';
 
 export interface RunOptions {
   /** Scenario files; null: hilt's catalogue for the target's mode (agent, or scenarios/firmware/). */
@@ -152,6 +152,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   const files = options.files ?? catalogueFiles(target.mode);
   // An empty firmware catalogue is an empty run, not a mistake: nothing was asked for.
   if (files.length > 0) await loadScenarios(mocha, files, options.grep);
+  checkModes(mocha, target);
   // The report folder is made and tried before the lab or the device starts: a folder that
   // cannot hold the report is the user's to fix (exit 2), and from here on `latest` names this run.
   await prepareRunDir(runDir, reportRoot, ['console']);
@@ -556,6 +557,20 @@ function targetOf(config: RunConfig): Target {
     const message = err.message.startsWith('target ') ? `${source}${err.message.slice('target'.length)}` : `${source} ${quoted(config.target)}: ${err.message}`;
     throw new UsageError(message, { cause: err });
   }
+}
+
+/**
+ * Agent scenarios command the device; firmware scenarios only watch it. A run whose scenarios do
+ * not fit its target's mode stops before anything starts (exit 2), naming the first that does not.
+ */
+function checkModes(mocha: Mocha, target: Target): void {
+  const misfit = selectedTests(mocha).find((t) => (modeOf(t) ?? 'agent') !== target.mode);
+  if (!misfit) return;
+  const kind = target.mode === 'firmware' ? 'an agent scenario' : 'a firmware scenario';
+  const fix = target.mode === 'firmware'
+    ? 'firmware targets run firmwareScenario() files (scenarios/firmware/): name those, or use an agent target'
+    : 'give a target in firmware mode (?mode=firmware, or emulator:?firmware=app), or name agent scenario files';
+  throw new UsageError(`${shownFile(misfit.file ?? '')}: ${quoted(misfit.fullTitle())} is ${kind}, and target ${target.url} is in ${target.mode} mode: ${fix}`);
 }
 
 /** A scenario's console log, named after its id. */

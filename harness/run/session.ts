@@ -6,7 +6,7 @@
 import type { Attempt, Lab } from '../lab/index.ts';
 import type { Pki } from '../pki/index.ts';
 import type { ArgValue, ConnectResult, HelloReply } from '../protocol/index.ts';
-import { DeviceError, type Device } from '../device/device.ts';
+import type { Device } from '../device/device.ts';
 import type { Source } from '../report/model.ts';
 import type { RunConfig } from './config.ts';
 
@@ -58,9 +58,6 @@ export function setSession(s: RunSession | null): void {
 
 export function currentSession(): RunSession {
   const session = (globalThis as WithSession)[SESSION];
-  if (!session && (globalThis as Record<symbol, unknown>)[Symbol.for('hilt.run.firmware-session')]) {
-    throw new DeviceError('this is an agent scenario: the target is in firmware mode, where hilt sends the device no commands; run firmwareScenario() files (scenarios/firmware/) or use an agent target');
-  }
   if (!session) throw new Error('no hilt run is in progress: scenarios run under `hilt run`, not plain mocha');
   return session;
 }
@@ -216,7 +213,23 @@ export class LeakError extends Error {
  * One scenario: a mocha test whose body runs once per repetition (`--repeat N`), each time from a
  * known device state, with its metrics kept per repetition; the scenario timeout is scaled by N.
  */
+/** Which kind of device a scenario is written for, so a run can refuse a mix before it starts. */
+export const SCENARIO_MODE = Symbol.for('hilt.scenario.mode');
+
+export function modeOf(test: Mocha.Test): 'agent' | 'firmware' | undefined {
+  return (test as Mocha.Test & { [SCENARIO_MODE]?: 'agent' | 'firmware' })[SCENARIO_MODE];
+}
+
+export function markMode<T extends Mocha.Test>(test: T, mode: 'agent' | 'firmware'): T {
+  Object.defineProperty(test, SCENARIO_MODE, { value: mode });
+  return test;
+}
+
 export function scenario(title: string, body: (ctx: ScenarioContext) => Promise<void>): Mocha.Test {
+  return markMode(agentTest(title, body), 'agent');
+}
+
+function agentTest(title: string, body: (ctx: ScenarioContext) => Promise<void>): Mocha.Test {
   return it(title, async function () {
     const s = currentSession();
     const test = this.test as Mocha.Test;
