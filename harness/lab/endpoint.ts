@@ -135,6 +135,8 @@ interface EndpointConnection extends Connection {
   reset: boolean;
   /** The endpoint ended it with an alert of its own (refused between scenarios). */
   endpointAlert: boolean;
+  /** What the device sent before TLS took over (its ClientHello, or what came instead). */
+  helloBytes: Buffer;
   timers: NodeJS.Timeout[];
 }
 
@@ -240,7 +242,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     const record = attempts.open(ENDPOINT_LISTENER, boundPort, { address: raw.remoteAddress, port: raw.remotePort }, raw);
     Object.assign(record, { clientHello: null, alert: null, closedHow: null, packets: [] });
     const conn: EndpointConnection = {
-      ...newConnection(record), raw, serving, peerEnded: false, reset: false, endpointAlert: false, timers: [],
+      ...newConnection(record), raw, serving, peerEnded: false, reset: false, endpointAlert: false, helloBytes: Buffer.alloc(0), timers: [],
     };
     open.add(conn);
     raw.setNoDelay(true);
@@ -249,6 +251,8 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     raw.once('close', () => {
       open.delete(conn);
       for (const t of conn.timers) clearTimeout(t);
+      // Gone (a reset, say) while its ClientHello was still coming: record what had come.
+      record.clientHello ??= parseClientHello(conn.helloBytes, true);
       if (!record.tls) {
         conn.failedBy = 'device';
         record.tls = failedTls('device closed the connection before completing a handshake', 'NO_HANDSHAKE');
@@ -262,9 +266,9 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   /** Reads the ClientHello off the raw socket (bounded in bytes and time), then decides. */
   function readHello(conn: EndpointConnection): void {
     const { raw, record } = conn;
-    let bytes = Buffer.alloc(0);
     let timedOut = false;
     const finish = (final: boolean) => {
+      const bytes = conn.helloBytes;
       const hello = parseClientHello(bytes, final);
       if (!hello) return;
       clearTimeout(timer);
@@ -272,12 +276,13 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       raw.off('end', onEnd);
       raw.pause();
       record.clientHello = hello;
+      conn.helloBytes = Buffer.alloc(0); // read: no need to hold it for the connection's life
       if (!hello.ok) return badHello(conn, bytes.length === 0 && timedOut ? `no ClientHello within ${helloTimeoutMs} ms` : null);
       if (!conn.serving) return refuseIdle(conn);
       startTls(conn, bytes);
     };
     const onData = (chunk: Buffer) => {
-      bytes = Buffer.concat([bytes, chunk]);
+      conn.helloBytes = Buffer.concat([conn.helloBytes, chunk]);
       finish(false);
     };
     const onEnd = () => finish(true);

@@ -12,8 +12,11 @@ export type KeyKind = 'ec-p256' | 'rsa-2048';
  */
 export type DateClass = 'ca' | 'valid' | 'expired' | 'not-yet-valid';
 
-/** Which names a server certificate carries. */
-export type NameSet = 'lab-hosts' | 'wrong-host' | 'none';
+/**
+ * Which names a server certificate carries. `lab-hosts-large`: the lab hosts, then enough filler
+ * names (LARGE_FILLER, never resolvable) to grow the served chain past 16 KB.
+ */
+export type NameSet = 'lab-hosts' | 'lab-hosts-large' | 'wrong-host' | 'none';
 
 export type CertKind = 'root' | 'intermediate' | 'server' | 'client';
 
@@ -49,6 +52,12 @@ export const LAB_ORG = 'hilt lab';
 export const WRONG_HOST = 'wrong-host.hilt.invalid';
 /** The client id that the catalogue's own device certificates carry as CN. */
 export const DEFAULT_DEVICE_ID = 'hilt-device-1';
+/**
+ * Filler names of the large server certificate: 600 names of 29 bytes each in DER make the leaf
+ * about 18 KB, so its Certificate message is past the 16 KB Mbed TLS reads by default
+ * (CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN) while the chain stays valid and short.
+ */
+export const LARGE_FILLER: readonly string[] = Array.from({ length: 600 }, (_, i) => `pad-${String(i).padStart(4, '0')}.large.hilt.invalid`);
 /** Names every lab server certificate answers to, before any `--host`. */
 export const BASE_HOSTS = ['localhost', '127.0.0.1', '::1'];
 
@@ -101,6 +110,8 @@ export const CERTIFICATES: readonly CertSpec[] = [
     organization: 'not the lab',
   }),
   server('server-lookalike', 'broker certificate from the look-alike root', 'root-lookalike'),
+  server('server-large', 'broker certificate whose chain is past 16 KB (the large-certificate test): lab hosts plus filler names',
+    'ca-issuing', { names: 'lab-hosts-large' }),
   server('server-rsa', 'RSA-2048 broker certificate (ECDHE-RSA suites)', 'root-rsa', { key: 'rsa-2048' }),
   server('server-wrong-eku', 'broker certificate whose extended key usage is clientAuth only',
     'ca-issuing', { eku: ['clientAuth'] }),

@@ -117,6 +117,20 @@ describe('firmware endpoint', function () {
       expect((await next()).tls!.outcome).to.equal('refused-idle');
     });
 
+    it('server-large: a valid chain whose Certificate message is past 16 KB, served and accepted', async function () {
+      const chain = held.pki.material('server-large').chain.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)!;
+      expect(chain).to.have.length(2); // leaf and issuing CA: large, not deep
+      // TLS 1.2 Certificate message: 3-byte list length, then a 3-byte length before each certificate.
+      const message = 3 + chain.reduce((sum, pem) => sum + 3 + new X509Certificate(pem).raw.length, 0);
+      expect(message).to.be.above(16_384);
+      endpoint.serve({ tls: { server: 'server-large' } });
+      const seen = await s(['-tls1_2', '-verify_hostname', 'localhost']);
+      expect(seen).to.include({ established: true, verifyError: null });
+      const a = await next();
+      expect(a.tls!.outcome).to.equal('ok');
+      expect(a.bytesSent).to.be.above(16_384);
+    });
+
     it('refuses a behaviour it cannot serve with one line', function () {
       expect(() => endpoint.serve({ tls: { server: 'server-nope' } })).to.throw(/no lab certificate or bundle named "server-nope"/);
       expect(() => endpoint.serve({ tls: { server: 'server-valid' }, mqtt: { refuseConnack: 9 } })).to.throw('endpoint behaviour: mqtt.refuseConnack "9": give a CONNACK refusal code 1..5');
