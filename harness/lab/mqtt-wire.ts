@@ -56,26 +56,43 @@ export class MqttFramer {
  * one decoder per direction and connection keeps it. Throws with mqtt-packet's reason.
  */
 export class MqttDecoder {
+  private parser: ReturnType<typeof mqttPacket.parser>;
   private version: number;
+  private packet: Packet | null = null;
+  private error: Error | null = null;
 
   constructor(protocolVersion = 4) {
     this.version = protocolVersion;
+    this.parser = this.make(protocolVersion);
   }
 
-  set protocolVersion(v: number) { this.version = v; }
+  set protocolVersion(v: number) {
+    this.version = v;
+    this.parser = this.make(v);
+  }
 
   decode(frame: Buffer): Packet {
-    const parser = mqttPacket.parser({ protocolVersion: this.version });
-    let packet: Packet | null = null;
-    let error: Error | null = null;
-    parser.on('packet', (p: Packet) => { packet ??= p; });
-    parser.on('error', (e: Error) => { error ??= e; });
-    parser.parse(frame);
-    if (error) throw error;
+    this.packet = null;
+    this.error = null;
+    this.parser.parse(frame);
+    const packet = this.packet as Packet | null;
+    const error = this.error as Error | null;
+    if (error) {
+      // A parser that failed may hold half a packet: start the next one clean.
+      this.parser = this.make(this.version);
+      throw error;
+    }
     if (!packet) throw new Error('not a whole MQTT packet');
-    const found = packet as Packet;
-    if (found.cmd === 'connect' && found.protocolVersion) this.version = found.protocolVersion;
-    return found;
+    if (packet.cmd === 'connect' && packet.protocolVersion) this.protocolVersion = packet.protocolVersion;
+    return packet;
+  }
+
+  /** One parser per direction, fed whole packets only, so it never holds a partial one between calls. */
+  private make(protocolVersion: number): ReturnType<typeof mqttPacket.parser> {
+    const parser = mqttPacket.parser({ protocolVersion });
+    parser.on('packet', (p: Packet) => { this.packet ??= p; });
+    parser.on('error', (e: Error) => { this.error ??= e; });
+    return parser;
   }
 }
 
