@@ -168,6 +168,7 @@ function tappedStream(raw: Socket, first: Buffer, tap: (chunk: Buffer) => void):
     destroy(err, callback) { raw.destroy(); callback(err); },
   });
   wire.push(first);
+  wire.on('error', () => { /* the raw socket's close ends the record */ });
   raw.on('data', (chunk: Buffer) => {
     tap(chunk);
     if (!wire.push(chunk)) raw.pause();
@@ -328,6 +329,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     const serving = conn.serving!;
     const clientAuth = serving.behaviour.tls.clientAuth ?? 'required';
     const tap = new AlertTap();
+    tap.feed(hello.subarray(record.clientHello!.bytes)); // anything that came in the hello's last chunk after it
     const wire = tappedStream(raw, hello, (chunk) => tap.feed(chunk));
     const socket = new tls.TLSSocket(wire, {
       isServer: true, secureContext: serving.context, requestCert: clientAuth === 'required', rejectUnauthorized: false,
@@ -368,6 +370,8 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     const { record } = conn;
     const mqtt = serving.behaviour.mqtt ?? {};
     const [toBroker, brokerSide] = duplexPair();
+    toBroker.on('error', () => { /* the TLS socket's close ends the record */ });
+    brokerSide.on('error', () => { /* aedes reports its own errors (clientError) */ });
     sessions.set(brokerSide, conn);
     let handed = false;
     let version = 4;
@@ -491,7 +495,15 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     events,
     serve(behaviour) {
       checkBehaviour(behaviour);
-      const context = tls.createSecureContext(secureContextOf(behaviour.tls, pki));
+      const options = secureContextOf(behaviour.tls, pki);
+      let context: tls.SecureContext;
+      try {
+        context = tls.createSecureContext(options);
+      } catch (err) {
+        // OpenSSL's words ("no cipher match", an unknown version) for the settings the scenario gave.
+        const { ciphers, minVersion, maxVersion } = behaviour.tls;
+        throw new UsageError(`endpoint behaviour: tls ${JSON.stringify({ ciphers, minVersion, maxVersion })} cannot be served (${(err as Error).message}): fix the cipher list or versions`, { cause: err });
+      }
       serving = { behaviour, context, connects: 0, sessions: 0 };
     },
     refuse() {

@@ -134,6 +134,8 @@ describe('firmware endpoint', function () {
     it('refuses a behaviour it cannot serve with one line', function () {
       expect(() => endpoint.serve({ tls: { server: 'server-nope' } })).to.throw(/no lab certificate or bundle named "server-nope"/);
       expect(() => endpoint.serve({ tls: { server: 'server-valid' }, mqtt: { refuseConnack: 9 } })).to.throw('endpoint behaviour: mqtt.refuseConnack "9": give a CONNACK refusal code 1..5');
+      expect(() => endpoint.serve({ tls: { server: 'server-valid', ciphers: 'NOT-A-SUITE' } }))
+        .to.throw(/^endpoint behaviour: tls \{"ciphers":"NOT-A-SUITE"\} cannot be served \(.*no cipher match.*\): fix the cipher list or versions$/);
     });
   });
 
