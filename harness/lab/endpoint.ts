@@ -278,7 +278,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       raw.pause();
       record.clientHello = hello;
       conn.helloBytes = Buffer.alloc(0); // read: no need to hold it for the connection's life
-      if (!hello.ok) return badHello(conn, bytes.length === 0 && timedOut ? `no ClientHello within ${helloTimeoutMs} ms` : null);
+      if (!hello.ok) return badHello(conn, timedOut);
       if (!conn.serving) return refuseIdle(conn);
       startTls(conn, bytes);
     };
@@ -293,16 +293,16 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     raw.once('end', onEnd);
   }
 
-  function badHello(conn: EndpointConnection, silence: string | null): void {
+  function badHello(conn: EndpointConnection, timedOut: boolean): void {
     const { record } = conn;
     const hello = record.clientHello!;
-    if (silence) {
-      record.tls = failedTls(silence, 'NO_CLIENT_HELLO');
-      conn.labReason = silence;
+    if (timedOut && hello.bytes === 0) {
+      record.tls = failedTls(`no ClientHello within ${helloTimeoutMs} ms`, 'NO_CLIENT_HELLO');
     } else if (hello.bytes === 0) {
       record.tls = failedTls('device closed the connection before completing a handshake', 'NO_HANDSHAKE');
     } else {
-      record.tls = failedTls(`ClientHello: ${hello.error}`, 'BAD_CLIENT_HELLO');
+      const waited = timedOut ? ` (nothing more within ${helloTimeoutMs} ms)` : '';
+      record.tls = failedTls(`ClientHello: ${hello.error}${waited}`, 'BAD_CLIENT_HELLO');
     }
     conn.failedBy = conn.peerEnded ? 'device' : 'lab';
     attempts.settle(record);

@@ -109,6 +109,13 @@ describe('endpoint faults', function () {
     expect(a.closedHow).to.equal('rst');
   });
 
+  it('half a ClientHello, then silence: closed by the endpoint at its hello bound, the partial hello kept', async function () {
+    const hello = await realHello();
+    const a = await raw((s) => s.write(hello.subarray(0, 40)));
+    expect(a.clientHello!.error).to.equal(`truncated: 40 of ${hello.length} bytes`);
+    expect(a.closed).to.include({ by: 'lab', reason: `ClientHello: truncated: 40 of ${hello.length} bytes (nothing more within ${HELLO_MS} ms)` });
+  });
+
   it('silence: the endpoint gives up after its hello bound and says so', async function () {
     const a = await raw(() => {});
     expect(a.clientHello!.error).to.match(/^no bytes/);
