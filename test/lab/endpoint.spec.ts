@@ -117,18 +117,20 @@ describe('firmware endpoint', function () {
       expect((await next()).tls!.outcome).to.equal('refused-idle');
     });
 
-    it('server-large: a valid chain whose Certificate message is past 16 KB, served and accepted', async function () {
+    it('server-large: a valid chain whose Certificate message is between 12 KB and what a default Mbed TLS build reads, served and accepted', async function () {
       const chain = held.pki.material('server-large').chain.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)!;
       expect(chain).to.have.length(2); // leaf and issuing CA: large, not deep
       // TLS 1.2 Certificate message: 3-byte list length, then a 3-byte length before each certificate.
       const message = 3 + chain.reduce((sum, pem) => sum + 3 + new X509Certificate(pem).raw.length, 0);
-      expect(message).to.be.above(16_384);
+      // Past what a 4 or 8 KB input buffer holds (plus Mbed TLS's 320 bytes of overhead), within
+      // the default 16384 less the handshake header, even with a few dozen more host names.
+      expect(message).to.be.within(12 * 1024, 16_380 - 1_000);
       endpoint.serve({ tls: { server: 'server-large' } });
       const seen = await s(['-tls1_2', '-verify_hostname', 'localhost']);
       expect(seen).to.include({ established: true, verifyError: null });
       const a = await next();
       expect(a.tls!.outcome).to.equal('ok');
-      expect(a.bytesSent).to.be.above(16_384);
+      expect(a.bytesSent).to.be.above(12 * 1024);
     });
 
     it('refuses a behaviour it cannot serve with one line', function () {
