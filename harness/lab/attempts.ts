@@ -6,6 +6,9 @@
 import { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
 import { HiltError, ExitCode } from '../errors.ts';
+import type { ClientHelloRecord } from './clienthello.ts';
+
+export type { ClientHelloRecord };
 
 export type TlsOutcome =
   /** Handshake done, and the client certificate (if asked for) accepted. */
@@ -15,7 +18,9 @@ export type TlsOutcome =
   /** The handshake completed but the lab refused the client certificate and closed. */
   | 'refused'
   /** A stall listener: the lab never answered. */
-  | 'stalled';
+  | 'stalled'
+  /** The endpoint was between scenarios: it answered the ClientHello with a handshake_failure alert. */
+  | 'refused-idle';
 
 export interface ClientCertificate {
   subject: string;
@@ -53,6 +58,44 @@ export interface CloseRecord {
   reason: string;
 }
 
+/** The TLS alert a device sent (read off the wire, or from OpenSSL's error when it was encrypted). */
+export interface DeviceAlert {
+  from: 'device';
+  level: 'warning' | 'fatal';
+  /** RFC 8446 AlertDescription, e.g. 45. */
+  number: number;
+  /** e.g. "certificate_expired". */
+  name: string;
+}
+
+/** One MQTT packet the endpoint saw, either way. */
+export interface PacketRecord {
+  /** in: device -> endpoint; out: endpoint -> device. */
+  dir: 'in' | 'out';
+  /** Milliseconds since the attempt's TCP accept. */
+  atMs: number;
+  /** 'connect' 'connack' 'publish' 'puback' 'subscribe' 'suback' 'pingreq' 'pingresp' 'disconnect' ... */
+  type: string;
+  id?: number;
+  qos?: number;
+  dup?: boolean;
+  retain?: boolean;
+  topic?: string;
+  /** The whole packet on the wire (fixed header included). */
+  bytes: number;
+  /** CONNECT */
+  clientId?: string;
+  keepalive?: number;
+  clean?: boolean;
+  /** CONNACK */
+  returnCode?: number;
+  sessionPresent?: boolean;
+  /** out: the broker produced it, the endpoint's behaviour kept it from the device. */
+  withheld?: boolean;
+  /** SUBSCRIBE / UNSUBSCRIBE filters. */
+  topics?: string[];
+}
+
 export interface Attempt {
   id: number;
   listener: string;
@@ -69,6 +112,18 @@ export interface Attempt {
   bytesReceived: number;
   bytesSent: number;
   closed: CloseRecord | null;
+  /** Endpoint only: the ClientHello as the device sent it, read before TLS took the socket. */
+  clientHello?: ClientHelloRecord | null;
+  /** Endpoint only: the TLS alert the device sent, or null when it sent none. */
+  alert?: DeviceAlert | null;
+  /**
+   * Endpoint only: how the connection ended, seen from the side that ended it: 'alert' (a fatal
+   * TLS alert, then the close: the device's, or the endpoint's refusal between scenarios), 'rst'
+   * (a reset from the device), 'fin' (a plain close).
+   */
+  closedHow?: 'fin' | 'rst' | 'alert' | null;
+  /** Endpoint only: every MQTT packet, both ways, in order. */
+  packets?: PacketRecord[];
 }
 
 /** What counts a connection's bytes: a net.Socket (for TLS, the TCP socket beneath it). */

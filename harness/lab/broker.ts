@@ -9,11 +9,15 @@ import { access } from 'node:fs/promises';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
-import { UsageError, errnoOf } from '../errors.ts';
-import { DEVICE_ID, fingerprint, type Pki } from '../pki/index.ts';
-import { Attempts, type Attempt, type ClientCertificate } from './attempts.ts';
+import { UsageError } from '../errors.ts';
+import { DEVICE_ID, type Pki } from '../pki/index.ts';
+import { Attempts, type Attempt } from './attempts.ts';
+import { startEndpoint, type Endpoint, type RunningEndpoint } from './endpoint.ts';
 import { checkIdentity, topicAllowed } from './policy.ts';
 import { PROFILES, profileNames, type ListenerProfile } from './profiles.ts';
+import {
+  bindError, closeRecord, failedTls, newConnection, recordSecure, secureContextOf, tlsFailure, urlOf, type Connection,
+} from './records.ts';
 
 export interface LabOptions {
   pki: Pki;
@@ -27,6 +31,11 @@ export interface LabOptions {
   handshakeTimeoutMs?: number;
   /** How long the stall listener holds a silent connection before dropping it (default 120 s). */
   stallHoldMs?: number;
+  /**
+   * Open the firmware endpoint too (`lab.endpoint`): host defaults to the lab's, port to 8883
+   * (0: any free port). Its attempts are recorded under listener 'endpoint'.
+   */
+  endpoint?: { host?: string; port?: number };
 }
 
 export interface Listener {
@@ -47,50 +56,12 @@ export interface Lab {
    * lab that binds before its certificates name a new host: see `hilt broker --host`.
    */
   useCertificates(pki: Pki): void;
+  /** The firmware endpoint, when asked for in the options; else null. */
+  endpoint: Endpoint | null;
   close(): Promise<void>;
 }
 
-/** What the broker knows about one connection, beside its public record. */
-interface Connection {
-  record: Attempt;
-  /** CN of an accepted client certificate: the identity the client id must match. */
-  identity: string | null;
-  /** Why the lab ended it, if it did. */
-  labReason: string | null;
-  /** Who ended a failed handshake: the device (alert, reset) or the lab (no shared cipher...). */
-  failedBy: 'device' | 'lab' | null;
-  mqttError: string | null;
-}
-
 const peerKey = (s: { remoteAddress?: string; remotePort?: number }) => `${s.remoteAddress}:${s.remotePort}`;
-
-function dn(fields: Record<string, string | string[] | undefined>): string {
-  return Object.entries(fields).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(', ');
-}
-
-function clientCertificateOf(socket: TLSSocket): ClientCertificate | null {
-  const raw = socket.getPeerX509Certificate();
-  if (!raw) return null;
-  const peer = socket.getPeerCertificate();
-  return { subject: dn(peer.subject), issuer: dn(peer.issuer), sha256: fingerprint(raw) };
-}
-
-function urlOf(kind: ListenerProfile['kind'], host: string, port: number): string {
-  const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `${kind === 'plain' ? 'mqtt' : 'mqtts'}://${net.isIPv6(shownHost) ? `[${shownHost}]` : shownHost}:${port}`;
-}
-
-/** A TLS failure as the record states it: OpenSSL's reason, or what the peer did. */
-function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }): { reason: string; code: string; byDevice: boolean } {
-  const code = err.code ?? 'UNKNOWN';
-  if (code === 'ECONNRESET' || code === 'EPIPE' || /socket disconnected|socket hang up/.test(err.message)) {
-    return { reason: 'device closed the connection during the handshake', code, byDevice: true };
-  }
-  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return { reason: 'handshake timed out', code, byDevice: false };
-  // Alerts the device sent (e.g. "tlsv1 alert unknown ca") are the device's refusal of the lab.
-  const byDevice = /_ALERT_/.test(code);
-  return { reason: err.reason ?? err.message, code, byDevice };
-}
 
 /** CN of a certificate, or null. */
 function commonName(cert: X509Certificate): string | null {
@@ -113,22 +84,6 @@ function pkiIdentities(pki: Pki): (id: string) => Promise<boolean> {
     if (known.has(id)) return true;
     if (!DEVICE_ID.test(id)) return false; // no file of that name can exist (and no path tricks)
     return access(join(pki.dir, 'device', `${id}.crt`)).then(() => true, () => false);
-  };
-}
-
-/** What a TLS listener serves: its certificate chain, and the CAs it takes client certificates from. */
-function secureContextOf(profile: ListenerProfile, pki: Pki): tls.SecureContextOptions {
-  const served = pki.material(profile.server!);
-  return {
-    cert: served.chain,
-    key: served.key,
-    ca: [pki.material('root-current').cert, pki.material('ca-issuing').cert],
-    minVersion: profile.minVersion,
-    maxVersion: profile.maxVersion,
-    ciphers: profile.ciphers,
-    // The device's order decides, so the negotiated suite shows what the firmware prefers
-    // (Node's default would impose its own order).
-    honorCipherOrder: false,
   };
 }
 
@@ -217,20 +172,13 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     socket.on('error', () => { /* the close handler records the outcome */ });
     socket.once('close', () => {
       sockets.delete(socket);
-      if (closing) return attempts.close(record, 'lab', 'lab shut down');
-      if (conn.labReason) return attempts.close(record, 'lab', conn.labReason);
-      if (record.tls?.outcome === 'failed') return attempts.close(record, conn.failedBy ?? 'lab', record.tls.reason ?? 'handshake failed');
-      if (conn.mqttError) return attempts.close(record, 'lab', conn.mqttError);
-      const stage = record.mqtt ? '' : record.tls?.outcome === 'stalled' ? ' while the lab stalled' : ' before MQTT CONNECT';
-      attempts.close(record, 'device', `closed by device${stage}`);
+      closeRecord(attempts, conn, closing);
     });
   };
 
-  const newConnection = (record: Attempt): Connection => ({ record, identity: null, labReason: null, failedBy: null, mqttError: null });
-
   function tlsServer(profile: ListenerProfile, port: () => number): net.Server {
     const server = tls.createServer({
-      ...secureContextOf(profile, pki),
+      ...secureContextOf({ ...profile, server: profile.server! }, pki),
       requestCert: profile.clientAuth === 'required',
       // The lab decides about client certificates itself, so that the record can say why.
       rejectUnauthorized: false,
@@ -249,10 +197,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         // memory for its buffers, say) or a port scan. Node reports nothing for these.
         if (!record.tls) {
           conn.failedBy = 'device';
-          record.tls = {
-            outcome: 'failed', reason: 'device closed the connection before completing a handshake', code: 'NO_HANDSHAKE',
-            protocol: null, cipher: null, clientCertificate: null, handshakeMs: null,
-          };
+          record.tls = failedTls('device closed the connection before completing a handshake', 'NO_HANDSHAKE');
         }
       });
       track(raw, record, conn);
@@ -263,32 +208,21 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       pending.delete(peerKey(socket));
       const failure = tlsFailure(err);
       entry.conn.failedBy = failure.byDevice ? 'device' : 'lab';
-      entry.record.tls = {
-        outcome: 'failed', reason: failure.reason, code: failure.code, protocol: null, cipher: null,
-        clientCertificate: null, handshakeMs: null,
-      };
+      entry.record.tls = failedTls(failure.reason, failure.code);
       attempts.settle(entry.record);
     });
     server.on('secureConnection', (socket: TLSSocket) => {
       const entry = pending.get(peerKey(socket));
       if (!entry) return socket.destroy();
       pending.delete(peerKey(socket));
-      const { record, conn } = entry;
-      const certificate = clientCertificateOf(socket);
-      record.tls = {
-        outcome: 'ok', reason: null, code: null, protocol: socket.getProtocol(), cipher: socket.getCipher().name,
-        clientCertificate: certificate, handshakeMs: attempts.elapsed(record),
-      };
+      const { conn } = entry;
       socket.on('error', () => { /* recorded on close */ });
-      if (profile.clientAuth === 'required' && !socket.authorized) {
-        const code = certificate ? String(socket.authorizationError) : 'NO_CLIENT_CERTIFICATE';
-        Object.assign(record.tls, { outcome: 'refused', code, reason: certificate ? code : 'no client certificate' });
-        conn.labReason = `client certificate refused: ${record.tls.reason}`;
-        attempts.settle(record);
+      const refused = recordSecure(socket, conn, attempts, profile.clientAuth);
+      if (refused) {
+        conn.labReason = refused;
         socket.destroy();
         return;
       }
-      conn.identity = profile.clientAuth === 'required' ? (socket.getPeerCertificate().subject?.CN as string | undefined) ?? null : null;
       connections.set(socket, conn);
       broker.handle(socket);
     });
@@ -308,10 +242,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   function stallServer(profile: ListenerProfile, port: () => number): net.Server {
     return net.createServer((socket) => {
       const record = attempts.open(profile.name, port(), { address: socket.remoteAddress, port: socket.remotePort }, socket);
-      record.tls = {
-        outcome: 'stalled', reason: 'the lab never answers', code: null, protocol: null, cipher: null,
-        clientCertificate: null, handshakeMs: null,
-      };
+      record.tls = { ...failedTls('the lab never answers', ''), outcome: 'stalled', code: null };
       const conn = newConnection(record);
       track(socket, record, conn);
       socket.resume(); // read and drop what comes (the record counts it), so the device's sends never block
@@ -336,12 +267,8 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     servers.push(server);
     const wantedPort = portBase === 0 ? 0 : portBase + index;
     server.once('error', (err) => {
-      const why = errnoOf(err);
-      const fix = why === 'EADDRINUSE' ? 'stop what holds it or choose another --port-base'
-        : why === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine: choose one it has with --host`
-        : why === 'ENOTFOUND' || why === 'EAI_AGAIN' ? `${host} does not resolve: give an IP of this machine or a name that resolves to one`
-        : 'choose another --host or --port-base';
-      reject(new UsageError(`cannot listen on ${host} port ${wantedPort || '(any)'} for listener ${profile.name} (${why}): ${fix}`, { cause: err }));
+      reject(bindError(err, host, `${host} port ${wantedPort || '(any)'}`, `listener ${profile.name}`,
+        { port: 'choose another --port-base', host: 'choose one it has with --host', other: 'choose another --host or --port-base' }));
     });
     server.listen({ host, port: wantedPort }, () => {
       bound = (server.address() as AddressInfo).port;
@@ -359,10 +286,18 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     for (const socket of sockets) socket.destroy();
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
     await new Promise<void>((resolve) => broker.close(() => resolve()));
+    await endpoint?.close();
   };
 
+  let endpoint: RunningEndpoint | null = null;
   try {
     listeners.push(...(await Promise.all(profiles.map(listenOne))));
+    if (options.endpoint) {
+      endpoint = await startEndpoint({
+        pki, attempts, host: options.endpoint.host ?? host, port: options.endpoint.port ?? 8883,
+        handshakeTimeoutMs, holdMs: stallHoldMs,
+      });
+    }
   } catch (err) {
     await close();
     throw err;
@@ -371,9 +306,11 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   return {
     listeners,
     attempts,
+    endpoint,
     close,
     useCertificates(next) {
-      for (const [profile, server] of tlsServers) server.setSecureContext(secureContextOf(profile, next));
+      for (const [profile, server] of tlsServers) server.setSecureContext(secureContextOf({ ...profile, server: profile.server! }, next));
+      endpoint?.usePki(next);
     },
     listener(name) {
       const found = listeners.find((l) => l.profile.name === name);

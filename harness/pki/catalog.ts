@@ -12,8 +12,11 @@ export type KeyKind = 'ec-p256' | 'rsa-2048';
  */
 export type DateClass = 'ca' | 'valid' | 'expired' | 'not-yet-valid';
 
-/** Which names a server certificate carries. */
-export type NameSet = 'lab-hosts' | 'wrong-host' | 'none';
+/**
+ * Which names a server certificate carries. `lab-hosts-large`: the lab hosts, then enough filler
+ * names (LARGE_FILLER, never resolvable) to grow the served chain past 16 KB.
+ */
+export type NameSet = 'lab-hosts' | 'lab-hosts-large' | 'wrong-host' | 'none';
 
 export type CertKind = 'root' | 'intermediate' | 'server' | 'client';
 
@@ -49,6 +52,15 @@ export const LAB_ORG = 'hilt lab';
 export const WRONG_HOST = 'wrong-host.hilt.invalid';
 /** The client id that the catalogue's own device certificates carry as CN. */
 export const DEFAULT_DEVICE_ID = 'hilt-device-1';
+/**
+ * Filler names of the large server certificate. Mbed TLS (3.6, what ESP-IDF 5.x builds) puts a
+ * handshake message together in its one input buffer, CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN bytes
+ * (default 16384, also Kconfig's maximum), so a Certificate message past 16 KB fails on every
+ * ESP-IDF build, however it is configured. 500 names of 29 bytes each in DER make the message
+ * about 15.4 KB: the most a default build takes, with room for a few dozen `--host` names, and
+ * far past what a build that saved RAM with a 4 or 8 KB buffer can read.
+ */
+export const LARGE_FILLER: readonly string[] = Array.from({ length: 500 }, (_, i) => `pad-${String(i).padStart(4, '0')}.large.hilt.invalid`);
 /** Names every lab server certificate answers to, before any `--host`. */
 export const BASE_HOSTS = ['localhost', '127.0.0.1', '::1'];
 
@@ -101,6 +113,8 @@ export const CERTIFICATES: readonly CertSpec[] = [
     organization: 'not the lab',
   }),
   server('server-lookalike', 'broker certificate from the look-alike root', 'root-lookalike'),
+  server('server-large', 'broker certificate whose chain is near 16 KB, the default Mbed TLS input buffer (the large-certificate test): lab hosts plus filler names',
+    'ca-issuing', { names: 'lab-hosts-large' }),
   server('server-rsa', 'RSA-2048 broker certificate (ECDHE-RSA suites)', 'root-rsa', { key: 'rsa-2048' }),
   server('server-wrong-eku', 'broker certificate whose extended key usage is clientAuth only',
     'ca-issuing', { eku: ['clientAuth'] }),

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { isIP } from 'node:net';
 import type { generate } from 'selfsigned';
 import type { CertSpec, DateClass, KeyKind } from './catalog.ts';
-import { WRONG_HOST } from './catalog.ts';
+import { LARGE_FILLER, WRONG_HOST } from './catalog.ts';
 
 type GenerateOptions = NonNullable<Parameters<typeof generate>[1]>;
 type Extension = NonNullable<GenerateOptions['extensions']>[number];
@@ -59,6 +59,7 @@ export function datesDrift(dates: DateClass, cert: X509Certificate, now: number)
 export function hostNames(spec: CertSpec, hosts: readonly string[]): string[] {
   switch (spec.names) {
     case 'lab-hosts': return [...hosts];
+    case 'lab-hosts-large': return [...hosts, ...LARGE_FILLER];
     case 'wrong-host': return [WRONG_HOST];
     case 'none': return [];
   }

@@ -50,6 +50,10 @@ const CLAIMS: Record<string, Check[]> = {
     { trust: 'bundle-current', args: SERVER, verdict: ERR.hostname },
     { trust: 'bundle-current', args: ['-purpose', 'sslserver', '-verify_hostname', 'wrong-host.hilt.invalid'], verdict: 'OK' },
   ],
+  'server-large': [
+    { trust: 'bundle-current', args: SERVER, verdict: 'OK' },
+    { trust: 'bundle-transition', args: ['-purpose', 'sslserver', '-verify_ip', '127.0.0.1'], verdict: 'OK' },
+  ],
   'server-self-signed': [{ trust: 'bundle-current', args: SERVER, verdict: ERR.selfSigned }],
   'server-rogue': [{ trust: 'bundle-current', args: SERVER, verdict: ERR.noLocalIssuer }],
   'server-lookalike': [{ trust: 'bundle-current', args: SERVER, verdict: ERR.signatureFailure }],
