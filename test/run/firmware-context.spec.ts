@@ -77,15 +77,6 @@ describe('firmware scenario context', function () {
       'check the broker URI its test build has (hilt endpoint), its network, and that it runs');
   });
 
-  it('a device that connects to a profile listener instead is named: which port, which listener', async function () {
-    const wrong = ctx.lab.listener('good');
-    const { c, rec } = await start(wrong.url, 2_000);
-    const err = await rejection(c.until('an MQTT CONNECT', (attempts) => attempts.find((a) => a.mqtt)));
-    expect(err).to.be.instanceOf(NoAttemptError);
-    expect(err.message).to.include(`it was told to use ${endpoint.url}; the device connected to port ${wrong.port} (listener good) instead of the endpoint: its broker URI names the wrong port`);
-    expect(rec.notes).to.include(`the device connected to port ${wrong.port} (listener good) instead of the endpoint: its broker URI names the wrong port`);
-  });
-
   it('a check that never holds fails at the bound with what it waited for, as the firmware\'s failure', async function () {
     const { c } = await start(endpoint.url, 1_500);
     const err = await rejection(c.until('a PUBLISH on devices/esp32-hilt/telemetry', () => undefined));

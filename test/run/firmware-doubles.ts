@@ -118,3 +118,64 @@ export class TinyFirmware {
     this.stream.end();
   }
 }
+
+/**
+ * A board in firmware mode behind a TCP port (as ser2net or QEMU's -serial tcp offer one): each
+ * time hilt opens the port the tiny firmware boots, connects to `settings.uri` and prints its
+ * console there. Nothing hilt might write is read.
+ */
+export async function tcpFirmware(settings: ConstructorParameters<typeof TinyFirmware>[0]): Promise<{ port: number; close(): Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const running = new Set<TinyFirmware>();
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    const fw = new TinyFirmware(settings);
+    running.add(fw);
+    fw.stream.pipe(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => { sockets.delete(socket); running.delete(fw); void fw.close(); });
+    fw.boot();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    async close() {
+      for (const fw of running) await fw.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A port nothing listens on (bound, read back, released). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Whether this hilt's lab starts an endpoint (issue 8, part A); the end-to-end firmware tests need it. */
+export async function labHasEndpoint(pki: Pki): Promise<boolean> {
+  const { startLab } = await import('../../harness/lab/index.ts');
+  const { endpointOf } = await import('../../harness/run/endpoint-contract.ts');
+  const lab = await startLab({ pki, profiles: [], endpoint: { port: 0 } } as Parameters<typeof startLab>[0]);
+  try {
+    return endpointOf(lab) !== null;
+  } finally {
+    await lab.close();
+  }
+}
+
+/** A firmware scenario file of the test's own, importing hilt by absolute path. */
+export async function writeFirmwareScenario(dir: string, name: string, body: string): Promise<string> {
+  const { writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { REPO } = await import('../helpers.ts');
+  const path = join(dir, name);
+  await writeFile(path, `import { expect, firmwareScenario } from '${join(REPO, 'harness', 'index.ts')}';\n${body}\n`);
+  return path;
+}

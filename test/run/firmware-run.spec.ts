@@ -4,18 +4,11 @@
  */
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO, hilt, tempDir, writeScenario } from '../helpers.ts';
+import { writeFirmwareScenario } from './firmware-doubles.ts';
 
 const HAPPY = join(REPO, 'scenarios', '01-mtls-happy-path.spec.ts');
-
-/** A firmware scenario file of the test's own, importing hilt by absolute path. */
-export async function writeFirmwareScenario(dir: string, name: string, body: string): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, `import { expect, firmwareScenario } from '${join(REPO, 'harness', 'index.ts')}';\n${body}\n`);
-  return path;
-}
 
 describe('hilt run in firmware mode', function () {
   this.timeout(60_000);
