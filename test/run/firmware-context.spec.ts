@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { createServer, type AddressInfo } from 'node:net';
 import { DeviceError, PanicError } from '../../harness/device/device.ts';
 import { FirmwareDevice } from '../../harness/device/firmware.ts';
+import { resolveTarget } from '../../harness/device/targets/index.ts';
 import { defaultConfig } from '../../harness/run/config.ts';
 import { FirmwareContext, NoAttemptError, type FirmwareSession } from '../../harness/run/firmware-session.ts';
 import type { ScenarioRecord } from '../../harness/run/session.ts';
@@ -95,4 +96,35 @@ describe('firmware scenario context', function () {
     expect(err).to.be.instanceOf(PanicError);
     expect(err.message).to.include('LoadProhibited');
   });
+
+  it('the emulated application as a target: provisioned from the endpoint\'s materials, judged from the endpoint\'s records, reset by the target', async function () {
+    const target = resolveTarget('emulator:?firmware=app');
+    const m = await endpoint.materials(DEVICE);
+    target.provision!({ uri: m.uri, caBundlePem: m.caBundlePem, certPem: m.certPem, keyPem: m.keyPem, clientId: DEVICE });
+    device = await FirmwareDevice.open(await target.transport());
+    try {
+      const rec: ScenarioRecord = { samples: [], notes: [], attemptMark: ctx.lab.attempts.mark(), consoleLog: null, panic: null, warnings: [] };
+      const session: FirmwareSession = {
+        device, lab: ctx.lab, endpoint, pki: ctx.pki, config: defaultConfig(), deviceId: DEVICE, uri: endpoint.url,
+        begin: async () => {}, end: () => endpoint.refuse(), record: () => rec, knownStateBoundMs: () => 0,
+      };
+      const mark = ctx.lab.attempts.mark();
+      endpoint.serve({ tls: { server: 'server-valid' } });
+      const c = new FirmwareContext(session, rec, { timedOut: false } as Mocha.Test, 20_000, 1, mark);
+      const first = await c.until('a CONNECT from the app', (attempts) => attempts.find((a) => a.mqtt));
+      expect(first.tls?.outcome).to.equal('ok');
+      expect(device.identity).to.include({ project: 'hilt_mqtt_app', version: '1.0.0' });
+      expect(device.identity.elfSha256).to.match(/^[0-9a-f]{8,}$/);
+      // The target's reset reboots the app: the boot banner again and a new session on the endpoint.
+      const bootMark = device.mark();
+      expect(await device.whileResetting(() => target.resetDevice!())).to.equal(true);
+      const second = await c.until('a CONNECT after the reset', (attempts) => attempts.find((a) => a.mqtt && a.id > first.id));
+      expect(second.id).to.be.above(first.id);
+      expect(device.consoleSince(bootMark).some((l) => l.includes('rst:0x1 (POWERON_RESET)'))).to.equal(true);
+      expect(device.panics).to.deep.equal([]);
+    } finally {
+      await target.close();
+    }
+  });
 });
+
