@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import type { Lab } from '../../harness/lab/index.ts';
 import type { Pki } from '../../harness/pki/index.ts';
 import type { Endpoint, EndpointBehaviour, EndpointMaterials } from '../../harness/run/endpoint-contract.ts';
@@ -19,7 +20,7 @@ export interface StandIn extends Endpoint {
   close(): Promise<void>;
 }
 
-export async function standInEndpoint(pki: Pki, lab: Lab): Promise<StandIn> {
+export async function standInEndpoint(pki: Pki, lab: Lab, listenPort = 0): Promise<StandIn> {
   const broker = await Aedes.createBroker();
   const events = new EventEmitter();
   const served: StandIn['served'] = [];
@@ -41,15 +42,18 @@ export async function standInEndpoint(pki: Pki, lab: Lab): Promise<StandIn> {
     }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    socket.once('data', () => {
-      // The first bytes after the handshake are the device's CONNECT.
-      events.emit('packet', record, { dir: 'in', atMs: lab.attempts.elapsed(record), type: 'connect', bytes: 0 });
-      record.mqtt = { clientId: '', keepalive: 0, clean: true, protocolVersion: 4, username: null, connack: 0 };
+    // The first packet after the handshake is the device's CONNECT: recorded before the broker answers it.
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    parser.once('packet', (packet: mqttPacket.Packet) => {
+      if (packet.cmd !== 'connect') return;
+      record.mqtt = { clientId: packet.clientId, keepalive: packet.keepalive ?? 0, clean: packet.clean ?? true, protocolVersion: 4, username: null, connack: null };
+      events.emit('packet', record, { dir: 'in', atMs: lab.attempts.elapsed(record), type: 'connect', clientId: packet.clientId, bytes: 0 });
       lab.attempts.settle(record);
     });
+    socket.on('data', (chunk: Buffer) => { if (!record.mqtt) parser.parse(chunk); });
     broker.handle(socket);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(listenPort, '127.0.0.1', resolve); });
   const port = (server.address() as AddressInfo).port;
   const url = `mqtts://127.0.0.1:${port}`;
   return {
@@ -86,6 +90,7 @@ export class TinyFirmware {
   constructor(private readonly settings: { uri: string; ca: string; cert: string; key: string; clientId: string; retryMs: number }) {}
 
   private log(level: 'I' | 'E' | 'W', tag: string, message: string): void {
+    if (this.stream.writableEnded) return;
     this.stream.write(`${level} (${Date.now() - this.t0}) ${tag}: ${message}\r\n`);
   }
 

@@ -80,7 +80,7 @@ firmwareScenario('MQTT Connect', { endpoint: { tls: { server: 'server-valid' } }
         const [s] = r.scenarios;
         expect(s).to.include({ outcome: 'passed' });
         expect(s!.warnings).to.deep.equal(['keepalive not checked by this test scenario']);
-        expect(s!.attempts.some((a) => a.listener === 'endpoint' && (a.mqtt as { clientId: string } | null)?.clientId === 'esp32-hilt')).to.equal(true);
+        expect(s!.attempts.some((a) => a.listener === 'endpoint' && (a.mqtt as { clientId: string } | null)?.clientId === 'esp32-hilt'), JSON.stringify(s!.attempts)).to.equal(true);
         expect(r.run.firmware).to.include({ project: 'tiny_mqtt', version: '0.0.1', idf: 'v5.5', elfSha256: '0123abcd', agent: 'none (firmware mode)' });
         expect(await readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8')).to.include('✅ pass (1 warning)');
         expect(await readFile(join(dir, 'reports', 'latest', 'junit.xml'), 'utf8')).to.include('<property name="warning" value="keepalive not checked by this test scenario"/>');
