@@ -102,10 +102,13 @@ firmwareScenario('MQTT Connect', { endpoint: { tls: { server: 'server-valid' } }
     });
 
     it('with no scenario files named, a firmware target runs scenarios/firmware/ (an empty folder is an empty run)', async function () {
-      const { code, stdout } = await hilt(['run', '--target', 'emulator:?firmware=app'], { cwd: dir, timeoutMs: 60_000 });
+      // (any free port: the default 8883 may be taken on a shared machine)
+      await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ endpoint: { port: 0 } }));
+      const { code, stdout, stderr } = await hilt(['run', '--target', 'emulator:?firmware=app'], { cwd: dir, timeoutMs: 120_000 });
       const r = await results(dir);
       expect(r.scenarios.every((s) => s.file.startsWith('hilt/scenarios/firmware/')), stdout).to.equal(true);
-      expect([0, 1]).to.include(code);
+      // Whatever the catalogue's verdicts on the app, the run itself worked (no usage or bench error).
+      expect([0, 1], stdout + stderr).to.include(code);
     });
   });
 });
