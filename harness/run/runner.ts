@@ -201,7 +201,8 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         // The lab binds with the certificates as they are, and only then do they learn the lab
         // hosts (as `hilt broker --host` does): a host given in error never reaches the server
         // certificates, where it would stay until --force.
-        pki = await ensurePki({ dir: config.certsDir });
+        // A firmware build's device certificate is minted now: the emulated app is given it before it boots.
+        pki = await ensurePki({ dir: config.certsDir, ...(firmware ? { devices: [config.firmware.deviceId] } : {}) });
         warnAbout(pki);
         lab = await startLab({
           pki, host: labHost,

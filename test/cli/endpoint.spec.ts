@@ -3,12 +3,16 @@
  * (The command itself, with the endpoint up, is tested once the lab's endpoint exists.)
  */
 import { expect } from 'chai';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import mqtt from 'mqtt';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { endpointHeader, writeEndpointFiles } from '../../harness/cli/endpoint.ts';
 import type { EndpointMaterials } from '../../harness/run/endpoint-contract.ts';
-import { hilt, tempDir, withLabPki } from '../helpers.ts';
+import { HILT_BIN, hilt, tempDir, withLabPki } from '../helpers.ts';
+import { labHasEndpoint } from '../run/firmware-doubles.ts';
 
 const hasGcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -78,4 +82,78 @@ int main(int argc, char **argv) {
       });
     }
   });
+
+  describe('the command, with the lab\'s endpoint', function () {
+    this.timeout(30_000);
+    before(async function () {
+      if (!(await labHasEndpoint(lab.pki))) {
+        console.log('      (skipped: this lab has no endpoint yet)');
+        this.skip();
+      }
+    });
+
+    /** `hilt endpoint --json ...` in the background; resolves each JSON line's wait as it comes. */
+    function start(cwd: string, args: string[]) {
+      const child = spawn(process.execPath, [HILT_BIN, 'endpoint', '--json', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const seen: Array<Record<string, unknown>> = [];
+      let raw = '';
+      child.stdout!.on('data', (b: Buffer) => { raw += b.toString(); });
+      const lines = createInterface({ input: child.stdout! });
+      lines.on('line', (line) => { seen.push(JSON.parse(line) as Record<string, unknown>); lines.emit('json'); });
+      const waitFor = (match: (o: Record<string, unknown>) => boolean) => new Promise<Record<string, unknown>>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not seen within 20 s; stdout so far: ${raw}`)), 20_000);
+        const check = () => {
+          const found = seen.find(match);
+          if (found) { clearTimeout(timer); lines.off('json', check); resolve(found); }
+        };
+        lines.on('json', check);
+        check();
+      });
+      return { child, exited, waitFor, raw: () => raw };
+    }
+
+    it('writes the files, prints the URI and paths (never a key), serves a device with them, and stops on Ctrl-C', async function () {
+      const { dir: cwd, remove: rm } = await tempDir();
+      const ep = start(cwd, ['--port', '0', '--certs', 'certs', '--device', 'bench-7']);
+      try {
+        const info = await ep.waitFor((o) => o.type === 'endpoint');
+        await ep.waitFor((o) => o.type === 'ready');
+        const files = info.files as Record<string, string>;
+        expect(files.header).to.equal(join(cwd, 'hil', 'endpoint', 'hilt_endpoint.h'));
+        expect((await stat(files.key!)).mode & 0o777).to.equal(0o600);
+        expect(info.clientId).to.equal('bench-7');
+        const client = await mqtt.connectAsync(String(info.uri), {
+          ca: await readFile(files.ca!, 'utf8'), cert: await readFile(files.cert!, 'utf8'), key: await readFile(files.key!, 'utf8'),
+          clientId: 'bench-7', servername: 'localhost', reconnectPeriod: 0, connectTimeout: 5_000,
+        } as mqtt.IClientOptions, false);
+        await client.endAsync();
+        const attempt = await ep.waitFor((o) => o.type === 'attempt');
+        expect(attempt).to.include({ listener: 'endpoint' });
+        expect(ep.raw()).to.not.include('PRIVATE KEY');
+        ep.child.kill('SIGINT');
+        expect(await ep.exited).to.equal(0);
+      } finally {
+        ep.child.kill('SIGKILL');
+        await rm();
+      }
+    });
+
+    it('a port in use: one line naming it, exit 2', async function () {
+      const { dir: cwd, remove: rm } = await tempDir();
+      const holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const port = (holder.address() as AddressInfo).port;
+      try {
+        const ran = await hilt(['endpoint', '--port', String(port), '--certs', 'certs'], { cwd, timeoutMs: 20_000 });
+        expect(ran.code).to.equal(2);
+        expect(ran.stderr).to.match(new RegExp(`^hilt: .*${port}.*EADDRINUSE.*\\n$`));
+        expect(ran.stderr.trim().split('\n')).to.have.length(1);
+      } finally {
+        await new Promise((resolve) => holder.close(resolve));
+        await rm();
+      }
+    });
+  });
 });
+

@@ -144,6 +144,16 @@ describe('targets', function () {
       expect(() => resolveTarget(`emulator:?firmware=app&settings=${fifo}`)).to.throw(UsageError, /settings file ".*app-fifo" is not a regular file: give a JSON file of app settings$/);
     });
 
+    it('an app settings file is checked when the target is read: unknown or bad settings in one line; good ones taken', async function () {
+      const path = join(dir, 'overrides.json');
+      await writeFile(path, JSON.stringify({ reconnect: { policy: 'backoff-jitter', baseMs: 100 }, defects: ['no-jitter'], timeScale: 0.1 }));
+      expect(resolveTarget(`emulator:?firmware=app&settings=${path}`)).to.include({ mode: 'firmware' });
+      await writeFile(path, JSON.stringify({ defects: ['no-tls'] }));
+      expect(() => resolveTarget(`emulator:?firmware=app&settings=${path}`)).to.throw(UsageError, /^target emulator:\?firmware=app&settings=.*overrides\.json: settings file .*overrides\.json: defects: "no-tls" is not a defect; known: /);
+      await writeFile(path, JSON.stringify({ keepalive: 60 }));
+      expect(() => resolveTarget(`emulator:?firmware=app&settings=${path}`)).to.throw(UsageError, /: keepalive: unknown setting; known: /);
+    });
+
     it('a named pipe is refused without opening it (which would wait for a writer)', function () {
       const path = join(dir, 'fifo');
       execFileSync('mkfifo', [path]);

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { createServer, type AddressInfo } from 'node:net';
 import { DeviceError, PanicError } from '../../harness/device/device.ts';
 import { FirmwareDevice } from '../../harness/device/firmware.ts';
+import { resolveTarget } from '../../harness/device/targets/index.ts';
 import { defaultConfig } from '../../harness/run/config.ts';
 import { FirmwareContext, NoAttemptError, type FirmwareSession } from '../../harness/run/firmware-session.ts';
 import type { ScenarioRecord } from '../../harness/run/session.ts';
@@ -77,15 +78,6 @@ describe('firmware scenario context', function () {
       'check the broker URI its test build has (hilt endpoint), its network, and that it runs');
   });
 
-  it('a device that connects to a profile listener instead is named: which port, which listener', async function () {
-    const wrong = ctx.lab.listener('good');
-    const { c, rec } = await start(wrong.url, 2_000);
-    const err = await rejection(c.until('an MQTT CONNECT', (attempts) => attempts.find((a) => a.mqtt)));
-    expect(err).to.be.instanceOf(NoAttemptError);
-    expect(err.message).to.include(`it was told to use ${endpoint.url}; the device connected to port ${wrong.port} (listener good) instead of the endpoint: its broker URI names the wrong port`);
-    expect(rec.notes).to.include(`the device connected to port ${wrong.port} (listener good) instead of the endpoint: its broker URI names the wrong port`);
-  });
-
   it('a check that never holds fails at the bound with what it waited for, as the firmware\'s failure', async function () {
     const { c } = await start(endpoint.url, 1_500);
     const err = await rejection(c.until('a PUBLISH on devices/esp32-hilt/telemetry', () => undefined));
@@ -104,4 +96,35 @@ describe('firmware scenario context', function () {
     expect(err).to.be.instanceOf(PanicError);
     expect(err.message).to.include('LoadProhibited');
   });
+
+  it('the emulated application as a target: provisioned from the endpoint\'s materials, judged from the endpoint\'s records, reset by the target', async function () {
+    const target = resolveTarget('emulator:?firmware=app');
+    const m = await endpoint.materials(DEVICE);
+    target.provision!({ uri: m.uri, caBundlePem: m.caBundlePem, certPem: m.certPem, keyPem: m.keyPem, clientId: DEVICE });
+    device = await FirmwareDevice.open(await target.transport());
+    try {
+      const rec: ScenarioRecord = { samples: [], notes: [], attemptMark: ctx.lab.attempts.mark(), consoleLog: null, panic: null, warnings: [] };
+      const session: FirmwareSession = {
+        device, lab: ctx.lab, endpoint, pki: ctx.pki, config: defaultConfig(), deviceId: DEVICE, uri: endpoint.url,
+        begin: async () => {}, end: () => endpoint.refuse(), record: () => rec, knownStateBoundMs: () => 0,
+      };
+      const mark = ctx.lab.attempts.mark();
+      endpoint.serve({ tls: { server: 'server-valid' } });
+      const c = new FirmwareContext(session, rec, { timedOut: false } as Mocha.Test, 20_000, 1, mark);
+      const first = await c.until('a CONNECT from the app', (attempts) => attempts.find((a) => a.mqtt));
+      expect(first.tls?.outcome).to.equal('ok');
+      expect(device.identity).to.include({ project: 'hilt_mqtt_app', version: '1.0.0' });
+      expect(device.identity.elfSha256).to.match(/^[0-9a-f]{8,}$/);
+      // The target's reset reboots the app: the boot banner again and a new session on the endpoint.
+      const bootMark = device.mark();
+      expect(await device.whileResetting(() => target.resetDevice!())).to.equal(true);
+      const second = await c.until('a CONNECT after the reset', (attempts) => attempts.find((a) => a.mqtt && a.id > first.id));
+      expect(second.id).to.be.above(first.id);
+      expect(device.consoleSince(bootMark).some((l) => l.includes('rst:0x1 (POWERON_RESET)'))).to.equal(true);
+      expect(device.panics).to.deep.equal([]);
+    } finally {
+      await target.close();
+    }
+  });
 });
+

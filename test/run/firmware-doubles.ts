@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import type { Lab } from '../../harness/lab/index.ts';
 import type { Pki } from '../../harness/pki/index.ts';
 import type { Endpoint, EndpointBehaviour, EndpointMaterials } from '../../harness/run/endpoint-contract.ts';
@@ -19,7 +20,7 @@ export interface StandIn extends Endpoint {
   close(): Promise<void>;
 }
 
-export async function standInEndpoint(pki: Pki, lab: Lab): Promise<StandIn> {
+export async function standInEndpoint(pki: Pki, lab: Lab, listenPort = 0): Promise<StandIn> {
   const broker = await Aedes.createBroker();
   const events = new EventEmitter();
   const served: StandIn['served'] = [];
@@ -41,15 +42,18 @@ export async function standInEndpoint(pki: Pki, lab: Lab): Promise<StandIn> {
     }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    socket.once('data', () => {
-      // The first bytes after the handshake are the device's CONNECT.
-      events.emit('packet', record, { dir: 'in', atMs: lab.attempts.elapsed(record), type: 'connect', bytes: 0 });
-      record.mqtt = { clientId: '', keepalive: 0, clean: true, protocolVersion: 4, username: null, connack: 0 };
+    // The first packet after the handshake is the device's CONNECT: recorded before the broker answers it.
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    parser.once('packet', (packet: mqttPacket.Packet) => {
+      if (packet.cmd !== 'connect') return;
+      record.mqtt = { clientId: packet.clientId, keepalive: packet.keepalive ?? 0, clean: packet.clean ?? true, protocolVersion: 4, username: null, connack: null };
+      events.emit('packet', record, { dir: 'in', atMs: lab.attempts.elapsed(record), type: 'connect', clientId: packet.clientId, bytes: 0 });
       lab.attempts.settle(record);
     });
+    socket.on('data', (chunk: Buffer) => { if (!record.mqtt) parser.parse(chunk); });
     broker.handle(socket);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(listenPort, '127.0.0.1', resolve); });
   const port = (server.address() as AddressInfo).port;
   const url = `mqtts://127.0.0.1:${port}`;
   return {
@@ -86,6 +90,7 @@ export class TinyFirmware {
   constructor(private readonly settings: { uri: string; ca: string; cert: string; key: string; clientId: string; retryMs: number }) {}
 
   private log(level: 'I' | 'E' | 'W', tag: string, message: string): void {
+    if (this.stream.writableEnded) return;
     this.stream.write(`${level} (${Date.now() - this.t0}) ${tag}: ${message}\r\n`);
   }
 
@@ -117,4 +122,65 @@ export class TinyFirmware {
     await new Promise<void>((resolve) => (this.client ? this.client.end(true, {}, () => resolve()) : resolve()));
     this.stream.end();
   }
+}
+
+/**
+ * A board in firmware mode behind a TCP port (as ser2net or QEMU's -serial tcp offer one): each
+ * time hilt opens the port the tiny firmware boots, connects to `settings.uri` and prints its
+ * console there. Nothing hilt might write is read.
+ */
+export async function tcpFirmware(settings: ConstructorParameters<typeof TinyFirmware>[0]): Promise<{ port: number; close(): Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const running = new Set<TinyFirmware>();
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    const fw = new TinyFirmware(settings);
+    running.add(fw);
+    fw.stream.pipe(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => { sockets.delete(socket); running.delete(fw); void fw.close(); });
+    fw.boot();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    async close() {
+      for (const fw of running) await fw.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A port nothing listens on (bound, read back, released). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Whether this hilt's lab starts an endpoint (issue 8, part A); the end-to-end firmware tests need it. */
+export async function labHasEndpoint(pki: Pki): Promise<boolean> {
+  const { startLab } = await import('../../harness/lab/index.ts');
+  const { endpointOf } = await import('../../harness/run/endpoint-contract.ts');
+  const lab = await startLab({ pki, profiles: [], endpoint: { port: 0 } } as Parameters<typeof startLab>[0]);
+  try {
+    return endpointOf(lab) !== null;
+  } finally {
+    await lab.close();
+  }
+}
+
+/** A firmware scenario file of the test's own, importing hilt by absolute path. */
+export async function writeFirmwareScenario(dir: string, name: string, body: string): Promise<string> {
+  const { writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { REPO } = await import('../helpers.ts');
+  const path = join(dir, name);
+  await writeFile(path, `import { expect, firmwareScenario } from '${join(REPO, 'harness', 'index.ts')}';\n${body}\n`);
+  return path;
 }

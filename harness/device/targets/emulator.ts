@@ -4,7 +4,10 @@
  * esp-mqtt application instead (firmware mode), pointed at the lab's endpoint.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { openStreamBoard, readSdkconfigFile, SdkconfigError, SdkconfigFileError, type BoardSettings, type StreamBoard } from '../../../emulator/index.ts';
+import {
+  AppSettingsError, openAppBoard, openStreamBoard, parseAppSettingsOverrides, readSdkconfigFile, SdkconfigError, SdkconfigFileError,
+  type AppBoard, type AppSettings, type BoardSettings, type StreamBoard,
+} from '../../../emulator/index.ts';
 import { UsageError, errnoOf, printable, quoted } from '../../errors.ts';
 import { MemoryTransport } from '../../transport/memory.ts';
 import type { DeviceMaterials, Target, TargetKind } from './target.ts';
@@ -25,18 +28,6 @@ function sdkconfigFrom(url: string, path: string): BoardSettings['sdkconfig'] {
  * reconnect wait becomes 0.5 s, so the firmware catalogue runs in seconds on CI.
  */
 export const CI_TIME_SCALE = 0.05;
-
-/** The emulator's application firmware, as emulator/index.ts offers it (issue 8, part B). */
-interface AppBoard {
-  stream: import('node:stream').Duplex;
-  reset(): Promise<void>;
-  close(): Promise<void>;
-}
-interface AppModule {
-  openAppBoard(settings: Record<string, unknown>): AppBoard;
-  parseAppSettings(json: unknown, where: string): Record<string, unknown>;
-}
-const appModule = async () => (await import('../../../emulator/index.ts')) as unknown as AppModule;
 
 const MAX_SETTINGS_BYTES = 1024 * 1024;
 
@@ -62,33 +53,40 @@ function settingsFile(url: string, path: string): Record<string, unknown> {
   }
 }
 
+/** The settings file's overrides, checked now: a bad file stops the run before anything starts. */
+function overridesFrom(url: string, path: string): Partial<AppSettings> {
+  const json = settingsFile(url, path);
+  try {
+    const parsed = parseAppSettingsOverrides(json, `settings file ${path}`);
+    // Only what the file says: the endpoint's values stand for the rest.
+    return Object.fromEntries(Object.keys(json).map((k) => [k, parsed[k as keyof AppSettings]])) as Partial<AppSettings>;
+  } catch (err) {
+    if (err instanceof AppSettingsError) throw new UsageError(`target ${url}: ${printable(err.message)}`, { cause: err });
+    throw err;
+  }
+}
+
 function appTarget(url: string, o: Map<string, string>): Target {
   for (const key of ['sdkconfig', 'heap', 'realtime']) {
     if (o.has(key)) throw new UsageError(`target ${url}: ${key} is an option of the agent emulator: firmware=app takes settings=FILE (and mode=firmware)`);
   }
   const path = o.get('settings');
-  const file = path === undefined ? {} : settingsFile(url, path);
-  const where = path === undefined ? `target ${url}` : `settings file ${path}`;
-  let settings: Record<string, unknown> | null = null;
+  const overrides = path === undefined ? {} : overridesFrom(url, path);
+  let settings: AppSettings | null = null;
   let board: AppBoard | null = null;
-  const parse = async (json: Record<string, unknown>) => {
-    try {
-      return (await appModule()).parseAppSettings({ timeScale: CI_TIME_SCALE, ...json }, where);
-    } catch (err) {
-      throw new UsageError(`target ${url}: ${printable((err as Error).message)}`, { cause: err });
-    }
-  };
   return {
     url, kind: 'emulator', reset: 'agent', mode: 'firmware',
     description: `emulated ESP32 running an esp-mqtt application${path ? ` (${path})` : ''}`,
     provision(m: DeviceMaterials) {
-      settings = { brokerUri: m.uri, caPem: m.caBundlePem, certPem: m.certPem, keyPem: m.keyPem, clientId: m.clientId, ...file };
+      settings = {
+        timeScale: CI_TIME_SCALE, brokerUri: m.uri, caPem: m.caBundlePem, certPem: m.certPem, keyPem: m.keyPem, clientId: m.clientId,
+        ...overrides,
+      };
     },
     async transport() {
       if (!settings) throw new UsageError(`target ${url}: the emulated application was not given the endpoint's settings`);
-      const checked = await parse(settings);
       await board?.close();
-      board = (await appModule()).openAppBoard(checked);
+      board = openAppBoard(settings);
       return new MemoryTransport(board.stream, 'emulated ESP32 (application firmware)');
     },
     async resetDevice() {
