@@ -8,3 +8,4 @@ export { expect, datesUnchecked, describeResult, expectDeviceCertificateRefused 
 export type { Attempt, Lab } from './lab/index.ts';
 export type { ConnectResult, HelloReply } from './protocol/index.ts';
 export { flagsOf } from './protocol/index.ts';
+export * from './firmware/index.ts';
