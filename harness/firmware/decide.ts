@@ -55,14 +55,3 @@ export function conclude(ctx: Pick<JudgingContext, 'warn' | 'note'>, j: Judgemen
   else if (j.verdict === 'warn') ctx.warn(j.reason);
   else throw new AssertionError(j.reason);
 }
-
-/**
- * A per-scenario number from hilt.config.json (`firmware.scenarios[title][name]`), e.g. the
- * reconnect rule's minimum wait for a device whose timing is scaled; `fallback` when not set.
- * Read from the context's `settings` (the scenario's entry), when the runner provides one.
- */
-export function scenarioSetting(ctx: object, name: string, fallback: number): number {
-  const settings = (ctx as { settings?: Record<string, unknown> }).settings;
-  const value = settings?.[name];
-  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
-}

@@ -7,5 +7,5 @@ export {
   keepaliveDeadline, packetMs, reconnectIntervals, sentConnect, sessions, startMs, suiteClass,
 } from './verdicts.ts';
 export type { Judgement, SuiteClass, Verdict } from './verdicts.ts';
-export { conclude, decide, scenarioSetting, waitFor } from './decide.ts';
+export { conclude, decide, waitFor } from './decide.ts';
 export type { JudgingContext } from './decide.ts';

@@ -4,6 +4,7 @@
  * a judgement that returns undefined while it cannot decide yet; with `final` set (the wait is
  * over) every judgement decides. The rules are the verdict table of docs/firmware-mode.md.
  */
+import { printable } from '../errors.ts';
 import { classifyBackoff, formatIntervals } from './backoff.ts';
 import type { Attempt, ClientHelloRecord, PacketRecord } from './records.ts';
 
@@ -13,9 +14,10 @@ export interface Judgement {
   reason: string;
 }
 
-const pass = (reason: string): Judgement => ({ verdict: 'pass', reason });
-const warn = (reason: string): Judgement => ({ verdict: 'warn', reason });
-const fail = (reason: string): Judgement => ({ verdict: 'fail', reason });
+// Reasons quote what the device sent (topics, alert names, suite names): kept to one line.
+const pass = (reason: string): Judgement => ({ verdict: 'pass', reason: printable(reason) });
+const warn = (reason: string): Judgement => ({ verdict: 'warn', reason: printable(reason) });
+const fail = (reason: string): Judgement => ({ verdict: 'fail', reason: printable(reason) });
 
 // --- cipher suites ------------------------------------------------------------------------------
 
@@ -156,6 +158,9 @@ export function judgeRefusal(a: Attempt, what: string, alertExpected: boolean): 
 export const sessions = (attempts: readonly Attempt[]): Attempt[] =>
   attempts.filter((a) => a.mqtt?.connack === 0 || packets(a, 'out', 'connack').some((p) => p.returnCode === 0 && !p.withheld));
 
+/** A packet's id as a reason shows it (a malformed packet may have none). */
+const idOf = (p: PacketRecord) => (p.id === undefined ? '(none)' : String(p.id));
+
 /** PUBLISH with QoS >= 1 the device sent. */
 const devicePublishes = (a: Attempt) => packets(a, 'in', 'publish').filter((p) => (p.qos ?? 0) >= 1);
 
@@ -173,24 +178,24 @@ export function judgePublishRetry(attempts: readonly Attempt[], final = false): 
   const after = (p: PacketRecord) => seconds(p.atMs - first!.atMs);
   if (resend) {
     return resend.dup
-      ? pass(`resent packet id ${id} with DUP ${after(resend)} after the first PUBLISH, on the same connection`)
-      : fail(`resent packet id ${id} without the DUP flag ${after(resend)} after the first PUBLISH`);
+      ? pass(`resent packet id ${idOf(first!)} with DUP ${after(resend)} after the first PUBLISH, on the same connection`)
+      : fail(`resent packet id ${idOf(first!)} without the DUP flag ${after(resend)} after the first PUBLISH`);
   }
   const newId = later.find((p) => p.dup);
-  if (newId) return fail(`retried with a new packet id ${newId.id} (DUP) instead of ${id}, ${after(newId)} after the first PUBLISH`);
-  if (later.length >= 3) return fail(`sent PUBLISH ids ${later.map((p) => p.id).join(', ')} but never resent unacknowledged id ${id}`);
+  if (newId) return fail(`retried with a new packet id ${idOf(newId)} (DUP) instead of ${idOf(first!)}, ${after(newId)} after the first PUBLISH`);
+  if (later.length >= 3) return fail(`sent PUBLISH ids ${later.map(idOf).join(', ')} but never resent unacknowledged id ${idOf(first!)}`);
   if (a.closed) {
     const next = attempts.find((x) => x.id > a.id);
-    return fail(`${a.closed.by === 'device' ? 'disconnected' : 'lost the connection'} ${seconds(a.closed.afterMs - first!.atMs)} after the unacknowledged PUBLISH (id ${id}) instead of resending it${next ? ' and reconnected' : ''}`);
+    return fail(`${a.closed.by === 'device' ? 'disconnected' : 'lost the connection'} ${seconds(a.closed.afterMs - first!.atMs)} after the unacknowledged PUBLISH (id ${idOf(first!)}) instead of resending it${next ? ' and reconnected' : ''}`);
   }
-  return final ? fail(`never resent unacknowledged PUBLISH id ${id} (${later.length} other PUBLISHes)`) : undefined;
+  return final ? fail(`never resent unacknowledged PUBLISH id ${idOf(first!)} (${later.length} other PUBLISHes)`) : undefined;
 }
 
 /** MQTT Subscribe: a SUBSCRIBE, and its topics. */
 export function judgeSubscribe(attempts: readonly Attempt[], final = false): Judgement | undefined {
   for (const a of attempts) {
     const s = packets(a, 'in', 'subscribe')[0];
-    if (s) return pass(`SUBSCRIBE (id ${s.id}) to ${(s.topics ?? []).join(', ') || 'its topics'}`);
+    if (s) return pass(`SUBSCRIBE (id ${idOf(s)}) to ${(s.topics ?? []).join(', ') || 'its topics'}`);
   }
   return final ? fail('sent no SUBSCRIBE in time') : undefined;
 }
@@ -201,10 +206,10 @@ export function judgeSubscribeRetry(attempts: readonly Attempt[], final = false)
   if (!a) return final ? fail('sent no SUBSCRIBE in time') : undefined;
   const [first, ...later] = packets(a, 'in', 'subscribe');
   const again = later.find((p) => p.id === first!.id);
-  if (again) return pass(`resent SUBSCRIBE id ${first!.id} ${seconds(again.atMs - first!.atMs)} after the first, on the same connection`);
-  if (later.length) return fail(`resent the SUBSCRIBE with a new packet id ${later[0]!.id} instead of ${first!.id}`);
-  if (a.closed) return fail(`${a.closed.by === 'device' ? 'disconnected' : 'lost the connection'} ${seconds(a.closed.afterMs - first!.atMs)} after the unanswered SUBSCRIBE (id ${first!.id}) instead of resending it`);
-  return final ? fail(`never resent the unanswered SUBSCRIBE id ${first!.id}`) : undefined;
+  if (again) return pass(`resent SUBSCRIBE id ${idOf(first!)} ${seconds(again.atMs - first!.atMs)} after the first, on the same connection`);
+  if (later.length) return fail(`resent the SUBSCRIBE with a new packet id ${idOf(later[0]!)} instead of ${idOf(first!)}`);
+  if (a.closed) return fail(`${a.closed.by === 'device' ? 'disconnected' : 'lost the connection'} ${seconds(a.closed.afterMs - first!.atMs)} after the unanswered SUBSCRIBE (id ${idOf(first!)}) instead of resending it`);
+  return final ? fail(`never resent the unanswered SUBSCRIBE id ${idOf(first!)}`) : undefined;
 }
 
 /**
@@ -217,11 +222,11 @@ export function judgeDelivery(attempts: readonly Attempt[], topic: string, final
     if (!sent) continue;
     const ack = packets(a, 'in', 'puback').find((p) => p.id === sent.id && p.atMs >= sent.atMs);
     const size = `${sent.bytes} B`;
-    if (ack) return pass(`PUBACK for packet id ${sent.id} (${size} PUBLISH) ${seconds(ack.atMs - sent.atMs)} after it was sent`);
+    if (ack) return pass(`PUBACK for packet id ${idOf(sent)} (${size} PUBLISH) ${seconds(ack.atMs - sent.atMs)} after it was sent`);
     const wrong = packets(a, 'in', 'puback').find((p) => p.atMs >= sent.atMs);
-    if (wrong) return fail(`acknowledged packet id ${wrong.id}, not ${sent.id}`);
-    if (a.closed) return fail(`${a.closed.by === 'device' ? 'dropped the connection' : 'lost the connection'} ${seconds(a.closed.afterMs - sent.atMs)} after the ${size} PUBLISH (id ${sent.id}) without a PUBACK${a.closedHow ? ` (${a.closedHow})` : ''}`);
-    return final ? fail(`no PUBACK for the ${size} PUBLISH (id ${sent.id})`) : undefined;
+    if (wrong) return fail(`acknowledged packet id ${idOf(wrong)}, not ${idOf(sent)}`);
+    if (a.closed) return fail(`${a.closed.by === 'device' ? 'dropped the connection' : 'lost the connection'} ${seconds(a.closed.afterMs - sent.atMs)} after the ${size} PUBLISH (id ${idOf(sent)}) without a PUBACK${a.closedHow ? ` (${a.closedHow})` : ''}`);
+    return final ? fail(`no PUBACK for the ${size} PUBLISH (id ${idOf(sent)})`) : undefined;
   }
   return final ? fail(`the endpoint never delivered a PUBLISH on ${topic}`) : undefined;
 }
@@ -267,17 +272,17 @@ export function judgeResumedSession(a: Attempt, topic: string, final = false): J
   const connack = packets(a, 'out', 'connack')[0];
   if (connack && connack.sessionPresent === false) return fail('the endpoint answered session-present 0: the device did not resume its session (does it connect with clean session 0?)');
   const sub = packets(a, 'in', 'subscribe')[0];
-  if (sub) return fail(`subscribed again (id ${sub.id}, ${(sub.topics ?? []).join(', ')}) although the endpoint said session-present 1`);
+  if (sub) return fail(`subscribed again (id ${idOf(sub)}, ${(sub.topics ?? []).join(', ')}) although the endpoint said session-present 1`);
   const stored = packets(a, 'out', 'publish').find((p) => p.topic === topic);
   const ack = stored && packets(a, 'in', 'puback').find((p) => p.id === stored.id);
   if (ack) {
     const later = (a.packets ?? []).some((p) => p.dir === 'in' && p.atMs > ack.atMs);
-    if (later || final) return pass(`resumed without subscribing again and acknowledged the stored message (id ${stored!.id})`);
+    if (later || final) return pass(`resumed without subscribing again and acknowledged the stored message (id ${idOf(stored!)})`);
     return undefined;
   }
-  if (a.closed) return fail(stored ? `closed without acknowledging the stored message (id ${stored.id})` : 'closed before the stored message was delivered');
+  if (a.closed) return fail(stored ? `closed without acknowledging the stored message (id ${idOf(stored)})` : 'closed before the stored message was delivered');
   if (!final) return undefined;
-  return fail(stored ? `never acknowledged the stored message (id ${stored.id})` : 'the stored message was never delivered: did the device resume the same client id?');
+  return fail(stored ? `never acknowledged the stored message (id ${idOf(stored)})` : 'the stored message was never delivered: did the device resume the same client id?');
 }
 
 /**
@@ -287,7 +292,7 @@ export function judgeResumedSession(a: Attempt, topic: string, final = false): J
  */
 export function judgeExpiredSession(a: Attempt, final = false): Judgement | undefined {
   const sub = packets(a, 'in', 'subscribe')[0];
-  if (sub) return pass(`subscribed again (id ${sub.id}, ${(sub.topics ?? []).join(', ')}) after session-present 0`);
+  if (sub) return pass(`subscribed again (id ${idOf(sub)}, ${(sub.topics ?? []).join(', ')}) after session-present 0`);
   // An application may publish once before it subscribes; a second PUBLISH or a PINGREQ without
   // a SUBSCRIBE means it has settled into its session without one.
   const sent = (a.packets ?? []).filter((p) => p.dir === 'in' && (p.type === 'publish' || p.type === 'pingreq'));
