@@ -30,9 +30,12 @@ export async function waitFor<T>(ctx: JudgingContext, what: string, check: (atte
   }
 }
 
-/** A timeout of ctx.until(), as opposed to a panic, a lost device or a cut-off scenario. */
+/**
+ * A timeout of ctx.until() (FirmwareContext.timeoutError: "<what>: not seen within N ms (...)"),
+ * as opposed to a panic, a device gone, no attempt at all, or a scenario cut off: those stand.
+ */
 function isTimeout(err: unknown): boolean {
-  return err instanceof Error && /\b(within|timed out|timeout|in time)\b/i.test(err.message) && !/panic|Guru Meditation|abort\(\)/i.test(err.message);
+  return err instanceof Error && err.constructor === Error && /: not seen within \d+ ms\b/.test(err.message);
 }
 
 /**

@@ -2,9 +2,9 @@
 export { classifyBackoff, formatIntervals, BackoffInputError } from './backoff.ts';
 export type { BackoffClass, BackoffResult } from './backoff.ts';
 export {
-  closeMs, judgeBackoff, judgeCipherSuites, judgeDelivery, judgeExpiredSession, judgeHandshake, judgeKeepalive,
+  acknowledgedSubscription, closeMs, judgeBackoff, judgeCipherSuites, judgeDelivery, judgeExpiredSession, judgeHandshake, judgeKeepalive,
   judgePublishRetry, judgeReconnectWait, judgeRefusal, judgeResumedSession, judgeSubscribe, judgeSubscribeRetry,
-  keepaliveDeadline, packetMs, reconnectIntervals, sentConnect, sessions, startMs, suiteClass,
+  keepaliveDeadline, packetMs, packetsOf, reconnectIntervals, sentConnect, sessions, startMs, suiteClass,
 } from './verdicts.ts';
 export type { Judgement, SuiteClass, Verdict } from './verdicts.ts';
 export { conclude, decide, waitFor } from './decide.ts';

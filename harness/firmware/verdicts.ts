@@ -113,6 +113,25 @@ export function judgeReconnectWait(waitMs: number, minMs = 1000): Judgement {
 const packets = (a: Attempt, dir: 'in' | 'out', type: string): PacketRecord[] =>
   (a.packets ?? []).filter((p) => p.dir === dir && p.type === type);
 
+/** The MQTT packets of an attempt going one way, of one type (all of them without a type). */
+export function packetsOf(a: Attempt, dir: 'in' | 'out', type?: string): PacketRecord[] {
+  return (a.packets ?? []).filter((p) => p.dir === dir && (type === undefined || p.type === type));
+}
+
+/**
+ * The first SUBSCRIBE the broker acknowledged (so the subscription is registered), and a
+ * concrete topic for its first filter ('+' and a trailing '#' filled in), or undefined.
+ */
+export function acknowledgedSubscription(attempts: readonly Attempt[]): { attempt: Attempt; topic: string } | undefined {
+  for (const a of attempts) {
+    const sub = packets(a, 'in', 'subscribe').find((p) => p.topics?.length);
+    if (sub && packets(a, 'out', 'suback').some((p) => p.id === sub.id && !p.withheld)) {
+      return { attempt: a, topic: sub.topics![0]!.replace(/\+/g, 'hilt').replace(/#$/, 'hilt') };
+    }
+  }
+  return undefined;
+}
+
 /** Whether the device sent an MQTT CONNECT on this attempt. */
 export const sentConnect = (a: Attempt): boolean => packets(a, 'in', 'connect').length > 0 || a.mqtt !== null;
 
