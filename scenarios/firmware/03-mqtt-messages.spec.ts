@@ -15,12 +15,27 @@ function subscribedTopic(ctx: FirmwareContext): Promise<string> {
   return ctx.until('a SUBSCRIBE the endpoint acknowledged', (as) => acknowledgedSubscription(as)?.topic);
 }
 
-async function delivery(ctx: FirmwareContext, size: number): Promise<void> {
+/**
+ * Publishes `size` bytes QoS 1 to a topic the device subscribed to and judges its PUBACK. With
+ * `staysUp`, a PUBACK passes only once the device also shows it is still there afterwards (any
+ * packet on the same connection); a close after it fails, and a device quiet until the bound is
+ * taken as still connected.
+ */
+async function delivery(ctx: FirmwareContext, size: number, staysUp = false): Promise<void> {
   const topic = await subscribedTopic(ctx);
   const payload = Buffer.alloc(size, 'h');
   payload.write(`hilt ${size} B`);
   await ctx.endpoint.publish(topic, payload, 1);
-  await decide(ctx, `a PUBACK for the ${size} B PUBLISH on ${topic}`, (as, final) => judgeDelivery(as, topic, final));
+  await decide(ctx, `a PUBACK for the ${size} B PUBLISH on ${topic}${staysUp ? ', and the device still connected after it' : ''}`, (as, final) => {
+    const j = judgeDelivery(as, topic, final);
+    if (!j || j.verdict !== 'pass' || !staysUp) return j;
+    const a = as.find((x) => packetsOf(x, 'in', 'puback').length > 0 && packetsOf(x, 'out', 'publish').some((p) => p.topic === topic))!;
+    const ack = packetsOf(a, 'in', 'puback').at(-1)!;
+    const after = packetsOf(a, 'in').find((p) => p.atMs > ack.atMs);
+    if (a.closed) return { verdict: 'fail', reason: `${j.reason}, then ${a.closed.by === 'device' ? 'dropped the connection' : 'lost the connection'} ${Math.round(a.closed.afterMs - ack.atMs)} ms later` };
+    if (after) return { verdict: 'pass', reason: `${j.reason}; still connected (${after.type.toUpperCase()} ${Math.round(after.atMs - ack.atMs)} ms later)` };
+    return final ? { verdict: 'pass', reason: `${j.reason}; still connected when the bound ended` } : undefined;
+  });
 }
 
 describe('MQTT messages', () => {
@@ -48,5 +63,5 @@ describe('MQTT messages', () => {
 
   firmwareScenario('MQTT QoS 1 Delivery (PUBACK)', { endpoint: { tls: { server: 'server-valid' } } }, (ctx) => delivery(ctx, 64));
 
-  firmwareScenario('MQTT Large Payload', { endpoint: { tls: { server: 'server-valid' } } }, (ctx) => delivery(ctx, LARGE_PAYLOAD));
+  firmwareScenario('MQTT Large Payload', { endpoint: { tls: { server: 'server-valid' } } }, (ctx) => delivery(ctx, LARGE_PAYLOAD, true));
 });
