@@ -1,9 +1,14 @@
-/** `emulator[:?sdkconfig=FILE&heap=BYTES&realtime=1]`: hilt's emulated ESP32, in this process. */
+/**
+ * `emulator[:?sdkconfig=FILE&heap=BYTES&realtime=1]`: hilt's emulated ESP32 running the test agent,
+ * in this process; `emulator:?firmware=app[&settings=FILE]`: the same board running a typical
+ * esp-mqtt application instead (firmware mode), pointed at the lab's endpoint.
+ */
+import { readFileSync, statSync } from 'node:fs';
 import { openStreamBoard, readSdkconfigFile, SdkconfigError, SdkconfigFileError, type BoardSettings, type StreamBoard } from '../../../emulator/index.ts';
-import { UsageError } from '../../errors.ts';
+import { UsageError, errnoOf, printable, quoted } from '../../errors.ts';
 import { MemoryTransport } from '../../transport/memory.ts';
-import type { TargetKind } from './target.ts';
-import { boolOption, intOption, targetOptions } from './options.ts';
+import type { DeviceMaterials, Target, TargetKind } from './target.ts';
+import { boolOption, intOption, modeOption, targetOptions } from './options.ts';
 
 function sdkconfigFrom(url: string, path: string): BoardSettings['sdkconfig'] {
   try {
@@ -15,12 +20,104 @@ function sdkconfigFrom(url: string, path: string): BoardSettings['sdkconfig'] {
   }
 }
 
+/**
+ * The emulated app's time scale unless its settings file says otherwise: esp-mqtt's 10 s
+ * reconnect wait becomes 0.5 s, so the firmware catalogue runs in seconds on CI.
+ */
+export const CI_TIME_SCALE = 0.05;
+
+/** The emulator's application firmware, as emulator/index.ts offers it (issue 8, part B). */
+interface AppBoard {
+  stream: import('node:stream').Duplex;
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+interface AppModule {
+  openAppBoard(settings: Record<string, unknown>): AppBoard;
+  parseAppSettings(json: unknown, where: string): Record<string, unknown>;
+}
+const appModule = async () => (await import('../../../emulator/index.ts')) as unknown as AppModule;
+
+const MAX_SETTINGS_BYTES = 1024 * 1024;
+
+/** The settings file's JSON object (its values win over the endpoint's: a test may aim the app elsewhere). */
+function settingsFile(url: string, path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    // Looked at before reading: a named pipe would block the run, a device never end.
+    const info = statSync(path);
+    if (!info.isFile()) throw new UsageError(`target ${url}: settings file ${quoted(path)} is not a regular file: give a JSON file of app settings`);
+    if (info.size > MAX_SETTINGS_BYTES) throw new UsageError(`target ${url}: settings file ${quoted(path)} is ${info.size} bytes, over the ${MAX_SETTINGS_BYTES}-byte limit: give a JSON file of app settings`);
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`target ${url}: settings file ${quoted(path)} cannot be read (${errnoOf(err)}): give a JSON file of app settings`);
+  }
+  try {
+    const json: unknown = JSON.parse(text);
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
+    return json as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`target ${url}: settings file ${quoted(path)} is not a JSON object (${printable((err as Error).message)}): fix the file`);
+  }
+}
+
+function appTarget(url: string, o: Map<string, string>): Target {
+  for (const key of ['sdkconfig', 'heap', 'realtime']) {
+    if (o.has(key)) throw new UsageError(`target ${url}: ${key} is an option of the agent emulator: firmware=app takes settings=FILE (and mode=firmware)`);
+  }
+  const path = o.get('settings');
+  const file = path === undefined ? {} : settingsFile(url, path);
+  const where = path === undefined ? `target ${url}` : `settings file ${path}`;
+  let settings: Record<string, unknown> | null = null;
+  let board: AppBoard | null = null;
+  const parse = async (json: Record<string, unknown>) => {
+    try {
+      return (await appModule()).parseAppSettings({ timeScale: CI_TIME_SCALE, ...json }, where);
+    } catch (err) {
+      throw new UsageError(`target ${url}: ${printable((err as Error).message)}`, { cause: err });
+    }
+  };
+  return {
+    url, kind: 'emulator', reset: 'agent', mode: 'firmware',
+    description: `emulated ESP32 running an esp-mqtt application${path ? ` (${path})` : ''}`,
+    provision(m: DeviceMaterials) {
+      settings = { brokerUri: m.uri, caPem: m.caBundlePem, certPem: m.certPem, keyPem: m.keyPem, clientId: m.clientId, ...file };
+    },
+    async transport() {
+      if (!settings) throw new UsageError(`target ${url}: the emulated application was not given the endpoint's settings`);
+      const checked = await parse(settings);
+      await board?.close();
+      board = (await appModule()).openAppBoard(checked);
+      return new MemoryTransport(board.stream, 'emulated ESP32 (application firmware)');
+    },
+    async resetDevice() {
+      if (!board) return false;
+      await board.reset();
+      return true;
+    },
+    async close() {
+      await board?.close();
+      board = null;
+    },
+  };
+}
+
 export const emulatorTarget: TargetKind = {
   kind: 'emulator',
-  summary: 'emulator[:?sdkconfig=FILE&heap=BYTES&realtime=1]  hilt\'s emulated ESP32 (default)',
+  summary: 'emulator[:?sdkconfig=FILE&heap=BYTES&realtime=1 | :?firmware=app&settings=FILE]  hilt\'s emulated ESP32 (default)',
   parse(rest, query, url) {
     if (rest !== '') throw new UsageError(`target ${url}: write options as emulator:?sdkconfig=FILE`);
-    const o = targetOptions(url, query, ['sdkconfig', 'heap', 'realtime']);
+    const o = targetOptions(url, query, ['sdkconfig', 'heap', 'realtime', 'firmware', 'settings', 'mode']);
+    const firmware = o.get('firmware');
+    if (firmware !== undefined && firmware !== 'app') {
+      throw new UsageError(`target ${url}: firmware=${firmware}: the emulator has one application firmware: firmware=app`);
+    }
+    // The agent emulator cannot run in firmware mode, nor the app in agent mode: the mode follows firmware=.
+    const mode = modeOption(url, o.get('mode'), firmware === 'app' ? 'firmware' : 'agent');
+    if (firmware === 'app' && mode === 'agent') throw new UsageError(`target ${url}: firmware=app runs the board's own application: drop mode=agent`);
+    if (mode === 'firmware' || firmware === 'app') return appTarget(url, o);
+    if (o.has('settings')) throw new UsageError(`target ${url}: settings=FILE is for the application firmware: add firmware=app`);
     const settings: BoardSettings = {
       realtime: boolOption(url, 'realtime', o.get('realtime'), false, 'as slow as the modelled ESP32'),
       ...(o.has('heap') ? { heapBytes: intOption(url, 'heap', o.get('heap'), 0, 16_384, 8 * 1024 * 1024) } : {}),
@@ -28,7 +125,7 @@ export const emulatorTarget: TargetKind = {
     };
     let board: StreamBoard | null = null;
     return {
-      url, kind: 'emulator', reset: 'agent',
+      url, kind: 'emulator', reset: 'agent', mode: 'agent',
       description: `emulated ESP32${o.has('sdkconfig') ? ` (${o.get('sdkconfig')})` : ''}`,
       async transport() {
         await board?.close();
