@@ -91,7 +91,7 @@ export function reconnectIntervals(attempts: readonly Attempt[]): number[] {
 /** MQTT Connect Backoff / Reconnect Backoff: jitter passes, strict exponential warns, the rest fails. */
 export function judgeBackoff(intervals: readonly number[]): Judgement {
   const r = classifyBackoff(intervals);
-  const figures = `(intervals ${formatIntervals(intervals)}; ${r.detail})`;
+  const figures = `(class ${r.class}; intervals ${formatIntervals(intervals)}; ${r.detail})`;
   switch (r.class) {
     case 'exponential-jitter': return pass(`exponential backoff with jitter ${figures}`);
     case 'exponential': return warn(`strictly exponential backoff without jitter ${figures}: devices that fail together retry together`);

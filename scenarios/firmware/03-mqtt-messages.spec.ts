@@ -38,30 +38,28 @@ async function delivery(ctx: FirmwareContext, size: number, staysUp = false): Pr
   });
 }
 
-describe('MQTT messages', () => {
-  firmwareScenario('MQTT Publish', { endpoint: { tls: { server: 'server-valid' } } }, async (ctx) => {
-    await decide(ctx, 'a PUBLISH', (as, final) => {
-      for (const a of as) {
-        const p = packetsOf(a, 'in', 'publish')[0];
-        if (p) return { verdict: 'pass', reason: `PUBLISH on ${p.topic ?? '?'} (QoS ${p.qos ?? 0}, ${p.bytes} B, id ${p.id ?? '-'})` };
-      }
-      return final ? { verdict: 'fail', reason: `no PUBLISH within ${ctx.bound} ms` } : undefined;
-    });
+firmwareScenario('MQTT Publish', { endpoint: { tls: { server: 'server-valid' } } }, async (ctx) => {
+  await decide(ctx, 'a PUBLISH', (as, final) => {
+    for (const a of as) {
+      const p = packetsOf(a, 'in', 'publish')[0];
+      if (p) return { verdict: 'pass', reason: `PUBLISH on ${p.topic ?? '?'} (QoS ${p.qos ?? 0}, ${p.bytes} B, id ${p.id ?? '-'})` };
+    }
+    return final ? { verdict: 'fail', reason: `no PUBLISH within ${ctx.bound} ms` } : undefined;
   });
-
-  firmwareScenario('MQTT Publish Retry (no PUBACK)', { endpoint: { tls: { server: 'server-valid' }, mqtt: { withhold: ['puback'] } } }, async (ctx) => {
-    await decide(ctx, 'the unacknowledged PUBLISH resent', (as, final) => judgePublishRetry(as, final));
-  });
-
-  firmwareScenario('MQTT Subscribe', { endpoint: { tls: { server: 'server-valid' } } }, async (ctx) => {
-    await decide(ctx, 'a SUBSCRIBE', (as, final) => judgeSubscribe(as, final));
-  });
-
-  firmwareScenario('MQTT Subscribe Retry (no SUBACK)', { endpoint: { tls: { server: 'server-valid' }, mqtt: { withhold: ['suback'] } } }, async (ctx) => {
-    await decide(ctx, 'the unanswered SUBSCRIBE resent', (as, final) => judgeSubscribeRetry(as, final));
-  });
-
-  firmwareScenario('MQTT QoS 1 Delivery (PUBACK)', { endpoint: { tls: { server: 'server-valid' } } }, (ctx) => delivery(ctx, 64));
-
-  firmwareScenario('MQTT Large Payload', { endpoint: { tls: { server: 'server-valid' } } }, (ctx) => delivery(ctx, LARGE_PAYLOAD, true));
 });
+
+firmwareScenario('MQTT Publish Retry (no PUBACK)', { endpoint: { tls: { server: 'server-valid' }, mqtt: { withhold: ['puback'] } } }, async (ctx) => {
+  await decide(ctx, 'the unacknowledged PUBLISH resent', (as, final) => judgePublishRetry(as, final));
+});
+
+firmwareScenario('MQTT Subscribe', { endpoint: { tls: { server: 'server-valid' } } }, async (ctx) => {
+  await decide(ctx, 'a SUBSCRIBE', (as, final) => judgeSubscribe(as, final));
+});
+
+firmwareScenario('MQTT Subscribe Retry (no SUBACK)', { endpoint: { tls: { server: 'server-valid' }, mqtt: { withhold: ['suback'] } } }, async (ctx) => {
+  await decide(ctx, 'the unanswered SUBSCRIBE resent', (as, final) => judgeSubscribeRetry(as, final));
+});
+
+firmwareScenario('MQTT QoS 1 Delivery (PUBACK)', { endpoint: { tls: { server: 'server-valid' } } }, (ctx) => delivery(ctx, 64));
+
+firmwareScenario('MQTT Large Payload', { endpoint: { tls: { server: 'server-valid' } } }, (ctx) => delivery(ctx, LARGE_PAYLOAD, true));

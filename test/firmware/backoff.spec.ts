@@ -168,7 +168,7 @@ describe('classifyBackoff', () => {
     it('jitter passes, strict exponential warns, constant and linear fail; each reason lists the intervals', () => {
       expect(judgeBackoff([700, 2600, 2900, 9100, 12_400, 41_000])).to.include({ verdict: 'pass' });
       expect(judgeBackoff([1000, 2000, 4000, 8000, 16_000])).to.deep.include({ verdict: 'warn' })
-        .and.to.have.property('reason').that.matches(/^strictly exponential backoff without jitter \(intervals 1000, 2000, 4000, 8000, 16000 ms; ratios/);
+        .and.to.have.property('reason').that.matches(/^strictly exponential backoff without jitter \(class exponential; intervals 1000, 2000, 4000, 8000, 16000 ms; ratios/);
       expect(judgeBackoff([10_000, 10_000, 10_000, 10_000]).verdict).to.equal('fail');
       expect(judgeBackoff([1000, 2000, 3000, 4000]).verdict).to.equal('fail');
       expect(judgeBackoff([1200, 600, 1500, 700, 1400, 800]).verdict).to.equal('warn');

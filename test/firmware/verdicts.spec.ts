@@ -95,7 +95,7 @@ describe('firmware verdicts', () => {
         return gaps.map((g) => attempt((t += g + 100) - g - 100, { closeAfterMs: 100 })).concat(attempt(t));
       };
       expect(judgeBackoff(reconnectIntervals(waits([10_000, 10_000, 10_000, 10_000, 10_000]))).reason)
-        .to.match(/^constant reconnect interval \(intervals 10000, 10000, 10000, 10000, 10000 ms; 10000–10000 ms/);
+        .to.match(/^constant reconnect interval \(class constant; intervals 10000, 10000, 10000, 10000, 10000 ms; 10000–10000 ms/);
     });
 
     it('requires a wait of at least 1 s after a successful session', () => {
