@@ -108,15 +108,13 @@ export function judgeReconnectWait(waitMs: number, minMs = 1000): Judgement {
   return waitMs >= minMs ? pass(`reconnected after ${seconds(waitMs)} ${rule}`) : fail(`reconnected after ${seconds(waitMs)} ${rule}`);
 }
 
-// --- TLS ----------------------------------------------------------------------------------------
-
-const packets = (a: Attempt, dir: 'in' | 'out', type: string): PacketRecord[] =>
-  (a.packets ?? []).filter((p) => p.dir === dir && p.type === type);
+// --- packets --------------------------------------------------------------------------------------
 
 /** The MQTT packets of an attempt going one way, of one type (all of them without a type). */
 export function packetsOf(a: Attempt, dir: 'in' | 'out', type?: string): PacketRecord[] {
   return (a.packets ?? []).filter((p) => p.dir === dir && (type === undefined || p.type === type));
 }
+const packets = packetsOf;
 
 /**
  * The first SUBSCRIBE the broker acknowledged (so the subscription is registered), and a
@@ -131,6 +129,8 @@ export function acknowledgedSubscription(attempts: readonly Attempt[]): { attemp
   }
   return undefined;
 }
+
+// --- TLS ----------------------------------------------------------------------------------------
 
 /** Whether the device sent an MQTT CONNECT on this attempt. */
 export const sentConnect = (a: Attempt): boolean => packets(a, 'in', 'connect').length > 0 || a.mqtt !== null;
@@ -233,7 +233,7 @@ export function judgeSubscribeRetry(attempts: readonly Attempt[], final = false)
 
 /**
  * MQTT QoS 1 Delivery and Large Payload: the device acknowledges the endpoint's QoS 1 PUBLISH on
- * `topic` with a PUBACK of the same packet id, and stays connected.
+ * `topic` with a PUBACK of the same packet id (not before the PUBLISH, on the same connection).
  */
 export function judgeDelivery(attempts: readonly Attempt[], topic: string, final = false): Judgement | undefined {
   for (const a of attempts) {
