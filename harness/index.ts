@@ -12,3 +12,4 @@ export { firmwareScenario, FirmwareContext } from './run/firmware-session.ts';
 export type { FirmwareSpec } from './run/firmware-session.ts';
 export type { Endpoint, EndpointBehaviour, EndpointMaterials, EndpointMqtt, EndpointTls } from './run/endpoint-contract.ts';
 export type { FirmwareDevice, BootIdentity } from './device/firmware.ts';
+export * from './firmware/index.ts';
