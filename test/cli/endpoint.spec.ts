@@ -1,6 +1,5 @@
 /**
  * `hilt endpoint`'s files: the C header compiles and holds the PEMs byte for byte; keys are 0600.
- * (The command itself, with the endpoint up, is tested once the lab's endpoint exists.)
  */
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -12,7 +11,6 @@ import { join } from 'node:path';
 import { endpointHeader, writeEndpointFiles } from '../../harness/cli/endpoint.ts';
 import type { EndpointMaterials } from '../../harness/run/endpoint-contract.ts';
 import { HILT_BIN, hilt, tempDir, withLabPki } from '../helpers.ts';
-import { labHasEndpoint } from '../run/firmware-doubles.ts';
 
 const hasGcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -85,12 +83,6 @@ int main(int argc, char **argv) {
 
   describe('the command, with the lab\'s endpoint', function () {
     this.timeout(30_000);
-    before(async function () {
-      if (!(await labHasEndpoint(lab.pki))) {
-        console.log('      (skipped: this lab has no endpoint yet)');
-        this.skip();
-      }
-    });
 
     /** `hilt endpoint --json ...` in the background; resolves each JSON line's wait as it comes. */
     function start(cwd: string, args: string[]) {

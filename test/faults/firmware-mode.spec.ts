@@ -15,7 +15,7 @@ import { FirmwareContext, NoAttemptError, type FirmwareSession } from '../../har
 import type { ScenarioRecord } from '../../harness/run/session.ts';
 import { MemoryTransport } from '../../harness/transport/memory.ts';
 import { hilt, latestResults, rejection, tempDir, withLab } from '../helpers.ts';
-import { freePort, labHasEndpoint, standInEndpoint, tcpFirmware, TinyFirmware, writeFirmwareScenario } from '../run/firmware-doubles.ts';
+import { freePort, standInEndpoint, tcpFirmware, TinyFirmware, writeFirmwareScenario } from '../run/firmware-doubles.ts';
 import { expectOneCleanLine } from './helpers.ts';
 
 const DEVICE = 'esp32-hilt';
@@ -38,17 +38,6 @@ describe('firmware mode faults', function () {
     let pki: Pki;
     let board: Awaited<ReturnType<typeof tcpFirmware>> | null = null;
 
-    before(async function () {
-      const probe = await tempDir();
-      try {
-        if (!(await labHasEndpoint(await ensurePki({ dir: probe.dir })))) {
-          console.log('      (skipped: this lab has no endpoint yet)');
-          this.skip();
-        }
-      } finally {
-        await probe.remove();
-      }
-    });
     beforeEach(async function () {
       ({ dir, remove } = await tempDir('hilt-fw-faults-'));
       pki = await ensurePki({ dir: join(dir, 'certs'), devices: [DEVICE] });

@@ -163,18 +163,6 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Whether this hilt's lab starts an endpoint (issue 8, part A); the end-to-end firmware tests need it. */
-export async function labHasEndpoint(pki: Pki): Promise<boolean> {
-  const { startLab } = await import('../../harness/lab/index.ts');
-  const { endpointOf } = await import('../../harness/run/endpoint-contract.ts');
-  const lab = await startLab({ pki, profiles: [], endpoint: { port: 0 } } as Parameters<typeof startLab>[0]);
-  try {
-    return endpointOf(lab) !== null;
-  } finally {
-    await lab.close();
-  }
-}
-
 /** A firmware scenario file of the test's own, importing hilt by absolute path. */
 export async function writeFirmwareScenario(dir: string, name: string, body: string): Promise<string> {
   const { writeFile } = await import('node:fs/promises');
