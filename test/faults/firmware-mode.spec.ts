@@ -15,7 +15,7 @@ import { FirmwareContext, NoAttemptError, type FirmwareSession } from '../../har
 import type { ScenarioRecord } from '../../harness/run/session.ts';
 import { MemoryTransport } from '../../harness/transport/memory.ts';
 import { hilt, latestResults, rejection, tempDir, withLab } from '../helpers.ts';
-import { freePort, standInEndpoint, tcpFirmware, TinyFirmware, writeFirmwareScenario } from '../run/firmware-doubles.ts';
+import { freePort, tcpFirmware, TinyFirmware, writeFirmwareScenario } from '../run/firmware-doubles.ts';
 import { expectOneCleanLine } from './helpers.ts';
 
 const DEVICE = 'esp32-hilt';
@@ -106,10 +106,10 @@ describe('firmware mode faults', function () {
   });
 
   describe('a device that connects to the wrong port', function () {
-    const ctx = withLab({ profiles: ['good'] }, { devices: [DEVICE] });
+    const ctx = withLab({ profiles: ['good'], endpoint: { host: '127.0.0.1', port: 0 } }, { devices: [DEVICE] });
 
     it('its attempt on a profile listener is named in the error and in the scenario\'s notes', async function () {
-      const endpoint = await standInEndpoint(ctx.pki, ctx.lab);
+      const endpoint = ctx.lab.endpoint!;
       const wrong = ctx.lab.listener('good');
       const own = ctx.pki.material(`device/${DEVICE}`);
       const firmware = new TinyFirmware({ uri: wrong.url, ca: ctx.pki.bundle('bundle-current'), cert: own.cert, key: own.key, clientId: DEVICE, retryMs: 200 });
@@ -132,7 +132,7 @@ describe('firmware mode faults', function () {
       } finally {
         await firmware.close();
         await device.close();
-        await endpoint.close();
+        endpoint.refuse();
       }
     });
   });

@@ -1,6 +1,6 @@
 /**
- * The firmware scenario API on real sockets: a real MQTT client over TLS as the device, a stand-in
- * endpoint recording into the lab's attempts, and FirmwareContext judging from those records.
+ * The firmware scenario API on real sockets: a real MQTT client over TLS as the device, the lab's
+ * endpoint recording its attempts, and FirmwareContext judging from those records.
  */
 import { expect } from 'chai';
 import { createServer, type AddressInfo } from 'node:net';
@@ -12,25 +12,26 @@ import { FirmwareContext, NoAttemptError, type FirmwareSession } from '../../har
 import type { ScenarioRecord } from '../../harness/run/session.ts';
 import { MemoryTransport } from '../../harness/transport/memory.ts';
 import { rejection, withLab } from '../helpers.ts';
-import { standInEndpoint, TinyFirmware, type StandIn } from './firmware-doubles.ts';
+import type { Endpoint } from '../../harness/lab/index.ts';
+import { TinyFirmware } from './firmware-doubles.ts';
 
 const DEVICE = 'esp32-hilt';
 
 describe('firmware scenario context', function () {
-  const ctx = withLab({ profiles: ['good'] }, { devices: [DEVICE] });
-  let endpoint: StandIn;
+  const ctx = withLab({ profiles: ['good'], endpoint: { host: '127.0.0.1', port: 0 } }, { devices: [DEVICE] });
+  let endpoint: Endpoint;
   let firmware: TinyFirmware | null;
   let device: FirmwareDevice | null;
 
   beforeEach(async function () {
-    endpoint = await standInEndpoint(ctx.pki, ctx.lab);
+    endpoint = ctx.lab.endpoint!;
     firmware = null;
     device = null;
   });
   afterEach(async function () {
     await firmware?.close();
     await device?.close();
-    await endpoint.close();
+    endpoint.refuse();
   });
 
   /** Boots the tiny firmware pointed at `uri` and returns a context as the runner would make it. */

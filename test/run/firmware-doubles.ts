@@ -1,82 +1,11 @@
 /**
- * Test doubles for firmware mode, real on the wire: a stand-in endpoint (a TLS listener on
- * 127.0.0.1 with the lab's server certificate and an aedes broker, recording each connection
- * in the lab's attempts under 'endpoint') and a tiny "firmware" that is a real mqtt.js client over
- * TLS printing ESP-IDF-style console lines. The verdicts in tests come from what the endpoint recorded.
+ * Test doubles for firmware mode, real on the wire: a tiny "firmware" that is a real mqtt.js client
+ * over TLS printing ESP-IDF-style console lines, in process or behind a TCP port. The verdicts in
+ * tests come from what the lab's endpoint recorded.
  */
-import { Aedes } from 'aedes';
-import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
-import tls from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
-import mqttPacket from 'mqtt-packet';
-import type { Lab } from '../../harness/lab/index.ts';
-import type { Pki } from '../../harness/pki/index.ts';
-import type { Endpoint, EndpointBehaviour, EndpointMaterials } from '../../harness/run/endpoint-contract.ts';
-
-export interface StandIn extends Endpoint {
-  served: Array<EndpointBehaviour | 'refuse'>;
-  close(): Promise<void>;
-}
-
-export async function standInEndpoint(pki: Pki, lab: Lab, listenPort = 0): Promise<StandIn> {
-  const broker = await Aedes.createBroker();
-  const events = new EventEmitter();
-  const served: StandIn['served'] = [];
-  let refusing = true;
-  const sockets = new Set<tls.TLSSocket>();
-  const material = pki.material('server-valid');
-  const server = tls.createServer({ cert: material.chain, key: material.key, ca: [pki.material('root-current').cert, pki.material('ca-issuing').cert], requestCert: true, rejectUnauthorized: false });
-  server.on('secureConnection', (socket) => {
-    const record = lab.attempts.open('endpoint', port, { address: socket.remoteAddress, port: socket.remotePort }, socket);
-    record.tls = { outcome: 'ok', reason: null, code: null, protocol: socket.getProtocol(), cipher: socket.getCipher().name, clientCertificate: null, handshakeMs: null };
-    socket.on('close', () => lab.attempts.close(record, 'device', 'closed'));
-    socket.on('error', () => {});
-    if (refusing) {
-      record.tls.outcome = 'refused';
-      record.tls.reason = 'refused-idle';
-      lab.attempts.settle(record);
-      socket.destroy();
-      return;
-    }
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    // The first packet after the handshake is the device's CONNECT: recorded before the broker answers it.
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
-    parser.once('packet', (packet: mqttPacket.Packet) => {
-      if (packet.cmd !== 'connect') return;
-      record.mqtt = { clientId: packet.clientId, keepalive: packet.keepalive ?? 0, clean: packet.clean ?? true, protocolVersion: 4, username: null, connack: null };
-      events.emit('packet', record, { dir: 'in', atMs: lab.attempts.elapsed(record), type: 'connect', clientId: packet.clientId, bytes: 0 });
-      lab.attempts.settle(record);
-    });
-    socket.on('data', (chunk: Buffer) => { if (!record.mqtt) parser.parse(chunk); });
-    broker.handle(socket);
-  });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(listenPort, '127.0.0.1', resolve); });
-  const port = (server.address() as AddressInfo).port;
-  const url = `mqtts://127.0.0.1:${port}`;
-  return {
-    host: '127.0.0.1', port, url, events, served,
-    serve(behaviour) { served.push(behaviour); refusing = false; },
-    refuse() { served.push('refuse'); refusing = true; },
-    dropAll() { for (const s of sockets) s.destroy(); },
-    async publish() {},
-    subscriptions() { return []; },
-    async materials(deviceId): Promise<EndpointMaterials> {
-      const own = pki.material(`device/${deviceId}`);
-      return {
-        uri: url, host: '127.0.0.1', port, hostNames: ['localhost', '127.0.0.1'], caBundlePath: '', caBundlePem: pki.bundle('bundle-current'),
-        certPath: '', keyPath: '', certPem: own.cert, keyPem: own.key,
-      };
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-    },
-  };
-}
 
 /**
  * A firmware that connects to `uri` with mqtt.js (retrying every `retryMs`, as esp-mqtt does) and
