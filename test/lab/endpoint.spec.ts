@@ -133,6 +133,18 @@ describe('firmware endpoint', function () {
       expect(a.bytesSent).to.be.above(12 * 1024);
     });
 
+    it("client authentication: required refuses a device without a certificate (the record says so); 'none' takes it", async function () {
+      const bare = (args: string[]) => sClient(endpoint.port, ['-CAfile', held.pki.path('bundle-current'), '-tls1_2', ...args]);
+      endpoint.serve(VALID);
+      await bare([]);
+      const refused = await next();
+      expect(refused.tls).to.include({ outcome: 'refused', reason: 'no client certificate' });
+      expect(refused.closed).to.include({ by: 'lab', reason: 'client certificate refused: no client certificate' });
+      endpoint.serve({ tls: { server: 'server-valid', clientAuth: 'none' } });
+      expect((await bare([])).established).to.equal(true);
+      expect((await next()).tls).to.include({ outcome: 'ok', clientCertificate: null });
+    });
+
     it('refuses a behaviour it cannot serve with one line', function () {
       expect(() => endpoint.serve({ tls: { server: 'server-nope' } })).to.throw(/no lab certificate or bundle named "server-nope"/);
       expect(() => endpoint.serve({ tls: { server: 'server-valid' }, mqtt: { refuseConnack: 9 } })).to.throw('endpoint behaviour: mqtt.refuseConnack "9": give a CONNACK refusal code 1..5');
@@ -254,7 +266,6 @@ describe('firmware endpoint', function () {
       await first.subscribeAsync('site/7/stored', { qos: 1 });
       await first.endAsync();
       await next();
-      endpoint.dropAll('not needed: the device already left');
       await endpoint.publish('site/7/stored', Buffer.from('while away'), 1);
       // Listening before the CONNACK: the stored message follows it at once.
       client = mqtt.connect(endpoint.url, device(persistent));
