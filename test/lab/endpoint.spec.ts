@@ -206,6 +206,17 @@ describe('firmware endpoint', function () {
       expect(a.closed).to.include({ by: 'lab', reason: "CONNACK 3: refused by the endpoint's behaviour" });
     });
 
+    it('MQTT 5: aedes speaks 3.1.1 only and refuses it (CONNACK 1, recorded as such); refuseConnack answers with the MQTT 5 reason code', async function () {
+      endpoint.serve(VALID);
+      expect((await connect({ protocolVersion: 5 })).error).to.equal('CONNACK 1');
+      const a = await next();
+      expect(a.mqtt).to.include({ protocolVersion: 5, connack: 1 });
+      expect(types(a)).to.deep.equal(['in connect', 'out connack']);
+      endpoint.serve({ ...VALID, mqtt: { refuseConnack: 5 } });
+      expect((await connect({ protocolVersion: 5 })).error).to.equal('CONNACK 135');
+      expect((await next()).packets![1]).to.include({ type: 'connack', returnCode: 0x87 });
+    });
+
     it('disconnectAfterConnack: the first session is closed right after its CONNACK, the second is kept', async function () {
       endpoint.serve({ ...VALID, mqtt: { disconnectAfterConnack: 1 } });
       const first = (await connect()).client!;
