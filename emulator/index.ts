@@ -11,3 +11,5 @@ export { CRYPTO_MS, handshakeCryptoMs } from './timing.ts';
 export { parseSdkconfig, REFERENCE_SDKCONFIG, SdkconfigError } from './mbedtls/index.ts';
 export type { Sdkconfig } from './mbedtls/index.ts';
 export { MAX_SDKCONFIG_BYTES, readSdkconfigFile, SdkconfigFileError } from './sdkconfig-file.ts';
+export { APP, APP_DEFECTS, AppSettingsError, openAppBoard, parseAppSettings, parseAppSettingsOverrides } from './app/index.ts';
+export type { AppBoard, AppDefect, AppIdentity, AppSettings, ReconnectPolicy } from './app/index.ts';

@@ -8,10 +8,11 @@ import { refuseEmptyValues } from './args.ts';
 import { registerBroker } from './broker.ts';
 import { registerCerts } from './certs.ts';
 import { registerEmulate } from './emulate.ts';
+import { registerEndpoint } from './endpoint.ts';
 import { registerRun } from './run.ts';
 import { VERSION } from '../version.ts';
 
-const COMMANDS = [registerRun, registerCerts, registerBroker, registerEmulate];
+const COMMANDS = [registerRun, registerCerts, registerBroker, registerEndpoint, registerEmulate];
 
 export function buildProgram(): Command {
   const program = new Command('hilt')

@@ -21,7 +21,7 @@ interface RunCliOptions {
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run scenarios (default: hilt\'s catalogue, or the scenarios setting of hilt.config.json) against a device and write reports')
+    .description('run scenarios (default: hilt\'s catalogue for the target\'s mode, or the scenarios setting of hilt.config.json) against a device and write reports')
     .argument('[files...]', 'scenario files, folders or globs (default: the config\'s scenarios, else hilt\'s catalogue)')
     .option('--target <target>', `where the device is: ${KINDS.map((k) => k.summary.split(' ')[0]).join(' | ')} (default: emulator)`)
     .option('--grep <regexp>', 'only scenarios whose title matches')

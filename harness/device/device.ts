@@ -6,14 +6,14 @@
  * and refuses a protocol version it does not know.
  */
 import { EventEmitter } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
 import {
   LineSplitter, checkHello, encodeCommand, parseDeviceLine, storePutLines, UnsupportedProtoError, SchemaError,
   type ArgValue, type ConnectResult, type HelloReply, type Line, type Replies,
 } from '../protocol/index.ts';
 import { HiltError, ExitCode } from '../errors.ts';
 import type { CloseInfo, Transport } from '../transport/transport.ts';
-import { detectPanic, parseLogLine, parseResetLine, stripColours, type LogLine, type Panic } from './log.ts';
+import { detectPanic, parseLogLine, stripColours, unexpectedReset, type LogLine, type Panic } from './log.ts';
+import { ConsoleLog } from './console-log.ts';
 import { LineWindow, type WindowKind, type WindowLimits } from './window.ts';
 import { GarbleWatch, type GarbleLimits } from './garble.ts';
 
@@ -124,8 +124,7 @@ export class Device extends EventEmitter {
   hello: HelloReply | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private log: WriteStream | null = null;
-  private logStarted = 0;
+  private readonly log = new ConsoleLog();
   private resetting = false;
   private failure: Error | null = null;
   private readonly commandTimeoutMs: number;
@@ -135,6 +134,7 @@ export class Device extends EventEmitter {
 
   private constructor(readonly transport: Transport, options: DeviceOptions) {
     super();
+    this.log.on('logError', (path: string, err: unknown) => this.emit('logError', path, err));
     this.commandTimeoutMs = options.commandTimeoutMs ?? 15_000;
     this.window = new LineWindow(options.window);
     this.eventWindow = new LineWindow<DeviceEvent>({ ...DEFAULT_EVENT_WINDOW, ...options.eventWindow }, DEVICE_EVENTS,
@@ -303,25 +303,11 @@ export class Device extends EventEmitter {
    * folder must exist; synchronous so that no line between two scenarios is lost.
    */
   startLog(path: string): void {
-    const previous = this.log;
-    if (previous) previous.end();
-    const log = createWriteStream(path, { flags: 'w' });
-    // A log that cannot be written (a full disk) must not bring the run down: the runner hears
-    // of it ('logError') and says so; the recent lines stay in the window.
-    log.on('error', (err) => {
-      if (this.log === log) this.log = null;
-      this.emit('logError', path, err);
-    });
-    this.log = log;
-    this.logStarted = Date.now();
-    this.log.write(`# ${this.description}, started ${new Date(this.logStarted).toISOString()}\n`);
+    this.log.start(path, this.description);
   }
 
-  async stopLog(): Promise<void> {
-    const log = this.log;
-    this.log = null;
-    // (end()'s callback also runs when the stream failed, with the error, which 'error' reported)
-    if (log && !log.destroyed) await new Promise<void>((resolve) => log.end(() => resolve()));
+  stopLog(): Promise<void> {
+    return this.log.stop();
   }
 
   async close(): Promise<void> {
@@ -454,15 +440,8 @@ export class Device extends EventEmitter {
     if (panic) this.fail(new PanicError(panic));
   }
 
-  /**
-   * A reboot nobody asked for. Power-on is not one: opening a serial port pulses EN on most
-   * boards, and a board that was just started prints it too. Panics and watchdogs print their own
-   * lines first (detectPanic).
-   */
   private unexpectedReset(text: string): Panic | null {
-    const reset = parseResetLine(text);
-    if (!reset || this.resetting || reset.code === 0x1) return null;
-    return { kind: 'unexpected_reset', reason: `rebooted on its own (${reset.reason})`, line: text };
+    return this.resetting ? null : unexpectedReset(text);
   }
 
   /** A panic fails what is waiting now; the device is usable again after a reset. */
@@ -490,9 +469,7 @@ export class Device extends EventEmitter {
   }
 
   private logLine(text: string): void {
-    if (!this.log) return;
-    const t = ((Date.now() - this.logStarted) / 1000).toFixed(3).padStart(8);
-    this.log.write(`[${t}] ${redactKeys(text)}\n`);
+    this.log.line(redactKeys(text));
   }
 }
 

@@ -83,3 +83,14 @@ export function detectPanic(text: string): Panic | null {
   if (reset && /WDT/.test(reset.reason)) return { kind: 'watchdog', reason: reset.reason, line };
   return null;
 }
+
+/**
+ * A reboot nobody asked for (the caller knows whether it asked). Power-on is not one: opening a
+ * serial port pulses EN on most boards, and a board that was just started prints it too. Panics
+ * and watchdogs print their own lines first (detectPanic).
+ */
+export function unexpectedReset(text: string): Panic | null {
+  const reset = parseResetLine(text);
+  if (!reset || reset.code === 0x1) return null;
+  return { kind: 'unexpected_reset', reason: `rebooted on its own (${reset.reason})`, line: text };
+}

@@ -102,13 +102,19 @@ function testcase(s: ScenarioResult, indent: string): string[] {
     ...properties(scenarioProperties(s), `${indent}  `),
     ...verdict(s, `${indent}  `),
   ];
-  const out = [...(s.notes ?? []).map((n) => `note: ${n}`), ...(s.consoleLog ? [`console log: ${s.consoleLog}`] : [])];
+  const out = [
+    ...(s.warnings ?? []).map((w) => `warning: ${w}`),
+    ...(s.notes ?? []).map((n) => `note: ${n}`),
+    ...(s.consoleLog ? [`console log: ${s.consoleLog}`] : []),
+  ];
   if (out.length > 0) body.push(`${indent}  <system-out>${xmlText(out.join('\n'))}</system-out>`);
   return body.length ? [`${head}>`, ...body, `${indent}</testcase>`] : [`${head}/>`];
 }
 
 function scenarioProperties(s: ScenarioResult): Property[] {
   const props: Property[] = [['id', s.id], ['repetitions', String(s.repetitions)]];
+  // One property per warning, all under the same name: CI plugins list repeated properties.
+  for (const w of s.warnings ?? []) props.push(['warning', w]);
   for (const m of s.metrics) props.push(...metricProperties(m));
   return props;
 }

@@ -68,6 +68,11 @@ export interface ScenarioResult {
    * what the device's output showed while the scenario ran (an over-long line, garbled bytes).
    */
   notes?: string[];
+  /**
+   * The verdict "pass with warnings" (firmware scenarios): a scenario that passed but did
+   * something a release manager must hear of (a TLS warning alert, strictly exponential backoff).
+   */
+  warnings?: string[];
 }
 
 export interface FirmwareIdentity {

@@ -32,6 +32,8 @@ export function toSummaryMarkdown(results: RunResults): string {
   out.push('', '| Scenario | Result | TLS ms (median) | Heap peak (KiB) | Note |', '|---|---|--:|--:|---|');
   for (const s of scenarios) out.push(row(s, marked));
   if (!scenarios.length) out.push('| (no scenario ran) | | | | |');
+  const warned = scenarios.flatMap((s) => (s.warnings ?? []).map((w) => `- ${inline(s.title || s.id)}: ${inline(w)}`));
+  if (warned.length) out.push('', 'Warnings:', ...warned);
 
   out.push('', `Settings that change outcomes: ${settings(run.security)}`);
   out.push('', `Figures without a marker were ${SOURCE_NOTE.device}.`);
@@ -55,7 +57,7 @@ function identity(results: RunResults): string {
   const parts = fw
     ? [`ESP-IDF ${fw.idf}`, `chip ${fw.chip}`, `MAC ${fw.mac}`, `agent ${fw.agent}`,
        fw.elfSha256 ? `ELF SHA-256 \`${fw.elfSha256}\`` : 'ELF SHA-256 unknown']
-    : ['firmware unknown (no hello from the device)'];
+    : [`firmware unknown (${run.target.includes('firmware') ? 'no boot banner from the device' : 'no hello from the device'})`];
   parts.push(`run \`${run.id}\``, `hilt ${run.hiltVersion}`);
   return inline(parts.join(' · '));
 }
@@ -65,12 +67,18 @@ function row(s: ScenarioResult, marked: Set<Source>): string {
   const heap = metricOf(s, HEAP_PEAK_METRIC);
   const cells = [
     cell(s.title || s.id),
-    RESULT[s.outcome],
+    RESULT[s.outcome] + warningCount(s),
     figure(tls, (v) => (Math.abs(v) < 10 ? v.toFixed(1) : v.toFixed(0)), marked),
     figure(heap, (v) => (v / 1024).toFixed(1), marked),
     cell(note(s)),
   ];
   return `| ${cells.join(' | ')} |`;
+}
+
+/** " (2 warnings)" after a pass with warnings; they are listed under the table. */
+function warningCount(s: ScenarioResult): string {
+  const n = s.warnings?.length ?? 0;
+  return n === 0 ? '' : ` (${n} ${n === 1 ? 'warning' : 'warnings'})`;
 }
 
 /** The median, marked with its source unless it was measured on the device. */

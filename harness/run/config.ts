@@ -9,7 +9,10 @@
  *   "timeouts": { "scenarioMs": 60000, "commandMs": 15000, "helloMs": 5000 },
  *   "repeat": 5,
  *   "budgets": { "tls_ms": "<= 2000", "heap_peak_used": "<= 48 KiB" },
- *   "scenarios": ["hil/", "vendor/hil-*.spec.ts"]
+ *   "scenarios": ["hil/", "vendor/hil-*.spec.ts"],
+ *   "reset": { "command": "uhubctl -a cycle -p 2", "timeoutMs": 30000 },
+ *   "endpoint": { "host": "192.168.1.20", "port": 8883 },
+ *   "firmware": { "deviceId": "esp32-hilt", "scenarios": { "MQTT Connect Backoff": { "boundMs": 180000, "attempts": 6 } } }
  * }
  */
 import { readFile } from 'node:fs/promises';
@@ -50,7 +53,23 @@ export interface RunConfig {
    * when the command line names none. Null: hilt's own catalogue.
    */
   scenarios: string[] | null;
+  /**
+   * Firmware mode: a command that brings the board to a known state (a USB hub's power cycle),
+   * run through the shell before each scenario when the target cannot reset the board itself.
+   */
+  reset: { command: string; timeoutMs: number } | null;
+  /** Firmware mode: where the endpoint listens. host null: the lab's address (127.0.0.1, or every address with lab.hosts). */
+  endpoint: { host: string | null; port: number };
+  firmware: {
+    /** The id a firmware test build connects as (its certificate's CN and MQTT client id). */
+    deviceId: string;
+    /** Per firmware scenario (by title): how long it may wait for the device, how many attempts it watches. */
+    scenarios: Record<string, { boundMs?: number; attempts?: number }>;
+  };
 }
+
+/** The id `hilt endpoint` and a firmware run use unless told otherwise. */
+export const DEFAULT_FIRMWARE_DEVICE = 'esp32-hilt';
 
 export const DEFAULTS: RunConfig = {
   target: 'emulator',
@@ -64,7 +83,15 @@ export const DEFAULTS: RunConfig = {
   budgets: [],
   sources: {},
   scenarios: null,
+  reset: null,
+  endpoint: { host: null, port: 8883 },
+  firmware: { deviceId: DEFAULT_FIRMWARE_DEVICE, scenarios: {} },
 };
+
+/** A fresh copy of the defaults: a run's config is its own to change. */
+export function defaultConfig(): RunConfig {
+  return structuredClone(DEFAULTS);
+}
 
 const UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, B: 1, KiB: 1024, KB: 1000, MiB: 1024 * 1024 };
 
@@ -103,9 +130,9 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
   // Field names come from the file too: a line break in one must not break the message.
   const bad = (field: string, problem: string) => new UsageError(`${printable(file)}: ${printable(field)}: ${problem}`);
   if (!isObject(raw)) throw bad('(top level)', 'expected a JSON object like {"target": "emulator"}');
-  const known = ['target', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets', 'scenarios'];
+  const known = ['target', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets', 'scenarios', 'reset', 'endpoint', 'firmware'];
   for (const key of Object.keys(raw)) if (!known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
-  const config: RunConfig = { ...DEFAULTS, budgets: [], labHosts: [], sources: {} };
+  const config = defaultConfig();
   const str = (field: string, value: unknown) => {
     if (typeof value !== 'string' || value === '') throw bad(field, 'expected a non-empty string');
     // A NUL or a line break is never part of a path or a target: a bad paste, refused here
@@ -162,6 +189,46 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     if (!Array.isArray(paths) || paths.length === 0) throw bad('scenarios', 'expected a folder, a file or a glob, or a list of them, like ["hil/"]');
     config.scenarios = paths.map((p, i) => str(typeof raw.scenarios === 'string' ? 'scenarios' : `scenarios[${i}]`, p));
   }
+  const fields = (field: string, value: unknown, keys: string[], example: string): Json => {
+    if (!isObject(value)) throw bad(field, `expected an object like ${example}`);
+    for (const key of Object.keys(value)) if (!keys.includes(key)) throw bad(`${field}.${key}`, `unknown field: ${field} takes ${keys.join(', ')}`);
+    return value;
+  };
+  if (raw.reset !== undefined) {
+    const r = fields('reset', raw.reset, ['command', 'timeoutMs'], '{"command": "uhubctl -a cycle -p 2", "timeoutMs": 30000}');
+    if (r.command === undefined) throw bad('reset.command', 'missing: give the shell command that resets the board, e.g. "uhubctl -a cycle -p 2"');
+    config.reset = { command: str('reset.command', r.command), timeoutMs: r.timeoutMs === undefined ? 30_000 : int('reset.timeoutMs', r.timeoutMs, 100, 600_000) };
+  }
+  if (raw.endpoint !== undefined) {
+    const e = fields('endpoint', raw.endpoint, ['host', 'port'], '{"host": "127.0.0.1", "port": 8883}');
+    if (e.host !== undefined) {
+      const host = str('endpoint.host', e.host);
+      if (!isHostName(host)) throw bad('endpoint.host', `${quoted(host)} is not a host name or IP address: give an address of this machine, e.g. 127.0.0.1`);
+      config.endpoint.host = host;
+    }
+    if (e.port !== undefined) config.endpoint.port = int('endpoint.port', e.port, 0, 65_535);
+  }
+  if (raw.firmware !== undefined) {
+    const f = fields('firmware', raw.firmware, ['deviceId', 'scenarios'], '{"scenarios": {"MQTT Connect": {"boundMs": 60000}}}');
+    if (f.deviceId !== undefined) {
+      const id = str('firmware.deviceId', f.deviceId);
+      // The id is an MQTT client id and a certificate's CN: the lab's policy refuses anything else.
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) throw bad('firmware.deviceId', `${quoted(id)}: use letters, digits, '.', '_' and '-' (up to 64), e.g. "esp32-hilt"`);
+      config.firmware.deviceId = id;
+    }
+    if (f.scenarios !== undefined) {
+      if (!isObject(f.scenarios)) throw bad('firmware.scenarios', 'expected an object of scenario titles, like {"MQTT Connect": {"boundMs": 60000}}');
+      for (const [title, value] of Object.entries(f.scenarios)) {
+        const field = `firmware.scenarios[${quoted(title)}]`;
+        const v = fields(field, value, ['boundMs', 'attempts'], '{"boundMs": 60000, "attempts": 5}');
+        const entry: { boundMs?: number; attempts?: number } = {};
+        if (v.boundMs !== undefined) entry.boundMs = int(`${field}.boundMs`, v.boundMs, 100, 3_600_000);
+        if (v.attempts !== undefined) entry.attempts = int(`${field}.attempts`, v.attempts, 1, 1000);
+        // Own keys only, as for budgets: a title "__proto__" must not reach the prototype.
+        Object.defineProperty(config.firmware.scenarios, title, { value: entry, enumerable: true, writable: true, configurable: true });
+      }
+    }
+  }
   return config;
 }
 
@@ -171,7 +238,7 @@ export async function loadConfig(path: string, required: boolean): Promise<RunCo
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if (!required && errnoOf(err) === 'ENOENT') return { ...DEFAULTS, budgets: [], labHosts: [], sources: {} };
+    if (!required && errnoOf(err) === 'ENOENT') return defaultConfig();
     throw new UsageError(`${printable(path)}: cannot be read (${errnoOf(err)}): ${required ? 'check the --config path' : 'fix its permissions'}`);
   }
   let raw: unknown;

@@ -8,24 +8,30 @@ import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import Mocha from 'mocha';
 import { Device, DeviceError, ExpectTimeoutError, PanicError, type DeviceNote } from '../device/device.ts';
+import { FirmwareDevice } from '../device/firmware.ts';
+import type { DeviceMaterials } from '../device/targets/target.ts';
 import { resolveTarget, type Target } from '../device/targets/index.ts';
 import { ExitCode, UsageError, errnoOf, quoted } from '../errors.ts';
-import { startLab, type Lab } from '../lab/index.ts';
+import { startLab, type Lab, type LabOptions } from '../lab/index.ts';
 import { ensurePki, warningsOf, type Pki } from '../pki/index.ts';
-import { TransportError, type Transport } from '../transport/transport.ts';
+import { TransportError, type CloseInfo, type Transport } from '../transport/transport.ts';
 import {
-  RESULTS_SCHEMA, median, p95, totalsOf, type Failure, type Metric, type RunResults, type ScenarioResult,
+  RESULTS_SCHEMA, median, p95, totalsOf, type Failure, type FirmwareIdentity, type Metric, type RunResults, type ScenarioResult,
 } from '../report/model.ts';
 import { newRunId, prepareRunDir, ReportWriteError, writeReports } from '../report/index.ts';
 import { settleWithin, within } from '../time.ts';
 import { VERSION } from '../version.ts';
 import { withinBudget, type RunConfig } from './config.ts';
 import { Interrupts } from './interrupts.ts';
-import { loadScenarios, scenarioStem, shownFile } from './scenario-files.ts';
-import { setSession, type RunSession, type ScenarioRecord } from './session.ts';
+import { endpointOf, type Endpoint } from './endpoint-contract.ts';
+import { describeStray, noAttempt, NoAttemptError, setFirmwareSession, strayAttempts, type FirmwareSession } from './firmware-session.ts';
+import { runResetCommand } from './reset-command.ts';
+import { catalogueFiles, loadScenarios, scenarioStem, shownFile } from './scenario-files.ts';
+import { modeOf, setSession, type RunSession, type ScenarioRecord } from './session.ts';
 
 export interface RunOptions {
-  files: string[];
+  /** Scenario files; null: hilt's catalogue for the target's mode (agent, or scenarios/firmware/). */
+  files: string[] | null;
   config: RunConfig;
   grep?: string;
   bail?: boolean;
@@ -44,6 +50,39 @@ const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(
 /** The device id a board's certificate and MQTT client id carry: esp32- and the MAC's last 3 bytes. */
 export function deviceIdOf(mac: string): string {
   return `esp32-${mac.replaceAll(':', '').slice(-6).toLowerCase()}`;
+}
+
+/** How long a target's own reset (the emulated app's, an RTS pulse) may take. */
+const TARGET_RESET_MS = 30_000;
+
+/** What the emulated application is told: the endpoint's URI and trust, the device's own certificate. */
+async function provisionOf(endpoint: Endpoint, deviceId: string): Promise<DeviceMaterials> {
+  const m = await endpoint.materials(deviceId);
+  return { uri: m.uri, caBundlePem: m.caBundlePem, certPem: m.certPem, keyPem: m.keyPem, clientId: deviceId };
+}
+
+/**
+ * No reset at hand: the device's own next attempt on the endpoint is its known state (it retries
+ * on its own while the endpoint refused). Seen as soon as its record exists: when a packet passes,
+ * or the attempt settles or closes.
+ */
+async function nextAttempt(l: Lab, endpoint: Endpoint, mark: number, ms: number): Promise<void> {
+  const seen = () => l.attempts.all.some((a) => a.id > mark && a.listener === 'endpoint');
+  let look = () => {};
+  const arrived = new Promise<void>((resolve) => {
+    look = () => { if (seen()) resolve(); };
+    l.attempts.on('settled', look);
+    l.attempts.on('closed', look);
+    endpoint.events.on('packet', look);
+    look();
+  });
+  try {
+    if (await within(ms, arrived) === 'timeout') throw noAttempt(l, endpoint.url, mark, ms);
+  } finally {
+    l.attempts.off('settled', look);
+    l.attempts.off('closed', look);
+    endpoint.events.off('packet', look);
+  }
 }
 
 /** How mocha words the failure of a scenario that a failed beforeEach hook kept from running. */
@@ -110,7 +149,10 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     ...({ failHookAffectedTests: true } as Mocha.MochaOptions),
     ...(options.grep ? { grep: options.grep } : {}),
   });
-  await loadScenarios(mocha, options.files, options.grep);
+  const files = options.files ?? catalogueFiles(target.mode);
+  // An empty firmware catalogue is an empty run, not a mistake: nothing was asked for.
+  if (files.length > 0) await loadScenarios(mocha, files, options.grep);
+  checkModes(mocha, target);
   // The report folder is made and tried before the lab or the device starts: a folder that
   // cannot hold the report is the user's to fix (exit 2), and from here on `latest` names this run.
   await prepareRunDir(runDir, reportRoot, ['console']);
@@ -138,6 +180,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   const logsClosing: Array<Promise<void>> = [];
   // (asserted, not annotated: assigned inside closures, which TypeScript's narrowing cannot see)
   let device = null as Device | null;
+  let firmwareDevice = null as FirmwareDevice | null;
   let lab = null as Lab | null;
   let pki = null as Pki | null;
   let mochaRunner = null as Mocha.Runner | null;
@@ -152,55 +195,78 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
 
   try {
     if (!interrupted) {
-      // The device is opened while the lab starts: neither needs the other yet.
-      const opening = target.transport().then((t) => {
-        transport = t;
-        if (interrupted) throw new DeviceError(`run ${interrupted} before the device was opened`);
-        return Device.open(t, { commandTimeoutMs: config.commandTimeoutMs, helloTimeoutMs: config.helloTimeoutMs });
-      });
+      const firmware = target.mode === 'firmware';
+      const labHost = config.labHosts.length > 0 ? '0.0.0.0' : '127.0.0.1';
       const labReady = (async () => {
         // The lab binds with the certificates as they are, and only then do they learn the lab
         // hosts (as `hilt broker --host` does): a host given in error never reaches the server
         // certificates, where it would stay until --force.
-        pki = await ensurePki({ dir: config.certsDir });
+        // A firmware build's device certificate is minted now: the emulated app is given it before it boots.
+        pki = await ensurePki({ dir: config.certsDir, ...(firmware ? { devices: [config.firmware.deviceId] } : {}) });
         warnAbout(pki);
-        lab = await startLab({ pki, host: config.labHosts.length > 0 ? '0.0.0.0' : '127.0.0.1' });
+        lab = await startLab({
+          pki, host: labHost,
+          // A firmware device talks to the endpoint only; it starts with the lab, refusing until a scenario begins.
+          ...(firmware ? { endpoint: { host: config.endpoint.host ?? labHost, port: config.endpoint.port } } : {}),
+        } as LabOptions);
+        if (firmware && !endpointOf(lab)) throw new DeviceError('the lab started without its endpoint: this hilt cannot run firmware mode');
+        endpointOf(lab)?.refuse();
         if (config.labHosts.length > 0) {
           pki = await ensurePki({ dir: config.certsDir, hosts: config.labHosts });
           warnAbout(pki);
           lab.useCertificates(pki);
         }
       })();
+      // The device is opened while the lab starts: neither needs the other yet, except an
+      // emulated application, which is told where the endpoint is before it boots.
+      const opening = (async () => {
+        if (target.provision) {
+          await labReady;
+          target.provision(await provisionOf(endpointOf(lab!)!, config.firmware.deviceId));
+        }
+        const t = await target.transport();
+        transport = t;
+        if (interrupted) throw new DeviceError(`run ${interrupted} before the device was opened`);
+        if (firmware) return FirmwareDevice.open(t);
+        return Device.open(t, { commandTimeoutMs: config.commandTimeoutMs, helloTimeoutMs: config.helloTimeoutMs });
+      })();
       const [opened, labStarted] = await Promise.allSettled([opening, labReady]);
-      if (opened.status === 'fulfilled') device = opened.value;
+      if (opened.status === 'fulfilled') {
+        if (opened.value instanceof FirmwareDevice) firmwareDevice = opened.value;
+        else device = opened.value;
+      }
       if (labStarted.status === 'rejected') {
         const err = labStarted.reason as Error;
         if (err instanceof UsageError) stopped = err;
         else infrastructureError = `lab could not start: ${err.message}`;
       }
-      if (opened.status === 'rejected' && !interrupted) {
+      // (an emulated app that was never provisioned because the lab did not start says nothing new)
+      if (opened.status === 'rejected' && !interrupted && !(target.provision && labStarted.status === 'rejected')) {
         const err = opened.reason as Error;
         if (err instanceof UsageError) stopped ??= err;
         else if (!(err instanceof DeviceError || err instanceof TransportError)) throw err;
         else infrastructureError ??= `device ${target.description}: ${err.message}`;
       }
     }
-    if (device && lab && pki && !infrastructureError && !interrupted && !stopped) {
-      await runMocha(device, lab);
+    if ((device ?? firmwareDevice) && lab && pki && !infrastructureError && !interrupted && !stopped) {
+      await runMocha((device ?? firmwareDevice)!, lab);
     }
   } finally {
     setSession(null);
+    setFirmwareSession(null);
     // Each log closed (or failed, and said so) before the report is written.
     await settleWithin(5_000, Promise.all(logsClosing));
     await settleWithin(5_000, device?.close() ?? Promise.resolve());
+    await settleWithin(5_000, firmwareDevice?.close() ?? Promise.resolve());
     await settleWithin(5_000, target.close());
     await settleWithin(5_000, lab?.close() ?? Promise.resolve());
   }
 
-  async function runMocha(d: Device, l: Lab): Promise<void> {
-    const deviceId = deviceIdOf(d.hello!.chip.mac);
-    // The device's id is known only from its hello, which ran beside the lab's start: this second
-    // pass reads the PKI again (~40 ms) and mints the device's certificate if it has none yet.
+  async function runMocha(d: Device | FirmwareDevice, l: Lab): Promise<void> {
+    // An agent's id is known only from its hello, which ran beside the lab's start; a firmware
+    // build's is the one its certificate was made for (hilt endpoint). This second pass reads the
+    // PKI again (~40 ms) and mints the device's certificate if it has none yet.
+    const deviceId = d instanceof Device ? deviceIdOf(d.hello!.chip.mac) : config.firmware.deviceId;
     let p: Pki;
     try {
       p = await ensurePki({ dir: config.certsDir, hosts: config.labHosts, devices: [deviceId] });
@@ -216,7 +282,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       infrastructureError ??= why;
       mochaRunner?.abort();
     };
-    d.transport.once('close', (info) => {
+    d.transport.once('close', (info: CloseInfo) => {
       if (info.expected || interrupted) return;
       lose(`device ${d.description} went away (${info.reason}): check the board's power and cable, or the emulator/QEMU process`);
     });
@@ -240,6 +306,88 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     };
     for (const note of d.notes) noteDown(runNotes, note);
     d.on('note', (note: DeviceNote) => noteDown(current?.notes ?? runNotes, note));
+    const record = (test: Mocha.Test): ScenarioRecord => {
+      let rec = records.get(test);
+      if (!rec) {
+        rec = { samples: [], notes: [], attemptMark: l.attempts.mark(), consoleLog: null, panic: null, warnings: [] };
+        records.set(test, rec);
+      }
+      return rec;
+    };
+    const endpoint = endpointOf(l);
+    if (d instanceof Device) agentSession(d, l, p, deviceId, record, lose);
+    else {
+      // A firmware that restarts itself on purpose (esp_restart() after failed connects) is worth a line.
+      d.on('restart', (restart: PanicError['panic']) => {
+        const text = `device ${restart.reason}`;
+        const list = current?.notes ?? runNotes;
+        if (!list.includes(text)) list.push(text);
+      });
+      firmwareSession(d, l, endpoint!, p, deviceId, record);
+    }
+
+    const failures = new Map<Mocha.Runnable, unknown>();
+    await new Promise<void>((done) => {
+      const runner = mocha.run(() => done());
+      mochaRunner = runner;
+      if (interrupted || infrastructureError) runner.abort();
+      runner.on('test', (test) => {
+        const rec = record(test);
+        rec.attemptMark = l.attempts.mark();
+        current = rec;
+        // Named after the scenario's id: the same scenario has the same log name in every run.
+        const file = consoleLogOf(ids.get(test)!);
+        rec.consoleLog = file;
+        logOwners.set(join(runDir, file), rec);
+        d.startLog(join(runDir, file));
+      });
+      runner.on('fail', (runnable: Mocha.Runnable, err) => {
+        failures.set(runnable, err);
+        // A failed hook counts as a failed scenario of its own: the run must not pass over it.
+        if ((runnable as { type?: string }).type === 'hook') {
+          const result = hookResult(runnable, err, interrupted);
+          firstFailed ??= result.id;
+          scenarios.push(result);
+        }
+      });
+      runner.on('test end', (test) => {
+        // Also for a scenario mocha cut off, whose own clean-up may not have run yet.
+        endpoint?.refuse();
+        logsClosing.push(d.stopLog());
+        current = null;
+        const rec = record(test);
+        if (endpoint) {
+          const stray = strayAttempts(l, rec.attemptMark);
+          if (stray.length > 0 && !rec.notes.includes(describeStray(stray))) rec.notes.push(describeStray(stray));
+        }
+        const result: ScenarioResult = {
+          id: ids.get(test)!, title: test.fullTitle(), file: shownFile(test.file ?? ''),
+          outcome: test.state === 'passed' ? 'passed' : test.isPending() ? 'skipped' : 'failed',
+          durationMs: test.duration ?? 0, repetitions: rec.samples.length, failure: null,
+          metrics: metricsOf(rec), attempts: l.attempts.all.filter((a) => a.id > rec.attemptMark).map((a) => structuredClone(a) as unknown as Record<string, unknown>),
+          consoleLog: rec.consoleLog, notes: rec.notes,
+          ...(rec.warnings.length > 0 ? { warnings: rec.warnings } : {}),
+        };
+        const failure = failures.get(test);
+        if (failure && infrastructureError && HOOK_SKIPPED.test((failure as Error)?.message ?? '')) {
+          // Failed by mocha for the idle hook's lost device: never ran, like those after it.
+          Object.assign(result, { outcome: 'error', failure: { kind: 'infrastructure', message: `not run: ${infrastructureError}` } });
+        } else if (failures.has(test)) Object.assign(result, classify(failure, interrupted));
+        else if (rec.panic && result.outcome === 'passed') {
+          // The firmware crashed while no command was waiting: still this scenario's failure.
+          Object.assign(result, { outcome: 'failed', failure: { kind: 'panic', message: rec.panic } });
+        }
+        // A firmware device that never tried to connect will not in the next scenario either.
+        if (failure instanceof NoAttemptError) lose(failure.message);
+        applyBudgets(result, config);
+        if (result.outcome === 'failed') firstFailed ??= result.id;
+        scenarios.push(result);
+      });
+    });
+  }
+
+  /** Agent mode: reset or hello, clock and credentials before each scenario; an idle device between them. */
+  function agentSession(d: Device, l: Lab, p: Pki, deviceId: string, record: (test: Mocha.Test) => ScenarioRecord, lose: (why: string) => void): void {
     const session: RunSession = {
       device: d, lab: l, pki: p, config, deviceId,
       async prepare() {
@@ -264,14 +412,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         await d.store('cert', 'cert', own.cert);
         await d.store('key', 'key', own.key);
       },
-      record(test) {
-        let rec = records.get(test);
-        if (!rec) {
-          rec = { samples: [], notes: [], attemptMark: l.attempts.mark(), consoleLog: null, panic: null };
-          records.set(test, rec);
-        }
-        return rec;
-      },
+      record,
     };
     setSession(session);
     // A scenario cut off by its timeout may have left a command running on the device. Waiting
@@ -290,55 +431,42 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       }
     });
 
-    const failures = new Map<Mocha.Runnable, unknown>();
-    await new Promise<void>((done) => {
-      const runner = mocha.run(() => done());
-      mochaRunner = runner;
-      if (interrupted || infrastructureError) runner.abort();
-      runner.on('test', (test) => {
-        const rec = session.record(test);
-        rec.attemptMark = l.attempts.mark();
-        current = rec;
-        // Named after the scenario's id: the same scenario has the same log name in every run.
-        const file = consoleLogOf(ids.get(test)!);
-        rec.consoleLog = file;
-        logOwners.set(join(runDir, file), rec);
-        d.startLog(join(runDir, file));
-      });
-      runner.on('fail', (runnable: Mocha.Runnable, err) => {
-        failures.set(runnable, err);
-        // A failed hook counts as a failed scenario of its own: the run must not pass over it.
-        if ((runnable as { type?: string }).type === 'hook') {
-          const result = hookResult(runnable, err, interrupted);
-          firstFailed ??= result.id;
-          scenarios.push(result);
-        }
-      });
-      runner.on('test end', (test) => {
-        logsClosing.push(d.stopLog());
-        current = null;
-        const rec = session.record(test);
-        const result: ScenarioResult = {
-          id: ids.get(test)!, title: test.fullTitle(), file: shownFile(test.file ?? ''),
-          outcome: test.state === 'passed' ? 'passed' : test.isPending() ? 'skipped' : 'failed',
-          durationMs: test.duration ?? 0, repetitions: rec.samples.length, failure: null,
-          metrics: metricsOf(rec), attempts: l.attempts.all.filter((a) => a.id > rec.attemptMark).map((a) => structuredClone(a) as unknown as Record<string, unknown>),
-          consoleLog: rec.consoleLog, notes: rec.notes,
-        };
-        const failure = failures.get(test);
-        if (failure && infrastructureError && HOOK_SKIPPED.test((failure as Error)?.message ?? '')) {
-          // Failed by mocha for the idle hook's lost device: never ran, like those after it.
-          Object.assign(result, { outcome: 'error', failure: { kind: 'infrastructure', message: `not run: ${infrastructureError}` } });
-        } else if (failures.has(test)) Object.assign(result, classify(failure, interrupted));
-        else if (rec.panic && result.outcome === 'passed') {
-          // The firmware crashed while no command was waiting: still this scenario's failure.
-          Object.assign(result, { outcome: 'failed', failure: { kind: 'panic', message: rec.panic } });
-        }
-        applyBudgets(result, config);
-        if (result.outcome === 'failed') firstFailed ??= result.id;
-        scenarios.push(result);
-      });
-    });
+  }
+
+  /**
+   * Firmware mode: before each scenario the endpoint takes the scenario's behaviour and the device
+   * is brought to a known state; after it the endpoint refuses again.
+   */
+  function firmwareSession(d: FirmwareDevice, l: Lab, endpoint: Endpoint, p: Pki, deviceId: string, record: (test: Mocha.Test) => ScenarioRecord): void {
+    const session: FirmwareSession = {
+      device: d, lab: l, endpoint, pki: p, config, deviceId, uri: endpoint.url, record,
+      async begin(behaviour, boundMs) {
+        if (infrastructureError) throw new DeviceError(infrastructureError);
+        const mark = l.attempts.mark();
+        endpoint.serve(behaviour);
+        await knownState(d, l, endpoint, mark, boundMs);
+      },
+      end: () => endpoint.refuse(),
+      knownStateBoundMs: (boundMs) => (target.resetDevice ? TARGET_RESET_MS : 0) + (config.reset?.timeoutMs ?? 0) + (config.reset ? 0 : boundMs),
+    };
+    setFirmwareSession(session);
+  }
+
+  /**
+   * The device's known state: the target's own reset (the emulated app, an RTS pulse), else the
+   * bench's reset command, else its own next attempt on the endpoint. Each step is bounded.
+   */
+  async function knownState(d: FirmwareDevice, l: Lab, endpoint: Endpoint, mark: number, boundMs: number): Promise<void> {
+    if (target.resetDevice) {
+      const reset = await d.whileResetting(() => within(TARGET_RESET_MS, target.resetDevice!()));
+      if (reset === 'timeout') throw new DeviceError(`${target.description}: its reset did not finish within ${TARGET_RESET_MS} ms`);
+      if (reset) return;
+    }
+    if (config.reset) {
+      await d.whileResetting(() => runResetCommand(config.reset!.command, config.reset!.timeoutMs));
+      return;
+    }
+    await nextAttempt(l, endpoint, mark, boundMs);
   }
 
   // Every selected scenario is in the report, also those the run never reached, with the reason.
@@ -372,7 +500,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       firmware: hello ? {
         project: hello.fw.project, version: hello.fw.version, idf: hello.fw.idf, elfSha256: hello.fw.elf_sha256 ?? null,
         agent: `${hello.agent.name} ${hello.agent.version}`, chip: `${hello.chip.model} rev ${hello.chip.revision}`, mac: hello.chip.mac,
-      } : null,
+      } : firmwareIdentityOf(firmwareDevice),
       security: hello ? { ...hello.mbedtls } : null,
       fingerprints: fingerprintsOf(pki, lab),
     },
@@ -432,6 +560,20 @@ function targetOf(config: RunConfig): Target {
   }
 }
 
+/**
+ * Agent scenarios command the device; firmware scenarios only watch it. A run whose scenarios do
+ * not fit its target's mode stops before anything starts (exit 2), naming the first that does not.
+ */
+function checkModes(mocha: Mocha, target: Target): void {
+  const misfit = selectedTests(mocha).find((t) => (modeOf(t) ?? 'agent') !== target.mode);
+  if (!misfit) return;
+  const kind = target.mode === 'firmware' ? 'an agent scenario' : 'a firmware scenario';
+  const fix = target.mode === 'firmware'
+    ? 'firmware targets run firmwareScenario() files (scenarios/firmware/): name those, or use an agent target'
+    : 'give a target in firmware mode (?mode=firmware, or emulator:?firmware=app), or name agent scenario files';
+  throw new UsageError(`${shownFile(misfit.file ?? '')}: ${quoted(misfit.fullTitle())} is ${kind}, and target ${target.url} is in ${target.mode} mode: ${fix}`);
+}
+
 /** A scenario's console log, named after its id. */
 function consoleLogOf(id: string): string {
   return `console/${id.replace('/', '--')}.log`;
@@ -485,6 +627,17 @@ function fingerprintsOf(pki: Pki | null, lab: Lab | null): RunResults['run']['fi
   return {
     trust: bundle?.kind === 'bundle' ? bundle.certificates.map((c) => ({ name: c.name, sha256: c.sha256 })) : [],
     served: lab ? lab.listeners.filter((l) => l.profile.server).map((l) => ({ listener: l.profile.name, name: l.profile.server!, sha256: sha(l.profile.server!) })) : [],
+  };
+}
+
+/** What a firmware device's boot lines said about it; null when it printed none (booted long ago, no reset). */
+function firmwareIdentityOf(d: FirmwareDevice | null): FirmwareIdentity | null {
+  const id = d?.identity;
+  if (!id || (id.project === null && id.idf === null && id.elfSha256 === null)) return null;
+  const unknown = 'unknown';
+  return {
+    project: id.project ?? unknown, version: id.version ?? unknown, idf: id.idf ?? unknown, elfSha256: id.elfSha256,
+    agent: 'none (firmware mode)', chip: id.chip ?? unknown, mac: id.mac ?? unknown,
   };
 }
 

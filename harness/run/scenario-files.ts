@@ -31,15 +31,26 @@ export interface ScenarioSource {
 
 /**
  * The scenario files of a run, in order, without duplicates: the first source that has paths
- * (the command line, then hilt.config.json), else hilt's catalogue. Each path, relative to the
+ * (the command line, then hilt.config.json), else null (hilt's catalogue for the target's mode). Each path, relative to the
  * working folder, is a file, a folder (its *.spec.* files, not its subfolders: a glob such as
  * `hil/**\/*.spec.ts` reaches those) or a glob. A path that matches nothing is a usage error.
  */
-export function scenarioFiles(sources: ScenarioSource[], root = process.cwd()): string[] {
+export function scenarioFiles(sources: ScenarioSource[], root = process.cwd()): string[] | null {
   const source = sources.find((s) => s.paths.length > 0);
-  if (!source) return specsIn(CATALOGUE, `hilt's catalogue ${CATALOGUE}`);
+  if (!source) return null;
   const files = source.paths.flatMap((p) => expand(p, source.from, root));
   return [...new Set(files)];
+}
+
+/**
+ * hilt's own catalogue for a target's mode: the agent scenarios, or scenarios/firmware/ for a
+ * board's own firmware (none yet is an empty run, not a mistake).
+ */
+export function catalogueFiles(mode: 'agent' | 'firmware'): string[] {
+  if (mode === 'agent') return specsIn(CATALOGUE, `hilt's catalogue ${CATALOGUE}`);
+  const dir = join(CATALOGUE, 'firmware');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => SCENARIO_FILE.test(f)).sort().map((f) => join(dir, f));
 }
 
 function expand(path: string, from: string, root: string): string[] {

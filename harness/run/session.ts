@@ -28,6 +28,8 @@ export interface ScenarioRecord {
   consoleLog: string | null;
   /** A panic the device printed while the scenario ran, even with no command waiting. */
   panic: string | null;
+  /** Firmware scenarios: the reasons of a pass with warnings. */
+  warnings: string[];
 }
 
 /** The run this process is executing, set by the runner before mocha loads the scenarios. */
@@ -211,7 +213,23 @@ export class LeakError extends Error {
  * One scenario: a mocha test whose body runs once per repetition (`--repeat N`), each time from a
  * known device state, with its metrics kept per repetition; the scenario timeout is scaled by N.
  */
+/** Which kind of device a scenario is written for, so a run can refuse a mix before it starts. */
+export const SCENARIO_MODE = Symbol.for('hilt.scenario.mode');
+
+export function modeOf(test: Mocha.Test): 'agent' | 'firmware' | undefined {
+  return (test as Mocha.Test & { [SCENARIO_MODE]?: 'agent' | 'firmware' })[SCENARIO_MODE];
+}
+
+export function markMode<T extends Mocha.Test>(test: T, mode: 'agent' | 'firmware'): T {
+  Object.defineProperty(test, SCENARIO_MODE, { value: mode });
+  return test;
+}
+
 export function scenario(title: string, body: (ctx: ScenarioContext) => Promise<void>): Mocha.Test {
+  return markMode(agentTest(title, body), 'agent');
+}
+
+function agentTest(title: string, body: (ctx: ScenarioContext) => Promise<void>): Mocha.Test {
   return it(title, async function () {
     const s = currentSession();
     const test = this.test as Mocha.Test;

@@ -104,6 +104,25 @@ export class SerialTransport extends BaseTransport {
     return new TransportError(explainOpenFailure(this.path, why, found), { cause: err });
   }
 
+  /**
+   * esptool's hard reset: RTS high (EN low, the chip held in reset) for `holdMs`, then low, with
+   * DTR low throughout (GPIO0 high: the board boots its application, not the ROM loader). Never
+   * tried on a pseudo-terminal, which has no modem lines (set() fails there with ENOTTY).
+   */
+  async hardReset(holdMs = 100): Promise<void> {
+    const port = this.port;
+    if (!this.capabilities.lineControl) throw new TransportError(`${this.path} has no modem lines (a pseudo-terminal): it cannot be reset by RTS`);
+    if (!port?.isOpen) throw new TransportError(`serial port ${this.path} is not open: it cannot be reset`);
+    // serialport's set() sets every line each call: both are always given.
+    const set = (rts: boolean) => new Promise<void>((resolve, reject) => {
+      port.set({ dtr: false, rts }, (err) => (err ? reject(new TransportError(`cannot set RTS on ${this.path}: ${messageOf(err)}`)) : resolve()));
+    });
+    await set(true);
+    // The hold is the reset pulse's width on the wire (the EN capacitor must discharge), not a wait for an event.
+    await new Promise((resolve) => setTimeout(resolve, holdMs));
+    await set(false);
+  }
+
   protected doWrite(data: Buffer): Promise<void> {
     const port = this.port;
     // serialport would queue a write to a closed port until it opens again: never, here.

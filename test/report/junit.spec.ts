@@ -137,6 +137,20 @@ describe('junit.xml', function () {
     expect(propertiesOf(parseXml(toJUnitXml(runResults())).children[0]!)).to.not.have.property('run.warning.1');
   });
 
+  it('gives a scenario that passed with warnings one warning property each, and the warnings in system-out', function () {
+    const list = scenarios();
+    list[0]!.warnings = ['device sent a TLS warning alert (close_notify)', 'offers CBC suites: <TLS_RSA_WITH_AES_128_CBC_SHA> & more'];
+    const passed = testcase(parseXml(toJUnitXml(runResults({}, list))), 'connects to a valid server');
+    const props = passed.children.find((c) => c.name === 'properties')!.children;
+    expect(props.filter((p) => p.attrs.name === 'warning').map((p) => p.attrs.value)).to.deep.equal(list[0]!.warnings);
+    // Still a pass: no failure element, the warnings readable in the test's output.
+    expect(childNames(passed)).to.deep.equal(['properties', 'system-out']);
+    const out = passed.children.find((c) => c.name === 'system-out')!.text;
+    expect(out).to.equal(`warning: ${list[0]!.warnings[0]}\nwarning: ${list[0]!.warnings[1]}\nconsole log: console/01-valid-server.log`);
+    expect(props.filter((p) => p.attrs.name === 'warning')).to.have.length(2);
+    expect(all(parseXml(xml), 'property').filter((p) => p.attrs.name === 'warning')).to.deep.equal([]);
+  });
+
   it('writes a run with no firmware and no scenarios as an empty, valid suite', function () {
     const parsed = parseXml(toJUnitXml(runResults({ firmware: null, security: null }, [])));
     expect(parsed.attrs).to.include({ tests: '0', failures: '0', errors: '0', skipped: '0' });

@@ -94,6 +94,21 @@ describe('summary.md', function () {
     expect(md).to.not.include('outside any scenario');
   });
 
+  it('shows a pass with warnings as "pass (N warnings)" and lists them under the table', function () {
+    const list = scenarios();
+    list[0]!.warnings = ['offers non-recommended suites: TLS-RSA-WITH-AES-128-CBC-SHA | CBC', 'strictly exponential backoff (no jitter)'];
+    const warned = toSummaryMarkdown(runResults({}, list));
+    const { tables, rows } = table(warned);
+    expect(tables).to.equal(1);
+    expect(rows[0]![1]).to.equal('✅ pass (2 warnings)');
+    expect(rows.slice(1).map((r) => r[1])).to.deep.equal(['❌ fail', '⚠️ error', '⏭ skipped']);
+    expect(warned).to.include('Warnings:\n- connects to a valid server: offers non-recommended suites: TLS-RSA-WITH-AES-128-CBC-SHA | CBC\n'
+      + '- connects to a valid server: strictly exponential backoff (no jitter)');
+    list[0]!.warnings = ['one'];
+    expect(table(toSummaryMarkdown(runResults({}, list))).rows[0]![1]).to.equal('✅ pass (1 warning)');
+    expect(md).to.not.include('Warnings:');
+  });
+
   it('still reads when the device never said hello', function () {
     const none = toSummaryMarkdown(runResults({ firmware: null, security: null }, []));
     expect(none.split('\n')[0]).to.equal('# run 2026-11-23T02-51-07Z-3f9a on emulator, 2026-11-23');

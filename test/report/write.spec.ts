@@ -26,6 +26,7 @@ describe('writing reports', function () {
 
   it('writes results.json, junit.xml and summary.md into the run dir and points latest at it', async function () {
     const results = runResults();
+    results.scenarios[0]!.warnings = ['strictly exponential backoff (no jitter)'];
     const runDir = join(root, results.run.id);
     const paths = await writeReports(results, runDir, root);
 
@@ -38,6 +39,7 @@ describe('writing reports', function () {
     expect(json.schema).to.equal(RESULTS_SCHEMA).and.to.equal(1);
     expect(Object.keys(json)[0]).to.equal('schema');
     expect(json).to.deep.equal(JSON.parse(JSON.stringify(results)));
+    expect(json.scenarios[0].warnings).to.deep.equal(['strictly exponential backoff (no jitter)']);
     expect(await readFile(paths.results, 'utf8')).to.include('\n  "run": {');
     expect(parseXml(await readFile(paths.junit, 'utf8')).attrs.tests).to.equal('4');
     expect(await readFile(paths.summary, 'utf8')).to.match(/^# sensor-node 1\.4\.2/);

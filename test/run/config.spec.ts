@@ -30,6 +30,21 @@ describe('run configuration', function () {
     expect(validateConfig({}, 'f').sources).to.deep.equal({});
   });
 
+  it('reads the firmware-mode fields: reset command, endpoint, device id and per-scenario bounds', function () {
+    const config = validateConfig({
+      reset: { command: 'uhubctl -a cycle -p 2', timeoutMs: 20_000 }, endpoint: { host: '127.0.0.1', port: 18883 },
+      firmware: { deviceId: 'bench-7', scenarios: { 'MQTT Connect Backoff': { boundMs: 180_000, attempts: 6 }, 'TLS Connect': {} } },
+    }, 'f');
+    expect(config.reset).to.deep.equal({ command: 'uhubctl -a cycle -p 2', timeoutMs: 20_000 });
+    expect(config.endpoint).to.deep.equal({ host: '127.0.0.1', port: 18883 });
+    expect(config.firmware).to.deep.equal({ deviceId: 'bench-7', scenarios: { 'MQTT Connect Backoff': { boundMs: 180_000, attempts: 6 }, 'TLS Connect': {} } });
+    expect(validateConfig({ reset: { command: 'true' } }, 'f').reset).to.deep.equal({ command: 'true', timeoutMs: 30_000 });
+    // A scenario titled like an Object property is a title, not the prototype.
+    const proto = validateConfig(JSON.parse('{"firmware": {"scenarios": {"__proto__": {"boundMs": 500}}}}'), 'f');
+    expect(Object.keys(proto.firmware.scenarios)).to.deep.equal(['__proto__']);
+    expect(Object.getPrototypeOf(proto.firmware.scenarios)).to.equal(Object.prototype);
+  });
+
   it('an empty object means the defaults', function () {
     expect(validateConfig({}, 'f')).to.deep.equal(DEFAULTS);
   });
@@ -56,6 +71,19 @@ describe('run configuration', function () {
     ['scenarios that are not paths', { scenarios: { dir: 'hil' } }, /^hilt\.config\.json: scenarios: expected a folder, a file or a glob/],
     ['an empty scenario path', { scenarios: ['hil', ''] }, /^hilt\.config\.json: scenarios\[1\]: expected a non-empty string$/],
     ['a lab host that is no host name', { lab: { hosts: ['bench local'] } }, /^hilt\.config\.json: lab\.hosts\[0\]: "bench local" is not a host name or IP address: give a DNS name \(bench\.local\) or an address \(192\.168\.1\.20\)$/],
+    ['a reset that is a string', { reset: 'uhubctl' }, /^hilt\.config\.json: reset: expected an object like \{"command": "uhubctl -a cycle -p 2", "timeoutMs": 30000\}$/],
+    ['a reset without its command', { reset: { timeoutMs: 5000 } }, /^hilt\.config\.json: reset\.command: missing: give the shell command that resets the board/],
+    ['a reset command on two lines', { reset: { command: 'a\nb' } }, /^hilt\.config\.json: reset\.command: "a\\nb" has a control character/],
+    ['a reset timeout of 0', { reset: { command: 'true', timeoutMs: 0 } }, /^hilt\.config\.json: reset\.timeoutMs: expected a whole number from 100 to 600000$/],
+    ['an unknown reset field', { reset: { command: 'true', shell: 'zsh' } }, /^hilt\.config\.json: reset\.shell: unknown field: reset takes command, timeoutMs$/],
+    ['an endpoint port out of range', { endpoint: { port: 70000 } }, /^hilt\.config\.json: endpoint\.port: expected a whole number from 0 to 65535$/],
+    ['an endpoint port as a string', { endpoint: { port: '8883' } }, /^hilt\.config\.json: endpoint\.port: expected a whole number/],
+    ['an endpoint host that is no host', { endpoint: { host: 'bench local' } }, /^hilt\.config\.json: endpoint\.host: "bench local" is not a host name or IP address/],
+    ['an unknown firmware field', { firmware: { bound: 5 } }, /^hilt\.config\.json: firmware\.bound: unknown field: firmware takes deviceId, scenarios$/],
+    ['a device id with a wildcard', { firmware: { deviceId: 'esp32/+' } }, /^hilt\.config\.json: firmware\.deviceId: "esp32\/\+": use letters, digits/],
+    ['a scenario bound that is no number', { firmware: { scenarios: { 'MQTT Connect': { boundMs: 'long' } } } }, /^hilt\.config\.json: firmware\.scenarios\["MQTT Connect"\]\.boundMs: expected a whole number from 100 to 3600000$/],
+    ['a scenario with an unknown setting', { firmware: { scenarios: { 'MQTT Connect': { retries: 3 } } } }, /^hilt\.config\.json: firmware\.scenarios\["MQTT Connect"\]\.retries: unknown field: .* takes boundMs, attempts$/],
+    ['scenario settings that are a list', { firmware: { scenarios: [] } }, /^hilt\.config\.json: firmware\.scenarios: expected an object of scenario titles/],
   ];
   for (const [what, raw, message] of mistakes) {
     it(`refuses ${what}, in one line`, function () {

@@ -41,3 +41,10 @@ export function intOption(url: string, key: string, value: string | undefined, f
   if (!/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`target ${url}: ${key}=${value}: give a whole number from ${min} to ${max}`);
   return n;
 }
+
+/** `mode=agent` (the test agent, the default) or `mode=firmware` (the board's own application). */
+export function modeOption(url: string, value: string | undefined, fallback: 'agent' | 'firmware' = 'agent'): 'agent' | 'firmware' {
+  if (value === undefined) return fallback;
+  if (value === 'agent' || value === 'firmware') return value;
+  throw new UsageError(`target ${url}: mode=${value}: use mode=agent (the device runs hilt's test agent) or mode=firmware (its own application)`);
+}

@@ -4,6 +4,16 @@
  */
 import type { Transport } from '../../transport/transport.ts';
 
+/** What a firmware build is given to reach the endpoint (the lab's EndpointMaterials, in part). */
+export interface DeviceMaterials {
+  uri: string;
+  caBundlePem: string;
+  certPem: string;
+  keyPem: string;
+  /** The MQTT client id, the CN of certPem. */
+  clientId: string;
+}
+
 export interface Target {
   /** The string the user gave, normalised. */
   url: string;
@@ -14,6 +24,22 @@ export interface Target {
    * only `hello` (for a board whose reset the bench does not want).
    */
   reset: 'agent' | 'hello';
+  /**
+   * agent: the device runs hilt's test agent and takes commands. firmware: it runs its own
+   * application, is never sent a byte, and is judged from the lab's records and its console.
+   */
+  mode: 'agent' | 'firmware';
+  /**
+   * Firmware mode: a hardware reset the target itself can do (the emulated app's reset, an RTS
+   * pulse on a serial port). Resolves false when it cannot for this device after all (a
+   * pseudo-terminal has no modem lines): the runner then takes the next way to a known state.
+   */
+  resetDevice?(): Promise<boolean>;
+  /**
+   * Firmware mode, an emulated application: where the endpoint is and the credentials to use,
+   * given before transport() (a real board has them built in, from `hilt endpoint`).
+   */
+  provision?(materials: DeviceMaterials): void;
   /** A new, unopened transport to the device. */
   transport(): Promise<Transport>;
   /** Stops what the target started (an emulated board); idempotent. */
