@@ -398,8 +398,9 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
           ? { cmd: 'connack', reasonCode: V5_REFUSAL[mqtt.refuseConnack]!, sessionPresent: false } as const
           : { cmd: 'connack', returnCode: mqtt.refuseConnack, sessionPresent: false } as const;
         const bytes = encodePacket(answer, version);
-        note(conn, packetRecord(answer, 'out', at(), bytes.length));
-        record.mqtt.connack = mqtt.refuseConnack;
+        const sent = packetRecord(answer, 'out', at(), bytes.length);
+        note(conn, sent);
+        record.mqtt.connack = sent.returnCode!; // as sent: the MQTT 5 reason code for an MQTT 5 device
         attempts.settle(record);
         socket.write(bytes);
         return endSoon(conn, `CONNACK ${mqtt.refuseConnack}: refused by the endpoint's behaviour`, socket);

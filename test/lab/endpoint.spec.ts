@@ -214,7 +214,9 @@ describe('firmware endpoint', function () {
       expect(types(a)).to.deep.equal(['in connect', 'out connack']);
       endpoint.serve({ ...VALID, mqtt: { refuseConnack: 5 } });
       expect((await connect({ protocolVersion: 5 })).error).to.equal('CONNACK 135');
-      expect((await next()).packets![1]).to.include({ type: 'connack', returnCode: 0x87 });
+      const refused = await next();
+      expect(refused.packets![1]).to.include({ type: 'connack', returnCode: 0x87 });
+      expect(refused.mqtt!.connack).to.equal(0x87);
     });
 
     it('disconnectAfterConnack: the first session is closed right after its CONNACK, the second is kept', async function () {
