@@ -34,9 +34,16 @@ describe('reset command', function () {
     expect(err).to.be.instanceOf(DeviceError);
     expect(err.message).to.match(/did not finish within 500 ms and was killed: waiting for hub: check the command, or raise reset\.timeoutMs$/);
     const pid = Number((await readFile(pidFile, 'utf8')).trim());
-    // The group was killed with SIGKILL, delivered before kill() returned: the sleep is dead, gone
-    // or a zombie its new parent has not reaped yet (no process of this test's can wait for it).
-    const state = await readFile(`/proc/${pid}/stat`, 'utf8').then((t) => t.slice(t.lastIndexOf(')') + 2)[0], () => 'gone');
+    // The group was sent SIGKILL; the sleep dies once the kernel next schedules it (on a loaded
+    // machine it may still show as running just after kill() returned). It is no child of this
+    // process, so there is no exit event to await: its state is read until it is dead, gone or a
+    // zombie its new parent has not reaped yet, for at most 3 s. A sleep that was never signalled
+    // stays 'S' for its 30 s.
+    const stateOf = () => readFile(`/proc/${pid}/stat`, 'utf8').then((t) => t.slice(t.lastIndexOf(')') + 2)[0], () => 'gone');
+    let state = await stateOf();
+    for (const until = Date.now() + 3_000; !['gone', 'Z', 'X'].includes(state!) && Date.now() < until; state = await stateOf()) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(state).to.be.oneOf(['gone', 'Z', 'X']);
   });
 
