@@ -41,7 +41,10 @@ describe('hilt endpoint files', function () {
   });
 
   it('the header names the URI and host, mentions EMBED_TXTFILES, and compiles to the PEMs byte for byte', async function () {
-    if (!hasGcc) this.skip();
+    if (!hasGcc) {
+      console.log('    (gcc is not installed: this test compiles the header with it; apt-get install gcc)');
+      this.skip();
+    }
     const m = materials();
     const header = endpointHeader(m, 'esp32-hilt');
     expect(header).to.include('#define HILT_BROKER_URI "mqtts://192.168.1.20:8883"').and.include('#define HILT_BROKER_HOST "192.168.1.20"')
