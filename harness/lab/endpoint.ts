@@ -19,7 +19,7 @@ import tls, { type SecureVersion, type TLSSocket } from 'node:tls';
 import { UsageError, errnoOf, quoted } from '../errors.ts';
 import { ensurePki, type CertArtifact, type Pki } from '../pki/index.ts';
 import { AlertTap, HANDSHAKE_FAILURE_RECORD, alertFromOpenSslCode } from './alerts.ts';
-import type { Attempt, Attempts, PacketRecord } from './attempts.ts';
+import type { Attempts, PacketRecord } from './attempts.ts';
 import { parseClientHello } from './clienthello.ts';
 import { MqttDecoder, MqttFramer, duplexPair, encodePacket, packetRecord } from './mqtt-wire.ts';
 import { checkIdentity } from './policy.ts';
@@ -119,6 +119,9 @@ export interface EndpointOptions {
 export const ENDPOINT_LISTENER = 'endpoint';
 /** After the endpoint ends a connection, how long the device has to close its side before the socket is destroyed. */
 const LINGER_MS = 2_000;
+
+/** MQTT 3.1.1 CONNACK refusals (1..5) as MQTT 5 reason codes (MQTT 5.0 §3.2.2.2). */
+const V5_REFUSAL: Record<number, number> = { 1: 0x84, 2: 0x85, 3: 0x88, 4: 0x86, 5: 0x87 };
 
 /** The behaviour being served, with its counters ("the first N ... since serve()"). */
 interface Serving {
@@ -390,10 +393,14 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       };
       serving.connects++;
       if (mqtt.refuseConnack !== undefined) {
-        const answer = { cmd: 'connack', returnCode: mqtt.refuseConnack, sessionPresent: false } as const;
+        // MQTT 5 spells the 3.1.1 refusals as reason codes.
+        const answer = version === 5
+          ? { cmd: 'connack', reasonCode: V5_REFUSAL[mqtt.refuseConnack]!, sessionPresent: false } as const
+          : { cmd: 'connack', returnCode: mqtt.refuseConnack, sessionPresent: false } as const;
         const bytes = encodePacket(answer, version);
-        note(conn, packetRecord(answer, 'out', at(), bytes.length));
-        record.mqtt.connack = mqtt.refuseConnack;
+        const sent = packetRecord(answer, 'out', at(), bytes.length);
+        note(conn, sent);
+        record.mqtt.connack = sent.returnCode!; // as sent: the MQTT 5 reason code for an MQTT 5 device
         attempts.settle(record);
         socket.write(bytes);
         return endSoon(conn, `CONNACK ${mqtt.refuseConnack}: refused by the endpoint's behaviour`, socket);
@@ -443,8 +450,9 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       const code = seen.returnCode ?? 0;
       if (record.mqtt) record.mqtt.connack = code;
       attempts.settle(record);
-      if (code === 0 && ++serving.sessions <= (mqtt.disconnectAfterConnack ?? 0)) {
-        socket.write(frame, () => endSoon(conn, `closed right after CONNACK by the endpoint's behaviour (session ${serving.sessions})`, socket));
+      const session = code === 0 ? ++serving.sessions : 0;
+      if (session > 0 && session <= (mqtt.disconnectAfterConnack ?? 0)) {
+        socket.write(frame, () => endSoon(conn, `closed right after CONNACK by the endpoint's behaviour (session ${session})`, socket));
         return;
       }
       socket.write(frame);
@@ -547,4 +555,3 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   };
 }
 
-export type { Attempt };

@@ -133,6 +133,18 @@ describe('firmware endpoint', function () {
       expect(a.bytesSent).to.be.above(12 * 1024);
     });
 
+    it("client authentication: required refuses a device without a certificate (the record says so); 'none' takes it", async function () {
+      const bare = (args: string[]) => sClient(endpoint.port, ['-CAfile', held.pki.path('bundle-current'), '-tls1_2', ...args]);
+      endpoint.serve(VALID);
+      await bare([]);
+      const refused = await next();
+      expect(refused.tls).to.include({ outcome: 'refused', reason: 'no client certificate' });
+      expect(refused.closed).to.include({ by: 'lab', reason: 'client certificate refused: no client certificate' });
+      endpoint.serve({ tls: { server: 'server-valid', clientAuth: 'none' } });
+      expect((await bare([])).established).to.equal(true);
+      expect((await next()).tls).to.include({ outcome: 'ok', clientCertificate: null });
+    });
+
     it('refuses a behaviour it cannot serve with one line', function () {
       expect(() => endpoint.serve({ tls: { server: 'server-nope' } })).to.throw(/no lab certificate or bundle named "server-nope"/);
       expect(() => endpoint.serve({ tls: { server: 'server-valid' }, mqtt: { refuseConnack: 9 } })).to.throw('endpoint behaviour: mqtt.refuseConnack "9": give a CONNACK refusal code 1..5');
@@ -192,6 +204,19 @@ describe('firmware endpoint', function () {
       expect(a.packets![1]).to.include({ returnCode: 3 });
       expect(a.mqtt!.connack).to.equal(3);
       expect(a.closed).to.include({ by: 'lab', reason: "CONNACK 3: refused by the endpoint's behaviour" });
+    });
+
+    it('MQTT 5: aedes speaks 3.1.1 only and refuses it (CONNACK 1, recorded as such); refuseConnack answers with the MQTT 5 reason code', async function () {
+      endpoint.serve(VALID);
+      expect((await connect({ protocolVersion: 5 })).error).to.equal('CONNACK 1');
+      const a = await next();
+      expect(a.mqtt).to.include({ protocolVersion: 5, connack: 1 });
+      expect(types(a)).to.deep.equal(['in connect', 'out connack']);
+      endpoint.serve({ ...VALID, mqtt: { refuseConnack: 5 } });
+      expect((await connect({ protocolVersion: 5 })).error).to.equal('CONNACK 135');
+      const refused = await next();
+      expect(refused.packets![1]).to.include({ type: 'connack', returnCode: 0x87 });
+      expect(refused.mqtt!.connack).to.equal(0x87);
     });
 
     it('disconnectAfterConnack: the first session is closed right after its CONNACK, the second is kept', async function () {
@@ -254,7 +279,6 @@ describe('firmware endpoint', function () {
       await first.subscribeAsync('site/7/stored', { qos: 1 });
       await first.endAsync();
       await next();
-      endpoint.dropAll('not needed: the device already left');
       await endpoint.publish('site/7/stored', Buffer.from('while away'), 1);
       // Listening before the CONNACK: the stored message follows it at once.
       client = mqtt.connect(endpoint.url, device(persistent));
