@@ -84,7 +84,7 @@ firmwareScenario('Broker Restart (hilt)', { endpoint: { tls: { server: 'server-v
   await decide(ctx, 'an MQTT session after the restart', (as, final) => {
     const back = sessions(as).find((a) => a.id > refused.id);
     const since = as.filter((a) => a.id > session.id && (!back || a.id < back.id)).length;
-    if (back) return { verdict: 'pass', reason: `came back ${Math.round(startMs(back) - downAt)} ms after the broker went down, ${since} attempt${since === 1 ? '' : 's'} before (the broker was back after ${backAt - downAt} ms)` };
+    if (back) return { verdict: 'pass', reason: `came back ${Math.round(startMs(back) - downAt)} ms after the broker went down, after ${since} refused attempt${since === 1 ? '' : 's'} (the broker was back after ${backAt - downAt} ms)` };
     return final ? { verdict: 'fail', reason: `no session within ${ctx.bound} ms of the broker coming back (${since} attempts since it went down)` } : undefined;
   });
 });

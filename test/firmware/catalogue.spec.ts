@@ -44,7 +44,8 @@ describe('firmware catalogue against the emulated app', function () {
     const config = join(dir, `config-${runs}.json`);
     const scenarios: Record<string, object> = { ...CONFIG.firmware.scenarios };
     if (attempts) for (const t of ['MQTT Connect Backoff (no CONNACK)', 'MQTT Reconnect Backoff (server disconnect)']) scenarios[t] = { attempts };
-    await writeFile(config, JSON.stringify({ firmware: { scenarios } }));
+    // Port 0: any free port (the app is told the endpoint's URI), so runs never collide on 8883.
+    await writeFile(config, JSON.stringify({ endpoint: { port: 0 }, firmware: { scenarios } }));
     const ran = await hilt(['run', '--target', `emulator:?firmware=app&settings=${file}`, '--grep', grep, '--certs', join(dir, 'certs'), '--config', config],
       { cwd: dir, timeoutMs: 200_000 });
     expect(ran.code, ran.stderr).to.be.oneOf([0, 1]);
