@@ -10,6 +10,6 @@ export type { ConnectResult, HelloReply } from './protocol/index.ts';
 export { flagsOf } from './protocol/index.ts';
 export { firmwareScenario, FirmwareContext } from './run/firmware-session.ts';
 export type { FirmwareSpec } from './run/firmware-session.ts';
-export type { Endpoint, EndpointBehaviour, EndpointMaterials, EndpointMqtt, EndpointTls } from './run/endpoint-contract.ts';
+export type { Endpoint, EndpointBehaviour, EndpointMaterials, EndpointMqtt, EndpointTls } from './lab/index.ts';
 export type { FirmwareDevice, BootIdentity } from './device/firmware.ts';
 export * from './firmware/index.ts';

@@ -10,7 +10,7 @@ import { makeDir, writeFileAtomic } from '../files.ts';
 import { startLab, type Attempt, type Lab, type LabOptions } from '../lab/index.ts';
 import { DEVICE_ID, ensurePki, warningsOf } from '../pki/index.ts';
 import { DEFAULT_FIRMWARE_DEVICE, loadConfig } from '../run/config.ts';
-import { endpointOf, type EndpointMaterials } from '../run/endpoint-contract.ts';
+import type { EndpointMaterials } from '../lab/index.ts';
 import { within } from '../time.ts';
 import { shown, wholeNumber } from './args.ts';
 import { describeAttempt } from './broker.ts';
@@ -126,7 +126,7 @@ export function registerEndpoint(program: Command): void {
         throw new UsageError(`cannot listen on ${host} port ${port} for the endpoint (${why}): ${why === 'EADDRINUSE' ? 'stop what holds it, or give another --port (0: any free port)' : 'give another --host or --port'}`, { cause: err });
       }
       try {
-        const endpoint = endpointOf(lab);
+        const endpoint = lab.endpoint;
         if (!endpoint) throw new UsageError('this hilt has no endpoint in its lab: update hilt');
         if (extraNames.length > 0) {
           pki = await ensurePki({ dir: certsDir, hosts: extraNames, devices: [deviceId] });

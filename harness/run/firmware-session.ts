@@ -5,10 +5,9 @@
  */
 import { DeviceError, PanicError } from '../device/device.ts';
 import type { FirmwareDevice } from '../device/firmware.ts';
-import type { Attempt, Lab } from '../lab/index.ts';
+import type { Attempt, Endpoint, EndpointBehaviour, Lab } from '../lab/index.ts';
 import type { Pki } from '../pki/index.ts';
 import type { RunConfig } from './config.ts';
-import type { Endpoint, EndpointBehaviour } from './endpoint-contract.ts';
 import { markMode, SkipScenario, type ScenarioRecord } from './session.ts';
 
 /** How long a firmware scenario waits for the device unless its spec or the config says otherwise. */

@@ -12,7 +12,7 @@ import { FirmwareDevice } from '../device/firmware.ts';
 import type { DeviceMaterials } from '../device/targets/target.ts';
 import { resolveTarget, type Target } from '../device/targets/index.ts';
 import { ExitCode, UsageError, errnoOf, quoted } from '../errors.ts';
-import { startLab, type Lab, type LabOptions } from '../lab/index.ts';
+import { startLab, type Endpoint, type Lab } from '../lab/index.ts';
 import { ensurePki, warningsOf, type Pki } from '../pki/index.ts';
 import { TransportError, type CloseInfo, type Transport } from '../transport/transport.ts';
 import {
@@ -23,7 +23,6 @@ import { settleWithin, within } from '../time.ts';
 import { VERSION } from '../version.ts';
 import { withinBudget, type RunConfig } from './config.ts';
 import { Interrupts } from './interrupts.ts';
-import { endpointOf, type Endpoint } from './endpoint-contract.ts';
 import { describeStray, noAttempt, NoAttemptError, setFirmwareSession, strayAttempts, type FirmwareSession } from './firmware-session.ts';
 import { runResetCommand } from './reset-command.ts';
 import { catalogueFiles, loadScenarios, scenarioStem, shownFile } from './scenario-files.ts';
@@ -208,9 +207,8 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
           pki, host: labHost,
           // A firmware device talks to the endpoint only; it starts with the lab, refusing until a scenario begins.
           ...(firmware ? { endpoint: { host: config.endpoint.host ?? labHost, port: config.endpoint.port } } : {}),
-        } as LabOptions);
-        if (firmware && !endpointOf(lab)) throw new DeviceError('the lab started without its endpoint: this hilt cannot run firmware mode');
-        endpointOf(lab)?.refuse();
+        });
+        lab.endpoint?.refuse();
         if (config.labHosts.length > 0) {
           pki = await ensurePki({ dir: config.certsDir, hosts: config.labHosts });
           warnAbout(pki);
@@ -222,7 +220,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       const opening = (async () => {
         if (target.provision) {
           await labReady;
-          target.provision(await provisionOf(endpointOf(lab!)!, config.firmware.deviceId));
+          target.provision(await provisionOf(lab!.endpoint!, config.firmware.deviceId));
         }
         const t = await target.transport();
         transport = t;
@@ -314,7 +312,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       }
       return rec;
     };
-    const endpoint = endpointOf(l);
+    const endpoint = l.endpoint;
     if (d instanceof Device) agentSession(d, l, p, deviceId, record, lose);
     else {
       // A firmware that restarts itself on purpose (esp_restart() after failed connects) is worth a line.

@@ -9,7 +9,7 @@ import mqtt from 'mqtt';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { endpointHeader, writeEndpointFiles } from '../../harness/cli/endpoint.ts';
-import type { EndpointMaterials } from '../../harness/run/endpoint-contract.ts';
+import type { EndpointMaterials } from '../../harness/lab/index.ts';
 import { HILT_BIN, hilt, tempDir, withLabPki } from '../helpers.ts';
 
 const hasGcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
