@@ -27,6 +27,21 @@ export class HiltError extends Error {
   }
 }
 
+/**
+ * Makes `instanceof cls` hold for instances made by any copy of hilt's modules in this process.
+ * A scenario file in a CommonJS project loads a second copy of the harness (tsx's require hook,
+ * docs/architecture.md), so an error a scenario's context throws is of that copy's class, and the
+ * runner's `instanceof DeviceError` would take a device error for an assertion. Each branded class
+ * (subclasses too) carries a registered symbol on its prototype and checks for it.
+ */
+export function brandAcrossCopies(cls: abstract new (...args: never[]) => Error, name: string): void {
+  const brand = Symbol.for(`hilt.error.${name}`);
+  Object.defineProperty(cls.prototype, brand, { value: true });
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    value: (value: unknown) => typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true,
+  });
+}
+
 /** Bad usage or configuration: a value, a file or a port the user can fix (exit 2). */
 export class UsageError extends HiltError {
   constructor(message: string, options?: { cause?: unknown }) {

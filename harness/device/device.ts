@@ -10,7 +10,7 @@ import {
   LineSplitter, checkHello, encodeCommand, parseDeviceLine, storePutLines, UnsupportedProtoError, SchemaError,
   type ArgValue, type ConnectResult, type HelloReply, type Line, type Replies,
 } from '../protocol/index.ts';
-import { HiltError, ExitCode } from '../errors.ts';
+import { HiltError, ExitCode, brandAcrossCopies } from '../errors.ts';
 import type { CloseInfo, Transport } from '../transport/transport.ts';
 import { detectPanic, parseLogLine, stripColours, unexpectedReset, type LogLine, type Panic } from './log.ts';
 import { ConsoleLog } from './console-log.ts';
@@ -89,6 +89,7 @@ export class DeviceError extends HiltError {
     this.name = 'DeviceError';
   }
 }
+brandAcrossCopies(DeviceError, 'DeviceError');
 
 /** The firmware crashed or rebooted on its own: a product failure, reported with its reason. */
 export class PanicError extends HiltError {
@@ -97,6 +98,7 @@ export class PanicError extends HiltError {
     this.name = 'PanicError';
   }
 }
+brandAcrossCopies(PanicError, 'PanicError');
 
 export class ExpectTimeoutError extends HiltError {
   constructor(message: string) {
@@ -104,6 +106,7 @@ export class ExpectTimeoutError extends HiltError {
     this.name = 'ExpectTimeoutError';
   }
 }
+brandAcrossCopies(ExpectTimeoutError, 'ExpectTimeoutError');
 
 interface Pending {
   command: string;

@@ -3,6 +3,7 @@
  * scenario sets what the endpoint does, brings the device to a known state, and judges what the
  * endpoint recorded (and the console printed). `firmwareScenario()` wraps mocha's `it`.
  */
+import { brandAcrossCopies } from '../errors.ts';
 import { DeviceError, PanicError } from '../device/device.ts';
 import type { FirmwareDevice } from '../device/firmware.ts';
 import type { Attempt, Endpoint, EndpointBehaviour, Lab } from '../lab/index.ts';
@@ -79,12 +80,22 @@ export class NoAttemptError extends DeviceError {
     this.name = 'NoAttemptError';
   }
 }
+brandAcrossCopies(NoAttemptError, 'NoAttemptError');
 
 /** Why no attempt came, naming the URI the device was told to use, and a wrong port it used instead. */
 export function noAttempt(lab: Lab, uri: string, mark: number, ms: number): NoAttemptError {
   const stray = strayAttempts(lab, mark);
   return new NoAttemptError(`the device made no connection attempt to the endpoint within ${ms} ms: it was told to use ${uri}` +
     (stray.length > 0 ? `; ${describeStray(stray)}` : ': check the broker URI its test build has (hilt endpoint), its network, and that it runs'));
+}
+
+/**
+ * The endpoint's broker (aedes) speaks MQTT 3.1.1 and answers an MQTT 5 CONNECT with CONNACK 1:
+ * every MQTT verdict on such a device would blame the firmware for the bench's limit.
+ */
+function mqtt5(attempt: Attempt): DeviceError {
+  return new DeviceError(`the device connects with MQTT 5 (attempt ${attempt.id}), and hilt's endpoint speaks MQTT 3.1.1 only: ` +
+    'build the test firmware with CONFIG_MQTT_PROTOCOL_311 (esp-mqtt\'s default) to run the firmware catalogue');
 }
 
 export class FirmwareContext {
@@ -135,7 +146,10 @@ export class FirmwareContext {
         if (this.test.timedOut) return done(() => reject(new SkipScenario('the scenario was cut off by its timeout')));
         let found: T | undefined;
         try {
-          found = check(this.attempts());
+          const attempts = this.attempts();
+          const v5 = attempts.find((a) => a.mqtt?.protocolVersion === 5);
+          if (v5) return done(() => reject(mqtt5(v5)));
+          found = check(attempts);
         } catch (err) {
           return done(() => reject(err));
         }

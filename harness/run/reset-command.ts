@@ -11,7 +11,7 @@ import { printable } from '../errors.ts';
 /** Keeps the end of what the command printed on stderr, for the message. */
 const STDERR_KEPT = 4096;
 
-export async function runResetCommand(command: string, timeoutMs: number): Promise<void> {
+export async function runResetCommand(command: string, timeoutMs: number, abort?: AbortSignal): Promise<void> {
   // Its own process group, so a timeout ends the shell and whatever it started (a hub tool, sleep).
   const child = spawn('/bin/sh', ['-c', command], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -29,14 +29,29 @@ export async function runResetCommand(command: string, timeoutMs: number): Promi
     return line ? `: ${printable(line).slice(0, 200)}` : '';
   };
   const what = `reset command ${printable(JSON.stringify(command))} (hilt.config.json reset.command)`;
-  const outcome = await new Promise<{ code: number | null; signal: string | null; timedOut: boolean; error?: Error }>((resolve) => {
+  type Outcome = { code: number | null; signal: string | null; timedOut: boolean; aborted?: boolean; error?: Error };
+  const outcome = await new Promise<Outcome>((resolve) => {
+    // The command runs in a group of its own, out of the terminal's reach: a Ctrl-C of the run
+    // reaches it only through here.
+    const stop = () => {
+      killGroup();
+      finish({ code: null, signal: 'SIGKILL', timedOut: false, aborted: true });
+    };
     const timer = setTimeout(() => {
       killGroup();
-      resolve({ code: null, signal: 'SIGKILL', timedOut: true });
+      finish({ code: null, signal: 'SIGKILL', timedOut: true });
     }, timeoutMs);
-    child.once('error', (error) => { clearTimeout(timer); resolve({ code: null, signal: null, timedOut: false, error }); });
-    child.once('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, timedOut: false }); });
+    const finish = (o: Outcome) => {
+      clearTimeout(timer);
+      abort?.removeEventListener('abort', stop);
+      resolve(o);
+    };
+    if (abort?.aborted) return stop();
+    abort?.addEventListener('abort', stop);
+    child.once('error', (error) => finish({ code: null, signal: null, timedOut: false, error }));
+    child.once('close', (code, signal) => finish({ code, signal, timedOut: false }));
   });
+  if (outcome.aborted) throw new DeviceError(`${what} was stopped: the run was ${String(abort?.reason ?? 'interrupted')}`);
   if (outcome.timedOut) {
     throw new DeviceError(`${what} did not finish within ${timeoutMs} ms and was killed${lastLine()}: check the command, or raise reset.timeoutMs`);
   }

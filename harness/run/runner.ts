@@ -84,6 +84,16 @@ async function nextAttempt(l: Lab, endpoint: Endpoint, mark: number, ms: number)
   }
 }
 
+/**
+ * A scenario is over: the endpoint refuses new connections and drops those still open, so a
+ * device that stayed connected (no reset between scenarios) neither keeps this scenario's
+ * behaviour nor looks, to the next scenario, like a device that never reconnects.
+ */
+function endScenario(endpoint: Endpoint): void {
+  endpoint.refuse();
+  endpoint.dropAll('the scenario ended');
+}
+
 /** How mocha words the failure of a scenario that a failed beforeEach hook kept from running. */
 const HOOK_SKIPPED = /^Test skipped due to failure in hook /;
 
@@ -185,8 +195,11 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   let mochaRunner = null as Mocha.Runner | null;
   let transport = null as Transport | null;
 
+  /** A bench reset command still running when the run is interrupted is stopped with it. */
+  const resetAbort = new AbortController();
   const stopListening = interrupts.listen((signal) => {
     interrupted = `interrupted (${signal})`;
+    resetAbort.abort(interrupted);
     mochaRunner?.abort();
     // Whatever waits on the device gives up now, not at its timeout, also a hello still waited for.
     void transport?.close();
@@ -350,7 +363,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       });
       runner.on('test end', (test) => {
         // Also for a scenario mocha cut off, whose own clean-up may not have run yet.
-        endpoint?.refuse();
+        if (endpoint) endScenario(endpoint);
         logsClosing.push(d.stopLog());
         current = null;
         const rec = record(test);
@@ -444,7 +457,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         endpoint.serve(behaviour);
         await knownState(d, l, endpoint, mark, boundMs);
       },
-      end: () => endpoint.refuse(),
+      end: () => endScenario(endpoint),
       knownStateBoundMs: (boundMs) => (target.resetDevice ? TARGET_RESET_MS : 0) + (config.reset?.timeoutMs ?? 0) + (config.reset ? 0 : boundMs),
     };
     setFirmwareSession(session);
@@ -461,7 +474,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       if (reset) return;
     }
     if (config.reset) {
-      await d.whileResetting(() => runResetCommand(config.reset!.command, config.reset!.timeoutMs));
+      await d.whileResetting(() => runResetCommand(config.reset!.command, config.reset!.timeoutMs, resetAbort.signal));
       return;
     }
     await nextAttempt(l, endpoint, mark, boundMs);

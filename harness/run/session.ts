@@ -3,6 +3,7 @@
  * credentials and record every connect's timing and heap as metrics. `scenario()` wraps mocha's
  * `it`: before each repetition the device is brought to a known state.
  */
+import { brandAcrossCopies } from '../errors.ts';
 import type { Attempt, Lab } from '../lab/index.ts';
 import type { Pki } from '../pki/index.ts';
 import type { ArgValue, ConnectResult, HelloReply } from '../protocol/index.ts';
@@ -201,6 +202,7 @@ export class SkipScenario extends Error {
     this.name = 'SkipScenario';
   }
 }
+brandAcrossCopies(SkipScenario, 'SkipScenario');
 
 export class LeakError extends Error {
   constructor(message: string) {

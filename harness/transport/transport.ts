@@ -15,7 +15,7 @@
  *   sockets, child processes) is released.
  */
 import type { EventEmitter } from 'node:events';
-import { HiltError, ExitCode } from '../errors.ts';
+import { HiltError, ExitCode, brandAcrossCopies } from '../errors.ts';
 
 export type TransportKind = 'serial' | 'tcp' | 'process' | 'memory';
 
@@ -47,3 +47,4 @@ export class TransportError extends HiltError {
     this.name = 'TransportError';
   }
 }
+brandAcrossCopies(TransportError, 'TransportError');

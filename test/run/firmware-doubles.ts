@@ -16,7 +16,7 @@ export class TinyFirmware {
   private client: MqttClient | null = null;
   private t0 = Date.now();
 
-  constructor(private readonly settings: { uri: string; ca: string; cert: string; key: string; clientId: string; retryMs: number }) {}
+  constructor(private readonly settings: { uri: string; ca: string; cert: string; key: string; clientId: string; retryMs: number; protocolVersion?: 4 | 5 }) {}
 
   private log(level: 'I' | 'E' | 'W', tag: string, message: string): void {
     if (this.stream.writableEnded) return;
@@ -31,7 +31,7 @@ export class TinyFirmware {
     this.log('I', 'app_init', 'ELF file SHA256:  0123abcd...');
     this.log('I', 'app_init', 'ESP-IDF:          v5.5');
     const s = this.settings;
-    const client = mqtt.connect(s.uri, { ca: s.ca, cert: s.cert, key: s.key, clientId: s.clientId, servername: 'localhost', reconnectPeriod: s.retryMs, connectTimeout: 2_000, protocolVersion: 4 } as mqtt.IClientOptions);
+    const client = mqtt.connect(s.uri, { ca: s.ca, cert: s.cert, key: s.key, clientId: s.clientId, servername: 'localhost', reconnectPeriod: s.retryMs, connectTimeout: 2_000, protocolVersion: s.protocolVersion ?? 4 } as mqtt.IClientOptions);
     client.on('connect', () => this.log('I', 'mqtt_example', 'MQTT_EVENT_CONNECTED'));
     client.on('error', (err) => this.log('E', 'mqtt_client', `esp-tls: ${err.message}`));
     client.on('close', () => this.log('I', 'mqtt_example', 'MQTT_EVENT_DISCONNECTED'));

@@ -78,6 +78,44 @@ firmwareScenario('MQTT Connect', { endpoint: { tls: { server: 'server-valid' } }
       }
     });
 
+    it('a board that stays connected, no reset: each scenario ends its connection, and the next scenario sees the board come back', async function () {
+      const pki = await ensurePki({ dir: join(dir, 'certs'), devices: ['esp32-hilt'] });
+      const endpointPort = await freePort();
+      const own = pki.material('device/esp32-hilt');
+      const board = await tcpFirmware({ uri: `mqtts://127.0.0.1:${endpointPort}`, ca: pki.bundle('bundle-current'), cert: own.cert, key: own.key, clientId: 'esp32-hilt', retryMs: 200 });
+      try {
+        await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ target: `tcp:127.0.0.1:${board.port}?mode=firmware`, certsDir: 'certs', endpoint: { port: endpointPort } }));
+        await writeFirmwareScenario(dir, 'connect.spec.ts', CONNECT + CONNECT.replace("'MQTT Connect'", "'MQTT Connect again'") + CONNECT.replace("'MQTT Connect'", "'MQTT Connect a third time'"));
+        const { code, stdout, stderr } = await hilt(['run', 'connect.spec.ts'], { cwd: dir, timeoutMs: 40_000 });
+        expect(code, stdout + stderr).to.equal(0);
+        const r = await results(dir);
+        expect(r.scenarios.map((s) => s.outcome)).to.deep.equal(['passed', 'passed', 'passed']);
+        // Each scenario saw a connection of its own: the one before was ended with its scenario.
+        const ids = r.scenarios.map((s) => (s.attempts.find((a) => a.mqtt) as { id: number } | undefined)?.id);
+        expect(new Set(ids).size, JSON.stringify(ids)).to.equal(3);
+      } finally {
+        await board.close();
+      }
+    });
+
+    it('an MQTT 5 board: an error naming the protocol and the build setting, not a verdict against the firmware', async function () {
+      const pki = await ensurePki({ dir: join(dir, 'certs'), devices: ['esp32-hilt'] });
+      const endpointPort = await freePort();
+      const own = pki.material('device/esp32-hilt');
+      const board = await tcpFirmware({ uri: `mqtts://127.0.0.1:${endpointPort}`, ca: pki.bundle('bundle-current'), cert: own.cert, key: own.key, clientId: 'esp32-hilt', retryMs: 200, protocolVersion: 5 });
+      try {
+        await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ target: `tcp:127.0.0.1:${board.port}?mode=firmware`, certsDir: 'certs', endpoint: { port: endpointPort } }));
+        await writeFirmwareScenario(dir, 'connect.spec.ts', CONNECT);
+        const { code } = await hilt(['run', 'connect.spec.ts'], { cwd: dir, timeoutMs: 40_000 });
+        const [s] = (await results(dir)).scenarios;
+        expect(s!.outcome, JSON.stringify(s)).to.equal('error');
+        expect(s!.failure!.message).to.match(/^the device connects with MQTT 5 \(attempt \d+\), and hilt's endpoint speaks MQTT 3\.1\.1 only: build the test firmware with CONFIG_MQTT_PROTOCOL_311/);
+        expect(code).to.equal(3);
+      } finally {
+        await board.close();
+      }
+    });
+
     it('the emulated application: provisioned by the run, reset before each scenario', async function () {
       await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ target: 'emulator:?firmware=app', endpoint: { port: 0 } }));
       await writeFirmwareScenario(dir, 'connect.spec.ts', CONNECT + CONNECT.replace("'MQTT Connect'", "'MQTT Connect after a reset'"));

@@ -7,6 +7,21 @@ import { DeviceError } from '../../harness/device/device.ts';
 import { runResetCommand } from '../../harness/run/reset-command.ts';
 import { rejection, tempDir } from '../helpers.ts';
 
+
+/**
+ * The state of a process that was sent SIGKILL, once it has died (gone, a zombie, dead) or after
+ * 3 s. It dies when the kernel next schedules it, which on a loaded machine may be just after
+ * kill() returned; it is no child of this process, so there is no exit event to await.
+ */
+async function settledState(pid: number): Promise<string> {
+  const stateOf = () => readFile(`/proc/${pid}/stat`, 'utf8').then((t) => t.slice(t.lastIndexOf(')') + 2)[0]!, () => 'gone');
+  let state = await stateOf();
+  for (const until = Date.now() + 3_000; !['gone', 'Z', 'X'].includes(state) && Date.now() < until; state = await stateOf()) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return state;
+}
+
 describe('reset command', function () {
   let dir: string;
   let remove: () => Promise<void>;
@@ -34,17 +49,24 @@ describe('reset command', function () {
     expect(err).to.be.instanceOf(DeviceError);
     expect(err.message).to.match(/did not finish within 500 ms and was killed: waiting for hub: check the command, or raise reset\.timeoutMs$/);
     const pid = Number((await readFile(pidFile, 'utf8')).trim());
-    // The group was sent SIGKILL; the sleep dies once the kernel next schedules it (on a loaded
-    // machine it may still show as running just after kill() returned). It is no child of this
-    // process, so there is no exit event to await: its state is read until it is dead, gone or a
-    // zombie its new parent has not reaped yet, for at most 3 s. A sleep that was never signalled
-    // stays 'S' for its 30 s.
-    const stateOf = () => readFile(`/proc/${pid}/stat`, 'utf8').then((t) => t.slice(t.lastIndexOf(')') + 2)[0], () => 'gone');
-    let state = await stateOf();
-    for (const until = Date.now() + 3_000; !['gone', 'Z', 'X'].includes(state!) && Date.now() < until; state = await stateOf()) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(state).to.be.oneOf(['gone', 'Z', 'X']);
+    // A sleep that was never signalled stays 'S' for its 30 s.
+    expect(await settledState(pid)).to.be.oneOf(['gone', 'Z', 'X']);
+  });
+
+  it('an interrupted run stops the command at once: its process group is killed and the error says why', async function () {
+    const pidFile = join(dir, 'interrupted.pid');
+    const abort = new AbortController();
+    const started = Date.now();
+    const running = runResetCommand(`sleep 30 & echo $! > ${pidFile}; wait`, 20_000, abort.signal);
+    // The command is in a process group of its own, out of the terminal's Ctrl-C: only the abort reaches it.
+    for (const until = Date.now() + 5_000; !existsSync(pidFile) && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+    abort.abort('interrupted (SIGINT)');
+    const err = await rejection(running);
+    expect(Date.now() - started).to.be.below(10_000);
+    expect(err).to.be.instanceOf(DeviceError);
+    expect(err.message).to.match(/^reset command ".*" \(hilt\.config\.json reset\.command\) was stopped: the run was interrupted \(SIGINT\)$/);
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    expect(await settledState(pid)).to.be.oneOf(['gone', 'Z', 'X']);
   });
 
   it('a command that does not exist is the shell\'s exit 127, named', async function () {
