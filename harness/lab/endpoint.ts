@@ -111,6 +111,9 @@ export interface EndpointOptions {
   handshakeTimeoutMs?: number;
   /** How long a connection may stay silent before its ClientHello is complete (default 10 s). */
   helloTimeoutMs?: number;
+  /** How long a connection may go without a CONNECT once TLS is up (default 30 s, as aedes's connectTimeout,
+   *  which never runs here: aedes only gets the stream on CONNECT). */
+  connectTimeoutMs?: number;
   /** How long a connection whose CONNACK is withheld is held if the device never gives up (default 120 s). */
   holdMs?: number;
 }
@@ -194,7 +197,7 @@ function settleVerification(socket: TLSSocket): void {
 }
 
 export async function startEndpoint(options: EndpointOptions): Promise<RunningEndpoint> {
-  const { attempts, host = '127.0.0.1', handshakeTimeoutMs = 20_000, helloTimeoutMs = 10_000, holdMs = 120_000 } = options;
+  const { attempts, host = '127.0.0.1', handshakeTimeoutMs = 20_000, helloTimeoutMs = 10_000, connectTimeoutMs = 30_000, holdMs = 120_000 } = options;
   let pki = options.pki;
   let serving: Serving | null = null;
   let closing = false;
@@ -383,8 +386,12 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     const inDecoder = new MqttDecoder();
     const outDecoder = new MqttDecoder();
     const at = () => attempts.elapsed(record);
+    // A device that completed TLS owes a CONNECT; without one the connection would be held for ever.
+    const connectTimer = setTimeout(() => endSoon(conn, `no CONNECT within ${connectTimeoutMs} ms`, socket), connectTimeoutMs);
+    conn.timers.push(connectTimer);
 
     const connect = (packet: Extract<Packet, { cmd: 'connect' }>, frame: Buffer) => {
+      clearTimeout(connectTimer);
       version = packet.protocolVersion ?? 4;
       outDecoder.protocolVersion = version;
       record.mqtt = {
