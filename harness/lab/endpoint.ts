@@ -22,7 +22,7 @@ import { AlertTap, HANDSHAKE_FAILURE_RECORD, alertFromOpenSslCode } from './aler
 import type { Attempts, PacketRecord } from './attempts.ts';
 import { parseClientHello } from './clienthello.ts';
 import { MqttDecoder, MqttFramer, duplexPair, encodePacket, packetRecord } from './mqtt-wire.ts';
-import { checkIdentity } from './policy.ts';
+import { identityJudge } from './identities.ts';
 import {
   bindError, closeRecord, failedTls, newConnection, recordSecure, secureContextOf, tlsFailure, urlOf, type Connection,
 } from './records.ts';
@@ -207,23 +207,27 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   /** aedes's stream of a session -> its connection. */
   const sessions = new WeakMap<object, EndpointConnection>();
   const subscribed = new Map<string, Set<string>>();
+  const judgeIdentity = identityJudge(options.pki);
 
   const broker = await Aedes.createBroker({
     authenticate(client, _username, _password, done) {
       const conn = sessions.get(client.conn);
       // aedes has put a generated id on a client that sent none; the record has what was sent.
       const clientId = conn?.record.mqtt?.clientId ?? client.id;
+      const holder = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
+      const held = holder && holder !== client ? sessions.get(holder.conn) : undefined;
       // One device per endpoint, on its own topics: only the identity rule applies, not the
-      // lab profiles' devices/<id>/ topic rule (a team's firmware uses its own topics).
-      const refusal = checkIdentity(clientId, { certificateCn: conn?.identity ?? null, heldBy: null, certified: false });
-      if (!refusal) {
-        const holder = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
-        const held = holder && holder !== client ? sessions.get(holder.conn) : undefined;
-        if (held && !held.labReason) held.labReason = `taken over by attempt ${conn?.record.id ?? '?'} (same client id)`;
-        return done(null, true);
-      }
-      if (conn) conn.labReason = `CONNACK ${refusal.connack}: ${refusal.reason}`;
-      done(Object.assign(new Error(refusal.reason), { returnCode: refusal.connack }), null);
+      // lab profiles' devices/<id>/ topic rule (a team's firmware uses its own topics). Under
+      // clientAuth 'none' that rule keeps a client without a certificate off the device's id.
+      const heldBy = held?.identity ? `attempt ${held.record.id} on ${held.record.listener}` : null;
+      void judgeIdentity(clientId, conn?.identity ?? null, heldBy).then((refusal) => {
+        if (!refusal) {
+          if (held && !held.labReason) held.labReason = `taken over by attempt ${conn?.record.id ?? '?'} (same client id)`;
+          return done(null, true);
+        }
+        if (conn) conn.labReason = `CONNACK ${refusal.connack}: ${refusal.reason}`;
+        done(Object.assign(new Error(refusal.reason), { returnCode: refusal.connack }), null);
+      });
     },
   });
   const noteError = (client: Client, err: Error) => {
