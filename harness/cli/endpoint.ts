@@ -117,14 +117,15 @@ export function registerEndpoint(program: Command): void {
       // cannot be bound never reaches the server certificates.
       let pki = await ensurePki({ dir: certsDir, devices: [deviceId] });
       for (const w of warningsOf(pki)) process.stderr.write(`hilt: warning: ${w}\n`);
-      let lab: Lab;
-      try {
-        lab = await startLab({ pki, profiles: [], host, endpoint: { host, port } } as LabOptions);
-      } catch (err) {
-        if (err instanceof UsageError) throw err;
-        const why = errnoOf(err);
-        throw new UsageError(`cannot listen on ${host} port ${port} for the endpoint (${why}): ${why === 'EADDRINUSE' ? 'stop what holds it, or give another --port (0: any free port)' : 'give another --host or --port'}`, { cause: err });
-      }
+      // A bind error names the setting to change where the user set it: the option, or the config.
+      const portSetting = opts.port !== undefined ? '--port' : '"endpoint.port" in hilt.config.json';
+      const hostSetting = opts.host !== undefined ? '--host' : '"endpoint.host" in hilt.config.json';
+      const bindFixes = {
+        port: `give another ${portSetting} (0: any free port)`,
+        host: `give one it has with ${hostSetting}`,
+        other: `give another ${hostSetting} or ${portSetting}`,
+      };
+      const lab = await startLab({ pki, profiles: [], host, endpoint: { host, port, bindFixes } } as LabOptions);
       try {
         const endpoint = lab.endpoint;
         if (!endpoint) throw new UsageError('this hilt has no endpoint in its lab: update hilt');

@@ -9,7 +9,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import { UsageError } from '../errors.ts';
 import type { Pki } from '../pki/index.ts';
 import { Attempts, type Attempt } from './attempts.ts';
-import { startEndpoint, type Endpoint, type RunningEndpoint } from './endpoint.ts';
+import { startEndpoint, type Endpoint, type EndpointOptions, type RunningEndpoint } from './endpoint.ts';
 import { identityJudge } from './identities.ts';
 import { topicAllowed } from './policy.ts';
 import { PROFILES, profileNames, type ListenerProfile } from './profiles.ts';
@@ -33,7 +33,7 @@ export interface LabOptions {
    * Open the firmware endpoint too (`lab.endpoint`): host defaults to the lab's, port to 8883
    * (0: any free port). Its attempts are recorded under listener 'endpoint'.
    */
-  endpoint?: { host?: string; port?: number };
+  endpoint?: { host?: string; port?: number; bindFixes?: EndpointOptions['bindFixes'] };
 }
 
 export interface Listener {
@@ -265,7 +265,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     if (options.endpoint) {
       endpoint = await startEndpoint({
         pki, attempts, host: options.endpoint.host ?? host, port: options.endpoint.port ?? 8883,
-        handshakeTimeoutMs, holdMs: stallHoldMs,
+        bindFixes: options.endpoint.bindFixes, handshakeTimeoutMs, holdMs: stallHoldMs,
       });
     }
   } catch (err) {

@@ -109,6 +109,9 @@ export interface EndpointOptions {
   port?: number;
   /** How long the TLS handshake may take after the ClientHello (default 20 s). */
   handshakeTimeoutMs?: number;
+  /** What to tell the user to change when the address cannot be bound, in the words of where host and
+   *  port were set (a command line says --port); default: hilt.config.json's "endpoint" settings. */
+  bindFixes?: { port: string; host: string; other: string };
   /** How long a connection may stay silent before its ClientHello is complete (default 10 s). */
   helloTimeoutMs?: number;
   /** How long a connection may go without a CONNECT once TLS is up (default 30 s, as aedes's connectTimeout,
@@ -492,7 +495,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   const server = net.createServer(accept);
   const wantedPort = options.port ?? 8883;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(bindError(err, host, net.isIPv6(host) ? `[${host}]:${wantedPort}` : `${host}:${wantedPort}`, 'the firmware endpoint', {
+    server.once('error', (err) => reject(bindError(err, host, net.isIPv6(host) ? `[${host}]:${wantedPort}` : `${host}:${wantedPort}`, 'the firmware endpoint', options.bindFixes ?? {
       port: 'set another "endpoint.port" in hilt.config.json',
       host: 'set "endpoint.host" (or the lab host) in hilt.config.json to one it has',
       other: 'set another "endpoint.host" or "endpoint.port" in hilt.config.json',

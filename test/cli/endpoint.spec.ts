@@ -134,7 +134,7 @@ int main(int argc, char **argv) {
       }
     });
 
-    it('a port in use: one line naming it, exit 2', async function () {
+    it('a port in use: one line naming it and --port (which the user gave), exit 2', async function () {
       const { dir: cwd, remove: rm } = await tempDir();
       const holder = createServer();
       await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
@@ -143,6 +143,7 @@ int main(int argc, char **argv) {
         const ran = await hilt(['endpoint', '--port', String(port), '--certs', 'certs'], { cwd, timeoutMs: 20_000 });
         expect(ran.code).to.equal(2);
         expect(ran.stderr).to.match(new RegExp(`^hilt: .*${port}.*EADDRINUSE.*\\n$`));
+        expect(ran.stderr).to.include('give another --port (0: any free port)').and.not.include('hilt.config.json');
         expect(ran.stderr.trim().split('\n')).to.have.length(1);
       } finally {
         await new Promise((resolve) => holder.close(resolve));
