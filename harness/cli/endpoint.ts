@@ -88,6 +88,9 @@ export async function writeEndpointFiles(dir: string, m: EndpointMaterials, devi
   return paths;
 }
 
+/** Addresses that mean "every address": fine to listen on, but no address to give a board. */
+const WILDCARDS = ['0.0.0.0', '::', '[::]'];
+
 function portOf(value: string | undefined, fallback: number): number {
   return value === undefined ? fallback : wholeNumber('--port', value, 0, 65_535);
 }
@@ -98,7 +101,7 @@ export function registerEndpoint(program: Command): void {
     .description('write what a firmware test build needs to reach hilt\'s endpoint (URI, CA bundle, device certificate and key, a C header), then keep the endpoint up until Ctrl-C')
     .option('--dir <dir>', 'where the files go', 'hil/endpoint')
     .option('--device <id>', `the device's id: its certificate's CN and MQTT client id (default: hilt.config.json firmware.deviceId, else ${DEFAULT_FIRMWARE_DEVICE})`)
-    .option('--host <address>', 'address to listen on; also put on the server certificates (default: hilt.config.json endpoint.host, else 127.0.0.1)')
+    .option('--host <address>', 'the address of this machine a board reaches it at (e.g. 192.168.1.20 on Wi-Fi): listened on, put on the server certificates and in the header; not 0.0.0.0 (default: hilt.config.json endpoint.host, else 127.0.0.1)')
     .option('--port <port>', 'port to listen on, 0 for any free port (default: hilt.config.json endpoint.port, else 8883)')
     .option('--certs <dir>', 'lab PKI directory (default: hilt.config.json certsDir, else certs)')
     .option('--json', 'one JSON object per line: the endpoint, then attempts as they close', false)
@@ -107,24 +110,29 @@ export function registerEndpoint(program: Command): void {
       const deviceId = opts.device ?? config.firmware.deviceId;
       if (!DEVICE_ID.test(deviceId)) throw new UsageError(`--device ${quoted(deviceId)}: use letters, digits, '.', '_' and '-' (up to 64), e.g. ${DEFAULT_FIRMWARE_DEVICE}`);
       const host = opts.host ?? config.endpoint.host ?? '127.0.0.1';
-      if (!isHostName(host)) throw new UsageError(`--host ${quoted(host)}: not a host name or address: give an IP of this machine (192.168.1.20) or 0.0.0.0`);
+      const hostSetting = opts.host !== undefined ? '--host' : '"endpoint.host" in hilt.config.json';
+      const reachable = 'give the address of this machine a board can reach, e.g. --host 192.168.1.20';
+      if (!isHostName(host)) throw new UsageError(`${hostSetting} ${quoted(host)}: not a host name or address: ${reachable}`);
+      // The host is what the board is told and what the server certificate must name: a wildcard
+      // would bind, but the header would point the board at 127.0.0.1 and no certificate names it.
+      if (WILDCARDS.includes(host)) throw new UsageError(`${hostSetting} ${quoted(host)}: every address of this machine, which no board can connect to or find on a certificate: ${reachable}`);
       const port = portOf(opts.port, config.endpoint.port);
       const certsDir = opts.certs ?? config.certsDir;
       const dir = resolve(opts.dir);
-      const extraNames = ['127.0.0.1', 'localhost', '0.0.0.0', '::', '::1'].includes(host) ? [] : [host];
+      const extraNames = ['127.0.0.1', 'localhost', '::1'].includes(host) ? [] : [host];
 
       // Bind first with the certificates as they are (as `hilt broker --host` does): a host that
       // cannot be bound never reaches the server certificates.
       let pki = await ensurePki({ dir: certsDir, devices: [deviceId] });
       for (const w of warningsOf(pki)) process.stderr.write(`hilt: warning: ${w}\n`);
-      let lab: Lab;
-      try {
-        lab = await startLab({ pki, profiles: [], host, endpoint: { host, port } } as LabOptions);
-      } catch (err) {
-        if (err instanceof UsageError) throw err;
-        const why = errnoOf(err);
-        throw new UsageError(`cannot listen on ${host} port ${port} for the endpoint (${why}): ${why === 'EADDRINUSE' ? 'stop what holds it, or give another --port (0: any free port)' : 'give another --host or --port'}`, { cause: err });
-      }
+      // A bind error names the setting to change where the user set it: the option, or the config.
+      const portSetting = opts.port !== undefined ? '--port' : '"endpoint.port" in hilt.config.json';
+      const bindFixes = {
+        port: `give another ${portSetting} (0: any free port)`,
+        host: `give one it has with ${hostSetting}`,
+        other: `give another ${hostSetting} or ${portSetting}`,
+      };
+      const lab = await startLab({ pki, profiles: [], host, endpoint: { host, port, bindFixes } } as LabOptions);
       try {
         const endpoint = lab.endpoint;
         if (!endpoint) throw new UsageError('this hilt has no endpoint in its lab: update hilt');

@@ -4,16 +4,14 @@
  * would drop the socket without saying why), MQTT identity and topic rules in policy.ts.
  */
 import { Aedes, type Client } from 'aedes';
-import { X509Certificate } from 'node:crypto';
-import { access } from 'node:fs/promises';
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { join } from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
 import { UsageError } from '../errors.ts';
-import { DEVICE_ID, type Pki } from '../pki/index.ts';
+import type { Pki } from '../pki/index.ts';
 import { Attempts, type Attempt } from './attempts.ts';
-import { startEndpoint, type Endpoint, type RunningEndpoint } from './endpoint.ts';
-import { checkIdentity, topicAllowed } from './policy.ts';
+import { startEndpoint, type Endpoint, type EndpointOptions, type RunningEndpoint } from './endpoint.ts';
+import { identityJudge } from './identities.ts';
+import { topicAllowed } from './policy.ts';
 import { PROFILES, profileNames, type ListenerProfile } from './profiles.ts';
 import {
   bindError, closeRecord, failedTls, newConnection, recordSecure, secureContextOf, tlsFailure, urlOf, type Connection,
@@ -35,7 +33,7 @@ export interface LabOptions {
    * Open the firmware endpoint too (`lab.endpoint`): host defaults to the lab's, port to 8883
    * (0: any free port). Its attempts are recorded under listener 'endpoint'.
    */
-  endpoint?: { host?: string; port?: number };
+  endpoint?: { host?: string; port?: number; bindFixes?: EndpointOptions['bindFixes'] };
 }
 
 export interface Listener {
@@ -63,30 +61,6 @@ export interface Lab {
 
 const peerKey = (s: { remoteAddress?: string; remotePort?: number }) => `${s.remoteAddress}:${s.remotePort}`;
 
-/** CN of a certificate, or null. */
-function commonName(cert: X509Certificate): string | null {
-  return cert.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? null;
-}
-
-/**
- * The device identities of a lab PKI: every client certificate's CN as the lab started, and any
- * device minted since (`hilt certs device <id>`, or a run minting its device after the lab came
- * up), looked up on disk when a client without a certificate asks for such an id.
- */
-function pkiIdentities(pki: Pki): (id: string) => Promise<boolean> {
-  const known = new Set<string>();
-  for (const a of pki.manifest.artifacts) {
-    if (a.kind !== 'client') continue;
-    const cn = commonName(new X509Certificate(pki.material(a.name).cert));
-    if (cn) known.add(cn);
-  }
-  return async (id) => {
-    if (known.has(id)) return true;
-    if (!DEVICE_ID.test(id)) return false; // no file of that name can exist (and no path tricks)
-    return access(join(pki.dir, 'device', `${id}.crt`)).then(() => true, () => false);
-  };
-}
-
 export async function startLab(options: LabOptions): Promise<Lab> {
   const { pki, host = '127.0.0.1', portBase = 0, handshakeTimeoutMs = 20_000, stallHoldMs = 120_000 } = options;
   const wanted = options.profiles ?? profileNames();
@@ -98,9 +72,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
 
   const attempts = new Attempts();
   const connections = new WeakMap<object, Connection>();
-  const inPki = pkiIdentities(pki);
-  /** Ids a certificate has proved in this lab: they stay the certificate's, connected or not. */
-  const certifiedIds = new Set<string>();
+  const judgeIdentity = identityJudge(pki);
   const sockets = new Set<Socket>();
   let closing = false;
 
@@ -125,11 +97,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       const held = holder && holder !== client ? connectionOf(holder) : undefined;
       void (async () => {
         const certificateCn = conn?.identity ?? null;
-        const certified = certificateCn === null && (certifiedIds.has(clientId) || await inPki(clientId));
         const heldBy = held?.identity ? `attempt ${held.record.id} on ${held.record.listener}` : null;
-        const refusal = checkIdentity(clientId, { certificateCn, heldBy, certified });
+        const refusal = await judgeIdentity(clientId, certificateCn, heldBy);
         if (!refusal) {
-          if (certificateCn !== null) certifiedIds.add(certificateCn);
           // aedes closes the session this one takes over: say so in that session's record.
           if (held && !held.labReason) held.labReason = `taken over by attempt ${conn?.record.id ?? '?'} on ${conn?.record.listener ?? '?'} (same client id)`;
           return done(null, true);
@@ -295,7 +265,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     if (options.endpoint) {
       endpoint = await startEndpoint({
         pki, attempts, host: options.endpoint.host ?? host, port: options.endpoint.port ?? 8883,
-        handshakeTimeoutMs, holdMs: stallHoldMs,
+        bindFixes: options.endpoint.bindFixes, handshakeTimeoutMs, holdMs: stallHoldMs,
       });
     }
   } catch (err) {

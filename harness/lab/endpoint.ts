@@ -22,7 +22,7 @@ import { AlertTap, HANDSHAKE_FAILURE_RECORD, alertFromOpenSslCode } from './aler
 import type { Attempts, PacketRecord } from './attempts.ts';
 import { parseClientHello } from './clienthello.ts';
 import { MqttDecoder, MqttFramer, duplexPair, encodePacket, packetRecord } from './mqtt-wire.ts';
-import { checkIdentity } from './policy.ts';
+import { identityJudge } from './identities.ts';
 import {
   bindError, closeRecord, failedTls, newConnection, recordSecure, secureContextOf, tlsFailure, urlOf, type Connection,
 } from './records.ts';
@@ -109,8 +109,14 @@ export interface EndpointOptions {
   port?: number;
   /** How long the TLS handshake may take after the ClientHello (default 20 s). */
   handshakeTimeoutMs?: number;
+  /** What to tell the user to change when the address cannot be bound, in the words of where host and
+   *  port were set (a command line says --port); default: hilt.config.json's "endpoint" settings. */
+  bindFixes?: { port: string; host: string; other: string };
   /** How long a connection may stay silent before its ClientHello is complete (default 10 s). */
   helloTimeoutMs?: number;
+  /** How long a connection may go without a CONNECT once TLS is up (default 30 s, as aedes's connectTimeout,
+   *  which never runs here: aedes only gets the stream on CONNECT). */
+  connectTimeoutMs?: number;
   /** How long a connection whose CONNACK is withheld is held if the device never gives up (default 120 s). */
   holdMs?: number;
 }
@@ -194,7 +200,7 @@ function settleVerification(socket: TLSSocket): void {
 }
 
 export async function startEndpoint(options: EndpointOptions): Promise<RunningEndpoint> {
-  const { attempts, host = '127.0.0.1', handshakeTimeoutMs = 20_000, helloTimeoutMs = 10_000, holdMs = 120_000 } = options;
+  const { attempts, host = '127.0.0.1', handshakeTimeoutMs = 20_000, helloTimeoutMs = 10_000, connectTimeoutMs = 30_000, holdMs = 120_000 } = options;
   let pki = options.pki;
   let serving: Serving | null = null;
   let closing = false;
@@ -204,23 +210,27 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   /** aedes's stream of a session -> its connection. */
   const sessions = new WeakMap<object, EndpointConnection>();
   const subscribed = new Map<string, Set<string>>();
+  const judgeIdentity = identityJudge(options.pki);
 
   const broker = await Aedes.createBroker({
     authenticate(client, _username, _password, done) {
       const conn = sessions.get(client.conn);
       // aedes has put a generated id on a client that sent none; the record has what was sent.
       const clientId = conn?.record.mqtt?.clientId ?? client.id;
+      const holder = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
+      const held = holder && holder !== client ? sessions.get(holder.conn) : undefined;
       // One device per endpoint, on its own topics: only the identity rule applies, not the
-      // lab profiles' devices/<id>/ topic rule (a team's firmware uses its own topics).
-      const refusal = checkIdentity(clientId, { certificateCn: conn?.identity ?? null, heldBy: null, certified: false });
-      if (!refusal) {
-        const holder = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
-        const held = holder && holder !== client ? sessions.get(holder.conn) : undefined;
-        if (held && !held.labReason) held.labReason = `taken over by attempt ${conn?.record.id ?? '?'} (same client id)`;
-        return done(null, true);
-      }
-      if (conn) conn.labReason = `CONNACK ${refusal.connack}: ${refusal.reason}`;
-      done(Object.assign(new Error(refusal.reason), { returnCode: refusal.connack }), null);
+      // lab profiles' devices/<id>/ topic rule (a team's firmware uses its own topics). Under
+      // clientAuth 'none' that rule keeps a client without a certificate off the device's id.
+      const heldBy = held?.identity ? `attempt ${held.record.id} on ${held.record.listener}` : null;
+      void judgeIdentity(clientId, conn?.identity ?? null, heldBy).then((refusal) => {
+        if (!refusal) {
+          if (held && !held.labReason) held.labReason = `taken over by attempt ${conn?.record.id ?? '?'} (same client id)`;
+          return done(null, true);
+        }
+        if (conn) conn.labReason = `CONNACK ${refusal.connack}: ${refusal.reason}`;
+        done(Object.assign(new Error(refusal.reason), { returnCode: refusal.connack }), null);
+      });
     },
   });
   const noteError = (client: Client, err: Error) => {
@@ -383,8 +393,12 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     const inDecoder = new MqttDecoder();
     const outDecoder = new MqttDecoder();
     const at = () => attempts.elapsed(record);
+    // A device that completed TLS owes a CONNECT; without one the connection would be held for ever.
+    const connectTimer = setTimeout(() => endSoon(conn, `no CONNECT within ${connectTimeoutMs} ms`, socket), connectTimeoutMs);
+    conn.timers.push(connectTimer);
 
     const connect = (packet: Extract<Packet, { cmd: 'connect' }>, frame: Buffer) => {
+      clearTimeout(connectTimer);
       version = packet.protocolVersion ?? 4;
       outDecoder.protocolVersion = version;
       record.mqtt = {
@@ -481,7 +495,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   const server = net.createServer(accept);
   const wantedPort = options.port ?? 8883;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(bindError(err, host, net.isIPv6(host) ? `[${host}]:${wantedPort}` : `${host}:${wantedPort}`, 'the firmware endpoint', {
+    server.once('error', (err) => reject(bindError(err, host, net.isIPv6(host) ? `[${host}]:${wantedPort}` : `${host}:${wantedPort}`, 'the firmware endpoint', options.bindFixes ?? {
       port: 'set another "endpoint.port" in hilt.config.json',
       host: 'set "endpoint.host" (or the lab host) in hilt.config.json to one it has',
       other: 'set another "endpoint.host" or "endpoint.port" in hilt.config.json',

@@ -71,7 +71,9 @@ int main(int argc, char **argv) {
       [['--port', 'eighty'], /^hilt: --port "eighty": give a whole number from 0 to 65535\n$/],
       [['--port', '70000'], /^hilt: --port "70000": give a whole number from 0 to 65535\n$/],
       [['--device', 'esp32/+'], /^hilt: --device "esp32\/\+": use letters, digits, '\.', '_' and '-' \(up to 64\), e\.g\. esp32-hilt\n$/],
-      [['--host', 'bench local'], /^hilt: --host "bench local": not a host name or address: give an IP of this machine \(192\.168\.1\.20\) or 0\.0\.0\.0\n$/],
+      [['--host', 'bench local'], /^hilt: --host "bench local": not a host name or address: give the address of this machine a board can reach, e\.g\. --host 192\.168\.1\.20\n$/],
+      [['--host', '0.0.0.0'], /^hilt: --host "0\.0\.0\.0": every address of this machine, which no board can connect to or find on a certificate: give the address of this machine a board can reach, e\.g\. --host 192\.168\.1\.20\n$/],
+      [['--host', '::'], /^hilt: --host "::": every address of this machine, which no board can connect to or find on a certificate: give the address of this machine a board can reach, e\.g\. --host 192\.168\.1\.20\n$/],
       [['--dir', ''], /^hilt: --dir "": empty value: give <dir>, or leave --dir out \(default: hil\/endpoint\)\n$/],
     ];
     for (const [args, message] of cases) {
@@ -134,7 +136,31 @@ int main(int argc, char **argv) {
       }
     });
 
-    it('a port in use: one line naming it, exit 2', async function () {
+    it('--host 127.0.0.2 (an address a board could reach): in the header, on the server certificate, and a device verifies it', async function () {
+      const { dir: cwd, remove: rm } = await tempDir();
+      const ep = start(cwd, ['--host', '127.0.0.2', '--port', '0', '--certs', 'certs', '--device', 'bench-7']);
+      try {
+        const info = await ep.waitFor((o) => o.type === 'endpoint');
+        await ep.waitFor((o) => o.type === 'ready');
+        expect(String(info.uri)).to.match(/^mqtts:\/\/127\.0\.0\.2:\d+$/);
+        expect(info.hostNames).to.include('127.0.0.2');
+        const files = info.files as Record<string, string>;
+        expect(await readFile(files.header!, 'utf8')).to.include(`#define HILT_BROKER_URI "${String(info.uri)}"`);
+        // No servername: the device checks the certificate against the address it was given.
+        const client = await mqtt.connectAsync(String(info.uri), {
+          ca: await readFile(files.ca!, 'utf8'), cert: await readFile(files.cert!, 'utf8'), key: await readFile(files.key!, 'utf8'),
+          clientId: 'bench-7', reconnectPeriod: 0, connectTimeout: 5_000,
+        } as mqtt.IClientOptions, false);
+        await client.endAsync();
+        ep.child.kill('SIGINT');
+        expect(await ep.exited).to.equal(0);
+      } finally {
+        ep.child.kill('SIGKILL');
+        await rm();
+      }
+    });
+
+    it('a port in use: one line naming it and --port (which the user gave), exit 2', async function () {
       const { dir: cwd, remove: rm } = await tempDir();
       const holder = createServer();
       await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
@@ -143,6 +169,7 @@ int main(int argc, char **argv) {
         const ran = await hilt(['endpoint', '--port', String(port), '--certs', 'certs'], { cwd, timeoutMs: 20_000 });
         expect(ran.code).to.equal(2);
         expect(ran.stderr).to.match(new RegExp(`^hilt: .*${port}.*EADDRINUSE.*\\n$`));
+        expect(ran.stderr).to.include('give another --port (0: any free port)').and.not.include('hilt.config.json');
         expect(ran.stderr.trim().split('\n')).to.have.length(1);
       } finally {
         await new Promise((resolve) => holder.close(resolve));

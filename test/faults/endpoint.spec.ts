@@ -18,6 +18,7 @@ import { sClient } from '../lab/clients.ts';
 
 const HELLO_MS = 300;
 const HANDSHAKE_MS = 600;
+const CONNECT_MS = 300;
 
 /** A real ClientHello (Node's client), taken off an in-memory stream: no network needed. */
 function realHello(): Promise<Buffer> {
@@ -42,7 +43,7 @@ describe('endpoint faults', function () {
   let endpoint: RunningEndpoint;
   before(async function () {
     attempts = new Attempts();
-    endpoint = await startEndpoint({ pki: held.pki, attempts, port: 0, helloTimeoutMs: HELLO_MS, handshakeTimeoutMs: HANDSHAKE_MS });
+    endpoint = await startEndpoint({ pki: held.pki, attempts, port: 0, helloTimeoutMs: HELLO_MS, handshakeTimeoutMs: HANDSHAKE_MS, connectTimeoutMs: CONNECT_MS });
   });
   beforeEach(function () { endpoint.serve({ tls: { server: 'server-valid' } }); });
   after(async function () { await endpoint?.close(); });
@@ -130,6 +131,21 @@ describe('endpoint faults', function () {
     expect(a.clientHello!.ok).to.equal(true);
     expect(a.tls).to.include({ outcome: 'failed', reason: 'handshake timed out', code: 'ERR_TLS_HANDSHAKE_TIMEOUT' });
     expect(a.closed!.by).to.equal('lab');
+  });
+
+  it('TLS up, then no CONNECT: the endpoint gives up at its CONNECT bound and says so', async function () {
+    const socket = tls.connect({
+      port: endpoint.port, host: '127.0.0.1', ca: held.pki.bundle('bundle-current'), servername: 'localhost',
+      cert: held.pki.material('client-valid').cert, key: held.pki.material('client-valid').key,
+    });
+    socket.on('error', () => {});
+    socket.on('data', () => {});
+    const a = await closed();
+    socket.destroy();
+    expect(a.tls!.outcome).to.equal('ok');
+    expect(a.closed).to.include({ by: 'lab', reason: `no CONNECT within ${CONNECT_MS} ms` });
+    expect(a.closed!.afterMs).to.be.at.least(CONNECT_MS);
+    await stillServes();
   });
 
   for (const [what, bytes, error] of [

@@ -145,6 +145,16 @@ describe('firmware endpoint', function () {
       expect((await next()).tls).to.include({ outcome: 'ok', clientCertificate: null });
     });
 
+    it("client authentication 'none': a client without a certificate cannot use the device's id (CONNACK 5, the reason recorded)", async function () {
+      endpoint.serve({ tls: { server: 'server-valid', clientAuth: 'none' } });
+      const seen = await mqttConnect(endpoint.url, deviceOptions(held.pki, 'bundle-current', null));
+      await seen.client?.endAsync(true);
+      expect(seen.error).to.equal('CONNACK 5');
+      const a = await next();
+      expect(a.mqtt).to.include({ clientId: 'hilt-device-1', connack: 5 });
+      expect(a.closed!.reason).to.equal('CONNACK 5: client id "hilt-device-1" is a device identity of the lab PKI: only its certificate may use it (on an mTLS listener); choose another client id here');
+    });
+
     it('refuses a behaviour it cannot serve with one line', function () {
       expect(() => endpoint.serve({ tls: { server: 'server-nope' } })).to.throw(/no lab certificate or bundle named "server-nope"/);
       expect(() => endpoint.serve({ tls: { server: 'server-valid' }, mqtt: { refuseConnack: 9 } })).to.throw('endpoint behaviour: mqtt.refuseConnack "9": give a CONNACK refusal code 1..5');
