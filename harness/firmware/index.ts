@@ -2,7 +2,7 @@
 export { classifyBackoff, formatIntervals, BackoffInputError } from './backoff.ts';
 export type { BackoffClass, BackoffResult } from './backoff.ts';
 export {
-  acknowledgedSubscription, closeMs, judgeBackoff, judgeCipherSuites, judgeDelivery, judgeExpiredSession, judgeHandshake, judgeKeepalive,
+  acknowledgedSubscription, closeMs, judgeBackoff, judgeCipherSuites, judgeDelivery, judgeExpiredSession, judgeHandshake, judgeKeepalive, judgeWeakSuites,
   judgePublishRetry, judgeReconnectWait, judgeRefusal, judgeResumedSession, judgeSubscribe, judgeSubscribeRetry,
   keepaliveDeadline, packetMs, packetsOf, reconnectIntervals, sentConnect, sessions, startMs, suiteClass,
 } from './verdicts.ts';

@@ -60,6 +60,26 @@ export function judgeCipherSuites(hello: ClientHelloRecord): Judgement {
   return pass(`offers ${recommended.length} recommended suite${recommended.length === 1 ? '' : 's'} and nothing weaker (first: ${recommended[0]!.name})`);
 }
 
+/**
+ * TLS Weak Cipher Suites (hilt), against a server offering only CBC suites over TLS 1.2. Judged
+ * from what the device offers: a failed handshake alone does not show it refused CBC (it may
+ * offer only suites the server cannot use, or the network failed). Undefined until settled.
+ */
+export function judgeWeakSuites(a: Attempt): Judgement | undefined {
+  const outcome = a.tls?.outcome as string | undefined;
+  if (outcome === 'ok' || outcome === 'refused') {
+    return warn(`negotiated ${a.tls!.cipher ?? '?'} (${a.tls!.protocol ?? '?'}) when the server offered only CBC suites: leave CBC out of the firmware's suite list (MBEDTLS_CIPHER_MODE_CBC, CONFIG_MBEDTLS_CIPHER_MODE_CBC)`);
+  }
+  if (!outcome && !a.closed) return undefined;
+  const why = alertText(a) ?? a.tls?.reason ?? a.closed?.reason ?? 'no reason recorded';
+  const hello = a.clientHello;
+  if (!hello) return fail(`the connection closed before a ClientHello was read (${why})`);
+  if (!hello.ok) return fail(`the device's ClientHello could not be read: ${hello.error ?? 'malformed'}`);
+  const cbc = hello.cipherSuites.filter((s) => suiteClass(s) !== 'signalling' && /_CBC/i.test(s.name));
+  if (!cbc.length) return pass(`offers no CBC suite, so the CBC-only server could not agree with it (${why})`);
+  return warn(`offers ${cbc.length} CBC suite${cbc.length === 1 ? '' : 's'} (${names(cbc)}) though the handshake with the CBC-only server failed (${why}): leave CBC out of the firmware's suite list (CONFIG_MBEDTLS_CIPHER_MODE_CBC)`);
+}
+
 // --- times ----------------------------------------------------------------------------------------
 
 /** When the attempt began (TCP accept), in ms since the epoch. */
@@ -256,12 +276,11 @@ export function judgeDelivery(attempts: readonly Attempt[], topic: string, final
  * `nowMs` is the judging time: once past the deadline with the connection open, it fails.
  */
 export function judgeKeepalive(a: Attempt, nowMs: number): Judgement | undefined {
-  const keepalive = (packets(a, 'in', 'connect')[0]?.keepalive ?? a.mqtt?.keepalive ?? 0) * 1000;
-  if (keepalive === 0) return fail('connects with keepalive 0: it never checks that the broker is still there');
+  const keepalive = keepaliveMs(a);
+  const deadline = keepaliveDeadline(a);
+  if (deadline === null) return fail('connects with keepalive 0: it never checks that the broker is still there');
   const ping = packets(a, 'in', 'pingreq')[0];
-  const connack = packets(a, 'out', 'connack')[0];
-  const from = ping ? packetMs(a, ping) : startMs(a) + (connack?.atMs ?? 0) + keepalive;
-  const deadline = from + 1.5 * keepalive;
+  const from = deadline - 1.5 * keepalive;
   const rule = `1.5 × keepalive ${seconds(keepalive)} = ${seconds(1.5 * keepalive)}`;
   const since = ping ? 'its unanswered PINGREQ' : 'its keepalive ran out (it sent no PINGREQ)';
   const closed = closeMs(a);
@@ -273,9 +292,14 @@ export function judgeKeepalive(a: Attempt, nowMs: number): Judgement | undefined
   return nowMs > deadline ? fail(`still connected ${seconds(nowMs - from)} after ${since} (rule: disconnect within ${rule})`) : undefined;
 }
 
-/** Milliseconds until judgeKeepalive can decide from the clock alone (for the scenario's wait). */
+const keepaliveMs = (a: Attempt) => (packets(a, 'in', 'connect')[0]?.keepalive ?? a.mqtt?.keepalive ?? 0) * 1000;
+
+/**
+ * When (ms since the epoch) the device must have closed: 1.5 × keepalive after its first
+ * PINGREQ, or after its keepalive ran out if it sent none. Null with keepalive 0.
+ */
 export function keepaliveDeadline(a: Attempt): number | null {
-  const keepalive = (packets(a, 'in', 'connect')[0]?.keepalive ?? a.mqtt?.keepalive ?? 0) * 1000;
+  const keepalive = keepaliveMs(a);
   if (keepalive === 0) return null;
   const ping = packets(a, 'in', 'pingreq')[0];
   const connack = packets(a, 'out', 'connack')[0];

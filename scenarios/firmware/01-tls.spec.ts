@@ -4,7 +4,7 @@
  * the endpoint's records, never on a clock.
  */
 import {
-  decide, firmwareScenario, judgeCipherSuites, judgeHandshake, judgeRefusal, sessions, type Attempt,
+  decide, firmwareScenario, judgeCipherSuites, judgeHandshake, judgeRefusal, judgeWeakSuites, sessions, type Attempt,
 } from '../../harness/index.ts';
 
 /** The first attempt whose TLS outcome is known (or that closed before TLS). */
@@ -32,14 +32,7 @@ firmwareScenario('TLS Weak Cipher Suites (hilt)', {
   // Only CBC suites, TLS 1.2: a device that insists on AEAD refuses; one that takes CBC warns.
   endpoint: { tls: { server: 'server-valid', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA' } },
 }, async (ctx) => {
-  await decide(ctx, 'a handshake against CBC-only suites', (as) => {
-    const a = settled(as);
-    if (!a) return undefined;
-    if (a.tls?.outcome === 'ok' || a.tls?.outcome === 'refused') {
-      return { verdict: 'warn', reason: `negotiated ${a.tls.cipher ?? '?'} (${a.tls.protocol ?? '?'}) when the server offered only CBC suites: leave CBC out of the firmware's suite list (MBEDTLS_CIPHER_MODE_CBC, CONFIG_MBEDTLS_CIPHER_MODE_CBC)` };
-    }
-    return { verdict: 'pass', reason: `refused the CBC-only server (${a.tls?.reason ?? a.closed?.reason ?? 'closed'})` };
-  });
+  await decide(ctx, 'a handshake against CBC-only suites', (as) => { const a = settled(as); return a && judgeWeakSuites(a); });
 });
 
 firmwareScenario('TLS Large Server Certificate', { endpoint: { tls: { server: 'server-large' } } }, async (ctx) => {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import type { Attempt, ClientHelloRecord, PacketRecord } from '../../harness/firmware/records.ts';
 import {
   judgeBackoff, judgeCipherSuites, judgeDelivery, judgeExpiredSession, judgeHandshake, judgeKeepalive,
-  judgePublishRetry, judgeReconnectWait, judgeRefusal, judgeResumedSession, judgeSubscribe, judgeSubscribeRetry,
+  judgePublishRetry, judgeReconnectWait, judgeRefusal, judgeResumedSession, judgeSubscribe, judgeSubscribeRetry, judgeWeakSuites,
   keepaliveDeadline, reconnectIntervals, sessions, suiteClass,
 } from '../../harness/firmware/verdicts.ts';
 
@@ -75,6 +75,36 @@ describe('firmware verdicts', () => {
         .to.deep.equal({ verdict: 'fail', reason: 'offers no recommended suite (AEAD with ECDHE, or TLS 1.3) among its 1: TLS_RSA_WITH_AES_128_CBC_SHA' });
       expect(judgeCipherSuites({ ...hello([]), ok: false, error: 'truncated: 40 of 517 bytes' }))
         .to.deep.equal({ verdict: 'fail', reason: "the device's ClientHello could not be read: truncated: 40 of 517 bytes" });
+    });
+  });
+
+  describe('weak cipher suites (CBC-only server)', () => {
+    const aead = 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256';
+    const cbc = 'TLS_RSA_WITH_AES_128_CBC_SHA256';
+    it('passes a device that offers no CBC suite and so cannot agree with the server', () => {
+      const a = attempt(0, { clientHello: hello([aead, 'TLS_AES_128_GCM_SHA256']), tls: tlsFailed('no shared cipher'), closeAfterMs: 20 });
+      expect(judgeWeakSuites(a)).to.deep.equal({ verdict: 'pass', reason: 'offers no CBC suite, so the CBC-only server could not agree with it (no shared cipher)' });
+    });
+    it('warns on a handshake completed on a CBC suite', () => {
+      const a = attempt(0, { clientHello: hello([aead, cbc]), tls: { ...tlsOk, protocol: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES128-SHA256' } });
+      const j = judgeWeakSuites(a)!;
+      expect(j.verdict).to.equal('warn');
+      expect(j.reason).to.match(/^negotiated ECDHE-ECDSA-AES128-SHA256 \(TLSv1\.2\) when the server offered only CBC suites/);
+    });
+    it('does not claim a device that offers CBC refused it when the handshake failed for another reason', () => {
+      // Only static-RSA CBC suites against the ECDSA server: the handshake fails, yet CBC is offered.
+      const a = attempt(0, { clientHello: hello([aead, cbc, 'TLS_RSA_WITH_AES_256_CBC_SHA']), tls: tlsFailed('no shared cipher'), closeAfterMs: 20 });
+      const j = judgeWeakSuites(a)!;
+      expect(j.verdict).to.equal('warn');
+      expect(j.reason).to.equal('offers 2 CBC suites (TLS_RSA_WITH_AES_128_CBC_SHA256, TLS_RSA_WITH_AES_256_CBC_SHA) though the handshake with the CBC-only server failed (no shared cipher): leave CBC out of the firmware\'s suite list (CONFIG_MBEDTLS_CIPHER_MODE_CBC)');
+      const dropped = attempt(0, { clientHello: hello([cbc]), closeAfterMs: 5 });
+      expect(judgeWeakSuites(dropped)!.reason).to.match(/^offers 1 CBC suite \(TLS_RSA_WITH_AES_128_CBC_SHA256\) though the handshake with the CBC-only server failed \(test\)/);
+    });
+    it('waits for the outcome, and fails without a readable ClientHello', () => {
+      expect(judgeWeakSuites(attempt(0, { clientHello: hello([cbc]) }))).to.equal(undefined);
+      expect(judgeWeakSuites(attempt(0, { closeAfterMs: 5 }))).to.deep.equal({ verdict: 'fail', reason: 'the connection closed before a ClientHello was read (test)' });
+      const bad = { ...hello([]), ok: false, error: 'truncated' };
+      expect(judgeWeakSuites(attempt(0, { clientHello: bad, tls: tlsFailed('wrong version number'), closeAfterMs: 5 }))!.reason).to.equal("the device's ClientHello could not be read: truncated");
     });
   });
 
