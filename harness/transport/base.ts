@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { errnoOf } from '../errors.ts';
-import { TransportError, type CloseInfo, type Transport, type TransportKind } from './transport.ts';
+import { TransportError, type CloseInfo, type Transport, type TransportCapabilities, type TransportKind } from './transport.ts';
 
 type State = 'idle' | 'opening' | 'open' | 'closing' | 'closed';
 
@@ -25,7 +25,7 @@ export function oneLine(text: string): string {
 export abstract class BaseTransport extends EventEmitter implements Transport {
   abstract readonly kind: TransportKind;
   abstract readonly description: string;
-  readonly capabilities: { lineControl: boolean } = { lineControl: false };
+  readonly capabilities: TransportCapabilities = { lineControl: false, baudRate: false };
 
   private state: State = 'idle';
   private opening: Promise<void> | null = null;

@@ -1,6 +1,6 @@
 /** How bytes reach a device: the contract (transport.ts) and one file per kind of endpoint. */
 export { TransportError } from './transport.ts';
-export type { CloseInfo, Transport, TransportKind } from './transport.ts';
+export type { CloseInfo, ModemLines, Transport, TransportCapabilities, TransportKind } from './transport.ts';
 export { MemoryTransport } from './memory.ts';
 export { ProcessTransport } from './process.ts';
 export type { ProcessOptions } from './process.ts';

@@ -17,7 +17,20 @@
 import type { EventEmitter } from 'node:events';
 import { HiltError, ExitCode, brandAcrossCopies } from '../errors.ts';
 
-export type TransportKind = 'serial' | 'tcp' | 'process' | 'memory';
+export type TransportKind = 'serial' | 'rfc2217' | 'tcp' | 'process' | 'memory';
+
+/** The modem lines a USB bridge drives; true = asserted (the pin at 0 V), as esptool counts them. */
+export interface ModemLines {
+  dtr: boolean;
+  rts: boolean;
+}
+
+export interface TransportCapabilities {
+  /** DTR/RTS can be set (a USB bridge, an RFC 2217 server); a pseudo-terminal or TCP cannot. */
+  lineControl: boolean;
+  /** The line rate can be changed while open (serial, RFC 2217). */
+  baudRate: boolean;
+}
 
 export interface CloseInfo {
   expected: boolean;
@@ -29,8 +42,15 @@ export interface Transport extends EventEmitter {
   /** Human words for where the bytes go: "serial /dev/ttyUSB0 at 115200 baud". */
   readonly description: string;
   /** What this transport can do besides bytes. */
-  readonly capabilities: { lineControl: boolean };
+  readonly capabilities: TransportCapabilities;
   readonly isOpen: boolean;
+  /**
+   * Sets both modem lines in one step (both are always given). Present on transports that may
+   * have lines; rejects with a TransportError naming the port when this one has none after all.
+   */
+  setSignals?(lines: ModemLines): Promise<void>;
+  /** Changes the line rate of an open transport (esptool's CHANGE_BAUDRATE is followed by this). */
+  setBaudRate?(baudRate: number): Promise<void>;
   open(): Promise<void>;
   write(data: string | Buffer): Promise<void>;
   close(): Promise<void>;
