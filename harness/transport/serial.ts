@@ -17,8 +17,11 @@ export interface SerialOptions {
   baudRate?: number;
   /** How long opening may take (default 5 s). */
   openTimeoutMs?: number;
-  /** serialport's binding (tests give the mock one); default: the platform's, hang-up aware. */
-  binding?: typeof SerialPort.binding;
+  /**
+   * A serialport binding (its BindingInterface; tests give the mock one, which has another type
+   * than the platform's); default: the platform's, hang-up aware.
+   */
+  binding?: unknown;
 }
 
 /** Linux pty slaves (/dev/pts/N) have major numbers 136 to 143 (devices.txt). */
@@ -60,7 +63,7 @@ export class SerialTransport extends BaseTransport {
   readonly path: string;
   /** The line rate now: setBaudRate changes it (esptool's CHANGE_BAUDRATE, then ours). */
   baudRate: number;
-  private readonly binding: typeof SerialPort.binding;
+  private readonly binding: unknown;
   private port: SerialPort | null = null;
 
   constructor(options: SerialOptions) {
