@@ -50,7 +50,7 @@ function parseStep(step: string): ResetStep | string {
     return ms <= MAX_WAIT_MS ? { op: 'wait', ms } : `waits ${ms} ms, over the ${MAX_WAIT_MS} ms limit (W counts milliseconds, as esptool-js does)`;
   }
   if (/^W\d*\.\d+$/.test(step)) return 'counts seconds as esptool does: write milliseconds, e.g. W100 for W0.1';
-  return 'is not D0/D1 (DTR), R0/R1 (RTS), U<dtr>,<rts> (both at once) or W<ms>';
+  return 'is not D0/D1 (DTR), R0/R1 (RTS), U<dtr>,<rts> (both at once) or W<ms>; e.g. D0|R1|W100|D1|R0|W50|D0';
 }
 
 /** "D0|R1|W100|D1|R0|W50|D0" → a sequence; a bad step is a UsageError naming it and its place. */
@@ -61,7 +61,7 @@ export function parseResetSequence(text: string, expect: ResetSequence['expect']
   for (const [i, part] of parts.entries()) {
     const step = parseStep(part);
     if (typeof step === 'string') {
-      throw new UsageError(`reset sequence ${printable(JSON.stringify(text))}: step ${i + 1} ${printable(JSON.stringify(part))} ${step}; e.g. D0|R1|W100|D1|R0|W50|D0`);
+      throw new UsageError(`reset sequence ${printable(JSON.stringify(text))}: step ${i + 1} ${printable(JSON.stringify(part))} ${step}`);
     }
     steps.push(step);
   }
