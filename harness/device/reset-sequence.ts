@@ -123,7 +123,7 @@ export const BRIDGES: readonly Bridge[] = [
   { vid: 0x0403, pid: 0x6010, name: 'FTDI FT2232', family: 'ESP-WROVER-KIT, ESP-Prog (JTAG + UART)', ...UART_BRIDGE },
   { vid: 0x0403, pid: 0x6014, name: 'FTDI FT232H', family: 'ESP32 boards with an FTDI bridge', ...UART_BRIDGE },
   { vid: 0x0403, pid: 0x6015, name: 'FTDI FT231X', family: 'ESP32 boards with an FTDI bridge', ...UART_BRIDGE },
-  { vid: 0x303a, pid: 0x1001, name: 'Espressif USB-Serial/JTAG', family: 'ESP32-C3/C6/H2/S3 built-in USB (re-enumerates on reset)', download: ['usb-jtag'], hard: 'hard-usb' },
+  { vid: 0x303a, pid: 0x1001, name: 'Espressif USB-Serial/JTAG', family: 'ESP32-C3/C6/H2/S3 built-in USB; re-enumerates on reset', download: ['usb-jtag'], hard: 'hard-usb' },
 ];
 
 export function bridgeFor(vid: number | undefined, pid: number | undefined): Bridge | undefined {
