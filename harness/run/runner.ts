@@ -23,7 +23,7 @@ import { settleWithin, within } from '../time.ts';
 import { VERSION } from '../version.ts';
 import { withinBudget, type RunConfig } from './config.ts';
 import { Interrupts } from './interrupts.ts';
-import { describeStray, noAttempt, NoAttemptError, setFirmwareSession, strayAttempts, type FirmwareSession } from './firmware-session.ts';
+import { describeStray, noAttempt, NoAttemptError, setFirmwareSession, strayAttempts, watchEndpoint, type FirmwareSession } from './firmware-session.ts';
 import { runResetCommand } from './reset-command.ts';
 import { catalogueFiles, loadScenarios, scenarioStem, shownFile } from './scenario-files.ts';
 import { modeOf, setSession, type RunSession, type ScenarioRecord } from './session.ts';
@@ -72,20 +72,14 @@ async function provisionOf(endpoint: Endpoint, deviceId: string): Promise<Device
  */
 async function nextAttempt(l: Lab, endpoint: Endpoint, mark: number, ms: number): Promise<void> {
   const seen = () => l.attempts.all.some((a) => a.id > mark && a.listener === 'endpoint');
-  let look = () => {};
+  let stop = () => {};
   const arrived = new Promise<void>((resolve) => {
-    look = () => { if (seen()) resolve(); };
-    l.attempts.on('settled', look);
-    l.attempts.on('closed', look);
-    endpoint.events.on('packet', look);
-    look();
+    stop = watchEndpoint(l, endpoint, () => { if (seen()) resolve(); });
   });
   try {
     if (await within(ms, arrived) === 'timeout') throw noAttempt(l, endpoint.url, mark, ms);
   } finally {
-    l.attempts.off('settled', look);
-    l.attempts.off('closed', look);
-    endpoint.events.off('packet', look);
+    stop();
   }
 }
 
