@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../errors.ts';
 import { resolveTarget, KINDS, type Target } from '../device/targets/index.ts';
-import { flashTarget, type FlashProgress, type FlashTargetOutcome } from '../flash/index.ts';
+import type { FlashProgress } from '../flash/index.ts';
+import type { ImageIdentity } from '../report/model.ts';
 import { loadConfig } from '../run/config.ts';
 import { Interrupts } from '../run/interrupts.ts';
 import type { Transport } from '../transport/transport.ts';
@@ -46,8 +47,8 @@ async function flashCommand(opts: FlashCliOptions, interrupts: Interrupts): Prom
   const build = readIdfBuild(opts.build);
   const config = await loadConfig(opts.config ?? 'hilt.config.json', opts.config !== undefined);
   const target = resolveTarget(opts.target ?? config.target);
-  const outcome = await flashWithReport(build, target, { force: opts.force, verbose: opts.verbose, compress: opts.compress, interrupts, ...(baudRate ? { baudRate } : {}) });
-  if (!outcome || interrupts.signal) {
+  const image = await flashWithReport(build, target, { force: opts.force, verbose: opts.verbose, compress: opts.compress, interrupts, ...(baudRate ? { baudRate } : {}) });
+  if (!image || interrupts.signal) {
     console.error('hilt: flashing interrupted: the board may hold a partly written image; flash it again');
     process.exitCode = ExitCode.interrupted;
   }
@@ -63,9 +64,11 @@ export interface FlashStepOptions {
 
 /**
  * The flash step `hilt flash` and `hilt run --flash` share: tells what it flashes, shows progress,
- * and says what became of it. Null when interrupted.
+ * and says what became of it. Resolves to the image's identity for the reports; null when interrupted.
  */
-export async function flashWithReport(build: IdfBuild, target: Target, opts: FlashStepOptions): Promise<FlashTargetOutcome | null> {
+export async function flashWithReport(build: IdfBuild, target: Target, opts: FlashStepOptions): Promise<ImageIdentity | null> {
+  // esptool-js loads only when something is flashed, as serialport only for serial targets.
+  const { flashTarget, imageIdentity } = await import('../flash/index.ts');
   const d = build.app.descriptor;
   console.log(`image: ${d.projectName} ${d.version}, ESP-IDF ${d.idfVersion}, built ${d.date} ${d.time}, ELF SHA-256 ${d.elfSha256}`);
   console.log(`flashing ${build.regions.length} regions from ${shown(build.dir)} (${build.chip}) to ${target.description}`);
@@ -92,7 +95,7 @@ export async function flashWithReport(build: IdfBuild, target: Target, opts: Fla
       console.log(r.confirmed ? `the board booted it: ELF SHA-256 ${r.bootElfSha256} (as printed) matches the image` : 'the board\'s boot was not confirmed');
       for (const note of outcome.notes) console.log(`note: ${note}`);
     }
-    return outcome;
+    return imageIdentity(build, outcome);
   } catch (err) {
     if (opts.interrupts.signal) return null;
     throw err;

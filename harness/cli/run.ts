@@ -6,7 +6,6 @@ import { Interrupts } from '../run/interrupts.ts';
 import { runScenarios } from '../run/runner.ts';
 import { scenarioFiles } from '../run/scenario-files.ts';
 import { KINDS, resolveTarget } from '../device/targets/index.ts';
-import { imageIdentity } from '../flash/index.ts';
 import type { ImageIdentity } from '../report/model.ts';
 import { readIdfBuild } from '../wire/idf-build.ts';
 import { flashWithReport } from './flash.ts';
@@ -67,13 +66,12 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   if (opts.flash !== undefined) {
     // Read before anything starts: a bad build is exit 2 with the board untouched.
     const build = readIdfBuild(opts.flash);
-    const flashed = await flashWithReport(build, resolveTarget(config.target), { interrupts });
-    if (!flashed) {
+    image = await flashWithReport(build, resolveTarget(config.target), { interrupts });
+    if (!image) {
       console.error('hilt: interrupted while flashing: no scenario ran; the board may hold a partly written image');
       process.exitCode = ExitCode.interrupted;
       return;
     }
-    image = imageIdentity(build, flashed);
   }
   const sources = [{ paths: files, from: 'the command line' }, { paths: config.scenarios ?? [], from: `${printable(opts.config ?? 'hilt.config.json')}, field scenarios` }];
   const outcome = await runScenarios({ files: scenarioFiles(sources), config, grep: opts.grep, bail: opts.bail, interrupts, image });
