@@ -1,6 +1,6 @@
 /** `hilt flash`: an ESP-IDF build onto a board, verified by MD5 and by what the board boots. */
 import type { Command } from 'commander';
-import { ExitCode } from '../errors.ts';
+import { ExitCode, UsageError } from '../errors.ts';
 import { resolveTarget, KINDS, type Target } from '../device/targets/index.ts';
 import type { FlashProgress } from '../flash/index.ts';
 import type { ImageIdentity } from '../report/model.ts';
@@ -69,15 +69,23 @@ export interface FlashStepOptions {
 export async function flashWithReport(build: IdfBuild, target: Target, opts: FlashStepOptions): Promise<ImageIdentity | null> {
   // esptool-js loads only when something is flashed, as serialport only for serial targets.
   const { flashTarget, imageIdentity } = await import('../flash/index.ts');
+  if (target.kind === 'emulator') {
+    throw new UsageError(`target ${target.url} is hilt's in-process board, which has no ROM loader to flash: start a whole emulated chip with hilt emulate --pty (or --tcp) and give its target, or give a real board's`);
+  }
   const d = build.app.descriptor;
   console.log(`image: ${d.projectName} ${d.version}, ESP-IDF ${d.idfVersion}, built ${d.date} ${d.time}, ELF SHA-256 ${d.elfSha256}`);
   console.log(`flashing ${build.regions.length} regions from ${shown(build.dir)} (${build.chip}) to ${target.description}`);
   const open = new Set<Transport>();
-  const stop = opts.interrupts.listen(() => { for (const t of open) void t.close(); });
+  const aborted = new AbortController();
+  const stop = opts.interrupts.listen(() => {
+    aborted.abort();
+    for (const t of open) void t.close();
+  });
   try {
     const outcome = await flashTarget({
       build, target,
       force: opts.force ?? false,
+      signal: aborted.signal,
       ...(opts.baudRate ? { baudRate: opts.baudRate } : {}),
       ...(opts.compress === false ? { compress: false } : {}),
       onProgress: progressPrinter(),

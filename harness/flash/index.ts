@@ -10,7 +10,8 @@ import type { Transport } from '../transport/transport.ts';
 import type { IdfBuild } from '../wire/idf-build.ts';
 import { elfShaMatches } from '../wire/image.ts';
 import { hardReset, watchBoot } from './boot.ts';
-import { flashBuild, type FlashProgress, type FlashResult } from './flasher.ts';
+import { FlashError, flashBuild, type FlashProgress, type FlashResult } from './flasher.ts';
+import { ExitCode } from '../errors.ts';
 
 export { FlashError, flashBuild, chipKey, type FlashRequest, type FlashResult, type FlashProgress } from './flasher.ts';
 export { TransportSerialPort, type SerialPortInfo } from './web-serial.ts';
@@ -29,6 +30,8 @@ export interface FlashTargetOptions {
   onTransport?: (t: Transport) => void;
   /** Bound on the "what does it run" look before flashing (default 3 s). */
   probeMs?: number;
+  /** Aborted (Ctrl-C): nothing more is started; what runs fails as its transport is closed. */
+  signal?: AbortSignal;
 }
 
 export interface FlashTargetOutcome {
@@ -47,6 +50,7 @@ export async function flashTarget(opts: FlashTargetOptions): Promise<FlashTarget
     const running = await runningImage(opts);
     if (running && elfShaMatches(image, running.sha)) return { state: 'running', confirmedBy: running.by, result: null, notes: [] };
   }
+  if (opts.signal?.aborted) throw new FlashError('flashing interrupted before it began: the board was not written', ExitCode.interrupted);
   const transport = await target.transport();
   opts.onTransport?.(transport);
   try {

@@ -5,7 +5,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { flasherArgsJson, writeIdfBuildFixture } from '../esp/idf-build.ts';
-import { hilt, tempDir, type Ran } from '../helpers.ts';
+import { spawn } from 'node:child_process';
+import { HILT_BIN, hilt, tempDir, type Ran } from '../helpers.ts';
 import { hasSocat, ptyPair } from '../transport/peers.ts';
 
 function oneLine(ran: Ran, code: number, pattern: RegExp): void {
@@ -46,6 +47,11 @@ describe('cli: hilt flash', function () {
     oneLine(await hilt(['flash', '--baud', 'fast', '--target', 'serial:/dev/ttyNOPE'], { cwd: dir }), 2, /--baud "fast": give a whole number/);
   });
 
+  it('the in-process emulator (no ROM loader): exit 2, pointing at hilt emulate --pty', async () => {
+    await writeIdfBuildFixture(join(dir, 'build'));
+    oneLine(await hilt(['flash'], { cwd: dir }), 2, /target emulator is hilt's in-process board, which has no ROM loader to flash: start a whole emulated chip with hilt emulate --pty/);
+  });
+
   it('a serial port that does not exist: exit 3, after saying what it would flash', async () => {
     const fx = await writeIdfBuildFixture(join(dir, 'build'));
     const ran = await hilt(['flash', '--target', 'serial:/dev/ttyNOPE'], { cwd: dir });
@@ -59,6 +65,41 @@ describe('cli: hilt flash', function () {
       /names "bootloader\/bootloader.bin" at 0x1000, but .* cannot be read/);
     expect(existsSync(join(dir, 'reports'))).to.equal(false);
     expect(existsSync(join(dir, 'certs'))).to.equal(false);
+  });
+
+  (hasSocat ? it : it.skip)('Ctrl-C while it looks at the board: exit 130, one line, nothing flashed (needs socat)', async () => {
+    await writeIdfBuildFixture(join(dir, 'build'));
+    const pair = await ptyPair();
+    const far = new SerialPort({ path: pair.b, baudRate: 115200, autoOpen: false });
+    await new Promise<void>((resolve, reject) => far.open((err) => (err ? reject(err) : resolve())));
+    far.on('error', () => undefined);
+    const received: Buffer[] = [];
+    far.on('data', (chunk: Buffer) => received.push(chunk));
+    const child = spawn(process.execPath, [HILT_BIN, 'flash', '--target', `serial:${pair.a}`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      // The agent board is asked hello first (a silent board: the wait lasts 3 s); interrupt it then.
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (c: Buffer) => {
+          stdout += c.toString();
+          if (/flashing 3 regions/.test(stdout)) resolve();
+        });
+      });
+      await new Promise<void>((resolve) => far.once('data', () => resolve()));
+      child.kill('SIGINT');
+      expect(await exited).to.equal(130);
+      expect(stderr.trimEnd().split('\n')).to.deep.equal(['hilt: flashing interrupted: the board may hold a partly written image; flash it again']);
+      // Only the hello reached the board: no SLIP frame (0xC0) was sent.
+      expect(Buffer.concat(received).includes(0xc0)).to.equal(false);
+      expect(Buffer.concat(received).toString()).to.match(/hello/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await new Promise<void>((resolve) => far.close(() => resolve()));
+      await pair.release();
+    }
   });
 
   (hasSocat ? it : it.skip)('a board on a pty that is not in download mode: exit 3, saying to hold BOOT or use --boot download (needs socat)', async () => {
