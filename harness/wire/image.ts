@@ -222,7 +222,8 @@ export function buildAppImage(opts: AppImageOptions): Buffer {
 
 /**
  * Whether the ELF SHA-256 a board printed matches an image's. ESP-IDF prints only a prefix at
- * boot (v5.x app_init shows 16 hex digits then "..."), so a prefix of at least 8 digits matches.
+ * boot, CONFIG_APP_RETRIEVE_LEN_ELF_SHA hex digits (9 by default, 8 at least) followed by "...",
+ * so a prefix of at least 8 digits matches.
  */
 export function elfShaMatches(imageSha: string, printed: string): boolean {
   const seen = printed.trim().replace(/\.+$/, '').toLowerCase();
