@@ -1,0 +1,25 @@
+import { ESPLoader, Transport } from 'esptool-js';
+import { createHash } from 'node:crypto';
+import { Esp32Chip } from '/work/wt-emu/emulator/chip/esp32.ts';
+import { PeerSerialPort } from '/work/wt-emu/test/emulator/web-serial.ts';
+import { buildAppImage } from '/work/wt-emu/emulator/chip/app-image.ts';
+
+const chip = new Esp32Chip();
+chip.powerOn();
+const port = new PeerSerialPort(chip);
+const transport = new Transport(port as any, false);
+const out: string[] = [];
+const loader = new ESPLoader({ transport, baudrate: 921600, terminal: { clean() {}, writeLine: (s: string) => out.push(s), write: (s: string) => out.push(s) }, debugLogging: false });
+const t0 = Date.now();
+const chipName = await loader.main();
+console.log('chip', chipName, Date.now() - t0);
+const image = buildAppImage({ descriptor: { secureVersion: 0, version: '2.0.0', projectName: 'flashed', time: '01:02:03', date: 'Dec  1 2026', idfVersion: 'v5.5', elfSha256: 'ab'.repeat(32) }, payloadBytes: 200000 });
+await loader.writeFlash({ fileArray: [{ data: new Uint8Array(image), address: 0x10000 }], flashMode: 'keep', flashFreq: 'keep', flashSize: 'keep', eraseAll: false, compress: true, calculateMD5Hash: (d: Uint8Array) => createHash('md5').update(d).digest('hex') } as any);
+console.log('flashed', Date.now() - t0);
+await loader.after('custom_reset', undefined, 'D0|R1|W100|R0');
+await new Promise((r) => setTimeout(r, 300));
+console.log(out.join('\n'));
+console.log(chip.trace.filter(e => e.kind === "note"));
+console.log(chip.state); const c = new Esp32Chip(); const got: Buffer[] = []; c.onOutput(b => got.push(b)); c.powerOn(); await new Promise(r => setTimeout(r, 50)); console.log(Buffer.concat(got).toString()); await c.close();
+await transport.disconnect();
+await chip.close();
