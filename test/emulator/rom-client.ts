@@ -82,20 +82,26 @@ export class RomClient {
     this.chip.input(slipEncode(encodeRequest(op, data, chk)));
   }
 
-  /** The next response frame (skipping frames before `skip`), bounded. */
+  /**
+   * The next frame, bounded. The ROM's banner after a reset reads as a "frame" between the last
+   * response's END and the next one's: it is skipped, as esptool flushes it.
+   */
   async next(ms = 2000): Promise<RomResponse & { raw: Buffer }> {
     const deadline = Date.now() + ms;
-    while (this.frames.length === 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no response frame within ${ms} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => { clearTimeout(t); resolve(); });
-      });
+    for (;;) {
+      while (this.frames.length === 0) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`no response frame within ${ms} ms`);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, left);
+          this.waiters.push(() => { clearTimeout(t); resolve(); });
+        });
+      }
+      const raw = this.frames.shift()!;
+      if (/waiting for download/.test(raw.toString('latin1'))) continue;
+      const r = decodeResponse(raw);
+      return { ...(r ?? { op: -1, value: 0, data: Buffer.alloc(0) }), raw };
     }
-    const raw = this.frames.shift()!;
-    const r = decodeResponse(raw);
-    return { ...(r ?? { op: -1, value: 0, data: Buffer.alloc(0) }), raw };
   }
 
   async request(op: number, data: Buffer = Buffer.alloc(0), chk = 0): Promise<RomResponse & { raw: Buffer }> {
