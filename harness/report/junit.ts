@@ -65,6 +65,7 @@ function runProperties(results: RunResults): Property[] {
   const props: Property[] = [
     ['hilt.version', run.hiltVersion],
     ['target', run.target],
+    ...(run.port ? [['port', run.port] as Property] : []),
     ['run.id', run.id],
     ['run.started_at', run.startedAt],
   ];

@@ -110,6 +110,11 @@ export interface RunResults {
     id: string;
     hiltVersion: string;
     target: string;
+    /**
+     * The serial port a target given by identity (serial:?serial_number=...) was found on, last
+     * time it was opened; absent for a target given by path.
+     */
+    port?: string;
     startedAt: string;
     endedAt: string;
     durationMs: number;

@@ -61,6 +61,7 @@ function identity(results: RunResults): string {
     ? [`ESP-IDF ${fw.idf}`, `chip ${fw.chip}`, `MAC ${fw.mac}`, `agent ${fw.agent}`,
        fw.elfSha256 ? `ELF SHA-256 \`${fw.elfSha256}\`` : 'ELF SHA-256 unknown']
     : [`firmware unknown (${run.target.includes('firmware') ? 'no boot banner from the device' : 'no hello from the device'})`];
+  if (run.port) parts.push(`port \`${run.port}\``);
   parts.push(`run \`${run.id}\``, `hilt ${run.hiltVersion}`);
   return inline(parts.join(' · '));
 }

@@ -508,7 +508,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   const results: RunResults = {
     schema: RESULTS_SCHEMA,
     run: {
-      id: runId, hiltVersion: VERSION, target: target.url, startedAt: started.toISOString(), endedAt: ended.toISOString(),
+      id: runId, hiltVersion: VERSION, target: target.url, ...(target.resolvedPort ? { port: target.resolvedPort } : {}), startedAt: started.toISOString(), endedAt: ended.toISOString(),
       durationMs: ended.getTime() - started.getTime(), cutShort, infrastructureError, warnings, notes: runNotes,
       firmware: hello ? {
         project: hello.fw.project, version: hello.fw.version, idf: hello.fw.idf, elfSha256: hello.fw.elf_sha256 ?? null,
@@ -565,7 +565,7 @@ async function checkLabHosts(config: RunConfig): Promise<void> {
  */
 function targetOf(config: RunConfig): Target {
   try {
-    return resolveTarget(config.target);
+    return resolveTarget(config.target, { bench: config.bench });
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     const source = config.sources.target ?? 'default target';

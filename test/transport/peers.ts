@@ -219,7 +219,7 @@ export const KINDS: Kind[] = [
     },
     missing: async () => ({
       transport: new SerialTransport({ path: '/dev/ttyUSB-hilt-missing' }),
-      says: /^serial port \/dev\/ttyUSB-hilt-missing does not exist; serial ports found: (none|\/dev\/\S+(, \/dev\/\S+)*) \((listed by udev|looked for .*)\)$/,
+      says: /^serial port \/dev\/ttyUSB-hilt-missing does not exist; serial ports found: (none|\/dev\/\S+(, \/dev\/\S+)*) \((listed by udev|read from \/sys\/class\/tty .*|looked for .*)\)$/,
     }),
   },
 ];
