@@ -40,7 +40,9 @@ export async function serveRfc2217(settings: Rfc2217Settings): Promise<Rfc2217Se
   const server = net.createServer((socket) => {
     socket.on('error', () => { /* a vanished client is a closed one */ });
     if (client) {
-      // Busy, like a locked serial port: say so and hang up.
+      // Busy, like a locked serial port: say so and hang up. What the client sent meanwhile is
+      // read and dropped, or its FIN would wait behind it and the socket never close.
+      socket.resume();
       socket.end('hilt emulator: this board already has a client\r\n');
       return;
     }

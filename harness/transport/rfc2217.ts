@@ -296,9 +296,10 @@ export class Rfc2217Transport extends BaseTransport {
   }
 
   /**
-   * Both lines, as two SET-CONTROL commands (RFC 2217 has no command for both at once). When both
-   * change, the order never passes through "RTS asserted, DTR not" (EN low on a DevKitC: a reset)
-   * unless that is where the lines are going. Lines known to be set already are not sent again.
+   * Both lines, as two SET-CONTROL commands (RFC 2217 has no command for both at once). DTR goes
+   * first, as in esptool's classic sequence (D1 then R0), unless that would pass through "RTS
+   * asserted, DTR not" (EN low on a DevKitC: a reset nobody asked for); then RTS goes first.
+   * Lines known to be set already are not sent again.
    */
   setSignals(lines: ModemLines): Promise<void> {
     return this.serially(async () => {
@@ -306,13 +307,13 @@ export class Rfc2217Transport extends BaseTransport {
       const before = this.lines;
       const dtr = () => this.setControl(lines.dtr ? CONTROL.dtrOn : CONTROL.dtrOff);
       const rts = () => this.setControl(lines.rts ? CONTROL.rtsOn : CONTROL.rtsOff);
-      const steps = lines.rts ? [dtr, rts] : [rts, dtr];
-      const needed = steps.filter((step) => {
+      const rtsFirst = !lines.dtr && (before?.rts ?? true);
+      const steps = (rtsFirst ? [rts, dtr] : [dtr, rts]).filter((step) => {
         if (!before) return true;
         return step === dtr ? before.dtr !== lines.dtr : before.rts !== lines.rts;
       });
       this.lines = null;
-      for (const step of needed) await step();
+      for (const step of steps) await step();
       this.lines = { ...lines };
     });
   }

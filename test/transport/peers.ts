@@ -171,18 +171,45 @@ async function ser2netEcho(): Promise<Rig> {
   };
 }
 
-/** A UartPeer that sends back what it is given: a UART with TX wired to RX. */
-export function loopbackPeer(): UartPeer & { lines: Array<{ dtr: boolean; rts: boolean }>; bauds: number[]; purges: number } {
+export type LoopbackPeer = UartPeer & {
+  lines: Array<{ dtr: boolean; rts: boolean }>;
+  bauds: number[];
+  purges: number;
+  /** Resolves once the lines last set satisfy `test` (bounded). */
+  untilLines(test: (l: { dtr: boolean; rts: boolean }) => boolean, ms?: number): Promise<void>;
+};
+
+/** A UartPeer that sends back what it is given (a UART with TX wired to RX), recording lines and rates. */
+export function loopbackPeer(): LoopbackPeer {
   let out: (bytes: Buffer) => void = () => undefined;
-  const peer = {
-    lines: [] as Array<{ dtr: boolean; rts: boolean }>,
-    bauds: [] as number[],
+  const changed = new Set<() => void>();
+  const peer: LoopbackPeer = {
+    lines: [],
+    bauds: [],
     purges: 0,
-    input: (bytes: Buffer) => out(bytes),
-    onOutput: (cb: (bytes: Buffer) => void) => { out = cb; },
-    setLines: (l: { dtr: boolean; rts: boolean }) => { peer.lines.push({ ...l }); },
-    setBaudRate: (b: number) => { peer.bauds.push(b); },
+    input: (bytes) => out(bytes),
+    onOutput: (cb) => { out = cb; },
+    setLines: (l) => {
+      peer.lines.push({ ...l });
+      for (const wake of changed) wake();
+    },
+    setBaudRate: (b) => { peer.bauds.push(b); },
     purge: () => { peer.purges++; },
+    untilLines: (test, ms = 5_000) => new Promise((resolve, reject) => {
+      const check = () => {
+        const last = peer.lines.at(-1);
+        if (!last || !test(last)) return;
+        clearTimeout(timer);
+        changed.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        changed.delete(check);
+        reject(new Error(`the peer's lines did not change as expected within ${ms} ms: ${JSON.stringify(peer.lines)}`));
+      }, ms);
+      changed.add(check);
+      check();
+    }),
   };
   return peer;
 }
