@@ -274,9 +274,10 @@ export class Rfc2217Transport extends BaseTransport {
     await this.raw(comPortCommand(code, value));
     const got = await answer;
     if (code === COM.purgeData || got.equals(value)) return;
-    const said = code === COM.setBaudRate && got.length === 4 ? `${got.readUInt32BE(0)} baud` : `value ${[...got].join(' ') || 'none'}`;
+    const said = code === COM.setControl ? commandName(code, got)
+      : `${commandName(code)} with ${code === COM.setBaudRate && got.length === 4 ? `${got.readUInt32BE(0)} baud` : `value ${[...got].join(' ') || 'none'}`}`;
     const hint = code === COM.setControl ? ' (a server that answers SET-CONTROL wrongly: add ?ign_set_control=1)' : '';
-    throw new TransportError(`${this.where} did not take ${what}: it answered ${name} with ${said}${hint}`);
+    throw new TransportError(`${this.where} did not take ${what}: it answered ${said}${hint}`);
   }
 
   private async setControl(value: number): Promise<void> {
