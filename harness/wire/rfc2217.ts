@@ -142,20 +142,27 @@ export class TelnetParser {
     // The common case, plain data: no copy.
     if (this.state === 'data' && !chunk.includes(IAC)) return chunk.length ? [{ type: 'data', bytes: chunk }] : [];
     const events: TelnetEvent[] = [];
-    let data: number[] = [];
+    // Runs of data are kept as slices of the chunk (flash images are full of 0xFF: no per-byte copy).
+    let data: Buffer[] = [];
     const flush = () => {
-      if (data.length) events.push({ type: 'data', bytes: Buffer.from(data) });
+      if (data.length) events.push({ type: 'data', bytes: data.length === 1 ? data[0]! : Buffer.concat(data) });
       data = [];
     };
-    for (const byte of chunk) {
+    const IAC_BYTE = Buffer.from([IAC]);
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i]!;
       switch (this.state) {
-        case 'data':
-          if (byte === IAC) this.state = 'iac';
-          else data.push(byte);
+        case 'data': {
+          const next = chunk.indexOf(IAC, i);
+          const end = next === -1 ? chunk.length : next;
+          if (end > i) data.push(chunk.subarray(i, end));
+          if (next !== -1) this.state = 'iac';
+          i = end;
           break;
+        }
         case 'iac':
           if (byte === IAC) {
-            data.push(IAC);
+            data.push(IAC_BYTE);
             this.state = 'data';
           } else if (byte === WILL || byte === WONT || byte === DO || byte === DONT) {
             this.verb = byte;
