@@ -79,6 +79,8 @@ export interface QemuArgsOptions {
   host: string;
   serialPort: number;
   qmpPort: number;
+  /** Start with the CPU stopped (-S) until resume(): nothing the guest prints is lost before the serial port has a client. */
+  paused?: boolean;
 }
 
 /** The command line, as idf.py qemu builds it for an ESP32, with the serial port and QMP on TCP. */
@@ -104,6 +106,7 @@ export function qemuArgs(o: QemuArgsOptions): string[] {
     '-monitor', 'none',
     '-serial', `tcp:${o.host}:${o.serialPort},server,wait=off`,
     '-qmp', `tcp:${o.host}:${o.qmpPort},server,wait=off`,
+    ...(o.paused ? ['-S'] : []),
   ];
 }
 
@@ -117,6 +120,8 @@ export interface QemuOptions {
   host?: string;
   /** Bound on the start, until QMP answers (default 10 s). */
   startTimeoutMs?: number;
+  /** See QemuArgsOptions.paused. */
+  paused?: boolean;
 }
 
 export interface QemuExit {
@@ -194,6 +199,12 @@ export class QemuInstance {
     await this.qmp.systemReset();
   }
 
+  /** Starts the CPU of a QEMU started paused (QMP cont). */
+  async resume(): Promise<void> {
+    if (this.exit) throw new QemuError(`QEMU (pid ${this.pid}) ${describeExit(this.exit, this.stderr)}: it cannot be started`);
+    await this.qmp.execute('cont');
+  }
+
   /** Stops QEMU: QMP quit, then SIGTERM, then SIGKILL to its group, each step bounded; idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
@@ -235,7 +246,7 @@ export async function startQemu(options: QemuOptions = {}): Promise<QemuInstance
   for (let attempt = 1; ; attempt++) {
     const serialPort = await freePort(host);
     const qmpPort = await freePort(host);
-    const args = qemuArgs({ machine, host, serialPort, qmpPort, ...(options.files ? { files: options.files } : {}) });
+    const args = qemuArgs({ machine, host, serialPort, qmpPort, paused: options.paused ?? false, ...(options.files ? { files: options.files } : {}) });
     const started = await startOnce(binary, machine, args, host, qmpPort, startTimeoutMs);
     if ('qmp' in started) {
       return new QemuInstance(binary, args, host, serialPort, qmpPort, started.qmp, started.child, started.exited, started.stderr);

@@ -1,11 +1,12 @@
 /** The target registry: a new kind is one file and one line in KINDS. */
 import { UsageError, hasControlCharacter, quoted } from '../../errors.ts';
 import { emulatorTarget } from './emulator.ts';
+import { qemuTarget } from './qemu.ts';
 import { serialTarget } from './serial.ts';
 import { tcpTarget } from './tcp.ts';
 import type { Target, TargetKind } from './target.ts';
 
-export const KINDS: readonly TargetKind[] = [emulatorTarget, serialTarget, tcpTarget];
+export const KINDS: readonly TargetKind[] = [emulatorTarget, serialTarget, tcpTarget, qemuTarget];
 
 export function resolveTarget(url: string): Target {
   // Checked first: every message below quotes the target as given.

@@ -40,6 +40,11 @@ export interface Target {
    * given before transport() (a real board has them built in, from `hilt endpoint`).
    */
   provision?(materials: DeviceMaterials): void;
+  /**
+   * Names the device reaches the lab by that are no address of this machine (QEMU's user network
+   * sees the host as 10.0.2.2): the lab's server certificates carry them, the lab does not bind them.
+   */
+  certificateHosts?: readonly string[];
   /** A new, unopened transport to the device. */
   transport(): Promise<Transport>;
   /** Stops what the target started (an emulated board); idempotent. */
