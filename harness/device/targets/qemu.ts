@@ -14,7 +14,7 @@ import { UsageError, errnoOf } from '../../errors.ts';
 import { defaultEsp32Efuse, describeExit, startQemu, type QemuInstance, type QemuOptions } from '../../qemu/launcher.ts';
 import { settleWithin } from '../../time.ts';
 import { TcpTransport } from '../../transport/tcp.ts';
-import type { CloseInfo, Transport, TransportCapabilities } from '../../transport/transport.ts';
+import { TransportError, type CloseInfo, type Transport, type TransportCapabilities } from '../../transport/transport.ts';
 import { IdfBuildError, mergeFlashImage, readIdfBuild, type IdfBuild } from '../../wire/idf-build.ts';
 import type { Target, TargetKind } from './target.ts';
 import { modeOption, resetOption, targetOptions } from './options.ts';
@@ -57,8 +57,13 @@ class QemuSerial extends EventEmitter implements Transport {
     }
   }
 
-  write(data: string | Buffer): Promise<void> {
-    return this.inner.write(data);
+  async write(data: string | Buffer): Promise<void> {
+    try {
+      await this.inner.write(data);
+    } catch (err) {
+      // A write that fails because QEMU died says so, not only "EPIPE".
+      throw (await this.died()) ?? err;
+    }
   }
 
   close(): Promise<void> {
@@ -66,10 +71,14 @@ class QemuSerial extends EventEmitter implements Transport {
   }
 
   private async closed(info: CloseInfo): Promise<void> {
-    if (!info.expected && await settleWithin(EXIT_GRACE_MS, this.qemu.exited) === 'done') {
-      info = { expected: false, reason: `QEMU (pid ${this.qemu.pid}) ${describeExit(this.qemu.exit!, this.qemu.stderr)}` };
-    }
-    this.emit('close', info);
+    const died = info.expected ? null : await this.died();
+    this.emit('close', died ? { expected: false, reason: died.message } : info);
+  }
+
+  /** How QEMU ended, when it did (waited for briefly: the socket may report first). */
+  private async died(): Promise<TransportError | null> {
+    if (await settleWithin(EXIT_GRACE_MS, this.qemu.exited) === 'timeout') return null;
+    return new TransportError(`QEMU (pid ${this.qemu.pid}) ${describeExit(this.qemu.exit!, this.qemu.stderr)}`);
   }
 }
 
