@@ -12,7 +12,7 @@ import type { QmpEvent } from '../../harness/qemu/qmp.ts';
 import type { CloseInfo } from '../../harness/transport/transport.ts';
 import { mergeFlashImage, readIdfBuild } from '../../harness/wire/idf-build.ts';
 import { writeIdfBuildFixture } from '../esp/idf-build.ts';
-import { rejection, tempDir } from '../helpers.ts';
+import { REPO, rejection, run, tempDir } from '../helpers.ts';
 import { needQemu, writeQemuStandIn } from './helpers.ts';
 
 function alive(pid: number): boolean {
@@ -21,6 +21,25 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Whether a process that is not our child has ended (or is a zombie waiting for init), asked again
+ * until `timeoutMs`: its death after a SIGKILL is not instant, and no event tells a non-parent.
+ */
+async function ends(pid: number, timeoutMs = 5_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let state = '';
+    try {
+      state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] ?? '';
+    } catch {
+      return true;
+    }
+    if (state === 'Z' || state === 'X') return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -126,6 +145,18 @@ describe('QEMU: launcher and QMP against upstream qemu-system-xtensa', function 
     expect(qemu.exit).to.deep.equal({ code: 0, signal: null });
     expect(alive(pid)).to.equal(false);
     await qemu.stop();
+  });
+
+  it('a hilt that exits without stopping QEMU (an uncaught error, process.exit) takes QEMU with it', async function () {
+    const script = `import { startQemu } from ${JSON.stringify(new URL('../../harness/qemu/launcher.ts', import.meta.url).href)};
+const q = await startQemu({ binary: ${JSON.stringify(binary)}, machine: 'none' });
+console.log(q.pid);
+process.exit(7);`;
+    const ran = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO });
+    expect(ran.code, ran.stderr).to.equal(7);
+    const pid = Number(ran.stdout.trim());
+    expect(pid).to.be.above(0);
+    expect(await ends(pid), 'QEMU outlived hilt').to.equal(true);
   });
 
   it('an unknown QMP command is a QmpError with QEMU\'s own words, and the client goes on', async function () {
