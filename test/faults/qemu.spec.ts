@@ -5,7 +5,7 @@
  * HILT_QEMU, given the esp32 command line hilt builds.
  */
 import { expect } from 'chai';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, watch } from 'node:fs';
 import net from 'node:net';
@@ -50,12 +50,16 @@ function appears(dir: string, file: string, timeoutMs = 15_000): Promise<void> {
   });
 }
 
-/** True once a client is connected to 127.0.0.1:port (ss), asked again until `timeoutMs`. */
+/**
+ * True once a client is connected to QEMU's 127.0.0.1:port (an ESTABLISHED row of /proc/net/tcp
+ * with that local port), asked again until `timeoutMs`: nothing tells another process of it.
+ */
 async function hasClient(port: number, timeoutMs = 15_000): Promise<boolean> {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const out = await new Promise<string>((resolve) => execFile('ss', ['-Htn', 'state', 'established', `( sport = :${port} )`], (_e, stdout) => resolve(stdout)));
-    if (out.trim() !== '') return true;
+    const rows = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    if (rows.some((r) => r[1] === local && r[3] === '01')) return true;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return false;
