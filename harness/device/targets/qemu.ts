@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { UsageError, errnoOf } from '../../errors.ts';
-import { defaultEsp32Efuse, describeExit, startQemu, type QemuInstance, type QemuOptions } from '../../qemu/launcher.ts';
+import { defaultEsp32Efuse, describeExit, startQemu, type QemuInstance, type QemuOptions } from '../../qemu/index.ts';
 import { settleWithin } from '../../time.ts';
 import { TcpTransport } from '../../transport/tcp.ts';
 import { TransportError, type CloseInfo, type Transport, type TransportCapabilities } from '../../transport/transport.ts';
