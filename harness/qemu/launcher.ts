@@ -9,7 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import net from 'node:net';
 import { delimiter, join } from 'node:path';
-import { ExitCode, HiltError, UsageError, brandAcrossCopies, errnoOf, printable, quoted } from '../errors.ts';
+import { HiltError, UsageError, brandAcrossCopies, errnoOf, printable, quoted } from '../errors.ts';
+import { TransportError } from '../transport/transport.ts';
 import { settleWithin, within } from '../time.ts';
 import { QmpClient } from './qmp.ts';
 
@@ -19,10 +20,13 @@ export const QEMU_PROGRAM = 'qemu-system-xtensa';
 export const WHERE_TO_GET_QEMU = 'Espressif publishes it at https://github.com/espressif/qemu/releases ' +
   '(ESP-IDF installs it with `python $IDF_PATH/tools/idf_tools.py install qemu-xtensa`)';
 
-/** QEMU could not start or died: the device cannot be reached (exit 3). */
-export class QemuError extends HiltError {
+/**
+ * QEMU could not start or died: the device cannot be reached (exit 3). A TransportError, so a run
+ * treats it as any device it cannot reach: reported as the bench's error, not thrown past the report.
+ */
+export class QemuError extends TransportError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, ExitCode.unreachable, options);
+    super(message, options);
     this.name = 'QemuError';
   }
 }

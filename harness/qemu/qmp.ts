@@ -7,13 +7,14 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { ExitCode, HiltError, brandAcrossCopies, errnoOf, printable } from '../errors.ts';
+import { brandAcrossCopies, errnoOf, printable } from '../errors.ts';
+import { TransportError } from '../transport/transport.ts';
 import { settleWithin } from '../time.ts';
 
-/** QEMU is the bench here: a QMP failure is a device that cannot be reached (exit 3). */
-export class QmpError extends HiltError {
+/** QEMU is the bench here: a QMP failure is a device that cannot be reached (exit 3), a TransportError to the runner. */
+export class QmpError extends TransportError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, ExitCode.unreachable, options);
+    super(message, options);
     this.name = 'QmpError';
   }
 }

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, watch } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { QmpClient } from '../../harness/qemu/qmp.ts';
@@ -132,6 +133,16 @@ describe('faults: qemu', function () {
     const lines = c.stderr().trim().split('\n');
     expect(lines, c.stderr()).to.have.length(1);
     expect(lines[0]).to.match(/has no esp32 machine \(upstream QEMU, such as Debian's qemu-system-misc, has none\): use Espressif's build through HILT_QEMU/);
+  });
+
+  it('QEMU that exits while starting: exit 3, the report has QEMU\'s exit and its last stderr line', async function () {
+    const failing = join(dir, 'failing-qemu');
+    await writeFile(failing, '#!/bin/sh\necho "qemu-system-xtensa: -drive file=flash.bin,if=mtd,format=raw: Could not open flash.bin: Permission denied" >&2\nexit 1\n', { mode: 0o755 });
+    const c = await runOn({ ...process.env, HILT_QEMU: failing });
+    expect(await c.exited, c.stderr()).to.equal(3);
+    expect(c.stderr()).to.not.match(/\n\s+at /); // no stack trace
+    const r = await latestResults(dir);
+    expect(r.run.infrastructureError).to.match(/exited with code 1: qemu-system-xtensa: -drive file=flash\.bin,if=mtd,format=raw: Could not open flash\.bin: Permission denied$/);
   });
 
   it('QEMU killed mid-run: exit 3, the report says QEMU was killed, and the lab certificates carry 10.0.2.2', async function () {
