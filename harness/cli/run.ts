@@ -58,7 +58,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
     }
   }
   const sources = [{ paths: files, from: 'the command line' }, { paths: config.scenarios ?? [], from: `${printable(opts.config ?? 'hilt.config.json')}, field scenarios` }];
-  const outcome = await runScenarios({ files: scenarioFiles(sources), config, grep: opts.grep, bail: opts.bail, interrupts });
+  const outcome = await runScenarios({ files: scenarioFiles(sources), filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts });
   const { totals, run } = outcome.results;
   const where = shown(outcome.runDir) || outcome.runDir;
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
