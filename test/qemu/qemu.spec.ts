@@ -159,6 +159,28 @@ process.exit(7);`;
     expect(await ends(pid), 'QEMU outlived hilt').to.equal(true);
   });
 
+  it('a port taken between hilt\'s choice and QEMU\'s bind: QEMU is started again on new ports', async function () {
+    const tmp = await tempDir();
+    try {
+      // The first start fails as QEMU does when its -serial port is taken; the second runs QEMU.
+      const script = join(tmp.dir, 'qemu-port-taken-once');
+      await writeFile(script, `#!/bin/bash
+if [ ! -e '${tmp.dir}/tried' ]; then
+  touch '${tmp.dir}/tried'
+  echo "qemu-system-xtensa: -serial tcp:127.0.0.1:1234,server,wait=off: Failed to bind socket: Address already in use" >&2
+  exit 1
+fi
+exec '${binary}' "$@"
+`, { mode: 0o755 });
+      qemu = await startQemu({ binary: script, machine: 'none' });
+      expect(existsSync(join(tmp.dir, 'tried'))).to.equal(true);
+      expect(await qemu.qmp.execute('query-status')).to.deep.include({ running: true });
+    } finally {
+      await qemu?.stop();
+      await tmp.remove();
+    }
+  });
+
   it('an unknown QMP command is a QmpError with QEMU\'s own words, and the client goes on', async function () {
     qemu = await startQemu({ binary, machine: 'none' });
     const err = await rejection(qemu.qmp.execute('no-such-command'));
