@@ -152,6 +152,8 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   const { config } = options;
   const target: Target = targetOf(config); // bad usage stops here, before anything starts
   await checkLabHosts(config);
+  // The lab hosts, and the names a target reaches the lab by without being bound here (QEMU's 10.0.2.2).
+  const certificateHosts = [...new Set([...config.labHosts, ...(target.certificateHosts ?? [])])];
   const mocha = new Mocha({
     timeout: config.scenarioTimeoutMs, bail: options.bail ?? false, reporter: 'spec',
     // A failing hook fails the scenarios it affects, instead of vanishing from the results
@@ -224,8 +226,8 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
           ...(firmware ? { endpoint: { host: config.endpoint.host ?? labHost, port: config.endpoint.port } } : {}),
         });
         lab.endpoint?.refuse();
-        if (config.labHosts.length > 0) {
-          pki = await ensurePki({ dir: config.certsDir, hosts: config.labHosts });
+        if (certificateHosts.length > 0) {
+          pki = await ensurePki({ dir: config.certsDir, hosts: certificateHosts });
           warnAbout(pki);
           lab.useCertificates(pki);
         }
@@ -282,7 +284,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     const deviceId = d instanceof Device ? deviceIdOf(d.hello!.chip.mac) : config.firmware.deviceId;
     let p: Pki;
     try {
-      p = await ensurePki({ dir: config.certsDir, hosts: config.labHosts, devices: [deviceId] });
+      p = await ensurePki({ dir: config.certsDir, hosts: certificateHosts, devices: [deviceId] });
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       stopped = err;
