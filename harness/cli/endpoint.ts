@@ -15,7 +15,7 @@ import { within } from '../time.ts';
 import { shown, wholeNumber } from './args.ts';
 import { describeAttempt } from './broker.ts';
 import { untilSignal } from './signals.ts';
-import { isHostName } from '../device/targets/options.ts';
+import { isHostName, isWildcardAddress } from '../device/targets/options.ts';
 
 interface EndpointOptions {
   dir: string;
@@ -88,9 +88,6 @@ export async function writeEndpointFiles(dir: string, m: EndpointMaterials, devi
   return paths;
 }
 
-/** Addresses that mean "every address": fine to listen on, but no address to give a board. */
-const WILDCARDS = ['0.0.0.0', '::', '[::]'];
-
 function portOf(value: string | undefined, fallback: number): number {
   return value === undefined ? fallback : wholeNumber('--port', value, 0, 65_535);
 }
@@ -115,7 +112,7 @@ export function registerEndpoint(program: Command): void {
       if (!isHostName(host)) throw new UsageError(`${hostSetting} ${quoted(host)}: not a host name or address: ${reachable}`);
       // The host is what the board is told and what the server certificate must name: a wildcard
       // would bind, but the header would point the board at 127.0.0.1 and no certificate names it.
-      if (WILDCARDS.includes(host)) throw new UsageError(`${hostSetting} ${quoted(host)}: every address of this machine, which no board can connect to or find on a certificate: ${reachable}`);
+      if (isWildcardAddress(host)) throw new UsageError(`${hostSetting} ${quoted(host)}: every address of this machine, which no board can connect to or find on a certificate: ${reachable}`);
       const port = portOf(opts.port, config.endpoint.port);
       const certsDir = opts.certs ?? config.certsDir;
       const dir = resolve(opts.dir);

@@ -76,6 +76,12 @@ function runProperties(results: RunResults): Property[] {
     if (fw.elfSha256) props.push(['firmware.elf_sha256', fw.elfSha256]);
     props.push(['firmware.agent', fw.agent], ['firmware.chip', fw.chip], ['firmware.mac', fw.mac]);
   }
+  const image = run.image;
+  if (image) {
+    props.push(['image.project', image.project], ['image.version', image.version], ['image.idf', image.idf],
+      ['image.elf_sha256', image.elfSha256], ['image.built_at', image.builtAt], ['image.build_dir', image.buildDir],
+      ['image.state', image.state], ['image.confirmed_by', image.confirmedBy ?? 'none']);
+  }
   if (run.security) flatten('security', run.security, props);
   for (const t of run.fingerprints.trust) props.push([`trust.${t.name}.sha256`, t.sha256]);
   for (const s of run.fingerprints.served) props.push([`served.${s.listener}.${s.name}.sha256`, s.sha256]);

@@ -18,7 +18,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { UsageError, errnoOf, hasControlCharacter, printable, quoted } from '../errors.ts';
-import { isHostName } from '../device/targets/options.ts';
+import { isHostName, isWildcardAddress } from '../device/targets/options.ts';
 import type { BenchSettings } from '../device/targets/target.ts';
 import { SEQUENCES, isSequenceName, parseResetSequence, type ResetSequence } from '../device/reset-sequence.ts';
 
@@ -239,6 +239,8 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     if (e.host !== undefined) {
       const host = str('endpoint.host', e.host);
       if (!isHostName(host)) throw bad('endpoint.host', `${quoted(host)} is not a host name or IP address: give an address of this machine, e.g. 127.0.0.1`);
+      // The endpoint's host is what the board is told and what its certificate names: a wildcard is neither.
+      if (isWildcardAddress(host)) throw bad('endpoint.host', `${quoted(host)} means every address of this machine, which no board can connect to or find on a certificate: give the address a board reaches, e.g. 192.168.1.20`);
       config.endpoint.host = host;
     }
     if (e.port !== undefined) config.endpoint.port = int('endpoint.port', e.port, 0, 65_535);

@@ -92,6 +92,7 @@ describe('run configuration', function () {
     ['an endpoint port out of range', { endpoint: { port: 70000 } }, /^hilt\.config\.json: endpoint\.port: expected a whole number from 0 to 65535$/],
     ['an endpoint port as a string', { endpoint: { port: '8883' } }, /^hilt\.config\.json: endpoint\.port: expected a whole number/],
     ['an endpoint host that is no host', { endpoint: { host: 'bench local' } }, /^hilt\.config\.json: endpoint\.host: "bench local" is not a host name or IP address/],
+    ['an endpoint host of every address', { endpoint: { host: '0.0.0.0' } }, /^hilt\.config\.json: endpoint\.host: "0\.0\.0\.0" means every address of this machine, which no board can connect to/],
     ['an unknown firmware field', { firmware: { bound: 5 } }, /^hilt\.config\.json: firmware\.bound: unknown field: firmware takes deviceId, scenarios$/],
     ['a device id with a wildcard', { firmware: { deviceId: 'esp32/+' } }, /^hilt\.config\.json: firmware\.deviceId: "esp32\/\+": use letters, digits/],
     ['a scenario bound that is no number', { firmware: { scenarios: { 'MQTT Connect': { boundMs: 'long' } } } }, /^hilt\.config\.json: firmware\.scenarios\["MQTT Connect"\]\.boundMs: expected a whole number from 100 to 3600000$/],

@@ -262,16 +262,16 @@ describe('ids', () => {
 
   describe('bad input', function () {
     it('an unknown target kind: exit 2, one line', async function () {
-      const { code, stderr } = await hilt(['run', HAPPY, '--target', 'qemu:build'], { cwd: dir });
+      const { code, stderr } = await hilt(['run', HAPPY, '--target', 'jtag:build'], { cwd: dir });
       expect(code).to.equal(2);
-      expect(stderr.trim()).to.match(/^hilt: --target qemu:build: unknown kind "qemu": use one of emulator, serial, tcp/);
+      expect(stderr.trim()).to.match(/^hilt: --target jtag:build: unknown kind "jtag": use one of emulator, serial, tcp/);
     });
 
     it('a bad target in hilt.config.json: exit 2, one line naming the file and the field, not the flag', async function () {
-      await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ target: 'qemu:build' }));
+      await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ target: 'jtag:build' }));
       const kind = await hilt(['run', HAPPY], { cwd: dir });
       expect(kind.code).to.equal(2);
-      expect(kind.stderr).to.equal('hilt: hilt.config.json: target qemu:build: unknown kind "qemu": use one of emulator, serial, tcp (e.g. serial:/dev/ttyUSB0)\n');
+      expect(kind.stderr).to.equal('hilt: hilt.config.json: target jtag:build: unknown kind "jtag": use one of emulator, serial, tcp, qemu (e.g. serial:/dev/ttyUSB0)\n');
       await writeFile(join(dir, 'bench.json'), JSON.stringify({ target: 'tcp:localhost' }));
       const shape = await hilt(['run', HAPPY, '--config', 'bench.json'], { cwd: dir });
       expect(shape.code).to.equal(2);

@@ -63,6 +63,11 @@ export interface Target {
   readonly resolvedPort?: string | undefined;
   /** A board with modem lines: its hard-reset and download-mode sequences (after transport(), the bridge's). */
   resetSequences?(): { hard: ResetSequence; download: readonly ResetSequence[] };
+  /**
+   * Names the device reaches the lab by that are no address of this machine (QEMU's user network
+   * sees the host as 10.0.2.2): the lab's server certificates carry them, the lab does not bind them.
+   */
+  certificateHosts?: readonly string[];
   /** A new, unopened transport to the device. */
   transport(): Promise<Transport>;
   /** Stops what the target started (an emulated board); idempotent. */
