@@ -181,7 +181,7 @@ describe('reset sequences', () => {
     });
   });
 
-  describe('on a model of the DevKitC circuit (a stand-in until the emulated board has one)', () => {
+  describe('on a bare model of the DevKitC circuit (the emulated chip checks the same: reset-sequence-chip.spec.ts)', () => {
     /**
      * BENCH's table: EN low iff RTS asserted and DTR not; GPIO0 low iff DTR asserted and RTS not.
      * EN rises slowly (its capacitor), so the chip samples GPIO0 once the steps made in the same
