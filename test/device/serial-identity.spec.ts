@@ -173,7 +173,7 @@ describe('serial targets by identity', function () {
       expect(value.expected).to.equal(false);
       expect(value.reason).to.match(/^serial port .*ttyUSB0 went away \(.*\).*; it did not come back as serial_number=0001 within 3 tries \(.*no serial port has serial_number=0001/);
       expect(t.isOpen).to.equal(false);
-      expect((await rejection(t.write('x'))).message).to.match(/is not open/);
+      expect((await rejection(t.write('x'))).message).to.match(/: it is closed$/);
     } finally {
       await t.close();
       await pair.release();
