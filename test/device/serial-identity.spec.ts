@@ -212,6 +212,11 @@ describe('serial targets by identity', function () {
     } finally {
       await pair.release();
     }
+    // A port given by path is looked up as well, for its bridge.
+    await bus([JTAG]);
+    const byPath = resolveTarget(`serial:${join(dev, 'ttyACM0')}`);
+    await byPath.transport();
+    expect(byPath.resetSequences!().hard).to.equal(SEQUENCES['hard-usb']);
     const bench = { hard: parseResetSequence('R1|W300|R0', 'flash'), download: [SEQUENCES['classic-slow']] };
     expect(resolveTarget('serial:/dev/ttyUSB0', { bench }).resetSequences!()).to.deep.equal(bench);
     const own = resolveTarget('serial:/dev/ttyUSB0?reset=hard-usb&download=classic', { bench }).resetSequences!();

@@ -2,8 +2,9 @@
  * `serial:/dev/ttyUSB0[?baud=115200&reset=hard&download=classic&mode=firmware]`: a board on a
  * serial port (USB bridge, pty); or by identity, for boards that re-enumerate (USB-Serial/JTAG
  * does on every reset) or move between ports: `serial:?serial_number=X`, `serial:?vid=303a&pid=1001`,
- * `serial:?location=1-1.2`. An identity is looked up again each time the port is opened (after a
- * reset or a disconnect), with bounded retries; the port found is the target's resolvedPort.
+ * `serial:?location=1-1.2`. An identity is looked up when the port opens, and again when the
+ * board goes away and comes back (serial-identity.ts), with bounded retries; the port found is
+ * the target's resolvedPort. A port given by path is looked up too, for its bridge's sequences.
  *
  * reset=none    today's behaviour: no modem line is touched; hello only between scenarios
  * reset=hard    (or hard-usb, or a custom sequence such as R1|W200|R0) the hardware reset a
@@ -13,7 +14,7 @@
  * serial target; an option on the target wins.
  */
 import { UsageError } from '../../errors.ts';
-import type { PortInfo } from '../../transport/ports.ts';
+import { listPorts, type PortInfo } from '../../transport/ports.ts';
 import type { Transport } from '../../transport/transport.ts';
 import {
   SEQUENCES, bridgeFor, hardReset, isSequenceName, parseResetSequence, runResetSequence, sequenceFrom, type Bridge, type ResetSequence,
@@ -63,7 +64,7 @@ export const serialTarget: TargetKind = {
     const downloadOpt = downloadChoice(url, o.get('download'));
     let opened: Transport | null = null;
     let byIdentity: IdentitySerialTransport | null = null;
-    const pathPort: PortInfo = { path: rest };
+    let pathPort: PortInfo = { path: rest };
     const portNow = (): PortInfo | null => (identity ? byIdentity?.port ?? null : pathPort);
     const bridge = (): Bridge | undefined => {
       const port = portNow();
@@ -90,9 +91,10 @@ export const serialTarget: TargetKind = {
       // serialport loads only when a serial target is used.
       transport: async () => {
         // By identity: found at open, and found again if the board goes away and comes back.
-        if (identity) opened = byIdentity = new IdentitySerialTransport({ url, identity, baudRate });
-        else opened = new (await import('../../transport/serial.ts')).SerialTransport({ path: rest, baudRate });
-        return opened;
+        if (identity) return opened = byIdentity = new IdentitySerialTransport({ url, identity, baudRate });
+        // By path: which bridge it is, if the port list knows the path (for its sequences).
+        pathPort = (await listPorts()).ports.find((p) => p.path === rest) ?? { path: rest };
+        return opened = new (await import('../../transport/serial.ts')).SerialTransport({ path: rest, baudRate });
       },
       close: async () => {},
       // A firmware board gets the hard reset (the bridge's, the config's or the target's), unless
@@ -113,7 +115,5 @@ export const serialTarget: TargetKind = {
     };
   },
 };
-
-
 
 export { resolvePort, type PortIdentity } from './serial-identity.ts';
