@@ -39,6 +39,24 @@ const COMMAND_ARGS: Readonly<Record<string, readonly string[]>> = {
   'mqtt.publish': ['topic', 'qos', 'payload', 'retain'], 'mqtt.subscribe': ['topic', 'qos'], 'mqtt.disconnect': [],
 };
 
+/** The running app's identity, as the 2nd-stage bootloader read it from flash (esp_app_desc_t). */
+export interface FirmwareIdentity {
+  project: string;
+  version: string;
+  idf: string;
+  /** 64 hex digits. */
+  elfSha256: string;
+  /** `date time` from the descriptor, as app_init prints it. */
+  compileTime?: string;
+}
+
+export interface BootOptions {
+  /** The ROM's lines were printed already (by the chip, which knows the reset and boot mode). */
+  rom?: boolean;
+  /** The app image's identity; kept across software resets, reported by `hello`. */
+  firmware?: FirmwareIdentity;
+}
+
 export interface BoardOptions {
   /** Writes output text (whole lines, each ending in \n). */
   write: (text: string) => void;
@@ -99,6 +117,8 @@ export class Board {
   private session: Session | null = null;
   private busy = false;
   private generation = 0;
+  /** Set when the board booted from an app image whose descriptor it read (Esp32Chip). */
+  private firmware: FirmwareIdentity | null = null;
   readonly console: Console;
 
   constructor(options: BoardOptions) {
@@ -120,16 +140,35 @@ export class Board {
   }
 
   /** Powers the board on: ROM and bootloader text, app_main, then the `boot` event. */
-  boot(reason: ResetReason = 'POWERON_RESET'): void {
+  boot(reason: ResetReason = 'POWERON_RESET', options: BootOptions = {}): void {
     this.bootedAt = performance.now();
+    if (options.firmware) this.firmware = options.firmware;
+    const fw = this.firmware;
     for (const line of bootBanner({
-      reason, idf: this.config.idfVersion, project: FIRMWARE.project, version: FIRMWARE.version, mac: this.mac,
-      cpuMhz: this.config.cpuMhz, freeHeap: this.heap.free,
-    })) {
+      reason, idf: fw?.idf ?? this.config.idfVersion, project: fw?.project ?? FIRMWARE.project, version: fw?.version ?? FIRMWARE.version,
+      mac: this.mac, cpuMhz: this.config.cpuMhz, freeHeap: this.heap.free,
+    }, { rom: options.rom, elfSha256: fw?.elfSha256, compileTime: fw?.compileTime })) {
       if ('text' in line) this.console.raw(line.text);
       else this.console.logAt(line.level, line.at, line.tag, line.message);
     }
     this.event('boot', { proto: PROTO_VERSION, reason });
+  }
+
+  /**
+   * EN pulled low: the CPU stops where it is. Sockets close, RAM (credentials, clock, heap
+   * reservations, a half-received part) is gone, and no reply to a command in flight is sent.
+   */
+  async halt(): Promise<void> {
+    await this.shutdown();
+    this.clearRam();
+  }
+
+  private clearRam(): void {
+    this.heap = new BoardHeap(this.heapBytes);
+    this.store.clear();
+    this.parts.cancel();
+    this.epochAtSet = null;
+    this.busy = false;
   }
 
   /** A line from the host. Protocol lines are commands; anything else is ignored, as the agent does. */
@@ -246,7 +285,9 @@ export class Board {
     return {
       proto: PROTO_VERSION,
       agent: { ...AGENT },
-      fw: { ...FIRMWARE, idf: c.idfVersion, elf_sha256: null },
+      fw: this.firmware
+        ? { project: this.firmware.project, version: this.firmware.version, idf: this.firmware.idf, elf_sha256: this.firmware.elfSha256 }
+        : { ...FIRMWARE, idf: c.idfVersion, elf_sha256: null },
       chip: { model: 'ESP32', revision: 3, cores: 2, mac: this.mac },
       mbedtls: {
         version: c.mbedtlsVersion, have_time_date: c.haveTimeDate, in_content_len: c.inContentLen,
@@ -261,11 +302,7 @@ export class Board {
   private async reset(): Promise<undefined> {
     this.console.i('hil_agent', 'restarting');
     await this.shutdown();
-    this.heap = new BoardHeap(this.heapBytes);
-    this.store.clear();
-    this.parts.cancel();
-    this.epochAtSet = null;
-    this.busy = false;
+    this.clearRam();
     setImmediate(() => this.boot('SW_CPU_RESET'));
     return undefined;
   }

@@ -2,6 +2,11 @@
  * Where a board's UART goes: an in-process stream, this process's stdio, a TCP port (like QEMU's
  * `-serial tcp` or ser2net), or a pseudo-terminal that serialport opens like a USB bridge.
  * Each board boots when it is served; output with nobody attached is lost, as on a real UART.
+ *
+ * Stream and stdio boards are the agent alone (lines in, lines out). TCP and pseudo-terminal
+ * boards are a whole chip (chip/esp32.ts): ROM, serial loader and flash, so a flashing tool
+ * works on them too; neither carries modem lines, so `boot: 'download'` starts such a chip with
+ * BOOT held instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstat, readlink, rm } from 'node:fs/promises';
@@ -11,8 +16,23 @@ import { join } from 'node:path';
 import { Duplex, PassThrough } from 'node:stream';
 import { LineSplitter, type Line } from '../harness/protocol/index.ts';
 import { Board, type BoardOptions } from './board.ts';
+import { Esp32Chip } from './chip/esp32.ts';
 
 export type BoardSettings = Omit<BoardOptions, 'write'>;
+
+/** A board that is a whole chip: how it boots at power-on, and whether its UART keeps time. */
+export interface ChipSettings extends BoardSettings {
+  /** `download`: GPIO0 held low at power-on (BOOT held), the ROM waits for a flashing tool. */
+  boot?: 'flash' | 'download';
+  /** Pace the UART at its baud rate (the flash throughput bench). */
+  pace?: boolean;
+}
+
+/** A chip for these settings (powered off: serve it, then power it on). */
+export function chipFor(settings: ChipSettings): Esp32Chip {
+  const { boot, pace, ...board } = settings;
+  return new Esp32Chip({ ...board, bootDownload: boot === 'download', pace });
+}
 
 /** Feeds a byte stream to a board as lines (host lines are at most 1 KiB; anything longer is cut). */
 function attachInput(board: Board, input: NodeJS.ReadableStream): LineSplitter {
@@ -58,16 +78,18 @@ export async function serveStdio(settings: BoardSettings = {}): Promise<void> {
 
 export interface TcpBoard {
   board: Board;
+  chip: Esp32Chip;
   host: string;
   port: number;
   close(): Promise<void>;
 }
 
 /** A board on a TCP port: one client at a time, as a serial port takes one opener. */
-export async function serveTcp(settings: BoardSettings & { port?: number; host?: string } = {}): Promise<TcpBoard> {
-  const { port = 0, host = '127.0.0.1', ...boardSettings } = settings;
+export async function serveTcp(settings: ChipSettings & { port?: number; host?: string } = {}): Promise<TcpBoard> {
+  const { port = 0, host = '127.0.0.1', ...chipSettings } = settings;
   let client: net.Socket | null = null;
-  const board = new Board({ ...boardSettings, write: (text) => { if (client && !client.destroyed) client.write(text); } });
+  const chip = chipFor(chipSettings);
+  chip.onOutput((bytes) => { if (client && !client.destroyed) client.write(bytes); });
   const server = net.createServer((socket) => {
     if (client) {
       // Busy, like a locked serial port: say so on the socket and hang up. A client that resets
@@ -78,10 +100,9 @@ export async function serveTcp(settings: BoardSettings & { port?: number; host?:
     }
     client = socket;
     socket.setNoDelay(true);
-    const splitter = attachInput(board, socket);
+    socket.on('data', (bytes: Buffer) => { if (client === socket) chip.input(bytes); });
     socket.on('error', () => { /* a vanished client is a closed one */ });
     socket.once('close', () => {
-      socket.unpipe(splitter);
       if (client === socket) client = null;
     });
   });
@@ -89,14 +110,15 @@ export async function serveTcp(settings: BoardSettings & { port?: number; host?:
     server.once('error', reject);
     server.listen({ port, host }, () => resolve());
   });
-  board.boot();
+  chip.powerOn();
   return {
-    board,
+    board: chip.board,
+    chip,
     host,
     port: (server.address() as AddressInfo).port,
     close: async () => {
       client?.destroy();
-      await board.shutdown();
+      await chip.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
@@ -111,6 +133,7 @@ export class SocatMissingError extends Error {
 
 export interface PtyBoard {
   board: Board;
+  chip: Esp32Chip;
   /** Stable path to open with serialport (a symlink to the current /dev/pts/N). */
   path: string;
   close(): Promise<void>;
@@ -134,7 +157,7 @@ export class PtyPathTakenError extends Error {
  * other's link. A path that exists already is refused, and the link is removed at close only
  * while it still points at this board's pty.
  */
-export async function servePty(settings: BoardSettings & { path?: string } = {}): Promise<PtyBoard> {
+export async function servePty(settings: ChipSettings & { path?: string } = {}): Promise<PtyBoard> {
   const { path: wanted, ...boardSettings } = settings;
   const tcp = await serveTcp(boardSettings);
   const path = wanted ?? join(tmpdir(), `hilt-tty-${process.pid}-${tcp.board.id}`);
@@ -181,6 +204,7 @@ export async function servePty(settings: BoardSettings & { path?: string } = {})
   }
   return {
     board: tcp.board,
+    chip: tcp.chip,
     path,
     close: async () => {
       closing = true;

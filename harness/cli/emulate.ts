@@ -1,8 +1,8 @@
 /** `hilt emulate`: run emulated ESP32 boards for a harness, a terminal, or a serial tool to talk to. */
 import type { Command } from 'commander';
-import { UsageError, errnoOf } from '../errors.ts';
+import { UsageError, errnoOf, printable } from '../errors.ts';
 import {
-  PtyPathTakenError, SdkconfigError, SdkconfigFileError, SocatMissingError, readSdkconfigFile, servePty, serveStdio, serveTcp, type BoardSettings, type Sdkconfig,
+  PtyPathTakenError, SdkconfigError, SdkconfigFileError, SocatMissingError, readSdkconfigFile, servePty, serveStdio, serveTcp, type ChipSettings, type Sdkconfig,
 } from '../../emulator/index.ts';
 import { within } from '../time.ts';
 import { wholeNumber } from './args.ts';
@@ -16,6 +16,7 @@ interface EmulateOptions {
   count: string;
   realtime: boolean;
   heap?: string;
+  boot?: string;
 }
 
 function loadSdkconfig(path: string): Sdkconfig {
@@ -37,20 +38,28 @@ export function registerEmulate(program: Command): void {
     .option('--sdkconfig <file>', "your firmware's sdkconfig (default: hilt's reference agent firmware)")
     .option('--count <n>', 'how many boards (with --pty or --tcp)', '1')
     .option('--heap <bytes>', 'free heap at boot (default 147968, an ESP32 with Wi-Fi up)')
-    .option('--realtime', 'take as long on the wire as the modelled ESP32 would', false)
+    .option('--realtime', 'take as long on the wire as the modelled ESP32 would (a --pty/--tcp board also paces its UART at its baud rate)', false)
+    .option('--boot <mode>', 'how a --pty/--tcp board boots at power-on: flash, or download (BOOT held: the ROM waits for esptool)')
     .option('--json', 'print each board as one JSON object per line', false)
     .action(async (opts: EmulateOptions) => {
-      const settings: BoardSettings = { realtime: opts.realtime };
+      const settings: ChipSettings = { realtime: opts.realtime };
       if (opts.sdkconfig) settings.sdkconfig = loadSdkconfig(opts.sdkconfig);
       if (opts.heap) settings.heapBytes = wholeNumber('--heap', opts.heap, 0, 8 * 1024 * 1024);
       const count = wholeNumber('--count', opts.count, 1, 1000);
       if (opts.pty && opts.tcp !== undefined) throw new UsageError('--pty and --tcp: choose one');
+      if (opts.boot !== undefined) {
+        if (opts.boot !== 'flash' && opts.boot !== 'download') throw new UsageError(`--boot ${printable(opts.boot)}: use flash or download`);
+        if (!opts.pty && opts.tcp === undefined) throw new UsageError('--boot: a stdio board is the agent alone, with no ROM to boot; use --pty or --tcp');
+        settings.boot = opts.boot;
+      }
       if (!opts.pty && opts.tcp === undefined) {
         if (count !== 1) throw new UsageError('--count: several boards need --pty or --tcp (stdio carries one)');
         await serveStdio(settings);
         return;
       }
 
+      // A whole chip's UART keeps time at its baud rate when the board is to be as slow as a real one.
+      settings.pace = opts.realtime;
       const boards: Array<{ board: { id: string; mac: string }; close(): Promise<void>; where: Record<string, unknown> }> = [];
       const closeAll = () => Promise.all(boards.map((b) => b.close()));
       try {

@@ -16,7 +16,7 @@ import { startLab, type Endpoint, type Lab } from '../lab/index.ts';
 import { ensurePki, warningsOf, type Pki } from '../pki/index.ts';
 import { TransportError, type CloseInfo, type Transport } from '../transport/transport.ts';
 import {
-  RESULTS_SCHEMA, median, p95, totalsOf, type Failure, type FirmwareIdentity, type Metric, type RunResults, type ScenarioResult,
+  RESULTS_SCHEMA, median, p95, totalsOf, type Failure, type FirmwareIdentity, type ImageIdentity, type Metric, type RunResults, type ScenarioResult,
 } from '../report/model.ts';
 import { newRunId, prepareRunDir, ReportWriteError, writeReports } from '../report/index.ts';
 import { settleWithin, within } from '../time.ts';
@@ -41,6 +41,8 @@ export interface RunOptions {
   filesChosen?: boolean;
   /** The command line's interrupt handling, caught before the run began; else the run's own. */
   interrupts?: Interrupts;
+  /** The image flashed before the run (hilt run --flash), for the reports. */
+  image?: ImageIdentity | null;
 }
 
 export interface RunOutcome {
@@ -508,12 +510,13 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   const results: RunResults = {
     schema: RESULTS_SCHEMA,
     run: {
-      id: runId, hiltVersion: VERSION, target: target.url, startedAt: started.toISOString(), endedAt: ended.toISOString(),
+      id: runId, hiltVersion: VERSION, target: target.url, ...(target.resolvedPort ? { port: target.resolvedPort } : {}), startedAt: started.toISOString(), endedAt: ended.toISOString(),
       durationMs: ended.getTime() - started.getTime(), cutShort, infrastructureError, warnings, notes: runNotes,
       firmware: hello ? {
         project: hello.fw.project, version: hello.fw.version, idf: hello.fw.idf, elfSha256: hello.fw.elf_sha256 ?? null,
         agent: `${hello.agent.name} ${hello.agent.version}`, chip: `${hello.chip.model} rev ${hello.chip.revision}`, mac: hello.chip.mac,
       } : firmwareIdentityOf(firmwareDevice),
+      image: options.image ?? null,
       security: hello ? { ...hello.mbedtls } : null,
       fingerprints: fingerprintsOf(pki, lab),
     },
@@ -564,7 +567,7 @@ async function checkLabHosts(config: RunConfig): Promise<void> {
  */
 function targetOf(config: RunConfig): Target {
   try {
-    return resolveTarget(config.target);
+    return resolveTarget(config.target, { bench: config.bench });
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     const source = config.sources.target ?? 'default target';

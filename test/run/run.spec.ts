@@ -278,7 +278,7 @@ describe('ids', () => {
       expect(shape.stderr).to.equal('hilt: bench.json: target tcp:localhost: write tcp:HOST:PORT, e.g. tcp:127.0.0.1:5555\n');
       // The flag wins over the file, and is the one named.
       const flag = await hilt(['run', HAPPY, '--config', 'bench.json', '--target', 'serial:ttyUSB0'], { cwd: dir });
-      expect(flag.stderr).to.equal("hilt: --target serial:ttyUSB0: give the port's path, e.g. serial:/dev/ttyUSB0\n");
+      expect(flag.stderr).to.equal("hilt: --target serial:ttyUSB0: give the port's path, e.g. serial:/dev/ttyUSB0, or its identity, e.g. serial:?serial_number=0001\n");
     });
 
     it('a serial port that does not exist: exit 3, says so with the ports found, report written', async function () {
