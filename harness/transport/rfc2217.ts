@@ -253,7 +253,9 @@ export class Rfc2217Transport extends BaseTransport {
 
   private raw(bytes: Buffer): Promise<void> {
     const socket = this.socket;
-    if (!socket || socket.destroyed) return Promise.reject(new TransportError(`${this.where} is not connected`));
+    if (!socket || socket.destroyed) {
+      return Promise.reject(this.isOpen ? new TransportError(`${this.where} is not connected: the connection closed`) : this.closedWhileOpening());
+    }
     return new Promise((resolve, reject) => {
       socket.write(bytes, (err) => (err ? reject(new TransportError(`cannot write to ${this.where} (${errnoOf(err)})`)) : resolve()));
     });
