@@ -42,7 +42,7 @@ async function listeningPort(pid: number): Promise<number | null> {
 }
 
 /** Serves `device` with `accepter: telnet(rfc2217)` on 127.0.0.1; resolves once it listens (bounded). */
-export async function startSer2net(device: string, options: { baud?: number; bufsize?: number } = {}): Promise<Ser2net> {
+export async function startSer2net(device: string, options: { baud?: number } = {}): Promise<Ser2net> {
   if (!SER2NET) throw new Error(ser2netMissing!);
   const dir = await mkdtemp(join(tmpdir(), 'hilt-ser2net-'));
   const config = join(dir, 'ser2net.yaml');
@@ -50,7 +50,6 @@ export async function startSer2net(device: string, options: { baud?: number; buf
     'connection: &board',
     '  accepter: telnet(rfc2217),tcp,127.0.0.1,0',
     `  connector: serialdev,${device},${options.baud ?? 115200}n81,local`,
-    ...(options.bufsize ? ['  options:', `    dev-to-net-bufsize: ${options.bufsize}`, `    net-to-dev-bufsize: ${options.bufsize}`] : []),
     '',
   ].join('\n'));
   // -n: stay in the foreground; -u: no UUCP lock files in /var/lock.
