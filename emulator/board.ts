@@ -191,17 +191,18 @@ export class Board {
     }
     this.busy = true;
     const generation = this.generation;
+    // Free before the reply goes out: a host may send its next command the moment it reads one.
     this.run(command)
       .then((body) => {
-        if (body !== undefined && generation === this.generation) this.reply(command.id, 'ok', body);
+        if (generation !== this.generation) return;
+        this.busy = false;
+        if (body !== undefined) this.reply(command.id, 'ok', body);
       })
       .catch((err: unknown) => {
         if (generation !== this.generation) return;
+        this.busy = false;
         if (err instanceof ProtocolError) this.reply(command.id, 'err', errBody(err.code, err.message));
         else this.reply(command.id, 'err', errBody('internal', err instanceof Error ? err.message : String(err)));
-      })
-      .finally(() => {
-        if (generation === this.generation) this.busy = false;
       });
   }
 

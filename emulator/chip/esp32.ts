@@ -152,6 +152,7 @@ export class Esp32Chip implements UartPeer {
   }
 
   input(bytes: Buffer): void {
+    if (this.baudMismatch()) bytes = garble(bytes);
     if (!this.pace) return this.receive(bytes);
     const epoch = this.epoch;
     this.later(this.rxFreeAt = this.slot(this.rxFreeAt, bytes.length), () => { if (epoch === this.epoch) this.receive(bytes); });
@@ -195,7 +196,13 @@ export class Esp32Chip implements UartPeer {
     // In reset or with no app running, nothing reads the UART.
   }
 
+  /** The host set a line rate and it is not the chip's: each side reads the other as noise. */
+  private baudMismatch(): boolean {
+    return this.hostBaud !== null && this.hostBaud !== this.chipBaud;
+  }
+
   private emit(bytes: Buffer): void {
+    if (this.baudMismatch()) bytes = garble(bytes);
     if (!this.pace) {
       for (const cb of this.outputs) cb(bytes);
       return;
@@ -320,3 +327,11 @@ export class Esp32Chip implements UartPeer {
   }
 }
 
+/**
+ * What a UART reads from a line driven at another rate: framing errors, bytes that are not
+ * the ones sent. A fixed mapping (not a model of the bit timing) onto bytes that are not text,
+ * so a host sees what "wrong baud rate" looks like, and a frame never survives it.
+ */
+function garble(bytes: Buffer): Buffer {
+  return Buffer.from(bytes.map((b) => 0x80 | ((b * 0x9d + 0x3b) & 0x7f)));
+}

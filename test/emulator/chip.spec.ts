@@ -153,3 +153,47 @@ describe('emulated chip: flash and boot', function () {
     }
   });
 });
+
+describe('emulated chip: UART rate', function () {
+  it('a host at another baud rate reads noise and is read as noise; at 115200 the agent answers', async function () {
+    const chip = new Esp32Chip({ index: 5 });
+    const out = new ChipConsole(chip);
+    try {
+      chip.powerOn();
+      await out.waitFor(/test agent ready/);
+      chip.setBaudRate(9600);
+      const printed = out.text.length;
+      chip.input(Buffer.from('@hil 1 hello\n'));
+      chip.setBaudRate(115_200);
+      chip.input(Buffer.from('\n@hil 2 heap.stats\n'));
+      await out.waitFor(/@hil 2 ok/, 2000, printed);
+      // The first command was noise to the chip: it never answered it.
+      expect(out.text.slice(printed)).to.not.match(/@hil 1 /);
+      chip.setBaudRate(921_600);
+      const noisy = out.text.length;
+      chip.setBaudRate(115_200);
+      chip.input(Buffer.from('@hil 3 hello\n'));
+      await out.waitFor(/@hil 3 ok/, 2000, noisy);
+    } finally {
+      await chip.close();
+    }
+  });
+
+  it('paced (realtime): 11.5 KB at 115200 baud take at least a second on the wire', async function () {
+    const chip = new Esp32Chip({ index: 6, pace: true });
+    const out = new ChipConsole(chip);
+    try {
+      chip.powerOn();
+      await out.waitFor(/test agent ready/);
+      const started = performance.now();
+      const printed = out.text.length;
+      // An over-long line (11.5 KB) is answered with err too_long once the whole line is in.
+      chip.input(Buffer.from(`@hil 1 hello ${'x'.repeat(11_500)}\n`));
+      await out.waitFor(/@hil 1 err/, 5000, printed);
+      // 10 bits a byte at 115200 baud: a lower bound the emulation must not beat.
+      expect(performance.now() - started).to.be.at.least(11_500 * 10 / 115_200 * 1000 * 0.95);
+    } finally {
+      await chip.close();
+    }
+  });
+});

@@ -95,6 +95,9 @@ describe('esptool-js flashes the emulated chip', function () {
         expect(chip.flash.md5(region.address, region.data.length).toString('hex')).to.equal(md5(region.data));
       }
 
+      // A reset puts the chip's UART back at 115200; a console at 921600 would read noise (as a
+      // monitor left at the flashing rate does), so the host goes back first.
+      await port.setBaudRate(115_200);
       // esptool-js's own hard reset only releases RTS: pulse EN with a custom sequence.
       const printed = out.text.length;
       await loader.after('custom_reset', false, 'D0|R1|W100|R0');
