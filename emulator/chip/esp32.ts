@@ -83,7 +83,15 @@ export class Esp32Chip implements UartPeer {
     this.enDelayMs = enDelayMs ?? EN_RC_DELAY_MS;
     this.pace = pace ?? false;
     this.strap = bootDownload ?? false;
-    this.board = new Board({ ...boardOptions, write: (text) => { if (this.state === 'app') this.emit(Buffer.from(text)); } });
+    this.board = new Board({
+      ...boardOptions,
+      write: (text) => { if (this.state === 'app') this.emit(Buffer.from(text)); },
+      // esp_restart(): the ROM boots from flash again and says so with the flash's own bootloader.
+      romLines: (reason) => {
+        const found = findBoot(this.flash);
+        return found.ok ? romFlashBootLines(reason, found.bootloader.segments, found.bootloader.entry) : romFlashBootLines(reason);
+      },
+    });
     this.flash = flash ?? new Flash();
     if (!flash) loadFactoryImage(this.flash, agentDescriptor(FIRMWARE.version, this.board.config.idfVersion));
     this.loader = new SerialLoader({
@@ -93,6 +101,7 @@ export class Esp32Chip implements UartPeer {
       baud: () => this.chipBaud,
       setChipBaud: (baud) => { this.chipBaud = baud; this.note(`UART at ${baud} baud`); },
       runUserCode: () => { void this.run(this.epoch); },
+      reboot: () => this.softwareReset(),
       note: (text) => this.note(text),
     });
   }
@@ -253,6 +262,12 @@ export class Esp32Chip implements UartPeer {
     this.slip.reset();
     this.chipBaud = 115_200;
     void this.board.halt();
+  }
+
+  /** The loader asked to reboot (FLASH_END 0): a system reset, GPIO0 sampled again. */
+  private softwareReset(): void {
+    this.enterReset();
+    this.decide('SW_RESET');
   }
 
   /** EN is high: the ROM samples GPIO0 and boots. */

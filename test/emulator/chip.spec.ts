@@ -130,6 +130,22 @@ describe('emulated chip: flash and boot', function () {
     }
   });
 
+  it('the agent\'s own reset (esp_restart): the ROM says SW_CPU_RESET and loads the bootloader in flash', async function () {
+    const chip = new Esp32Chip({ index: 3 });
+    const out = new ChipConsole(chip);
+    try {
+      chip.powerOn();
+      await out.waitFor(/test agent ready/);
+      const printed = out.text.length;
+      chip.input(Buffer.from('@hil 1 reset\n'));
+      await out.waitFor(/test agent ready/, 2000, printed);
+      expect(out.text.slice(printed)).to.match(/rst:0xc \(SW_CPU_RESET\),boot:0x13 \(SPI_FAST_FLASH_BOOT\)\n[\s\S]*load:0x3fff0030,len:\d+\n/);
+      expect(chip.boots()).to.have.length(1);
+    } finally {
+      await chip.close();
+    }
+  });
+
   it('an image written into flash survives resets and is what boots: hello reports its descriptor', async function () {
     const chip = new Esp32Chip({ index: 4 });
     const out = new ChipConsole(chip);

@@ -113,8 +113,9 @@ describe('esptool-js flashes the emulated chip', function () {
     }
   });
 
-  it('in process, ROM loader only (no stub): uncompressed 16 KiB blocks, and the ROM answers MD5 as 32 hex characters', async function () {
+  it('in process, ROM loader only (no stub): uncompressed 16 KiB blocks, the ROM answers MD5 as 32 hex characters, and its soft reset runs the new app', async function () {
     const chip = new Esp32Chip({ index: 10 });
+    const out = new ChipConsole(chip);
     const said: string[] = [];
     chip.powerOn();
     const port = new PeerSerialPort(chip);
@@ -130,6 +131,12 @@ describe('esptool-js flashes the emulated chip', function () {
       // esptool-js hex-encodes the ROM's 32 ASCII characters (it expects the stub's 16 raw bytes).
       const answer = await loader.flashMd5sum(app.address, app.data.length);
       expect(Buffer.from(answer, 'hex').toString('ascii')).to.equal(md5(app.data));
+      // esptool's "soft reset" from the ROM: FLASH_BEGIN 0, FLASH_END 1 runs the app in flash.
+      const printed = out.text.length;
+      await loader.after('soft_reset');
+      await out.waitFor(/test agent ready/, 5000, printed);
+      expect(out.text.slice(printed)).to.include(`Project name:     ${APP.projectName}`);
+      expect(chip.state).to.equal('app');
       await loader.transport.disconnect();
     } finally {
       await chip.close();
