@@ -67,6 +67,35 @@ export function openStreamBoard(settings: BoardSettings = {}): StreamBoard {
   };
 }
 
+export interface ChipBoard {
+  board: Board;
+  /** The chip: setLines for DTR/RTS, setBaudRate, its trace and flash. */
+  chip: Esp32Chip;
+  /** The host's end of the UART: read what the chip sends, write what it receives. */
+  stream: Duplex;
+  close(): Promise<void>;
+}
+
+/** A whole chip in this process, its UART a Duplex stream and its modem lines on `chip`. */
+export function openChipBoard(settings: ChipSettings = {}): ChipBoard {
+  const toHost = new PassThrough();
+  const fromHost = new PassThrough();
+  const chip = chipFor(settings);
+  chip.onOutput((bytes) => { if (!toHost.destroyed) toHost.write(bytes); });
+  fromHost.on('data', (bytes: Buffer) => chip.input(bytes));
+  chip.powerOn();
+  return {
+    board: chip.board,
+    chip,
+    stream: Duplex.from({ readable: toHost, writable: fromHost }),
+    close: async () => {
+      await chip.close();
+      toHost.end();
+      fromHost.end();
+    },
+  };
+}
+
 /** This process is the board: commands on stdin, UART on stdout. Resolves when stdin ends. */
 export async function serveStdio(settings: BoardSettings = {}): Promise<void> {
   const board = new Board({ ...settings, write: (text) => process.stdout.write(text) });

@@ -213,3 +213,18 @@ describe('emulated chip: UART rate', function () {
     }
   });
 });
+
+describe('emulated chip: in process as a stream', function () {
+  it('openChipBoard: the agent over a Duplex, the lines on chip.setLines', async function () {
+    const { openChipBoard } = await import('../../emulator/index.ts');
+    const served = openChipBoard({ index: 11 });
+    try {
+      const agent = new AgentClient(served.stream);
+      expect((await agent.ok<HelloReply>('hello')).fw.project).to.equal('hilt_test_agent');
+      await applySequence(served.chip, CLASSIC, 'classic');
+      expect(served.chip.state).to.equal('download');
+    } finally {
+      await served.close();
+    }
+  });
+});
