@@ -10,6 +10,8 @@ export type { UartPeer } from './uart.ts';
 export { Esp32Chip, EN_RC_DELAY_MS } from './chip/esp32.ts';
 export type { ChipOptions, ChipState, TraceEntry } from './chip/esp32.ts';
 export { Flash, FLASH_BYTES } from './chip/flash.ts';
+export { serveRfc2217 } from './rfc2217.ts';
+export type { Rfc2217Server, Rfc2217Settings } from './rfc2217.ts';
 export { CALIBRATION, ESP32_FREE_HEAP, planConnection } from './heap.ts';
 export { CRYPTO_MS, handshakeCryptoMs } from './timing.ts';
 export { parseSdkconfig, REFERENCE_SDKCONFIG, SdkconfigError } from './mbedtls/index.ts';

@@ -7,13 +7,14 @@
  */
 import { EventEmitter } from 'node:events';
 import {
-  LineSplitter, checkHello, encodeCommand, parseDeviceLine, storePutLines, UnsupportedProtoError, SchemaError,
+  checkHello, encodeCommand, parseDeviceLine, storePutLines, UnsupportedProtoError, SchemaError,
   type ArgValue, type ConnectResult, type HelloReply, type Line, type Replies,
 } from '../protocol/index.ts';
 import { HiltError, ExitCode, brandAcrossCopies } from '../errors.ts';
 import type { CloseInfo, Transport } from '../transport/transport.ts';
 import { detectPanic, parseLogLine, stripColours, unexpectedReset, type LogLine, type Panic } from './log.ts';
 import { ConsoleLog } from './console-log.ts';
+import { ConsoleFramer } from './console-lines.ts';
 import { LineWindow, type WindowKind, type WindowLimits } from './window.ts';
 import { GarbleWatch, type GarbleLimits } from './garble.ts';
 
@@ -143,7 +144,7 @@ export class Device extends EventEmitter {
     this.eventWindow = new LineWindow<DeviceEvent>({ ...DEFAULT_EVENT_WINDOW, ...options.eventWindow }, DEVICE_EVENTS,
       (e) => e.name.length + Buffer.byteLength(JSON.stringify(e.body)));
     this.garble = new GarbleWatch(options.garble);
-    const splitter = new LineSplitter({ maxLineBytes: MAX_CONSOLE_LINE });
+    const splitter = new ConsoleFramer({ maxLineBytes: MAX_CONSOLE_LINE });
     transport.on('data', (chunk: Buffer) => {
       this.watch(chunk);
       splitter.write(chunk);

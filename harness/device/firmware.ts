@@ -5,9 +5,10 @@
  * as an agent Device. What the device did on the network is the endpoint's record, not this.
  */
 import { EventEmitter } from 'node:events';
-import { LineSplitter, type Line } from '../protocol/index.ts';
+import type { Line } from '../protocol/index.ts';
 import type { CloseInfo, Transport } from '../transport/transport.ts';
 import { ConsoleLog } from './console-log.ts';
+import { ConsoleFramer } from './console-lines.ts';
 import { ExpectTimeoutError, MAX_CONSOLE_LINE, type ConsoleLine, type DeviceNote } from './device.ts';
 import { GarbleWatch, type GarbleLimits } from './garble.ts';
 import { detectPanic, parseLogLine, parseResetLine, stripColours, unexpectedReset, type Panic } from './log.ts';
@@ -90,7 +91,7 @@ export class FirmwareDevice extends EventEmitter {
     this.window = new LineWindow(options.window);
     this.garble = new GarbleWatch(options.garble);
     this.log.on('logError', (path: string, err: unknown) => this.emit('logError', path, err));
-    const splitter = new LineSplitter({ maxLineBytes: MAX_CONSOLE_LINE });
+    const splitter = new ConsoleFramer({ maxLineBytes: MAX_CONSOLE_LINE });
     transport.on('data', (chunk: Buffer) => {
       this.watch(chunk);
       splitter.write(chunk);

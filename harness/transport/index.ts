@@ -4,6 +4,8 @@ export type { CloseInfo, ModemLines, Transport, TransportCapabilities, Transport
 export { MemoryTransport } from './memory.ts';
 export { ProcessTransport } from './process.ts';
 export type { ProcessOptions } from './process.ts';
+export { Rfc2217Transport } from './rfc2217.ts';
+export type { Rfc2217Options } from './rfc2217.ts';
 export { SerialTransport, explainOpenFailure } from './serial.ts';
 export type { SerialOptions } from './serial.ts';
 export { TcpTransport } from './tcp.ts';

@@ -15,7 +15,7 @@ export interface TcpOptions {
 }
 
 /** What to tell the user for each way a connect fails. */
-const CONNECT_FAILURES: Record<string, (where: string) => string> = {
+export const CONNECT_FAILURES: Record<string, (where: string) => string> = {
   ECONNREFUSED: (where) => `${where} refused the connection: is the board (QEMU, ser2net) running?`,
   ENOTFOUND: (where) => `${where}: host not found (ENOTFOUND): check the host name`,
   EAI_AGAIN: (where) => `${where}: host name lookup failed (EAI_AGAIN): check the name and this machine's DNS`,

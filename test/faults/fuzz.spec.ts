@@ -162,6 +162,14 @@ function expectSaneTarget(url: string): boolean {
     expect(isIP(m![1]!) !== 0 || HOST_NAME.test(m![1]!), `tcp host ${JSON.stringify(m![1])}`).to.equal(true);
     expect(Number(m![2])).to.be.within(1, 65535);
   }
+  if (target.kind === 'rfc2217') {
+    const m = /^rfc2217 (\[[^\]]+\]|[^:]+):(\d+) at (\d+) baud( \(SET-CONTROL answers ignored\))?$/.exec(target.description);
+    expect(m, target.description).to.not.equal(null);
+    const host = m![1]!.replace(/^\[|\]$/g, '');
+    expect(isIP(host) !== 0 || HOST_NAME.test(host), `rfc2217 host ${JSON.stringify(host)}`).to.equal(true);
+    expect(Number(m![2])).to.be.within(1, 65535);
+    expect(Number(m![3])).to.be.within(300, 5_000_000);
+  }
   return true;
 }
 
@@ -269,7 +277,7 @@ describe('fault catalogue: fuzz', function () {
     after(() => remove());
 
     it('random strings', function () {
-      const url = fc.oneof(anyText(60), fc.tuple(fc.constantFrom('serial:', 'tcp:', 'emulator:', 'emulator', 'serial:/', 'tcp:[::1]:'), anyText(30)).map(([a, b]) => a + b));
+      const url = fc.oneof(anyText(60), fc.tuple(fc.constantFrom('serial:', 'tcp:', 'emulator:', 'emulator', 'serial:/', 'tcp:[::1]:', 'rfc2217://', 'rfc2217://[::1]:'), anyText(30)).map(([a, b]) => a + b));
       fc.assert(fc.property(url, counted(tally('target, random string'), expectSaneTarget)), { seed: SEED, numRuns: 800 });
     });
 
@@ -277,8 +285,9 @@ describe('fault catalogue: fuzz', function () {
       const valid = fc.constantFrom<string>(
         'serial:/dev/ttyUSB0?baud=115200&reset=none', 'serial:/dev/ttyACM0', 'tcp:127.0.0.1:5555', 'tcp:[::1]:5555?reset=none',
         'tcp:bench.local:4000', 'emulator', `emulator:?sdkconfig=${sdkconfig}&heap=100000&realtime=1`, 'emulator:?realtime=0',
+        'rfc2217://127.0.0.1:4000?ign_set_control', 'rfc2217://[::1]:4000?baud=921600&mode=firmware',
       );
-      const option = fc.tuple(fc.constantFrom('baud', 'reset', 'heap', 'realtime', 'sdkconfig', 'parity', ''), anyText(8));
+      const option = fc.tuple(fc.constantFrom('baud', 'reset', 'heap', 'realtime', 'sdkconfig', 'parity', 'ign_set_control', ''), anyText(8));
       const url = fc.tuple(valid, fc.array(option, { maxLength: 2 })).chain(([base, extra]) => {
         const withOptions = extra.reduce((u: string, [k, v]) => `${u}${u.includes('?') ? '&' : '?'}${k}=${v}`, base);
         return fc.oneof(fc.constant(withOptions), mutated(withOptions));

@@ -38,12 +38,12 @@ function record(transport: Transport) {
 }
 
 for (const kind of KINDS) {
-  describe(`transport conformance: ${kind.kind}`, function () {
+  describe(`transport conformance: ${kind.label ?? kind.kind}`, function () {
     let rig: Rig | null = null;
 
     before(function () {
       if (kind.unavailable) {
-        console.log(`    (${kind.unavailable}; skipping the ${kind.kind} transport tests)`);
+        console.log(`    (${kind.unavailable}; skipping the ${kind.label ?? kind.kind} transport tests)`);
         this.skip();
       }
     });

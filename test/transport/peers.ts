@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex, PassThrough } from 'node:stream';
 import { SerialPort } from 'serialport';
-import { openStreamBoard, servePty, serveTcp } from '../../emulator/index.ts';
+import { openStreamBoard, servePty, serveRfc2217, serveTcp, type UartPeer } from '../../emulator/index.ts';
 import {
-  MemoryTransport, ProcessTransport, SerialTransport, TcpTransport, type Transport, type TransportKind,
+  MemoryTransport, ProcessTransport, Rfc2217Transport, SerialTransport, TcpTransport, type Transport, type TransportKind,
 } from '../../harness/transport/index.ts';
 import { HILT_BIN } from '../helpers.ts';
+import { ser2netMissing, startSer2net } from './ser2net.ts';
 
 export const hasSocat = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
 
@@ -29,6 +30,8 @@ export interface Rig {
 
 export interface Kind {
   kind: TransportKind;
+  /** Which peer, when one kind is tested against several (rfc2217: ser2net, hilt's server). */
+  label?: string;
   /** Why this kind cannot be tested here, or null. */
   unavailable: string | null;
   /** What description() must mention. */
@@ -147,6 +150,99 @@ async function serialEcho(): Promise<Rig> {
   };
 }
 
+// --- rfc2217: ser2net in front of a pty pair, and the emulator's own server --------------------
+
+/** ser2net serving one end of a pty pair; the far end echoes. */
+async function ser2netEcho(): Promise<Rig> {
+  const pair = await ptyPair();
+  const far = new SerialPort({ path: pair.b, baudRate: 115200, autoOpen: false });
+  await new Promise<void>((resolve, reject) => far.open((err) => (err ? reject(err) : resolve())));
+  far.on('error', () => undefined);
+  far.on('data', (chunk: Buffer) => far.write(chunk));
+  const server = await startSer2net(pair.a);
+  return {
+    transport: new Rfc2217Transport({ host: '127.0.0.1', port: server.port }),
+    vanish: () => server.kill(),
+    release: async () => {
+      await server.stop();
+      if (far.isOpen) await new Promise<void>((resolve) => far.close(() => resolve()));
+      await pair.release();
+    },
+  };
+}
+
+export type LoopbackPeer = UartPeer & {
+  lines: Array<{ dtr: boolean; rts: boolean }>;
+  bauds: number[];
+  purges: number;
+  /** Resolves once the lines last set satisfy `test` (bounded). */
+  untilLines(test: (l: { dtr: boolean; rts: boolean }) => boolean, ms?: number): Promise<void>;
+};
+
+/** A UartPeer that sends back what it is given (a UART with TX wired to RX), recording lines and rates. */
+export function loopbackPeer(): LoopbackPeer {
+  let out: (bytes: Buffer) => void = () => undefined;
+  const changed = new Set<() => void>();
+  const peer: LoopbackPeer = {
+    lines: [],
+    bauds: [],
+    purges: 0,
+    input: (bytes) => out(bytes),
+    onOutput: (cb) => { out = cb; },
+    setLines: (l) => {
+      peer.lines.push({ ...l });
+      for (const wake of changed) wake();
+    },
+    setBaudRate: (b) => { peer.bauds.push(b); },
+    purge: () => { peer.purges++; },
+    untilLines: (test, ms = 5_000) => new Promise((resolve, reject) => {
+      const check = () => {
+        const last = peer.lines.at(-1);
+        if (!last || !test(last)) return;
+        clearTimeout(timer);
+        changed.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        changed.delete(check);
+        reject(new Error(`the peer's lines did not change as expected within ${ms} ms: ${JSON.stringify(peer.lines)}`));
+      }, ms);
+      changed.add(check);
+      check();
+    }),
+  };
+  return peer;
+}
+
+/** The emulated board's stream (today's Board) as a UartPeer, for the server to serve. */
+function streamBoardPeer(stream: Duplex): UartPeer {
+  return {
+    input: (bytes) => { stream.write(bytes); },
+    onOutput: (cb) => { stream.on('data', cb); },
+    setLines: () => undefined,
+    setBaudRate: () => undefined,
+  };
+}
+
+async function hiltRfc2217Echo(): Promise<Rig> {
+  const served = await serveRfc2217({ peer: loopbackPeer() });
+  return {
+    transport: new Rfc2217Transport({ host: '127.0.0.1', port: served.port }),
+    vanish: () => served.close(),
+    release: () => served.close(),
+  };
+}
+
+const rfc2217Names = (rig: Rig) => new RegExp(`^rfc2217://127\\.0\\.0\\.1:${(rig.transport as Rfc2217Transport).port} at 115200 baud$`);
+
+async function rfc2217Missing(): Promise<{ transport: Transport; says: RegExp }> {
+  const port = await closedTcpPort();
+  return {
+    transport: new Rfc2217Transport({ host: '127.0.0.1', port }),
+    says: new RegExp(`^rfc2217://127\\.0\\.0\\.1:${port} refused the connection: is the board \\(QEMU, ser2net\\) running\\?$`),
+  };
+}
+
 // --- the table --------------------------------------------------------------------------------
 
 export const KINDS: Kind[] = [
@@ -219,8 +315,43 @@ export const KINDS: Kind[] = [
     },
     missing: async () => ({
       transport: new SerialTransport({ path: '/dev/ttyUSB-hilt-missing' }),
-      says: /^serial port \/dev\/ttyUSB-hilt-missing does not exist; serial ports found: (none|\/dev\/\S+(, \/dev\/\S+)*) \((listed by udev|looked for .*)\)$/,
+      says: /^serial port \/dev\/ttyUSB-hilt-missing does not exist; serial ports found: (none|\/dev\/\S+(, \/dev\/\S+)*) \((listed by udev|read from \/sys\/class\/tty .*|looked for .*)\)$/,
     }),
+  },
+  {
+    kind: 'rfc2217',
+    label: 'rfc2217 (ser2net)',
+    unavailable: ser2netMissing ?? (hasSocat ? null : 'socat is not installed: ser2net needs a pseudo-terminal pair to serve (apt-get install socat)'),
+    names: rfc2217Names,
+    echo: ser2netEcho,
+    // ser2net between hilt and the emulated board, which sits behind a pty as a USB bridge would.
+    board: async () => {
+      const served = await servePty({ index: 14 });
+      const server = await startSer2net(served.path);
+      return {
+        transport: new Rfc2217Transport({ host: '127.0.0.1', port: server.port }),
+        vanish: () => server.kill(),
+        release: async () => { await server.stop(); await served.close(); },
+      };
+    },
+    missing: rfc2217Missing,
+  },
+  {
+    kind: 'rfc2217',
+    label: 'rfc2217 (hilt emulator server)',
+    unavailable: null,
+    names: rfc2217Names,
+    echo: hiltRfc2217Echo,
+    board: async () => {
+      const board = openStreamBoard({ index: 15 });
+      const served = await serveRfc2217({ peer: streamBoardPeer(board.stream) });
+      return {
+        transport: new Rfc2217Transport({ host: '127.0.0.1', port: served.port }),
+        vanish: () => served.close(),
+        release: async () => { await served.close(); await board.close(); },
+      };
+    },
+    missing: rfc2217Missing,
   },
 ];
 
