@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { buildAppImage, encodeAppDescriptor } from '../emulator/chip/app-image.ts';
+import { buildEspImage, encodeAppDescriptor } from '../harness/wire/image.ts';
 import { Esp32Chip } from '../emulator/chip/esp32.ts';
 import { PeerSerialPort } from '../test/emulator/web-serial.ts';
 
@@ -32,7 +32,7 @@ export async function benchFlash(): Promise<void> {
   console.log(`# flash throughput into the emulated chip (paced UART) — ${new Date().toISOString()} — node ${process.version}`);
   const code = (await readFile(process.execPath)).subarray(0x100000, 0x100000 + IMAGE_BYTES);
   const descriptor = { secureVersion: 0, version: '1', projectName: 'bench', time: '00:00:00', date: 'Dec  1 2026', idfVersion: 'v5.5', elfSha256: '00'.repeat(32) };
-  const image = buildAppImage({ segments: [{ loadAddr: 0x3f400020, data: Buffer.concat([encodeAppDescriptor(descriptor), code]) }] });
+  const image = buildEspImage({ segments: [{ loadAddr: 0x3f400020, data: Buffer.concat([encodeAppDescriptor(descriptor), code]) }] });
   console.log('| baud | compressed | image | wire bytes (deflated) | time | throughput | line rate | of line rate |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const baud of [115_200, 921_600]) {

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { Esp32Chip, type TraceEntry } from '../../emulator/chip/esp32.ts';
-import { buildAppImage, readAppImage } from '../../emulator/chip/app-image.ts';
+import { buildAppImage, readAppImage } from '../../harness/wire/image.ts';
 import { FACTORY_APP_OFFSET } from '../../emulator/chip/flash.ts';
 import { AgentClient } from './agent-client.ts';
 import { applySequence, ChipConsole } from './rom-client.ts';
@@ -119,7 +119,6 @@ describe('emulated chip: flash and boot', function () {
       const agent = new AgentClient({ write: (t: string) => chip.input(Buffer.from(t)), on: (_e: 'data', fn: (c: Buffer) => void) => chip.onOutput(fn) });
       chip.powerOn();
       const image = readAppImage(chip.flash.read(FACTORY_APP_OFFSET, 0x10000));
-      if (typeof image === 'string') throw new Error(image);
       const sha = image.descriptor!.elfSha256;
       const hello = await agent.ok<HelloReply>('hello');
       expect(hello.fw).to.deep.equal({ project: 'hilt_test_agent', version: '1.0.0', idf: chip.board.config.idfVersion, elf_sha256: sha });

@@ -11,9 +11,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
-import { buildAppImage, type AppDescriptor } from '../../emulator/chip/app-image.ts';
+import { buildAppImage, type AppDescriptor } from '../../harness/wire/image.ts';
+import { encodePartitionTable, SINGLE_APP_TABLE } from '../../harness/wire/partition-table.ts';
 import { Esp32Chip } from '../../emulator/chip/esp32.ts';
-import { bootloaderImage, DEFAULT_PARTITIONS, encodePartitionTable } from '../../emulator/chip/flash.ts';
+import { bootloaderImage } from '../../emulator/chip/flash.ts';
 import type { HelloReply } from '../../harness/protocol/index.ts';
 import { HILT_BIN } from '../helpers.ts';
 import { AgentClient } from './agent-client.ts';
@@ -48,7 +49,7 @@ const APP: AppDescriptor = {
 function build(payloadBytes = 60_000): Array<{ data: Uint8Array; address: number }> {
   return [
     { address: 0x1000, data: new Uint8Array(bootloaderImage()) },
-    { address: 0x8000, data: new Uint8Array(encodePartitionTable(DEFAULT_PARTITIONS)) },
+    { address: 0x8000, data: new Uint8Array(encodePartitionTable(SINGLE_APP_TABLE)) },
     { address: 0x10000, data: new Uint8Array(buildAppImage({ descriptor: APP, payloadBytes })) },
   ];
 }

@@ -139,7 +139,7 @@ describe('faults: emulated chip serial loader and flash', function () {
     const printed = out.text.length;
     await rom.request(OP.FLASH_END, le32(0));
     await out.waitFor(/(No bootable app partitions in the partition table[\s\S]*){3}/, 5000, printed);
-    expect(out.text.slice(printed)).to.include('E (40) esp_image: image at 0x10000 has invalid magic byte 0xff (nothing flashed here?)');
+    expect(out.text.slice(printed)).to.include('E (40) esp_image: image at 0x10000 has invalid magic byte (nothing flashed here?)');
     expect(out.text.slice(printed)).to.not.include('test agent ready');
     expect(chip.state).to.equal('no-app');
   });
