@@ -91,6 +91,10 @@ export function chipKey(name: string): string {
 
 export async function flashBuild(req: FlashRequest): Promise<FlashResult> {
   const { transport, build } = req;
+  checkFits(build);
+  // Opened first: whether the port has modem lines is known for sure only then (a pty behind a
+  // symlink looks like a serial port by its name).
+  if (!transport.isOpen) await transport.open();
   const notes: string[] = [];
   const lines = transport.capabilities.lineControl && typeof transport.setSignals === 'function';
   let before = req.before ?? build.before;
@@ -103,7 +107,6 @@ export async function flashBuild(req: FlashRequest): Promise<FlashResult> {
     after = 'no_reset';
     notes.push('not reset after flashing (no DTR/RTS lines): press EN to run the new image');
   }
-  checkFits(build);
   const baudRate = req.baudRate ?? (transport.capabilities.baudRate ? 460_800 : ROM_BAUD);
 
   const port = new TransportSerialPort(transport, req.usb);

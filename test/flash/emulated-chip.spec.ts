@@ -1,0 +1,186 @@
+/**
+ * hilt's flasher (esptool-js through the Web Serial adapter) against the emulated ESP32 chip:
+ * reset into download mode by the DevKitC circuit, stub, every region written and checked by
+ * MD5 against what the chip's flash holds, hard reset, and the ELF SHA-256 the new app prints.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Esp32Chip, Flash } from '../../emulator/index.ts';
+import type { Target } from '../../harness/device/targets/index.ts';
+import { ExitCode } from '../../harness/errors.ts';
+import { FlashError, flashBuild, flashTarget, imageIdentity, watchBoot } from '../../harness/flash/index.ts';
+import { readIdfBuild } from '../../harness/wire/idf-build.ts';
+import { writeIdfBuildFixture, type IdfBuildFixture } from '../esp/idf-build.ts';
+import { PeerTransport } from '../esp/peer-transport.ts';
+import { HILT_BIN, hilt, rejection, tempDir } from '../helpers.ts';
+import { hasSocat } from '../transport/peers.ts';
+
+/** A flash with one bit that cannot be programmed (stuck at 1): what a worn cell does. Put under
+ * the app descriptor's magic (0x32 in its first byte), whose bit 0 must be programmed to 0. */
+class StuckBitFlash extends Flash {
+  constructor(private readonly at: number) {
+    super();
+  }
+  override write(offset: number, data: Buffer): boolean {
+    const ok = super.write(offset, data);
+    if (this.at >= offset && this.at < offset + data.length) this.bytes[this.at]! |= 0x01;
+    return ok;
+  }
+}
+
+/** A target onto an in-process chip: each transport() a fresh connection to the same chip. */
+function chipTarget(chip: Esp32Chip, mode: 'agent' | 'firmware'): Target {
+  return {
+    url: 'chip', kind: 'chip', description: 'emulated chip (in process)', reset: 'agent', mode,
+    transport: async () => new PeerTransport(chip),
+    close: async () => {},
+  };
+}
+
+describe('flashing the emulated ESP32 chip', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let remove: () => Promise<void>;
+  let chip: Esp32Chip | null = null;
+  let fx: IdfBuildFixture;
+  beforeEach(async () => {
+    ({ dir, remove } = await tempDir('hilt-flash-chip-'));
+    fx = await writeIdfBuildFixture(dir, { descriptor: { projectName: 'blink', version: 'v2.0.0' }, payloadBytes: 40_000 });
+  });
+  afterEach(async () => {
+    await chip?.close();
+    chip = null;
+    await remove();
+  });
+
+  it('writes every region as the chip\'s flash then holds it, resets it, and sees the new app boot', async () => {
+    chip = new Esp32Chip({ index: 21 });
+    chip.powerOn();
+    const transport = new PeerTransport(chip);
+    const progress: string[] = [];
+    try {
+      const result = await flashBuild({
+        transport, build: readIdfBuild(dir),
+        onProgress: (p) => { if (p.written === p.total) progress.push(`${p.index}:${p.region.path}`); },
+      });
+      expect(result.chip).to.match(/^ESP32-D0WD/);
+      expect(progress).to.deep.equal(['0:bootloader/bootloader.bin', '1:partition_table/partition-table.bin', '2:blink.bin']);
+      for (const [region, bytes] of [[0x1000, fx.bootloader], [0x8000, fx.partitionTable], [0x10000, fx.appBytes]] as const) {
+        expect(chip.flash.read(region, bytes.length).equals(bytes), `flash at 0x${region.toString(16)}`).to.equal(true);
+      }
+      expect(result.regions.map((r) => r.md5)).to.deep.equal([[0x1000, fx.bootloader], [0x8000, fx.partitionTable], [0x10000, fx.appBytes]].map(([at, b]) => chip!.flash.md5(at as number, (b as Buffer).length).toString('hex')));
+      expect(result.confirmed).to.equal(true);
+      expect(fx.descriptor.elfSha256.startsWith(result.bootElfSha256!)).to.equal(true);
+      // The chip saw download mode (GPIO0 low at EN's rise), then a boot from flash after the hard reset.
+      const boots = chip.boots();
+      expect(boots.some((b) => b.mode === 'download' && b.gpio0 === 0)).to.equal(true);
+      expect(boots.at(-1)).to.include({ mode: 'flash', gpio0: 1 });
+      // The data phase ran faster than the ROM's 115200, and the console is back at 115200.
+      expect(chip.trace.some((e) => e.kind === 'note' && e.text === 'UART at 460800 baud')).to.equal(true);
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('skips a board that already runs the image (its hello says so), and flashes it with force', async () => {
+    chip = new Esp32Chip({ index: 22 });
+    chip.powerOn();
+    const target = chipTarget(chip, 'agent');
+    const build = readIdfBuild(dir);
+    const first = await flashTarget({ build, target });
+    expect(first.state).to.equal('flashed');
+    const writes = chip.loaderRequests.get('FLASH_DEFL_DATA') ?? 0;
+    const again = await flashTarget({ build, target });
+    expect(again).to.deep.include({ state: 'running', confirmedBy: 'hello', result: null });
+    expect(chip.loaderRequests.get('FLASH_DEFL_DATA') ?? 0).to.equal(writes);
+    expect(imageIdentity(build, again)).to.deep.equal({
+      project: 'blink', version: 'v2.0.0', idf: 'v5.1.2', elfSha256: fx.descriptor.elfSha256, builtAt: 'Nov 30 2026 12:34:56',
+      buildDir: dir, state: 'running', confirmedBy: 'hello',
+    });
+    const forced = await flashTarget({ build, target, force: true });
+    expect(forced.state).to.equal('flashed');
+    expect(chip.loaderRequests.get('FLASH_DEFL_DATA') ?? 0).to.be.greaterThan(writes);
+  });
+
+  it('a firmware-mode board is looked at through its boot log after a hard reset', async () => {
+    chip = new Esp32Chip({ index: 23 });
+    chip.powerOn();
+    const target = chipTarget(chip, 'firmware');
+    const build = readIdfBuild(dir);
+    expect((await flashTarget({ build, target })).state).to.equal('flashed');
+    expect(await flashTarget({ build, target })).to.deep.include({ state: 'running', confirmedBy: 'boot log' });
+  });
+
+  it('an MD5 mismatch (a flash bit that will not program): exit 3, naming the region and both hashes', async () => {
+    chip = new Esp32Chip({ index: 24, flash: new StuckBitFlash(0x10000 + 0x20) });
+    chip.powerOn();
+    const transport = new PeerTransport(chip);
+    try {
+      const err = await rejection(flashBuild({ transport, build: readIdfBuild(dir) }));
+      expect(err).to.be.instanceOf(FlashError);
+      expect((err as FlashError).exitCode).to.equal(ExitCode.unreachable);
+      expect(err.message).to.match(/^MD5 mismatch at 0x10000 \(blink.bin\) on emulated chip \(in process\): file [0-9a-f]{32}, flash [0-9a-f]{32}: /);
+      const [, file, flash] = /file ([0-9a-f]{32}), flash ([0-9a-f]{32})/.exec(err.message)!;
+      expect(file).not.to.equal(flash);
+      expect(flash).to.equal(chip.flash.md5(0x10000, fx.appBytes.length).toString('hex'));
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('a build for another chip: exit 2, nothing written, the board back in its application', async () => {
+    await writeIdfBuildFixture(dir, { chip: 'esp32s3' });
+    chip = new Esp32Chip({ index: 25 });
+    chip.powerOn();
+    const before = chip.flash.read(0, 0x20000);
+    const transport = new PeerTransport(chip);
+    const boot = watchBoot(transport);
+    try {
+      const err = await rejection(flashBuild({ transport, build: readIdfBuild(dir) }));
+      expect(err).to.be.instanceOf(FlashError);
+      expect((err as FlashError).exitCode).to.equal(ExitCode.usage);
+      // Reset back into the app it had: its ELF line comes again.
+      expect(await boot.elfSha256(5_000)).to.be.a('string');
+      expect(err.message).to.match(/is for esp32s3, but the board on emulated chip \(in process\) is an ESP32-D0WD.*: build for it \(idf.py set-target esp32\)/);
+      expect(chip.flash.read(0, 0x20000).equals(before)).to.equal(true);
+      expect(chip.boots().at(-1)).to.include({ mode: 'flash' });
+    } finally {
+      boot.stop();
+      await transport.close();
+    }
+  });
+});
+
+describe('hilt flash into hilt emulate --pty --boot download (a board without modem lines)', function () {
+  this.timeout(60_000);
+
+  (hasSocat ? it : it.skip)('flashes and verifies every region by MD5, and says the board was not reset (needs socat)', async () => {
+    const { dir, remove } = await tempDir('hilt-flash-pty-');
+    const fx = await writeIdfBuildFixture(join(dir, 'build'), { payloadBytes: 20_000 });
+    const emulator = spawn(process.execPath, [HILT_BIN, 'emulate', '--pty', '--boot', 'download', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => emulator.once('exit', (code) => resolve(code)));
+    try {
+      const lines = createInterface({ input: emulator.stdout });
+      const board = await new Promise<{ pty: string }>((resolve, reject) => {
+        lines.on('line', (line) => {
+          const msg = JSON.parse(line) as { type: string; pty?: string };
+          if (msg.type === 'board' && msg.pty) resolve({ pty: msg.pty });
+        });
+        void exited.then((code) => reject(new Error(`hilt emulate exited (${code}) before serving a board`)));
+      });
+      const ran = await hilt(['flash', '--target', `serial:${board.pty}?mode=firmware`], { cwd: dir, timeoutMs: 40_000 });
+      expect(ran.code, ran.stderr).to.equal(0);
+      expect(ran.stderr).to.equal('');
+      expect(ran.stdout).to.include(`image: hilt_fixture_app v1.2.3, ESP-IDF v5.1.2, built Nov 30 2026 12:34:56, ELF SHA-256 ${fx.descriptor.elfSha256}`);
+      expect(ran.stdout).to.match(/\[3\/3\] 0x10000 hilt_fixture_app.bin \d+ bytes written/);
+      expect(ran.stdout).to.match(/flashed ESP32-D0WD\S* \(revision \d+\): 3 regions, \d+ bytes in [\d.]+ s \([\d.]+ KB\/s\), each verified by MD5/);
+      expect(ran.stdout).to.include('note: not reset after flashing (no DTR/RTS lines): press EN to run the new image');
+    } finally {
+      emulator.kill('SIGINT');
+      await exited;
+      await remove();
+    }
+  });
+});
