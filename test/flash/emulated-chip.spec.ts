@@ -5,16 +5,18 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Esp32Chip, Flash } from '../../emulator/index.ts';
+import { serveRfc2217, type Rfc2217Server } from '../../emulator/rfc2217.ts';
 import type { Target } from '../../harness/device/targets/index.ts';
 import { ExitCode } from '../../harness/errors.ts';
 import { FlashError, flashBuild, flashTarget, imageIdentity, watchBoot } from '../../harness/flash/index.ts';
 import { readIdfBuild } from '../../harness/wire/idf-build.ts';
 import { writeIdfBuildFixture, type IdfBuildFixture } from '../esp/idf-build.ts';
 import { PeerTransport } from '../esp/peer-transport.ts';
-import { HILT_BIN, hilt, rejection, tempDir } from '../helpers.ts';
+import { HILT_BIN, REPO, hilt, rejection, tempDir } from '../helpers.ts';
 import { hasSocat } from '../transport/peers.ts';
 
 /** A flash with one bit that cannot be programmed (stuck at 1): what a worn cell does. Put under
@@ -182,5 +184,59 @@ describe('hilt flash into hilt emulate --pty --boot download (a board without mo
       await exited;
       await remove();
     }
+  });
+});
+
+describe('hilt flash and hilt run --flash over RFC 2217 (the emulated chip behind the emulator\'s server)', function () {
+  this.timeout(90_000);
+  let dir: string;
+  let remove: () => Promise<void>;
+  let chip: Esp32Chip;
+  let server: Rfc2217Server;
+  let fx: IdfBuildFixture;
+  beforeEach(async () => {
+    ({ dir, remove } = await tempDir('hilt-flash-rfc-'));
+    fx = await writeIdfBuildFixture(join(dir, 'build'), { descriptor: { projectName: 'remote_app', version: 'v7.0.0' }, payloadBytes: 30_000 });
+    chip = new Esp32Chip({ index: 31 });
+    chip.powerOn();
+    server = await serveRfc2217({ peer: chip });
+  });
+  afterEach(async () => {
+    await server.close();
+    await chip.close();
+    await remove();
+  });
+
+  it('resets the board into download mode through the server\'s DTR/RTS, flashes, and sees it boot the image; a second time it is skipped', async () => {
+    const target = `rfc2217://127.0.0.1:${server.port}?mode=firmware`;
+    const ran = await hilt(['flash', '--target', target], { cwd: dir, timeoutMs: 40_000 });
+    expect(ran.code, ran.stderr).to.equal(0);
+    expect(ran.stdout).to.match(/flashed ESP32-D0WD\S* \(revision \d+\): 3 regions, \d+ bytes in [\d.]+ s/);
+    expect(ran.stdout).to.include(`the board booted it: ELF SHA-256 ${fx.descriptor.elfSha256.slice(0, 9)} (as printed) matches the image`);
+    expect(chip.flash.read(0x10000, fx.appBytes.length).equals(fx.appBytes)).to.equal(true);
+    expect(chip.boots().some((b) => b.mode === 'download')).to.equal(true);
+    expect(chip.boots().at(-1)).to.include({ mode: 'flash' });
+
+    const again = await hilt(['flash', '--target', target], { cwd: dir, timeoutMs: 40_000 });
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stdout).to.include('the board already runs this image (ELF SHA-256 from its boot log): not flashed (--force flashes anyway)');
+  });
+
+  it('hilt run --flash: flashes, runs a scenario, and every report names the image', async () => {
+    const target = `rfc2217://127.0.0.1:${server.port}`;
+    const reports = join(dir, 'reports');
+    const ran = await hilt(['run', join(REPO, 'scenarios', '01-mtls-happy-path.spec.ts'), '--flash', join(dir, 'build'), '--target', target,
+      '--report-dir', reports, '--certs', join(dir, 'certs')], { cwd: dir, timeoutMs: 80_000 });
+    expect(ran.code, `${ran.stdout}\n${ran.stderr}`).to.equal(0);
+    const runDir = join(reports, 'latest');
+    const results = JSON.parse(await readFile(join(runDir, 'results.json'), 'utf8')) as { run: { image: Record<string, unknown>; firmware: Record<string, unknown> } };
+    expect(results.run.image).to.deep.equal({
+      project: 'remote_app', version: 'v7.0.0', idf: 'v5.1.2', elfSha256: fx.descriptor.elfSha256, builtAt: 'Nov 30 2026 12:34:56',
+      buildDir: join(dir, 'build'), state: 'flashed', confirmedBy: 'boot log',
+    });
+    // The board's own hello says the same image runs.
+    expect(results.run.firmware).to.include({ project: 'remote_app', version: 'v7.0.0', elfSha256: fx.descriptor.elfSha256 });
+    expect(await readFile(join(runDir, 'junit.xml'), 'utf8')).to.include(`<property name="image.elf_sha256" value="${fx.descriptor.elfSha256}"/>`);
+    expect(await readFile(join(runDir, 'summary.md'), 'utf8')).to.include('Image: remote_app v7.0.0 · ESP-IDF v5.1.2 · built Nov 30 2026 12:34:56');
   });
 });
