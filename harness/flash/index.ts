@@ -86,6 +86,8 @@ async function runningImage(opts: FlashTargetOptions): Promise<{ sha: string; by
       const sha = device?.hello?.fw.elf_sha256 ?? null;
       return sha ? { sha, by: 'hello' } : null;
     }
+    // reset=none on the target: the bench does not want this board reset just to look at it.
+    if (target.reset === 'hello') return null;
     await transport.open();
     if (!transport.capabilities.lineControl) return null;
     const boot = watchBoot(transport);

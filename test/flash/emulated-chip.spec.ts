@@ -33,9 +33,9 @@ class StuckBitFlash extends Flash {
 }
 
 /** A target onto an in-process chip: each transport() a fresh connection to the same chip. */
-function chipTarget(chip: Esp32Chip, mode: 'agent' | 'firmware'): Target {
+function chipTarget(chip: Esp32Chip, mode: 'agent' | 'firmware', reset: 'agent' | 'hello' = 'agent'): Target {
   return {
-    url: 'chip', kind: 'chip', description: 'emulated chip (in process)', reset: 'agent', mode,
+    url: 'chip', kind: 'chip', description: 'emulated chip (in process)', reset, mode,
     transport: async () => new PeerTransport(chip),
     close: async () => {},
   };
@@ -113,6 +113,11 @@ describe('flashing the emulated ESP32 chip', function () {
     const build = readIdfBuild(dir);
     expect((await flashTarget({ build, target })).state).to.equal('flashed');
     expect(await flashTarget({ build, target })).to.deep.include({ state: 'running', confirmedBy: 'boot log' });
+    // reset=none: the board is not reset just to be looked at, so it cannot be told and is flashed.
+    const boots = chip.boots().length;
+    const unlooked = await flashTarget({ build, target: chipTarget(chip, 'firmware', 'hello') });
+    expect(unlooked.state).to.equal('flashed');
+    expect(chip.boots().slice(boots).map((b) => b.mode)).to.deep.equal(['download', 'flash']);
   });
 
   it('an MD5 mismatch (a flash bit that will not program): exit 3, naming the region and both hashes', async () => {
