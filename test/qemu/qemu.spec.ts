@@ -123,13 +123,16 @@ describe('QEMU: launcher and QMP against upstream qemu-system-xtensa', function 
     socket.destroy();
   });
 
-  it('system_reset resets the machine: QEMU reports the RESET QMP asked for', async function () {
-    qemu = await startQemu({ binary, machine: 'none' });
-    const events: QmpEvent[] = [];
-    qemu.qmp.on('event', (e: QmpEvent) => events.push(e));
-    await qemu.reset();
-    expect(events.map((e) => [e.event, e.data?.reason])).to.deep.include(['RESET', 'host-qmp-system-reset']);
-  });
+  for (const machine of ['none', 'sim']) {
+    it(`system_reset resets the machine (-M ${machine}): QEMU reports the RESET QMP asked for, and runs on`, async function () {
+      qemu = await startQemu({ binary, machine });
+      const events: QmpEvent[] = [];
+      qemu.qmp.on('event', (e: QmpEvent) => events.push(e));
+      await qemu.reset();
+      expect(events.map((e) => [e.event, e.data?.reason])).to.deep.include(['RESET', 'host-qmp-system-reset']);
+      expect(await qemu.qmp.execute('query-status')).to.deep.include({ running: true });
+    });
+  }
 
   it('starts paused when asked, and runs once resumed', async function () {
     qemu = await startQemu({ binary, machine: 'none', paused: true });

@@ -53,7 +53,12 @@ class QemuSerial extends EventEmitter implements Transport {
     // The CPU starts once hilt reads the port: the ROM's first line is the first line hilt sees.
     if (!this.resumed) {
       this.resumed = true;
-      await this.qemu.resume();
+      try {
+        await this.qemu.resume();
+      } catch (err) {
+        await this.inner.close();
+        throw (await this.died()) ?? err;
+      }
     }
   }
 
