@@ -12,6 +12,7 @@ import { ConsoleFramer } from './console-lines.ts';
 import { ExpectTimeoutError, MAX_CONSOLE_LINE, type ConsoleLine, type DeviceNote } from './device.ts';
 import { GarbleWatch, type GarbleLimits } from './garble.ts';
 import { detectPanic, parseLogLine, parseResetLine, stripColours, unexpectedReset, type Panic } from './log.ts';
+import { parseElfShaLine } from '../wire/boot-line.ts';
 import { LineWindow, type WindowLimits } from './window.ts';
 
 /** What a firmware's boot lines say about it; null until printed (a board that booted long ago says nothing). */
@@ -35,7 +36,6 @@ const IDENTITY_LINES: ReadonlyArray<[RegExp, (m: RegExpExecArray) => Partial<Boo
   [/^Project name:\s+(\S.*)$/, (m) => ({ project: m[1]!.trim() })],
   [/^App version:\s+(\S.*)$/, (m) => ({ version: m[1]!.trim() })],
   [/^ESP-IDF:\s+(\S.*)$/, (m) => ({ idf: m[1]!.trim() })],
-  [/^ELF file SHA256:\s+([0-9a-fA-F]+)/, (m) => ({ elfSha256: m[1]!.toLowerCase() })],
   // The 2nd stage bootloader: "I (35) boot: chip revision: v3.0".
   [/^chip revision:\s+(v?[\d.]+)/, (m) => ({ chip: `rev ${m[1]}` })],
   // Wi-Fi start ("I (588) wifi:mode : sta (24:0a:c4:00:00:01)") or an app's own "mac 24:0a:...".
@@ -58,6 +58,11 @@ export function readIdentity(text: string, into: BootIdentity & { model?: string
   const model = chipModelOf(stripColours(text).trim(), log?.tag ?? null);
   if (model) into.model = model;
   if (!log) return model !== null;
+  const elfSha256 = parseElfShaLine(stripColours(text));
+  if (elfSha256 !== null) {
+    into.elfSha256 = elfSha256;
+    return true;
+  }
   for (const [pattern, fields] of IDENTITY_LINES) {
     const m = pattern.exec(log.message);
     if (m) {
