@@ -10,7 +10,8 @@ import type { CloseInfo, Transport } from '../transport/transport.ts';
 import { ConsoleLog } from './console-log.ts';
 import { ConsoleFramer } from './console-lines.ts';
 import { ExpectTimeoutError, MAX_CONSOLE_LINE, type ConsoleLine, type DeviceNote } from './device.ts';
-import { GarbleWatch, type GarbleLimits } from './garble.ts';
+import type { GarbleLimits } from './garble.ts';
+import { DeviceNotes } from './notes.ts';
 import { detectPanic, parseLogLine, parseResetLine, stripColours, unexpectedReset, type Panic } from './log.ts';
 import { parseElfShaLine } from '../wire/boot-line.ts';
 import { LineWindow, type WindowLimits } from './window.ts';
@@ -80,13 +81,12 @@ export interface FirmwareDeviceOptions {
 
 export class FirmwareDevice extends EventEmitter {
   readonly window: LineWindow<ConsoleLine>;
-  readonly notes: DeviceNote[] = [];
+  readonly notes: DeviceNote[];
   /** Every panic the device printed, in order (also emitted as 'panic'). */
   readonly panics: Panic[] = [];
   private readonly found: BootIdentity & { model?: string | null } = { project: null, version: null, idf: null, elfSha256: null, chip: null, mac: null };
   private readonly log = new ConsoleLog();
-  private readonly garble: GarbleWatch;
-  private garbledNoted = false;
+  private readonly noted: DeviceNotes;
   /** A reset hilt asked for is under way: its boot lines are expected, not a reboot on its own. */
   private resetting = false;
   private closed: CloseInfo | null = null;
@@ -94,11 +94,15 @@ export class FirmwareDevice extends EventEmitter {
   private constructor(readonly transport: Transport, options: FirmwareDeviceOptions) {
     super();
     this.window = new LineWindow(options.window);
-    this.garble = new GarbleWatch(options.garble);
+    this.noted = new DeviceNotes({
+      lineNumber: () => this.window.next, log: (text) => this.log.line(text), emit: (note) => this.emit('note', note),
+    }, options.garble);
+    this.notes = this.noted.list;
+    transport.on('reopened', (path: string) => this.noted.add('reopened', `the board went away and was found again on ${path} (re-enumerated): output while it was away is lost`));
     this.log.on('logError', (path: string, err: unknown) => this.emit('logError', path, err));
     const splitter = new ConsoleFramer({ maxLineBytes: MAX_CONSOLE_LINE });
     transport.on('data', (chunk: Buffer) => {
-      this.watch(chunk);
+      this.noted.watch(chunk);
       splitter.write(chunk);
     });
     splitter.on('data', (line: Line) => this.onLine(line));
@@ -198,27 +202,10 @@ export class FirmwareDevice extends EventEmitter {
     await this.transport.close();
   }
 
-  private watch(chunk: Buffer): void {
-    this.garble.feed(chunk);
-    const unprintable = this.garble.unprintable;
-    if (unprintable && !this.garbledNoted) {
-      this.garbledNoted = true;
-      this.note('garbled', unprintable);
-    }
-  }
-
-  private note(kind: DeviceNote['kind'], message: string): void {
-    const note: DeviceNote = { kind, message, at: Date.now(), line: this.window.next };
-    this.notes.push(note);
-    if (this.notes.length > 100) this.notes.shift();
-    this.log.line(`[hilt] ${message}`);
-    this.emit('note', note);
-  }
-
   private onLine(line: Line): void {
     this.log.line(line.text);
     if (line.truncated) {
-      this.note('overlong_line', `a console line ran over ${MAX_CONSOLE_LINE} bytes: only its start is kept, the rest of it was dropped`);
+      this.noted.add('overlong_line', `a console line ran over ${MAX_CONSOLE_LINE} bytes: only its start is kept, the rest of it was dropped`);
     }
     const text = stripColours(line.text);
     const consoleLine: ConsoleLine = { text, log: parseLogLine(text), at: Date.now() };
