@@ -39,6 +39,24 @@ const COMMAND_ARGS: Readonly<Record<string, readonly string[]>> = {
   'mqtt.publish': ['topic', 'qos', 'payload', 'retain'], 'mqtt.subscribe': ['topic', 'qos'], 'mqtt.disconnect': [],
 };
 
+/** The running app's identity, as the 2nd-stage bootloader read it from flash (esp_app_desc_t). */
+export interface FirmwareIdentity {
+  project: string;
+  version: string;
+  idf: string;
+  /** 64 hex digits. */
+  elfSha256: string;
+  /** `date time` from the descriptor, as app_init prints it. */
+  compileTime?: string;
+}
+
+export interface BootOptions {
+  /** The ROM's lines were printed already (by the chip, which knows the reset and boot mode). */
+  rom?: boolean;
+  /** The app image's identity; kept across software resets, reported by `hello`. */
+  firmware?: FirmwareIdentity;
+}
+
 export interface BoardOptions {
   /** Writes output text (whole lines, each ending in \n). */
   write: (text: string) => void;
@@ -49,6 +67,8 @@ export interface BoardOptions {
   heapBytes?: number;
   /** Take as long on the wire as the timing model says. */
   realtime?: boolean;
+  /** The ROM's lines for a reset the board itself causes (default: a fixed flash boot). */
+  romLines?: (reason: ResetReason) => string[];
 }
 
 interface StoredItem {
@@ -90,6 +110,7 @@ export class Board {
   private readonly write: (text: string) => void;
   private readonly heapBytes: number;
   private readonly realtime: boolean;
+  private readonly romLines: ((reason: ResetReason) => string[]) | null;
   private bootedAt = performance.now();
   private heap: BoardHeap;
   private epochAtSet: number | null = null;
@@ -99,6 +120,8 @@ export class Board {
   private session: Session | null = null;
   private busy = false;
   private generation = 0;
+  /** Set when the board booted from an app image whose descriptor it read (Esp32Chip). */
+  private firmware: FirmwareIdentity | null = null;
   readonly console: Console;
 
   constructor(options: BoardOptions) {
@@ -110,6 +133,7 @@ export class Board {
     this.config = mbedtlsConfigOf(this.sdkconfig);
     this.heapBytes = options.heapBytes ?? ESP32_FREE_HEAP;
     this.realtime = options.realtime ?? false;
+    this.romLines = options.romLines ?? null;
     this.heap = new BoardHeap(this.heapBytes);
     this.console = new Console({
       write: (line) => this.write(`${line}\n`),
@@ -120,16 +144,41 @@ export class Board {
   }
 
   /** Powers the board on: ROM and bootloader text, app_main, then the `boot` event. */
-  boot(reason: ResetReason = 'POWERON_RESET'): void {
+  boot(reason: ResetReason = 'POWERON_RESET', options: BootOptions = {}): void {
     this.bootedAt = performance.now();
+    if (options.firmware) this.firmware = options.firmware;
+    const fw = this.firmware;
+    const ownRom = options.rom !== false && this.romLines !== null;
+    if (ownRom) for (const text of this.romLines!(reason)) this.console.raw(text);
     for (const line of bootBanner({
-      reason, idf: this.config.idfVersion, project: FIRMWARE.project, version: FIRMWARE.version, mac: this.mac,
-      cpuMhz: this.config.cpuMhz, freeHeap: this.heap.free,
-    })) {
+      reason, idf: fw?.idf ?? this.config.idfVersion, project: fw?.project ?? FIRMWARE.project, version: fw?.version ?? FIRMWARE.version,
+      mac: this.mac, cpuMhz: this.config.cpuMhz, freeHeap: this.heap.free,
+    }, { rom: ownRom ? false : options.rom, elfSha256: fw?.elfSha256, compileTime: fw?.compileTime })) {
       if ('text' in line) this.console.raw(line.text);
       else this.console.logAt(line.level, line.at, line.tag, line.message);
     }
     this.event('boot', { proto: PROTO_VERSION, reason });
+  }
+
+  /**
+   * EN pulled low: the CPU stops where it is. Sockets close, RAM (credentials, clock, heap
+   * reservations, a half-received part) is gone, and no reply to a command in flight is sent.
+   */
+  async halt(): Promise<void> {
+    // RAM is gone at once: a boot that follows before the sockets have closed starts clean.
+    this.generation++;
+    const session = this.session;
+    this.session = null;
+    this.clearRam();
+    await session?.close();
+  }
+
+  private clearRam(): void {
+    this.heap = new BoardHeap(this.heapBytes);
+    this.store.clear();
+    this.parts.cancel();
+    this.epochAtSet = null;
+    this.busy = false;
   }
 
   /** A line from the host. Protocol lines are commands; anything else is ignored, as the agent does. */
@@ -152,17 +201,18 @@ export class Board {
     }
     this.busy = true;
     const generation = this.generation;
+    // Free before the reply goes out: a host may send its next command the moment it reads one.
     this.run(command)
       .then((body) => {
-        if (body !== undefined && generation === this.generation) this.reply(command.id, 'ok', body);
+        if (generation !== this.generation) return;
+        this.busy = false;
+        if (body !== undefined) this.reply(command.id, 'ok', body);
       })
       .catch((err: unknown) => {
         if (generation !== this.generation) return;
+        this.busy = false;
         if (err instanceof ProtocolError) this.reply(command.id, 'err', errBody(err.code, err.message));
         else this.reply(command.id, 'err', errBody('internal', err instanceof Error ? err.message : String(err)));
-      })
-      .finally(() => {
-        if (generation === this.generation) this.busy = false;
       });
   }
 
@@ -246,7 +296,9 @@ export class Board {
     return {
       proto: PROTO_VERSION,
       agent: { ...AGENT },
-      fw: { ...FIRMWARE, idf: c.idfVersion, elf_sha256: null },
+      fw: this.firmware
+        ? { project: this.firmware.project, version: this.firmware.version, idf: this.firmware.idf, elf_sha256: this.firmware.elfSha256 }
+        : { ...FIRMWARE, idf: c.idfVersion, elf_sha256: null },
       chip: { model: 'ESP32', revision: 3, cores: 2, mac: this.mac },
       mbedtls: {
         version: c.mbedtlsVersion, have_time_date: c.haveTimeDate, in_content_len: c.inContentLen,
@@ -261,11 +313,7 @@ export class Board {
   private async reset(): Promise<undefined> {
     this.console.i('hil_agent', 'restarting');
     await this.shutdown();
-    this.heap = new BoardHeap(this.heapBytes);
-    this.store.clear();
-    this.parts.cancel();
-    this.epochAtSet = null;
-    this.busy = false;
+    this.clearRam();
     setImmediate(() => this.boot('SW_CPU_RESET'));
     return undefined;
   }

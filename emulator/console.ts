@@ -58,20 +58,50 @@ export interface BootInfo {
   freeHeap: number;
 }
 
+export type BannerLine = { at: number; text: string } | { level: Level; at: number; tag: string; message: string };
+
+/** What the ESP32's ROM prints when it boots from flash, up to the bootloader's entry. */
+export function romFlashBootLines(reason: ResetReason, load: Array<{ loadAddr: number; length: number }> = [], entry = 0x400805e4): string[] {
+  return [
+    ROM_DATE,
+    '',
+    `rst:0x${RESET_REASONS[reason].toString(16)} (${reason}),boot:0x13 (SPI_FAST_FLASH_BOOT)`,
+    'configsip: 0, SPIWP:0xee',
+    'clk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00',
+    'mode:DIO, clock div:2',
+    ...load.map((s) => `load:0x${s.loadAddr.toString(16).padStart(8, '0')},len:${s.length}`),
+    `entry 0x${entry.toString(16).padStart(8, '0')}`,
+  ];
+}
+
+/** What the ROM prints when GPIO0 was low as EN rose: the serial loader waits for a host. */
+export function romDownloadLines(reason: ResetReason): string[] {
+  return [ROM_DATE, '', `rst:0x${RESET_REASONS[reason].toString(16)} (${reason}),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))`, 'waiting for download'];
+}
+
+/** The ROM of an ECO3 (revision 3) chip, as on current DevKitC boards. */
+const ROM_DATE = 'ets Jul 29 2019 12:21:46';
+
+export interface AppIdentityLines {
+  compileTime?: string;
+  /** Full 64 hex digits; ESP-IDF prints the first 9 (CONFIG_APP_RETRIEVE_LEN_ELF_SHA) and "...". */
+  elfSha256?: string | null;
+}
+
 /**
  * The lines a real ESP32 prints from reset to app_main: ROM, 2nd stage bootloader, app start.
  * Timestamps are those a typical board shows; they are text here, not a timing model.
  */
-export function bootBanner(info: BootInfo): Array<{ at: number; text: string } | { level: Level; at: number; tag: string; message: string }> {
-  const rst = RESET_REASONS[info.reason];
+export function bootBanner(info: BootInfo, options: { rom?: boolean } & AppIdentityLines = {}): BannerLine[] {
+  const rom = options.rom === false ? [] : romFlashBootLines(info.reason).map((text) => ({ at: 0, text }));
+  const identity: BannerLine[] = options.elfSha256
+    ? [
+      { level: 'I', at: 277, tag: 'app_init', message: `Compile time:     ${options.compileTime ?? 'Nov 23 2026 00:00:00'}` },
+      { level: 'I', at: 283, tag: 'app_init', message: `ELF file SHA256:  ${options.elfSha256.slice(0, 9)}...` },
+    ]
+    : [];
   return [
-    { at: 0, text: 'ets Jul 29 2019 12:21:46' },
-    { at: 0, text: '' },
-    { at: 0, text: `rst:0x${rst.toString(16)} (${info.reason}),boot:0x13 (SPI_FAST_FLASH_BOOT)` },
-    { at: 0, text: 'configsip: 0, SPIWP:0xee' },
-    { at: 0, text: 'clk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00' },
-    { at: 0, text: 'mode:DIO, clock div:2' },
-    { at: 0, text: 'entry 0x400805e4' },
+    ...rom,
     { level: 'I', at: 29, tag: 'boot', message: `ESP-IDF ${info.idf} 2nd stage bootloader` },
     { level: 'I', at: 29, tag: 'boot', message: 'compile time Nov 23 2026 00:00:00' },
     { level: 'I', at: 30, tag: 'boot', message: 'Multicore bootloader' },
@@ -86,6 +116,7 @@ export function bootBanner(info: BootInfo): Array<{ at: number; text: string } |
     { level: 'I', at: 264, tag: 'app_init', message: `Application information:` },
     { level: 'I', at: 267, tag: 'app_init', message: `Project name:     ${info.project}` },
     { level: 'I', at: 272, tag: 'app_init', message: `App version:      ${info.version}` },
+    ...identity,
     { level: 'I', at: 286, tag: 'app_init', message: `ESP-IDF:          ${info.idf}` },
     { level: 'I', at: 310, tag: 'heap_init', message: 'Initializing. RAM available for dynamic allocation:' },
     { level: 'I', at: 390, tag: 'spi_flash', message: 'detected chip: generic' },

@@ -4,11 +4,14 @@
  */
 export { AGENT, Board, FIRMWARE } from './board.ts';
 export type { BoardOptions } from './board.ts';
-export { openStreamBoard, PtyPathTakenError, servePty, serveStdio, serveTcp, SocatMissingError } from './serve.ts';
-export type { BoardSettings, PtyBoard, StreamBoard, TcpBoard } from './serve.ts';
+export { chipFor, openChipBoard, openStreamBoard, PtyPathTakenError, servePty, serveRfc2217Board, serveStdio, serveTcp, SocatMissingError } from './serve.ts';
+export type { BoardSettings, ChipBoard, ChipSettings, PtyBoard, StreamBoard, TcpBoard } from './serve.ts';
+export type { UartPeer } from './uart.ts';
+export { Esp32Chip, EN_RC_DELAY_MS } from './chip/esp32.ts';
+export type { ChipOptions, ChipState, TraceEntry } from './chip/esp32.ts';
+export { Flash, FLASH_BYTES } from './chip/flash.ts';
 export { serveRfc2217 } from './rfc2217.ts';
 export type { Rfc2217Server, Rfc2217Settings } from './rfc2217.ts';
-export type { UartPeer } from './uart.ts';
 export { CALIBRATION, ESP32_FREE_HEAP, planConnection } from './heap.ts';
 export { CRYPTO_MS, handshakeCryptoMs } from './timing.ts';
 export { parseSdkconfig, REFERENCE_SDKCONFIG, SdkconfigError } from './mbedtls/index.ts';

@@ -2,6 +2,11 @@
  * Where a board's UART goes: an in-process stream, this process's stdio, a TCP port (like QEMU's
  * `-serial tcp` or ser2net), or a pseudo-terminal that serialport opens like a USB bridge.
  * Each board boots when it is served; output with nobody attached is lost, as on a real UART.
+ *
+ * Stream and stdio boards are the agent alone (lines in, lines out). TCP and pseudo-terminal
+ * boards are a whole chip (chip/esp32.ts): ROM, serial loader and flash, so a flashing tool
+ * works on them too; neither carries modem lines, so `boot: 'download'` starts such a chip with
+ * BOOT held instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstat, readlink, rm } from 'node:fs/promises';
@@ -11,8 +16,24 @@ import { join } from 'node:path';
 import { Duplex, PassThrough } from 'node:stream';
 import { LineSplitter, type Line } from '../harness/protocol/index.ts';
 import { Board, type BoardOptions } from './board.ts';
+import { Esp32Chip } from './chip/esp32.ts';
+import { serveRfc2217 } from './rfc2217.ts';
 
 export type BoardSettings = Omit<BoardOptions, 'write'>;
+
+/** A board that is a whole chip: how it boots at power-on, and whether its UART keeps time. */
+export interface ChipSettings extends BoardSettings {
+  /** `download`: GPIO0 held low at power-on (BOOT held), the ROM waits for a flashing tool. */
+  boot?: 'flash' | 'download';
+  /** Pace the UART at its baud rate (the flash throughput bench). */
+  pace?: boolean;
+}
+
+/** A chip for these settings (powered off: serve it, then power it on). */
+export function chipFor(settings: ChipSettings): Esp32Chip {
+  const { boot, pace, ...board } = settings;
+  return new Esp32Chip({ ...board, bootDownload: boot === 'download', pace });
+}
 
 /** Feeds a byte stream to a board as lines (host lines are at most 1 KiB; anything longer is cut). */
 function attachInput(board: Board, input: NodeJS.ReadableStream): LineSplitter {
@@ -47,6 +68,35 @@ export function openStreamBoard(settings: BoardSettings = {}): StreamBoard {
   };
 }
 
+export interface ChipBoard {
+  board: Board;
+  /** The chip: setLines for DTR/RTS, setBaudRate, its trace and flash. */
+  chip: Esp32Chip;
+  /** The host's end of the UART: read what the chip sends, write what it receives. */
+  stream: Duplex;
+  close(): Promise<void>;
+}
+
+/** A whole chip in this process, its UART a Duplex stream and its modem lines on `chip`. */
+export function openChipBoard(settings: ChipSettings = {}): ChipBoard {
+  const toHost = new PassThrough();
+  const fromHost = new PassThrough();
+  const chip = chipFor(settings);
+  chip.onOutput((bytes) => { if (!toHost.destroyed) toHost.write(bytes); });
+  fromHost.on('data', (bytes: Buffer) => chip.input(bytes));
+  chip.powerOn();
+  return {
+    board: chip.board,
+    chip,
+    stream: Duplex.from({ readable: toHost, writable: fromHost }),
+    close: async () => {
+      await chip.close();
+      toHost.end();
+      fromHost.end();
+    },
+  };
+}
+
 /** This process is the board: commands on stdin, UART on stdout. Resolves when stdin ends. */
 export async function serveStdio(settings: BoardSettings = {}): Promise<void> {
   const board = new Board({ ...settings, write: (text) => process.stdout.write(text) });
@@ -58,16 +108,18 @@ export async function serveStdio(settings: BoardSettings = {}): Promise<void> {
 
 export interface TcpBoard {
   board: Board;
+  chip: Esp32Chip;
   host: string;
   port: number;
   close(): Promise<void>;
 }
 
 /** A board on a TCP port: one client at a time, as a serial port takes one opener. */
-export async function serveTcp(settings: BoardSettings & { port?: number; host?: string } = {}): Promise<TcpBoard> {
-  const { port = 0, host = '127.0.0.1', ...boardSettings } = settings;
+export async function serveTcp(settings: ChipSettings & { port?: number; host?: string } = {}): Promise<TcpBoard> {
+  const { port = 0, host = '127.0.0.1', ...chipSettings } = settings;
   let client: net.Socket | null = null;
-  const board = new Board({ ...boardSettings, write: (text) => { if (client && !client.destroyed) client.write(text); } });
+  const chip = chipFor(chipSettings);
+  chip.onOutput((bytes) => { if (client && !client.destroyed) client.write(bytes); });
   const server = net.createServer((socket) => {
     if (client) {
       // Busy, like a locked serial port: say so on the socket and hang up. A client that resets
@@ -78,10 +130,9 @@ export async function serveTcp(settings: BoardSettings & { port?: number; host?:
     }
     client = socket;
     socket.setNoDelay(true);
-    const splitter = attachInput(board, socket);
+    socket.on('data', (bytes: Buffer) => { if (client === socket) chip.input(bytes); });
     socket.on('error', () => { /* a vanished client is a closed one */ });
     socket.once('close', () => {
-      socket.unpipe(splitter);
       if (client === socket) client = null;
     });
   });
@@ -89,15 +140,34 @@ export async function serveTcp(settings: BoardSettings & { port?: number; host?:
     server.once('error', reject);
     server.listen({ port, host }, () => resolve());
   });
-  board.boot();
+  chip.powerOn();
   return {
-    board,
+    board: chip.board,
+    chip,
     host,
     port: (server.address() as AddressInfo).port,
     close: async () => {
       client?.destroy();
-      await board.shutdown();
+      await chip.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A whole chip behind an RFC 2217 server: the client sets its baud rate and DTR/RTS. */
+export async function serveRfc2217Board(settings: ChipSettings & { port?: number; host?: string } = {}): Promise<TcpBoard> {
+  const { port = 0, host = '127.0.0.1', ...chipSettings } = settings;
+  const chip = chipFor(chipSettings);
+  const server = await serveRfc2217({ host, port, peer: chip });
+  chip.powerOn();
+  return {
+    board: chip.board,
+    chip,
+    host: server.host,
+    port: server.port,
+    close: async () => {
+      await server.close();
+      await chip.close();
     },
   };
 }
@@ -111,6 +181,7 @@ export class SocatMissingError extends Error {
 
 export interface PtyBoard {
   board: Board;
+  chip: Esp32Chip;
   /** Stable path to open with serialport (a symlink to the current /dev/pts/N). */
   path: string;
   close(): Promise<void>;
@@ -134,7 +205,7 @@ export class PtyPathTakenError extends Error {
  * other's link. A path that exists already is refused, and the link is removed at close only
  * while it still points at this board's pty.
  */
-export async function servePty(settings: BoardSettings & { path?: string } = {}): Promise<PtyBoard> {
+export async function servePty(settings: ChipSettings & { path?: string } = {}): Promise<PtyBoard> {
   const { path: wanted, ...boardSettings } = settings;
   const tcp = await serveTcp(boardSettings);
   const path = wanted ?? join(tmpdir(), `hilt-tty-${process.pid}-${tcp.board.id}`);
@@ -181,6 +252,7 @@ export async function servePty(settings: BoardSettings & { path?: string } = {})
   }
   return {
     board: tcp.board,
+    chip: tcp.chip,
     path,
     close: async () => {
       closing = true;

@@ -1,16 +1,17 @@
 /**
- * The far side of a UART as the emulator's servers see it: bytes in and out, the two modem lines
- * a USB bridge drives, and the line rate. A server (emulator/rfc2217.ts) serves any UartPeer; the
- * emulated chip implements one.
+ * The serial side of an emulated board, as a USB-serial bridge sees it: bytes both ways, the two
+ * modem lines a host drives (DTR and RTS), and the line rate. A transport or a server (TCP, a
+ * pseudo-terminal, RFC 2217) serves a UartPeer; the board behind it decides what the lines do.
  */
 export interface UartPeer {
-  /** Bytes the host sent. */
+  /** Bytes from the host to the board's RX pin. */
   input(bytes: Buffer): void;
-  /** Registers the one receiver of the bytes the chip sends. */
+  /** Registers the receiver of the board's TX bytes. */
   onOutput(cb: (bytes: Buffer) => void): void;
-  /** Both modem lines at once; true = asserted (pin at 0 V), as esptool counts them. */
+  /** The host's modem lines, both in one step (true = asserted, esptool's 1). */
   setLines(l: { dtr: boolean; rts: boolean }): void;
+  /** The host's line rate in baud. */
   setBaudRate(b: number): void;
-  /** Drops bytes queued in the UART (RFC 2217 PURGE-DATA). */
+  /** Drops bytes buffered on their way (RFC 2217 PURGE). */
   purge?(): void;
 }

@@ -25,9 +25,9 @@ export interface Ran {
 }
 
 /** Runs a program to completion (bounded by `timeoutMs`) and collects its output. */
-export function run(file: string, args: string[], options: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<Ran> {
+export function run(file: string, args: string[], options: { cwd?: string; timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { cwd: options.cwd, timeout: options.timeoutMs ?? 15_000, encoding: 'utf8' },
+    const child = execFile(file, args, { cwd: options.cwd, timeout: options.timeoutMs ?? 15_000, encoding: 'utf8', ...(options.env ? { env: options.env } : {}) },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== 'number') return reject(err);
         resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });

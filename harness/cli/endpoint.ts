@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { resolve, join } from 'node:path';
 import { UsageError, errnoOf, quoted } from '../errors.ts';
 import { makeDir, writeFileAtomic } from '../files.ts';
-import { startLab, type Attempt, type Lab, type LabOptions } from '../lab/index.ts';
+import { startLab, urlOf, type Attempt, type Lab, type LabOptions } from '../lab/index.ts';
 import { DEVICE_ID, ensurePki, warningsOf } from '../pki/index.ts';
 import { DEFAULT_FIRMWARE_DEVICE, loadConfig } from '../run/config.ts';
 import type { EndpointMaterials } from '../lab/index.ts';
@@ -15,12 +15,13 @@ import { within } from '../time.ts';
 import { shown, wholeNumber } from './args.ts';
 import { describeAttempt } from './broker.ts';
 import { untilSignal } from './signals.ts';
-import { isHostName } from '../device/targets/options.ts';
+import { isHostName, isWildcardAddress } from '../device/targets/options.ts';
 
 interface EndpointOptions {
   dir: string;
   device?: string;
   host?: string;
+  advertise?: string;
   port?: string;
   certs?: string;
   json: boolean;
@@ -88,9 +89,6 @@ export async function writeEndpointFiles(dir: string, m: EndpointMaterials, devi
   return paths;
 }
 
-/** Addresses that mean "every address": fine to listen on, but no address to give a board. */
-const WILDCARDS = ['0.0.0.0', '::', '[::]'];
-
 function portOf(value: string | undefined, fallback: number): number {
   return value === undefined ? fallback : wholeNumber('--port', value, 0, 65_535);
 }
@@ -102,6 +100,7 @@ export function registerEndpoint(program: Command): void {
     .option('--dir <dir>', 'where the files go', 'hil/endpoint')
     .option('--device <id>', `the device's id: its certificate's CN and MQTT client id (default: hilt.config.json firmware.deviceId, else ${DEFAULT_FIRMWARE_DEVICE})`)
     .option('--host <address>', 'the address of this machine a board reaches it at (e.g. 192.168.1.20 on Wi-Fi): listened on, put on the server certificates and in the header; not 0.0.0.0 (default: hilt.config.json endpoint.host, else 127.0.0.1)')
+    .option('--advertise <name>', 'the name the board is given (URI, header, server certificate) when it reaches this machine by another one than --host: 10.0.2.2 for a board in QEMU, whose user network forwards it to 127.0.0.1')
     .option('--port <port>', 'port to listen on, 0 for any free port (default: hilt.config.json endpoint.port, else 8883)')
     .option('--certs <dir>', 'lab PKI directory (default: hilt.config.json certsDir, else certs)')
     .option('--json', 'one JSON object per line: the endpoint, then attempts as they close', false)
@@ -115,11 +114,15 @@ export function registerEndpoint(program: Command): void {
       if (!isHostName(host)) throw new UsageError(`${hostSetting} ${quoted(host)}: not a host name or address: ${reachable}`);
       // The host is what the board is told and what the server certificate must name: a wildcard
       // would bind, but the header would point the board at 127.0.0.1 and no certificate names it.
-      if (WILDCARDS.includes(host)) throw new UsageError(`${hostSetting} ${quoted(host)}: every address of this machine, which no board can connect to or find on a certificate: ${reachable}`);
+      if (isWildcardAddress(host)) throw new UsageError(`${hostSetting} ${quoted(host)}: every address of this machine, which no board can connect to or find on a certificate: ${reachable}`);
+      const advertised = opts.advertise;
+      if (advertised !== undefined && (!isHostName(advertised) || isWildcardAddress(advertised))) {
+        throw new UsageError(`--advertise ${quoted(advertised)}: give the name or address the board reaches this machine by, e.g. --advertise 10.0.2.2 for QEMU`);
+      }
       const port = portOf(opts.port, config.endpoint.port);
       const certsDir = opts.certs ?? config.certsDir;
       const dir = resolve(opts.dir);
-      const extraNames = ['127.0.0.1', 'localhost', '::1'].includes(host) ? [] : [host];
+      const extraNames = [host, ...(advertised === undefined ? [] : [advertised])].filter((h) => !['127.0.0.1', 'localhost', '::1'].includes(h));
 
       // Bind first with the certificates as they are (as `hilt broker --host` does): a host that
       // cannot be bound never reaches the server certificates.
@@ -142,7 +145,9 @@ export function registerEndpoint(program: Command): void {
         }
         // Normal behaviour: the lab's valid chain, a client certificate required.
         endpoint.serve({ tls: { server: 'server-valid' } });
-        const materials = await endpoint.materials(deviceId);
+        const bound = await endpoint.materials(deviceId);
+        // The board is told the advertised name; the endpoint still listens where --host says.
+        const materials = advertised === undefined ? bound : { ...bound, uri: urlOf('tls', advertised, bound.port), host: advertised };
         let paths: Awaited<ReturnType<typeof writeEndpointFiles>>;
         try {
           paths = await writeEndpointFiles(dir, materials, deviceId);

@@ -9,10 +9,12 @@ import { registerBroker } from './broker.ts';
 import { registerCerts } from './certs.ts';
 import { registerEmulate } from './emulate.ts';
 import { registerEndpoint } from './endpoint.ts';
+import { registerFlash } from './flash.ts';
+import { registerPorts } from './ports.ts';
 import { registerRun } from './run.ts';
 import { VERSION } from '../version.ts';
 
-const COMMANDS = [registerRun, registerCerts, registerBroker, registerEndpoint, registerEmulate];
+const COMMANDS = [registerRun, registerCerts, registerBroker, registerEndpoint, registerEmulate, registerFlash, registerPorts];
 
 export function buildProgram(): Command {
   const program = new Command('hilt')

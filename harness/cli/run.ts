@@ -1,11 +1,14 @@
 /** `hilt run`: the scenario catalogue against a device, with reports for the release. */
 import type { Command } from 'commander';
-import { UsageError, printable, quoted } from '../errors.ts';
+import { ExitCode, UsageError, printable, quoted } from '../errors.ts';
 import { loadConfig, type RunConfig } from '../run/config.ts';
 import { Interrupts } from '../run/interrupts.ts';
 import { runScenarios } from '../run/runner.ts';
 import { scenarioFiles } from '../run/scenario-files.ts';
-import { KINDS } from '../device/targets/index.ts';
+import { KINDS, resolveTarget } from '../device/targets/index.ts';
+import type { ImageIdentity } from '../report/model.ts';
+import { readIdfBuild } from '../wire/idf-build.ts';
+import { flashWithReport } from './flash.ts';
 import { shown, wholeNumber } from './args.ts';
 
 interface RunCliOptions {
@@ -16,6 +19,7 @@ interface RunCliOptions {
   certs?: string;
   bail: boolean;
   config?: string;
+  flash?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -30,6 +34,7 @@ export function registerRun(program: Command): void {
     .option('--certs <dir>', 'lab PKI directory (default: certs)')
     .option('--config <file>', 'configuration file (default: hilt.config.json if present)')
     .option('--bail', 'stop at the first failing scenario', false)
+    .option('--flash <dir>', 'flash this ESP-IDF build onto the target first (skipped when the board runs it already); its identity goes into the reports')
     .action(async (files: string[], opts: RunCliOptions) => {
       // Caught before anything else, so an interrupt at any moment of the run ends with a report.
       const interrupts = new Interrupts();
@@ -57,8 +62,19 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
       throw new UsageError(`--grep ${quoted(opts.grep)}: not a regular expression (${printable((err as Error).message)})`);
     }
   }
+  let image: ImageIdentity | null = null;
+  if (opts.flash !== undefined) {
+    // Read before anything starts: a bad build is exit 2 with the board untouched.
+    const build = readIdfBuild(opts.flash);
+    image = await flashWithReport(build, resolveTarget(config.target), { interrupts });
+    if (!image) {
+      console.error('hilt: interrupted while flashing: no scenario ran; the board may hold a partly written image');
+      process.exitCode = ExitCode.interrupted;
+      return;
+    }
+  }
   const sources = [{ paths: files, from: 'the command line' }, { paths: config.scenarios ?? [], from: `${printable(opts.config ?? 'hilt.config.json')}, field scenarios` }];
-  const outcome = await runScenarios({ files: scenarioFiles(sources), config, grep: opts.grep, bail: opts.bail, interrupts });
+  const outcome = await runScenarios({ files: scenarioFiles(sources), filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image });
   const { totals, run } = outcome.results;
   const where = shown(outcome.runDir) || outcome.runDir;
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +

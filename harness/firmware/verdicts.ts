@@ -26,6 +26,9 @@ export type SuiteClass = 'recommended' | 'non-recommended' | 'forbidden' | 'sign
 /** GREASE values (RFC 8701): 0x0A0A, 0x1A1A ... 0xFAFA, offered to keep servers tolerant. */
 const isGrease = (id: number) => (id & 0x0f0f) === 0x0a0a && id >> 8 === (id & 0xff);
 
+/** IANA name parts that make a suite forbidden: no encryption, broken ciphers, export grades, anonymous. */
+const FORBIDDEN_PARTS = new Set(['NULL', 'RC4', 'RC2', 'DES', '3DES', 'DES40', 'EXPORT', 'EXPORT1024', 'ANON']);
+
 /**
  * A suite by its IANA name. Recommended: AEAD (GCM, CCM, ChaCha20-Poly1305) with an ephemeral
  * elliptic-curve key exchange, and every TLS 1.3 suite (always AEAD, always ephemeral).
@@ -36,7 +39,8 @@ const isGrease = (id: number) => (id & 0x0f0f) === 0x0a0a && id >> 8 === (id & 0
 export function suiteClass(suite: { id: number; name: string }): SuiteClass {
   const name = suite.name.toUpperCase();
   if (isGrease(suite.id) || name.endsWith('_SCSV')) return 'signalling';
-  if (/NULL|RC4|DES|EXPORT|_ANON_/.test(name)) return 'forbidden';
+  // By whole name parts, not substrings: "DES" is a part of TLS_RSA_WITH_DES_CBC_SHA, not any text containing it.
+  if (name.split('_').some((part) => FORBIDDEN_PARTS.has(part))) return 'forbidden';
   const aead = /_GCM|_CCM|CHACHA20_POLY1305/.test(name);
   if (/^TLS_(AES|CHACHA20)_/.test(name) && aead) return 'recommended';
   if (/^TLS_ECDHE_(ECDSA|RSA)_WITH_/.test(name) && aead) return 'recommended';
@@ -171,6 +175,9 @@ export function judgeHandshake(a: Attempt, hint = ''): Judgement | undefined {
     return alert && a.alert!.level === 'warning' ? warn(`${done}, but the device sent a ${alert}`) : pass(done);
   }
   if (outcome === 'refused') return fail(`handshake completed but the endpoint refused the device's certificate: ${a.tls!.reason ?? 'no reason'}`);
+  // Neither is the device's doing: say what the endpoint did, not a bare "handshake failed".
+  if (outcome === 'refused-idle') return fail(`the device connected while the endpoint was between scenarios and was turned away with a handshake_failure alert${hint}`);
+  if (outcome === 'stalled') return fail(`the endpoint never answered the device's ClientHello (it was told to stall), so no handshake could complete${hint}`);
   const why = alertText(a) ?? a.tls!.reason ?? 'no reason recorded';
   return fail(`handshake failed: ${why}${hint}`);
 }

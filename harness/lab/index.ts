@@ -6,5 +6,6 @@ export { PROFILES, profileNames } from './profiles.ts';
 export type { ListenerKind, ListenerProfile } from './profiles.ts';
 export { checkIdentity, topicAllowed } from './policy.ts';
 export { ENDPOINT_LISTENER } from './endpoint.ts';
+export { urlOf } from './records.ts';
 export type { Endpoint, EndpointBehaviour, EndpointMaterials, EndpointMqtt, EndpointTls } from './endpoint.ts';
 export type { ClientHelloRecord } from './clienthello.ts';

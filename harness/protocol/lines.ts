@@ -91,7 +91,7 @@ export class LineSplitter extends Transform {
       const bytes = Buffer.concat(this.pending, this.pendingBytes);
       this.reset();
       const at = bytes.indexOf(PROTOCOL, 1);
-      this.pushLine(at === -1 ? bytes : bytes.subarray(0, at), true);
+      this.pushLine(at === -1 ? bytes : bytes.subarray(0, at), true, true);
       if (at !== -1) return this.append(bytes.subarray(at));
       this.skipping = true;
       this.skippedTail = Buffer.from(bytes.subarray(bytes.length - (PROTOCOL.length - 1)));
@@ -113,14 +113,21 @@ export class LineSplitter extends Transform {
     this.reset();
     if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, -1);
     if (!terminated && bytes.length === 0) return;
-    this.pushLine(bytes, bytes.length > this.maxLineBytes);
+    this.pushLine(bytes, bytes.length > this.maxLineBytes, terminated);
   }
 
-  /** `truncated`: the line ran over the limit; it is cut to the limit if longer. */
-  private pushLine(bytes: Buffer, truncated: boolean): void {
-    const kept = bytes.length > this.maxLineBytes ? bytes.subarray(0, utf8Cut(bytes, this.maxLineBytes)) : bytes;
-    const line: Line = { text: kept.toString('utf8'), truncated };
+  /**
+   * `truncated`: the line ran over the limit; it is cut to the limit if longer. `terminated`: a
+   * `\n` (or, for a cut line, the cut) ended it, rather than the end of the stream.
+   */
+  protected pushLine(bytes: Buffer, truncated: boolean, _terminated: boolean): void {
+    const line: Line = { text: this.kept(bytes).toString('utf8'), truncated };
     this.push(line);
+  }
+
+  /** The part of a line that is kept: all of it, or the limit's worth of whole characters. */
+  protected kept(bytes: Buffer): Buffer {
+    return bytes.length > this.maxLineBytes ? bytes.subarray(0, utf8Cut(bytes, this.maxLineBytes)) : bytes;
   }
 
   private reset(): void {

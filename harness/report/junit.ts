@@ -65,6 +65,7 @@ function runProperties(results: RunResults): Property[] {
   const props: Property[] = [
     ['hilt.version', run.hiltVersion],
     ['target', run.target],
+    ...(run.port ? [['port', run.port] as Property] : []),
     ['run.id', run.id],
     ['run.started_at', run.startedAt],
   ];
@@ -74,6 +75,12 @@ function runProperties(results: RunResults): Property[] {
     // Left out, not written empty, when the firmware does not know its ELF hash (the emulator).
     if (fw.elfSha256) props.push(['firmware.elf_sha256', fw.elfSha256]);
     props.push(['firmware.agent', fw.agent], ['firmware.chip', fw.chip], ['firmware.mac', fw.mac]);
+  }
+  const image = run.image;
+  if (image) {
+    props.push(['image.project', image.project], ['image.version', image.version], ['image.idf', image.idf],
+      ['image.elf_sha256', image.elfSha256], ['image.built_at', image.builtAt], ['image.build_dir', image.buildDir],
+      ['image.state', image.state], ['image.confirmed_by', image.confirmedBy ?? 'none']);
   }
   if (run.security) flatten('security', run.security, props);
   for (const t of run.fingerprints.trust) props.push([`trust.${t.name}.sha256`, t.sha256]);

@@ -85,12 +85,36 @@ export interface FirmwareIdentity {
   mac: string;
 }
 
+/**
+ * The firmware image a run flashed, or found the board already running (`hilt run --flash`),
+ * as its app descriptor (esp_app_desc_t) says.
+ */
+export interface ImageIdentity {
+  project: string;
+  version: string;
+  idf: string;
+  /** All 64 hex digits, from the image (a board prints only a prefix). */
+  elfSha256: string;
+  /** The descriptor's date and time: "Nov 30 2026 12:34:56". */
+  builtAt: string;
+  buildDir: string;
+  /** flashed: written and checked by MD5; running: the board ran it already and was not flashed. */
+  state: 'flashed' | 'running';
+  /** Where the board showed it runs this image: its hello, its boot log; null: not seen. */
+  confirmedBy: 'hello' | 'boot log' | null;
+}
+
 export interface RunResults {
   schema: number;
   run: {
     id: string;
     hiltVersion: string;
     target: string;
+    /**
+     * The serial port a target given by identity (serial:?serial_number=...) was found on, last
+     * time it was opened; absent for a target given by path.
+     */
+    port?: string;
     startedAt: string;
     endedAt: string;
     durationMs: number;
@@ -106,6 +130,8 @@ export interface RunResults {
     /** Notes about the device's output outside any scenario (an over-long line while opening it). */
     notes: string[];
     firmware: FirmwareIdentity | null;
+    /** The image flashed for this run (--flash); absent or null when none was. */
+    image?: ImageIdentity | null;
     /** Security-relevant settings from hello (have_time_date, tls13, dynamic_buffer, ciphersuites...). */
     security: Record<string, unknown> | null;
     /** The trust bundle provisioned on the device and every certificate the lab served. */

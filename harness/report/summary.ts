@@ -4,7 +4,7 @@
  * figure is marked, because a modelled time is not a measured time.
  */
 import { dateOf, HEAP_PEAK_METRIC, metricOf, TLS_METRIC, verdictOf } from './format.ts';
-import { totalsOf, type Metric, type Outcome, type RunResults, type ScenarioResult, type Source } from './model.ts';
+import { totalsOf, type ImageIdentity, type Metric, type Outcome, type RunResults, type ScenarioResult, type Source } from './model.ts';
 
 const RESULT: Record<Outcome, string> = {
   passed: '✅ pass',
@@ -21,7 +21,9 @@ const SOURCE_NOTE: Record<Source, string> = {
 
 export function toSummaryMarkdown(results: RunResults): string {
   const { run, scenarios } = results;
-  const out: string[] = [`# ${heading(results)}`, '', identity(results), '', `**${verdictOf(totalsOf(scenarios))}**`];
+  const out: string[] = [`# ${heading(results)}`, '', identity(results)];
+  if (run.image) out.push('', imageLine(run.image));
+  out.push('', `**${verdictOf(totalsOf(scenarios))}**`);
   if (run.infrastructureError) out.push('', `> ⚠️ Infrastructure: ${inline(run.infrastructureError)}`);
   if (run.cutShort) out.push('', `> ⚠️ Run cut short: ${inline(run.cutShort)}`);
   // (reports written before these fields existed have neither)
@@ -46,7 +48,8 @@ export function toSummaryMarkdown(results: RunResults): string {
 
 function heading(results: RunResults): string {
   const { run } = results;
-  const fw = run.firmware ? `${run.firmware.project} ${run.firmware.version}` : `run ${run.id}`;
+  const named = run.firmware ?? run.image;
+  const fw = named ? `${named.project} ${named.version}` : `run ${run.id}`;
   return inline(`${fw} on ${run.target}, ${dateOf(run.startedAt)}`);
 }
 
@@ -58,8 +61,17 @@ function identity(results: RunResults): string {
     ? [`ESP-IDF ${fw.idf}`, `chip ${fw.chip}`, `MAC ${fw.mac}`, `agent ${fw.agent}`,
        fw.elfSha256 ? `ELF SHA-256 \`${fw.elfSha256}\`` : 'ELF SHA-256 unknown']
     : [`firmware unknown (${run.target.includes('firmware') ? 'no boot banner from the device' : 'no hello from the device'})`];
+  if (run.port) parts.push(`port \`${run.port}\``);
   parts.push(`run \`${run.id}\``, `hilt ${run.hiltVersion}`);
   return inline(parts.join(' · '));
+}
+
+/** The image under test as the build's descriptor gives it, and what became of it. */
+function imageLine(image: ImageIdentity): string {
+  const how = image.state === 'flashed' ? 'flashed and verified by MD5' : 'already running, not flashed';
+  const seen = image.confirmedBy ? `, the board confirmed it (${image.confirmedBy})` : ', not confirmed by the board';
+  return inline(`Image: ${image.project} ${image.version} · ESP-IDF ${image.idf} · built ${image.builtAt} · ` +
+    `ELF SHA-256 \`${image.elfSha256}\` · ${how} from \`${image.buildDir}\`${seen}`);
 }
 
 function row(s: ScenarioResult, marked: Set<Source>): string {

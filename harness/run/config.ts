@@ -11,13 +11,16 @@
  *   "budgets": { "tls_ms": "<= 2000", "heap_peak_used": "<= 48 KiB" },
  *   "scenarios": ["hil/", "vendor/hil-*.spec.ts"],
  *   "reset": { "command": "uhubctl -a cycle -p 2", "timeoutMs": 30000 },
+ *   "bench": { "reset": { "hard": "R1|W200|R0", "download": ["classic", "classic-slow"], "bootTimeoutMs": 2000 } },
  *   "endpoint": { "host": "192.168.1.20", "port": 8883 },
  *   "firmware": { "deviceId": "esp32-hilt", "scenarios": { "MQTT Connect Backoff": { "boundMs": 180000, "attempts": 6 } } }
  * }
  */
 import { readFile } from 'node:fs/promises';
 import { UsageError, errnoOf, hasControlCharacter, printable, quoted } from '../errors.ts';
-import { isHostName } from '../device/targets/options.ts';
+import { isHostName, isWildcardAddress } from '../device/targets/options.ts';
+import type { BenchSettings } from '../device/targets/target.ts';
+import { SEQUENCES, isSequenceName, parseResetSequence, type ResetSequence } from '../device/reset-sequence.ts';
 
 /** Metrics a budget may name: what every connect records. */
 export const METRICS = {
@@ -58,6 +61,11 @@ export interface RunConfig {
    * run through the shell before each scenario when the target cannot reset the board itself.
    */
   reset: { command: string; timeoutMs: number } | null;
+  /**
+   * The bench's reset sequences for serial targets (a board whose circuit wants longer pulses):
+   * a target's own reset=/download= options win over these, these over the USB bridge's.
+   */
+  bench: BenchSettings;
   /** Firmware mode: where the endpoint listens. host null: the lab's address (127.0.0.1, or every address with lab.hosts). */
   endpoint: { host: string | null; port: number };
   firmware: {
@@ -84,6 +92,7 @@ export const DEFAULTS: RunConfig = {
   sources: {},
   scenarios: null,
   reset: null,
+  bench: {},
   endpoint: { host: null, port: 8883 },
   firmware: { deviceId: DEFAULT_FIRMWARE_DEVICE, scenarios: {} },
 };
@@ -130,7 +139,7 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
   // Field names come from the file too: a line break in one must not break the message.
   const bad = (field: string, problem: string) => new UsageError(`${printable(file)}: ${printable(field)}: ${problem}`);
   if (!isObject(raw)) throw bad('(top level)', 'expected a JSON object like {"target": "emulator"}');
-  const known = ['target', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets', 'scenarios', 'reset', 'endpoint', 'firmware'];
+  const known = ['target', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets', 'scenarios', 'reset', 'bench', 'endpoint', 'firmware'];
   for (const key of Object.keys(raw)) if (!known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
   const config = defaultConfig();
   const str = (field: string, value: unknown) => {
@@ -199,11 +208,39 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     if (r.command === undefined) throw bad('reset.command', 'missing: give the shell command that resets the board, e.g. "uhubctl -a cycle -p 2"');
     config.reset = { command: str('reset.command', r.command), timeoutMs: r.timeoutMs === undefined ? 30_000 : int('reset.timeoutMs', r.timeoutMs, 100, 600_000) };
   }
+  if (raw.bench !== undefined) {
+    const b = fields('bench', raw.bench, ['reset'], '{"reset": {"hard": "R1|W200|R0"}}');
+    if (b.reset !== undefined) {
+      const r = fields('bench.reset', b.reset, ['hard', 'download', 'bootTimeoutMs'], '{"hard": "R1|W200|R0", "download": ["classic"]}');
+      const sequence = (field: string, value: unknown, expect: ResetSequence['expect']): ResetSequence => {
+        const text = str(field, value);
+        if (isSequenceName(text)) {
+          if (SEQUENCES[text].expect !== expect) throw bad(field, `${text} ${expect === 'flash' ? 'enters download mode: put it under bench.reset.download' : 'boots from flash: put it under bench.reset.hard'}`);
+          return SEQUENCES[text];
+        }
+        try {
+          return parseResetSequence(text, expect);
+        } catch (err) {
+          if (err instanceof UsageError) throw bad(field, `${err.message}; or name one of ${Object.keys(SEQUENCES).join(', ')}`);
+          throw err;
+        }
+      };
+      if (r.hard !== undefined) config.bench.hard = sequence('bench.reset.hard', r.hard, 'flash');
+      if (r.download !== undefined) {
+        const list = typeof r.download === 'string' ? [r.download] : r.download;
+        if (!Array.isArray(list) || list.length === 0) throw bad('bench.reset.download', 'expected a sequence or a list of them, like ["classic", "classic-slow"]');
+        config.bench.download = list.map((d, i) => sequence(typeof r.download === 'string' ? 'bench.reset.download' : `bench.reset.download[${i}]`, d, 'download'));
+      }
+      if (r.bootTimeoutMs !== undefined) config.bench.bootTimeoutMs = int('bench.reset.bootTimeoutMs', r.bootTimeoutMs, 100, 60_000);
+    }
+  }
   if (raw.endpoint !== undefined) {
     const e = fields('endpoint', raw.endpoint, ['host', 'port'], '{"host": "127.0.0.1", "port": 8883}');
     if (e.host !== undefined) {
       const host = str('endpoint.host', e.host);
       if (!isHostName(host)) throw bad('endpoint.host', `${quoted(host)} is not a host name or IP address: give an address of this machine, e.g. 127.0.0.1`);
+      // The endpoint's host is what the board is told and what its certificate names: a wildcard is neither.
+      if (isWildcardAddress(host)) throw bad('endpoint.host', `${quoted(host)} means every address of this machine, which no board can connect to or find on a certificate: give the address a board reaches, e.g. 192.168.1.20`);
       config.endpoint.host = host;
     }
     if (e.port !== undefined) config.endpoint.port = int('endpoint.port', e.port, 0, 65_535);

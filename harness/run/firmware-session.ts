@@ -83,6 +83,23 @@ export class NoAttemptError extends DeviceError {
 brandAcrossCopies(NoAttemptError, 'NoAttemptError');
 
 /** Why no attempt came, naming the URI the device was told to use, and a wrong port it used instead. */
+/**
+ * Calls `look` now and whenever the endpoint's records change (an attempt settles or closes, a
+ * packet passes): every wait on a firmware device is a look at the records on these events.
+ * Returns the unsubscribe.
+ */
+export function watchEndpoint(lab: Lab, endpoint: Endpoint, look: () => void): () => void {
+  lab.attempts.on('settled', look);
+  lab.attempts.on('closed', look);
+  endpoint.events.on('packet', look);
+  look();
+  return () => {
+    lab.attempts.off('settled', look);
+    lab.attempts.off('closed', look);
+    endpoint.events.off('packet', look);
+  };
+}
+
 export function noAttempt(lab: Lab, uri: string, mark: number, ms: number): NoAttemptError {
   const stray = strayAttempts(lab, mark);
   return new NoAttemptError(`the device made no connection attempt to the endpoint within ${ms} ms: it was told to use ${uri}` +
@@ -159,21 +176,23 @@ export class FirmwareContext {
       const onGone = () => done(() => reject(new DeviceError(`${device.description} went away while waiting for ${what}`)));
       // Named by the scenario's bound (the wait may have begun part-way through it) or the wait's own.
       const timer = setTimeout(() => done(() => reject(this.timeoutError(what, timeoutMs ?? this.bound))), ms);
+      let stopWatching = () => {};
+      let over = false;
       const done = (settle: () => void) => {
+        if (over) return;
+        over = true;
         clearTimeout(timer);
-        lab.attempts.off('settled', look);
-        lab.attempts.off('closed', look);
-        endpoint.events.off('packet', look);
+        stopWatching();
         device.off('panic', onPanic);
         device.off('failure', onGone);
         settle();
       };
-      lab.attempts.on('settled', look);
-      lab.attempts.on('closed', look);
-      endpoint.events.on('packet', look);
       device.on('panic', onPanic);
       device.on('failure', onGone);
-      look();
+      // The first look may already settle the wait, before the unsubscribe is at hand.
+      const stop = watchEndpoint(lab, endpoint, look);
+      if (over) stop();
+      else stopWatching = stop;
     });
   }
 

@@ -16,14 +16,14 @@ import { startLab, type Endpoint, type Lab } from '../lab/index.ts';
 import { ensurePki, warningsOf, type Pki } from '../pki/index.ts';
 import { TransportError, type CloseInfo, type Transport } from '../transport/transport.ts';
 import {
-  RESULTS_SCHEMA, median, p95, totalsOf, type Failure, type FirmwareIdentity, type Metric, type RunResults, type ScenarioResult,
+  RESULTS_SCHEMA, median, p95, totalsOf, type Failure, type FirmwareIdentity, type ImageIdentity, type Metric, type RunResults, type ScenarioResult,
 } from '../report/model.ts';
 import { newRunId, prepareRunDir, ReportWriteError, writeReports } from '../report/index.ts';
 import { settleWithin, within } from '../time.ts';
 import { VERSION } from '../version.ts';
 import { withinBudget, type RunConfig } from './config.ts';
 import { Interrupts } from './interrupts.ts';
-import { describeStray, noAttempt, NoAttemptError, setFirmwareSession, strayAttempts, type FirmwareSession } from './firmware-session.ts';
+import { describeStray, noAttempt, NoAttemptError, setFirmwareSession, strayAttempts, watchEndpoint, type FirmwareSession } from './firmware-session.ts';
 import { runResetCommand } from './reset-command.ts';
 import { catalogueFiles, loadScenarios, scenarioStem, shownFile } from './scenario-files.ts';
 import { modeOf, setSession, type RunSession, type ScenarioRecord } from './session.ts';
@@ -34,8 +34,15 @@ export interface RunOptions {
   config: RunConfig;
   grep?: string;
   bail?: boolean;
+  /**
+   * The files are a chosen few (named on the command line): firmware.scenarios in hilt.config.json
+   * may then tune scenarios of other files, so its titles are not checked against the ones loaded.
+   */
+  filesChosen?: boolean;
   /** The command line's interrupt handling, caught before the run began; else the run's own. */
   interrupts?: Interrupts;
+  /** The image flashed before the run (hilt run --flash), for the reports. */
+  image?: ImageIdentity | null;
 }
 
 export interface RunOutcome {
@@ -67,20 +74,14 @@ async function provisionOf(endpoint: Endpoint, deviceId: string): Promise<Device
  */
 async function nextAttempt(l: Lab, endpoint: Endpoint, mark: number, ms: number): Promise<void> {
   const seen = () => l.attempts.all.some((a) => a.id > mark && a.listener === 'endpoint');
-  let look = () => {};
+  let stop = () => {};
   const arrived = new Promise<void>((resolve) => {
-    look = () => { if (seen()) resolve(); };
-    l.attempts.on('settled', look);
-    l.attempts.on('closed', look);
-    endpoint.events.on('packet', look);
-    look();
+    stop = watchEndpoint(l, endpoint, () => { if (seen()) resolve(); });
   });
   try {
     if (await within(ms, arrived) === 'timeout') throw noAttempt(l, endpoint.url, mark, ms);
   } finally {
-    l.attempts.off('settled', look);
-    l.attempts.off('closed', look);
-    endpoint.events.off('packet', look);
+    stop();
   }
 }
 
@@ -151,6 +152,8 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   const { config } = options;
   const target: Target = targetOf(config); // bad usage stops here, before anything starts
   await checkLabHosts(config);
+  // The lab hosts, and the names a target reaches the lab by without being bound here (QEMU's 10.0.2.2).
+  const certificateHosts = [...new Set([...config.labHosts, ...(target.certificateHosts ?? [])])];
   const mocha = new Mocha({
     timeout: config.scenarioTimeoutMs, bail: options.bail ?? false, reporter: 'spec',
     // A failing hook fails the scenarios it affects, instead of vanishing from the results
@@ -162,6 +165,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   // An empty firmware catalogue is an empty run, not a mistake: nothing was asked for.
   if (files.length > 0) await loadScenarios(mocha, files, options.grep);
   checkModes(mocha, target);
+  if (target.mode === 'firmware' && !options.filesChosen) checkTunedTitles(mocha, config);
   // The report folder is made and tried before the lab or the device starts: a folder that
   // cannot hold the report is the user's to fix (exit 2), and from here on `latest` names this run.
   await prepareRunDir(runDir, reportRoot, ['console']);
@@ -222,8 +226,8 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
           ...(firmware ? { endpoint: { host: config.endpoint.host ?? labHost, port: config.endpoint.port } } : {}),
         });
         lab.endpoint?.refuse();
-        if (config.labHosts.length > 0) {
-          pki = await ensurePki({ dir: config.certsDir, hosts: config.labHosts });
+        if (certificateHosts.length > 0) {
+          pki = await ensurePki({ dir: config.certsDir, hosts: certificateHosts });
           warnAbout(pki);
           lab.useCertificates(pki);
         }
@@ -280,7 +284,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     const deviceId = d instanceof Device ? deviceIdOf(d.hello!.chip.mac) : config.firmware.deviceId;
     let p: Pki;
     try {
-      p = await ensurePki({ dir: config.certsDir, hosts: config.labHosts, devices: [deviceId] });
+      p = await ensurePki({ dir: config.certsDir, hosts: certificateHosts, devices: [deviceId] });
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       stopped = err;
@@ -506,12 +510,13 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   const results: RunResults = {
     schema: RESULTS_SCHEMA,
     run: {
-      id: runId, hiltVersion: VERSION, target: target.url, startedAt: started.toISOString(), endedAt: ended.toISOString(),
+      id: runId, hiltVersion: VERSION, target: target.url, ...(target.resolvedPort ? { port: target.resolvedPort } : {}), startedAt: started.toISOString(), endedAt: ended.toISOString(),
       durationMs: ended.getTime() - started.getTime(), cutShort, infrastructureError, warnings, notes: runNotes,
       firmware: hello ? {
         project: hello.fw.project, version: hello.fw.version, idf: hello.fw.idf, elfSha256: hello.fw.elf_sha256 ?? null,
         agent: `${hello.agent.name} ${hello.agent.version}`, chip: `${hello.chip.model} rev ${hello.chip.revision}`, mac: hello.chip.mac,
       } : firmwareIdentityOf(firmwareDevice),
+      image: options.image ?? null,
       security: hello ? { ...hello.mbedtls } : null,
       fingerprints: fingerprintsOf(pki, lab),
     },
@@ -562,7 +567,7 @@ async function checkLabHosts(config: RunConfig): Promise<void> {
  */
 function targetOf(config: RunConfig): Target {
   try {
-    return resolveTarget(config.target);
+    return resolveTarget(config.target, { bench: config.bench });
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     const source = config.sources.target ?? 'default target';
@@ -583,6 +588,23 @@ function checkModes(mocha: Mocha, target: Target): void {
     ? 'firmware targets run firmwareScenario() files (scenarios/firmware/): name those, or use an agent target'
     : 'give a target in firmware mode (?mode=firmware, or emulator:?firmware=app), or name agent scenario files';
   throw new UsageError(`${shownFile(misfit.file ?? '')}: ${quoted(misfit.fullTitle())} is ${kind}, and target ${target.url} is in ${target.mode} mode: ${fix}`);
+}
+
+/**
+ * hilt.config.json's firmware.scenarios are keyed by scenario title: a misspelt title would leave
+ * the scenario at its own bound without a word, so in a firmware run of the whole catalogue (or the
+ * config's scenarios) a title no loaded firmware scenario has stops the run (exit 2), naming it.
+ */
+function checkTunedTitles(mocha: Mocha, config: RunConfig): void {
+  const titles = new Set(allTests(mocha.suite).filter((t) => modeOf(t) === 'firmware').map((t) => t.title));
+  const unknown = Object.keys(config.firmware.scenarios).find((title) => !titles.has(title));
+  if (unknown === undefined) return;
+  const lower = unknown.toLowerCase();
+  const same = [...titles].filter((t) => t.toLowerCase() === lower);
+  const near = same.length ? same : [...titles].filter((t) => t.toLowerCase().includes(lower.slice(0, 8)));
+  const hint = near.length ? `did you mean ${near.slice(0, 3).map(quoted).join(' or ')}?`
+    : titles.size ? `its firmware scenarios are ${[...titles].slice(0, 5).map(quoted).join(', ')}${titles.size > 5 ? ', ...' : ''}` : 'it loads no firmware scenario';
+  throw new UsageError(`hilt.config.json: firmware.scenarios[${quoted(unknown)}] names no firmware scenario of this run: ${hint} (a title is the scenario's own, as scenarios/firmware/README.md lists them)`);
 }
 
 /** A scenario's console log, named after its id. */

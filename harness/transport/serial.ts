@@ -1,21 +1,27 @@
 /**
  * A board on a serial port: a USB bridge (/dev/ttyUSB0, /dev/ttyACM0) or a pseudo-terminal that
- * stands in for one (socat, `hilt emulate --pty`). Opened with serialport; the modem lines (DTR,
- * RTS: reset and bootloader entry) are left alone here, and only reported as a capability: a
- * pseudo-terminal has none (set() fails with ENOTTY there).
+ * stands in for one (socat, `hilt emulate --pty`). Opened with serialport. The modem lines (DTR,
+ * RTS: reset and bootloader entry) are set only when asked (setSignals, by a reset sequence in
+ * harness/device/reset-sequence.ts); a pseudo-terminal has none (set() fails with ENOTTY there),
+ * so it is never asked: setSignals refuses before any ioctl.
  */
 import { realpath, stat } from 'node:fs/promises';
 import { SerialPort, type SerialPortOpenOptions } from 'serialport';
 import { hangupAwareBinding } from './hangup.ts';
 import { BaseTransport, oneLine, settleWithin } from './base.ts';
 import { findSerialPorts, type FoundPorts } from './ports.ts';
-import { TransportError } from './transport.ts';
+import { TransportError, type ModemLines } from './transport.ts';
 
 export interface SerialOptions {
   path: string;
   baudRate?: number;
   /** How long opening may take (default 5 s). */
   openTimeoutMs?: number;
+  /**
+   * A serialport binding (its BindingInterface; tests give the mock one, which has another type
+   * than the platform's); default: the platform's, hang-up aware.
+   */
+  binding?: unknown;
 }
 
 /** Linux pty slaves (/dev/pts/N) have major numbers 136 to 143 (devices.txt). */
@@ -54,24 +60,30 @@ export function explainOpenFailure(path: string, why: string, found?: FoundPorts
 
 export class SerialTransport extends BaseTransport {
   readonly kind = 'serial' as const;
-  readonly description: string;
   readonly path: string;
-  readonly baudRate: number;
+  /** The line rate now: setBaudRate changes it (esptool's CHANGE_BAUDRATE, then ours). */
+  baudRate: number;
+  private readonly binding: unknown;
   private port: SerialPort | null = null;
 
   constructor(options: SerialOptions) {
     super(options.openTimeoutMs ?? 5_000);
     this.path = options.path;
     this.baudRate = options.baudRate ?? 115_200;
-    this.description = `serial ${this.path} at ${this.baudRate} baud`;
+    this.binding = options.binding ?? hangupAwareBinding();
     // Known for sure at open(); until then, judged by the name.
     this.capabilities.lineControl = !this.path.startsWith('/dev/pts/');
+    this.capabilities.baudRate = true;
+  }
+
+  get description(): string {
+    return `serial ${this.path} at ${this.baudRate} baud`;
   }
 
   protected async doOpen(signal: AbortSignal): Promise<void> {
     this.capabilities.lineControl = !(await isPseudoTerminal(this.path));
     // serialport's own options type has no `binding`; its constructor takes one all the same.
-    const options = { path: this.path, baudRate: this.baudRate, autoOpen: false, binding: hangupAwareBinding() };
+    const options = { path: this.path, baudRate: this.baudRate, autoOpen: false, binding: this.binding };
     const port = new SerialPort(options as SerialPortOpenOptions<typeof SerialPort.binding>);
     this.port = port;
     let lastError: string | null = null;
@@ -105,22 +117,31 @@ export class SerialTransport extends BaseTransport {
   }
 
   /**
-   * esptool's hard reset: RTS high (EN low, the chip held in reset) for `holdMs`, then low, with
-   * DTR low throughout (GPIO0 high: the board boots its application, not the ROM loader). Never
-   * tried on a pseudo-terminal, which has no modem lines (set() fails there with ENOTTY).
+   * Both lines in one set() call (serialport sets every line it is given, and resets the rest:
+   * both are always given). A pseudo-terminal is refused here, before the ioctl that would fail.
    */
-  async hardReset(holdMs = 100): Promise<void> {
-    const port = this.port;
-    if (!this.capabilities.lineControl) throw new TransportError(`${this.path} has no modem lines (a pseudo-terminal): it cannot be reset by RTS`);
-    if (!port?.isOpen) throw new TransportError(`serial port ${this.path} is not open: it cannot be reset`);
-    // serialport's set() sets every line each call: both are always given.
-    const set = (rts: boolean) => new Promise<void>((resolve, reject) => {
-      port.set({ dtr: false, rts }, (err) => (err ? reject(new TransportError(`cannot set RTS on ${this.path}: ${messageOf(err)}`)) : resolve()));
+  async setSignals(lines: ModemLines): Promise<void> {
+    if (!this.capabilities.lineControl) {
+      throw new TransportError(`${this.path} has no modem lines (a pseudo-terminal): DTR/RTS cannot be set; use reset=none for a board reached this way`);
+    }
+    const port = this.openPort('set DTR/RTS on');
+    await new Promise<void>((resolve, reject) => {
+      port.set({ dtr: lines.dtr, rts: lines.rts }, (err) => (err ? reject(new TransportError(`cannot set DTR/RTS on ${this.path}: ${messageOf(err)}`)) : resolve()));
     });
-    await set(true);
-    // The hold is the reset pulse's width on the wire (the EN capacitor must discharge), not a wait for an event.
-    await new Promise((resolve) => setTimeout(resolve, holdMs));
-    await set(false);
+  }
+
+  async setBaudRate(baudRate: number): Promise<void> {
+    const port = this.openPort('change the baud rate of');
+    await new Promise<void>((resolve, reject) => {
+      port.update({ baudRate }, (err) => (err ? reject(new TransportError(`cannot set ${this.path} to ${baudRate} baud: ${messageOf(err)}`)) : resolve()));
+    });
+    this.baudRate = baudRate;
+  }
+
+  private openPort(doing: string): SerialPort {
+    const port = this.port;
+    if (!this.isOpen || !port?.isOpen) throw new TransportError(`serial port ${this.path} is not open: cannot ${doing} it`);
+    return port;
   }
 
   protected doWrite(data: Buffer): Promise<void> {

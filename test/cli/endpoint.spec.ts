@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import mqtt from 'mqtt';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -74,6 +75,7 @@ int main(int argc, char **argv) {
       [['--host', 'bench local'], /^hilt: --host "bench local": not a host name or address: give the address of this machine a board can reach, e\.g\. --host 192\.168\.1\.20\n$/],
       [['--host', '0.0.0.0'], /^hilt: --host "0\.0\.0\.0": every address of this machine, which no board can connect to or find on a certificate: give the address of this machine a board can reach, e\.g\. --host 192\.168\.1\.20\n$/],
       [['--host', '::'], /^hilt: --host "::": every address of this machine, which no board can connect to or find on a certificate: give the address of this machine a board can reach, e\.g\. --host 192\.168\.1\.20\n$/],
+      [['--advertise', '0.0.0.0'], /^hilt: --advertise "0\.0\.0\.0": give the name or address the board reaches this machine by, e\.g\. --advertise 10\.0\.2\.2 for QEMU\n$/],
       [['--dir', ''], /^hilt: --dir "": empty value: give <dir>, or leave --dir out \(default: hil\/endpoint\)\n$/],
     ];
     for (const [args, message] of cases) {
@@ -150,6 +152,34 @@ int main(int argc, char **argv) {
         const client = await mqtt.connectAsync(String(info.uri), {
           ca: await readFile(files.ca!, 'utf8'), cert: await readFile(files.cert!, 'utf8'), key: await readFile(files.key!, 'utf8'),
           clientId: 'bench-7', reconnectPeriod: 0, connectTimeout: 5_000,
+        } as mqtt.IClientOptions, false);
+        await client.endAsync();
+        ep.child.kill('SIGINT');
+        expect(await ep.exited).to.equal(0);
+      } finally {
+        ep.child.kill('SIGKILL');
+        await rm();
+      }
+    });
+
+    it('--advertise 10.0.2.2 (a board in QEMU): the header and the certificate name 10.0.2.2 while the endpoint listens on 127.0.0.1', async function () {
+      const { dir: cwd, remove: rm } = await tempDir();
+      const ep = start(cwd, ['--advertise', '10.0.2.2', '--port', '0', '--certs', 'certs', '--device', 'bench-7']);
+      try {
+        const info = await ep.waitFor((o) => o.type === 'endpoint');
+        await ep.waitFor((o) => o.type === 'ready');
+        const uri = String(info.uri);
+        expect(uri).to.match(/^mqtts:\/\/10\.0\.2\.2:\d+$/);
+        expect(info.hostNames).to.include('10.0.2.2');
+        const files = info.files as Record<string, string>;
+        expect(await readFile(files.header!, 'utf8')).to.include(`#define HILT_BROKER_URI "${uri}"`);
+        // What QEMU's user network does: the guest dials 10.0.2.2, the host's 127.0.0.1 answers, and
+        // the device checks the certificate against the name it dialled.
+        const port = new URL(uri).port;
+        const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${port}`, {
+          ca: await readFile(files.ca!, 'utf8'), cert: await readFile(files.cert!, 'utf8'), key: await readFile(files.key!, 'utf8'),
+          clientId: 'bench-7', reconnectPeriod: 0, connectTimeout: 5_000,
+          checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity('10.0.2.2', cert),
         } as mqtt.IClientOptions, false);
         await client.endAsync();
         ep.child.kill('SIGINT');

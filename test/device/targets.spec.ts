@@ -10,8 +10,8 @@ import { rejection, tempDir } from '../helpers.ts';
 import { hasSocat, ptyPair } from '../transport/peers.ts';
 
 describe('targets', function () {
-  it('knows emulator, serial, tcp and rfc2217', function () {
-    expect(KINDS.map((k) => k.kind)).to.deep.equal(['emulator', 'serial', 'tcp', 'rfc2217']);
+  it('knows emulator, serial, tcp, rfc2217 and qemu', function () {
+    expect(KINDS.map((k) => k.kind)).to.deep.equal(['emulator', 'serial', 'tcp', 'rfc2217', 'qemu']);
   });
 
   it('parses each kind with its options', function () {
@@ -60,10 +60,10 @@ describe('targets', function () {
         const received: Buffer[] = [];
         peer.on('data', (b: Buffer) => received.push(b));
         expect(await target.resetDevice!()).to.equal(false);
-        // hardReset itself refuses before any ioctl (which would fail with ENOTTY on a pty).
-        const err = await rejection((transport as SerialTransport).hardReset());
+        // setSignals itself refuses before any ioctl (which would fail with ENOTTY on a pty).
+        const err = await rejection((transport as SerialTransport).setSignals({ dtr: false, rts: true }));
         expect(err.name).to.equal('TransportError');
-        expect(err.message).to.equal(`${pair.a} has no modem lines (a pseudo-terminal): it cannot be reset by RTS`);
+        expect(err.message).to.equal(`${pair.a} has no modem lines (a pseudo-terminal): DTR/RTS cannot be set; use reset=none for a board reached this way`);
         expect(transport.isOpen).to.equal(true);
         // Still a working port, and nothing but this was written to the board.
         await transport.write('ping\n');
@@ -86,10 +86,10 @@ describe('targets', function () {
     ['emulator:?firmware=app&sdkconfig=x', /^target emulator:\?firmware=app&sdkconfig=x: sdkconfig is an option of the agent emulator: firmware=app takes settings=FILE/],
     ['emulator:?settings=app.json', /^target emulator:\?settings=app\.json: settings=FILE is for the application firmware: add firmware=app$/],
     ['emulator:?firmware=app&settings=/nonexistent/app.json', /^target emulator:\?firmware=app&settings=\/nonexistent\/app\.json: settings file "\/nonexistent\/app\.json" cannot be read \(ENOENT\): give a JSON file of app settings$/],
-    ['qemu:build', /^target qemu:build: unknown kind "qemu": use one of emulator, serial, tcp, rfc2217/],
-    ['serial:ttyUSB0', /^target serial:ttyUSB0: give the port's path, e\.g\. serial:\/dev\/ttyUSB0$/],
+    ['jtag:build', /^target jtag:build: unknown kind "jtag": use one of emulator, serial, tcp, rfc2217, qemu/],
+    ['serial:ttyUSB0', /^target serial:ttyUSB0: give the port's path, e\.g\. serial:\/dev\/ttyUSB0, or its identity, e\.g\. serial:\?serial_number=0001$/],
     ['serial:/dev/ttyUSB0?baud=fast', /^target serial:\/dev\/ttyUSB0\?baud=fast: baud=fast: give a whole number/],
-    ['serial:/dev/ttyUSB0?parity=even', /^target .*: unknown option "parity": this kind takes baud, reset, mode$/],
+    ['serial:/dev/ttyUSB0?parity=even', /^target .*: unknown option "parity": this kind takes baud, reset, download, mode, serial_number, vid, pid, location$/],
     ['tcp:localhost', /^target tcp:localhost: write tcp:HOST:PORT/],
     ['tcp:localhost:70000', /^target tcp:localhost:70000: write tcp:HOST:PORT/],
     ['emulator:?sdkconfig=/nonexistent/sdkconfig', /^target emulator:\?sdkconfig=\/nonexistent\/sdkconfig: sdkconfig \/nonexistent\/sdkconfig cannot be read \(ENOENT\): give the sdkconfig file of your firmware's build$/],

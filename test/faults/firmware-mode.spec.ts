@@ -86,6 +86,15 @@ describe('firmware mode faults', function () {
       }
     });
 
+    it('a misspelt title in firmware.scenarios stops the run before anything starts, naming it and the title it resembles; exit 2', async function () {
+      await bench((p) => `mqtts://127.0.0.1:${p}`, { scenarios: ['connect.spec.ts'], firmware: { scenarios: { 'MQTT connect again': { boundMs: 1000 } } } });
+      const { code, stderr } = await hilt(['run'], { cwd: dir, timeoutMs: 40_000 });
+      expect(code, stderr).to.equal(2);
+      expectOneCleanLine(stderr);
+      expect(stderr).to.include('firmware.scenarios["MQTT connect again"] names no firmware scenario of this run: did you mean "MQTT Connect again"?');
+      expect(existsSync(join(dir, 'reports', 'latest')), 'nothing started').to.equal(false);
+    });
+
     it('a device that never connects: a device error naming the endpoint URI it was told to use; the scenarios after it not run; exit 3', async function () {
       const dead = await freePort();
       const endpointPort = await bench(() => `mqtts://127.0.0.1:${dead}`, { firmware: { scenarios: { 'MQTT Connect': { boundMs: 1000 } } } });

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import type { Attempt, ClientHelloRecord, PacketRecord } from '../../harness/firmware/records.ts';
 import {
   judgeBackoff, judgeCipherSuites, judgeDelivery, judgeExpiredSession, judgeHandshake, judgeKeepalive, judgePublishRetry,
-  judgeRefusal, judgeResumedSession, judgeSubscribe, judgeSubscribeRetry, reconnectIntervals, type Judgement,
+  judgeRefusal, judgeResumedSession, judgeSubscribe, judgeSubscribeRetry, judgeWeakSuites, reconnectIntervals, type Judgement,
 } from '../../harness/firmware/verdicts.ts';
 
 const SEED = 20261201;
@@ -33,6 +33,12 @@ const packet: fc.Arbitrary<PacketRecord> = fc.record({
   topics: fc.option(fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }), { nil: undefined }),
 }, { requiredKeys: ['dir', 'atMs', 'type', 'bytes'] });
 
+const hello: fc.Arbitrary<ClientHelloRecord> = fc.record({
+  ok: fc.boolean(),
+  error: fc.option(fc.string({ maxLength: 40 }), { nil: null }),
+  cipherSuites: fc.array(fc.record({ id: fc.integer({ min: 0, max: 0xffff }), name: fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('TLS_AES_128_GCM_SHA256', 'TLS_RSA_WITH_NULL_SHA', 'TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA')) }), { maxLength: 40 }),
+}).map((h) => ({ ...h, legacyVersion: null, supportedVersions: [], sni: null, groups: [], signatureAlgorithms: [], alpn: [], maxFragmentLength: null, sessionTicket: false, pskOffered: false, bytes: 0 }));
+
 const attempt: fc.Arbitrary<Attempt> = fc.record({
   id: fc.integer({ min: 1, max: 50 }),
   start: fc.integer({ min: 0, max: 200_000 }),
@@ -42,20 +48,15 @@ const attempt: fc.Arbitrary<Attempt> = fc.record({
   packets: fc.option(fc.array(packet, { maxLength: 12 }), { nil: undefined }),
   alert: fc.option(fc.record({ from: fc.constant('device' as const), level: fc.constantFrom('warning' as const, 'fatal' as const), number: fc.nat(255), name: fc.string({ maxLength: 12 }) }), { nil: null }),
   closedHow: fc.option(fc.constantFrom('fin' as const, 'rst' as const, 'alert' as const), { nil: null }),
-}).map(({ id, start, close, by, outcome, packets, alert, closedHow }) => ({
+  clientHello: fc.option(hello, { nil: undefined }),
+}).map(({ id, start, close, by, outcome, packets, alert, closedHow, clientHello }) => ({
   id, listener: 'endpoint', port: 8883, peer: { address: '127.0.0.1', port: 1 },
   startedAt: new Date(T0 + start).toISOString(),
   tls: outcome === null ? null : { outcome: outcome as 'ok', reason: null, code: null, protocol: null, cipher: null, clientCertificate: null, handshakeMs: null },
   mqtt: null, bytesReceived: 0, bytesSent: 0,
   closed: close === null ? null : { at: new Date(T0 + start + close).toISOString(), afterMs: close, by, reason: 'fuzz' },
-  packets, alert, closedHow,
+  packets, alert, closedHow, ...(clientHello ? { clientHello } : {}),
 }));
-
-const hello: fc.Arbitrary<ClientHelloRecord> = fc.record({
-  ok: fc.boolean(),
-  error: fc.option(fc.string({ maxLength: 40 }), { nil: null }),
-  cipherSuites: fc.array(fc.record({ id: fc.integer({ min: 0, max: 0xffff }), name: fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('TLS_AES_128_GCM_SHA256', 'TLS_RSA_WITH_NULL_SHA', 'TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA')) }), { maxLength: 40 }),
-}).map((h) => ({ ...h, legacyVersion: null, supportedVersions: [], sni: null, groups: [], signatureAlgorithms: [], alpn: [], maxFragmentLength: null, sessionTicket: false, pskOffered: false, bytes: 0 }));
 
 /** A verdict with one printable line, no NaN or undefined spelled into it. */
 function clean(j: Judgement | undefined, mustDecide: boolean): void {
@@ -78,6 +79,7 @@ describe('faults: firmware verdicts on odd records', () => {
       clean(judgeDelivery(as, 'devices/dev/cmd', final), final);
       for (const a of as) {
         clean(judgeHandshake(a), false);
+        clean(judgeWeakSuites(a), false);
         clean(judgeRefusal(a, 'a rogue certificate', true), false);
         clean(judgeKeepalive(a, T0 + 1e6), false);
         clean(judgeResumedSession(a, 'devices/dev/cmd', final), final);

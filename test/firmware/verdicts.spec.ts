@@ -60,6 +60,12 @@ describe('firmware verdicts', () => {
       expect(cls('TLS_RSA_EXPORT_WITH_RC4_40_MD5')).to.equal('forbidden');
       expect(cls('TLS_DH_anon_WITH_AES_128_GCM_SHA256')).to.equal('forbidden');
       expect(cls('TLS_ECDH_anon_WITH_AES_128_CBC_SHA')).to.equal('forbidden');
+      expect(cls('TLS_RSA_WITH_DES_CBC_SHA')).to.equal('forbidden');
+      expect(cls('TLS_RSA_EXPORT_WITH_DES40_CBC_SHA')).to.equal('forbidden');
+      expect(cls('TLS_RSA_EXPORT1024_WITH_RC4_56_SHA')).to.equal('forbidden');
+      expect(cls('TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5')).to.equal('forbidden');
+      // Whole parts only: a name merely containing the letters is judged on what it is.
+      expect(cls('TLS_ECDHE_ECDSA_WITH_DESERT_256_GCM_SHA384')).to.equal('recommended');
       expect(cls('TLS_EMPTY_RENEGOTIATION_INFO_SCSV')).to.equal('signalling');
       expect(cls('GREASE', 0xdada)).to.equal('signalling');
     });
@@ -144,6 +150,10 @@ describe('firmware verdicts', () => {
       expect(judgeHandshake(attempt(0, { tls: tlsFailed('ECONNRESET'), alert: { from: 'device', level: 'fatal', number: 22, name: 'record_overflow' } }), ': CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN'))
         .to.deep.equal({ verdict: 'fail', reason: 'handshake failed: fatal alert record_overflow (22): CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN' });
       expect(judgeHandshake(attempt(0, { closeAfterMs: 3 }))).to.include({ verdict: 'fail' });
+      // What the endpoint did, not a bare "handshake failed".
+      expect(judgeHandshake(attempt(0, { tls: { ...tlsFailed('refused'), outcome: 'refused-idle' } }))!.reason)
+        .to.equal('the device connected while the endpoint was between scenarios and was turned away with a handshake_failure alert');
+      expect(judgeHandshake(attempt(0, { tls: { ...tlsFailed('stall'), outcome: 'stalled' } }))!.reason).to.match(/^the endpoint never answered the device's ClientHello/);
     });
 
     it('a refused certificate passes with an alert, warns without one where an alert is expected, fails when accepted', () => {

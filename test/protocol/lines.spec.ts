@@ -1,13 +1,21 @@
 /**
  * The line splitter against a device's byte stream as it really arrives: cut anywhere, with
- * `\r\n` endings, multi-byte characters and lines that never end.
+ * `\r\n` endings, multi-byte characters and lines that never end. The same guarantees hold for
+ * the device console's framer (parser-readline behind a bounding stage), run through every case.
  */
 import { expect } from 'chai';
-import { LineSplitter, type Line } from '../../harness/protocol/index.ts';
+import type { Transform } from 'node:stream';
+import { ConsoleFramer } from '../../harness/device/console-lines.ts';
+import { LineSplitter, type Line, type LineSplitterOptions } from '../../harness/protocol/index.ts';
+
+const SPLITTERS: Array<[string, (options: LineSplitterOptions) => Transform]> = [
+  ['LineSplitter', (o) => new LineSplitter(o)],
+  ['ConsoleFramer (parser-readline behind a bound)', (o) => new ConsoleFramer(o)],
+];
 
 /** Feeds the chunks through a fresh splitter and collects every line once it has ended. */
-async function split(chunks: (Buffer | string)[], maxLineBytes?: number): Promise<Line[]> {
-  const splitter = new LineSplitter(maxLineBytes === undefined ? {} : { maxLineBytes });
+async function splitWith(make: (o: LineSplitterOptions) => Transform, chunks: (Buffer | string)[], maxLineBytes?: number): Promise<Line[]> {
+  const splitter = make(maxLineBytes === undefined ? {} : { maxLineBytes });
   const lines: Line[] = [];
   splitter.on('data', (line: Line) => lines.push(line));
   const done = new Promise((resolve, reject) => splitter.on('end', resolve).on('error', reject));
@@ -36,7 +44,9 @@ const EXPECTED: Line[] = [
   whole('tail 😀'),
 ];
 
-describe('LineSplitter', () => {
+for (const [name, make] of SPLITTERS) describe(name, () => {
+  const split = (chunks: (Buffer | string)[], maxLineBytes?: number) => splitWith(make, chunks, maxLineBytes);
+
   it('splits a stream in one chunk, stripping \\r and keeping the unterminated last line', async () => {
     expect(await split([STREAM])).to.deep.equal(EXPECTED);
   });
@@ -98,6 +108,6 @@ describe('LineSplitter', () => {
   });
 
   it('refuses a limit that is not a positive integer', () => {
-    expect(() => new LineSplitter({ maxLineBytes: 0 })).to.throw(RangeError, /maxLineBytes/);
+    expect(() => make({ maxLineBytes: 0 })).to.throw(RangeError, /maxLineBytes/);
   });
 });

@@ -54,6 +54,12 @@ describe('junit.xml', function () {
     expect(testcase(root, 'TLS 1.3 only listener').attrs.time).to.equal('0.000');
   });
 
+  it('carries the port a target by identity was found on', function () {
+    const withPort = parseXml(toJUnitXml(runResults({ target: 'serial:?vid=303a&pid=1001', port: '/dev/ttyACM0' })));
+    expect(propertiesOf(withPort.children[0]!)).to.include({ target: 'serial:?vid=303a&pid=1001', port: '/dev/ttyACM0' });
+    expect(propertiesOf(root.children[0]!)).to.not.have.property('port');
+  });
+
   it('carries the run identity, flattened security settings and fingerprints as suite properties', function () {
     const props = propertiesOf(root.children[0]!);
     expect(props).to.include({

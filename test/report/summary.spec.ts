@@ -24,6 +24,13 @@ describe('summary.md', function () {
     expect(md).to.include('ESP-IDF v5.2.1').and.include('run `2026-11-23T02-51-07Z-3f9a`');
   });
 
+  it('names the port a target by identity was found on, and no port for a target by path', function () {
+    const byId = toSummaryMarkdown(runResults({ target: 'serial:?serial_number=0001', port: '/dev/ttyACM1' }));
+    expect(byId.split('\n')[0]).to.equal('# sensor-node 1.4.2 on serial:?serial_number=0001, 2026-11-23');
+    expect(byId).to.include('port `/dev/ttyACM1`');
+    expect(md).to.not.include('port `');
+  });
+
   it('gives the verdict on one line', function () {
     expect(md.split('\n')).to.include('**1 passed, 1 failed, 1 error, 1 skipped**');
   });

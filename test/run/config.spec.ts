@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../../harness/errors.ts';
+import { SEQUENCES } from '../../harness/device/reset-sequence.ts';
 import { DEFAULTS, loadConfig, parseBudget, validateConfig, withinBudget } from '../../harness/run/config.ts';
 import { rejection, tempDir } from '../helpers.ts';
 
@@ -45,6 +46,14 @@ describe('run configuration', function () {
     expect(Object.getPrototypeOf(proto.firmware.scenarios)).to.equal(Object.prototype);
   });
 
+  it('reads the bench\'s reset sequences: named or spelled out, one download sequence or a list', function () {
+    const config = validateConfig({ bench: { reset: { hard: 'R1|W250|R0', download: ['classic-slow', 'D0|R1|W100|D1|R0|W900|D0'], bootTimeoutMs: 3000 } } }, 'f');
+    expect(config.bench.hard).to.include({ name: 'custom', text: 'R1|W250|R0', expect: 'flash' });
+    expect(config.bench.download!.map((s) => s.text)).to.deep.equal([SEQUENCES['classic-slow'].text, 'D0|R1|W100|D1|R0|W900|D0']);
+    expect(config.bench.bootTimeoutMs).to.equal(3000);
+    expect(validateConfig({ bench: { reset: { download: 'usb-jtag', hard: 'hard-usb' } } }, 'f').bench).to.deep.equal({ download: [SEQUENCES['usb-jtag']], hard: SEQUENCES['hard-usb'] });
+  });
+
   it('an empty object means the defaults', function () {
     expect(validateConfig({}, 'f')).to.deep.equal(DEFAULTS);
   });
@@ -76,9 +85,14 @@ describe('run configuration', function () {
     ['a reset command on two lines', { reset: { command: 'a\nb' } }, /^hilt\.config\.json: reset\.command: "a\\nb" has a control character/],
     ['a reset timeout of 0', { reset: { command: 'true', timeoutMs: 0 } }, /^hilt\.config\.json: reset\.timeoutMs: expected a whole number from 100 to 600000$/],
     ['an unknown reset field', { reset: { command: 'true', shell: 'zsh' } }, /^hilt\.config\.json: reset\.shell: unknown field: reset takes command, timeoutMs$/],
+    ['an unknown bench field', { bench: { power: {} } }, /^hilt\.config\.json: bench\.power: unknown field: bench takes reset$/],
+    ['a bench reset that names a download sequence as the hard reset', { bench: { reset: { hard: 'classic' } } }, /^hilt\.config\.json: bench\.reset\.hard: classic enters download mode: put it under bench\.reset\.download$/],
+    ['a bench reset with a bad step', { bench: { reset: { download: ['classic', 'D0|R1|W0.05'] } } }, /^hilt\.config\.json: bench\.reset\.download\[1\]: reset sequence "D0\|R1\|W0\.05": step 3 "W0\.05" counts seconds as esptool does: write milliseconds, e\.g\. W100 for W0\.1; or name one of classic, /],
+    ['an empty list of download sequences', { bench: { reset: { download: [] } } }, /^hilt\.config\.json: bench\.reset\.download: expected a sequence or a list of them/],
     ['an endpoint port out of range', { endpoint: { port: 70000 } }, /^hilt\.config\.json: endpoint\.port: expected a whole number from 0 to 65535$/],
     ['an endpoint port as a string', { endpoint: { port: '8883' } }, /^hilt\.config\.json: endpoint\.port: expected a whole number/],
     ['an endpoint host that is no host', { endpoint: { host: 'bench local' } }, /^hilt\.config\.json: endpoint\.host: "bench local" is not a host name or IP address/],
+    ['an endpoint host of every address', { endpoint: { host: '0.0.0.0' } }, /^hilt\.config\.json: endpoint\.host: "0\.0\.0\.0" means every address of this machine, which no board can connect to/],
     ['an unknown firmware field', { firmware: { bound: 5 } }, /^hilt\.config\.json: firmware\.bound: unknown field: firmware takes deviceId, scenarios$/],
     ['a device id with a wildcard', { firmware: { deviceId: 'esp32/+' } }, /^hilt\.config\.json: firmware\.deviceId: "esp32\/\+": use letters, digits/],
     ['a scenario bound that is no number', { firmware: { scenarios: { 'MQTT Connect': { boundMs: 'long' } } } }, /^hilt\.config\.json: firmware\.scenarios\["MQTT Connect"\]\.boundMs: expected a whole number from 100 to 3600000$/],

@@ -262,23 +262,23 @@ describe('ids', () => {
 
   describe('bad input', function () {
     it('an unknown target kind: exit 2, one line', async function () {
-      const { code, stderr } = await hilt(['run', HAPPY, '--target', 'qemu:build'], { cwd: dir });
+      const { code, stderr } = await hilt(['run', HAPPY, '--target', 'jtag:build'], { cwd: dir });
       expect(code).to.equal(2);
-      expect(stderr.trim()).to.match(/^hilt: --target qemu:build: unknown kind "qemu": use one of emulator, serial, tcp/);
+      expect(stderr.trim()).to.match(/^hilt: --target jtag:build: unknown kind "jtag": use one of emulator, serial, tcp/);
     });
 
     it('a bad target in hilt.config.json: exit 2, one line naming the file and the field, not the flag', async function () {
-      await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ target: 'qemu:build' }));
+      await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ target: 'jtag:build' }));
       const kind = await hilt(['run', HAPPY], { cwd: dir });
       expect(kind.code).to.equal(2);
-      expect(kind.stderr).to.equal('hilt: hilt.config.json: target qemu:build: unknown kind "qemu": use one of emulator, serial, tcp (e.g. serial:/dev/ttyUSB0)\n');
+      expect(kind.stderr).to.equal('hilt: hilt.config.json: target jtag:build: unknown kind "jtag": use one of emulator, serial, tcp, rfc2217, qemu (e.g. serial:/dev/ttyUSB0)\n');
       await writeFile(join(dir, 'bench.json'), JSON.stringify({ target: 'tcp:localhost' }));
       const shape = await hilt(['run', HAPPY, '--config', 'bench.json'], { cwd: dir });
       expect(shape.code).to.equal(2);
       expect(shape.stderr).to.equal('hilt: bench.json: target tcp:localhost: write tcp:HOST:PORT, e.g. tcp:127.0.0.1:5555\n');
       // The flag wins over the file, and is the one named.
       const flag = await hilt(['run', HAPPY, '--config', 'bench.json', '--target', 'serial:ttyUSB0'], { cwd: dir });
-      expect(flag.stderr).to.equal("hilt: --target serial:ttyUSB0: give the port's path, e.g. serial:/dev/ttyUSB0\n");
+      expect(flag.stderr).to.equal("hilt: --target serial:ttyUSB0: give the port's path, e.g. serial:/dev/ttyUSB0, or its identity, e.g. serial:?serial_number=0001\n");
     });
 
     it('a serial port that does not exist: exit 3, says so with the ports found, report written', async function () {

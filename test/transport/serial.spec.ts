@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SerialPortMock } from 'serialport';
 import {
   explainOpenFailure, findSerialPorts, globSerialPorts, SerialTransport, TransportError, type CloseInfo,
 } from '../../harness/transport/index.ts';
@@ -37,10 +38,11 @@ describe('serial transport', function () {
         .to.equal('serial port /dev/ttyUSB9 does not exist; serial ports found: none (looked for /dev/ttyUSB*)');
     });
 
-    it('lists ports through udev, or else from /dev, and says which', async function () {
+    it('lists ports through udev, or else sysfs, or else from /dev, and says which', async function () {
       const found = await findSerialPorts();
       if (found.source === 'listed by udev') return;
-      expect(found.source).to.match(/^looked for \/dev\/ttyUSB\*, \/dev\/ttyACM\*, \/dev\/serial\/by-id\/\*; udevadm/);
+      if (found.source.startsWith('read from /sys/class/tty')) return expect(found.source).to.match(/udevadm, which lists ports properly, is not available/);
+      expect(found.source).to.match(/^looked for \/dev\/ttyUSB\*, \/dev\/ttyACM\*, \/dev\/serial\/by-id\/\*; neither udevadm nor sysfs/);
       expect(found.paths).to.deep.equal(await globSerialPorts());
     });
 
@@ -55,6 +57,58 @@ describe('serial transport', function () {
       } finally {
         await tmp.remove();
       }
+    });
+  });
+
+  describe('modem lines and line rate, through serialport\'s binding', function () {
+    // serialport's mock binding stands in for a USB bridge (a pty has no lines); wrapped to record
+    // what reaches the binding: exactly the calls a real bridge's driver would get.
+    type Call = { set: Record<string, unknown> } | { update: Record<string, unknown> };
+    function recordingBinding(calls: Call[]): typeof SerialPortMock.binding {
+      const base = SerialPortMock.binding;
+      return {
+        ...base,
+        list: () => base.list(),
+        async open(options: Parameters<typeof base.open>[0]) {
+          const port = await base.open(options);
+          const set = port.set.bind(port);
+          const update = port.update.bind(port);
+          port.set = async (o) => { calls.push({ set: { ...o } }); return set(o); };
+          port.update = async (o) => { calls.push({ update: { ...o } }); return update(o); };
+          return port;
+        },
+      } as typeof SerialPortMock.binding;
+    }
+
+    beforeEach(() => SerialPortMock.binding.createPort('/dev/ttyUSB7'));
+    afterEach(() => SerialPortMock.binding.reset());
+
+    it('sets both DTR and RTS in one call per step, and changes the baud rate of the open port', async function () {
+      const calls: Call[] = [];
+      const transport = new SerialTransport({ path: '/dev/ttyUSB7', binding: recordingBinding(calls) });
+      try {
+        await transport.open();
+        expect(transport.capabilities).to.deep.equal({ lineControl: true, baudRate: true });
+        await transport.setSignals({ dtr: false, rts: true });
+        await transport.setSignals({ dtr: true, rts: false });
+        await transport.setBaudRate(921_600);
+        // serialport fills in the lines not given (brk, cts, dsr: released); DTR and RTS are ours.
+        const lines = calls.map((c) => ('set' in c ? { set: { dtr: c.set.dtr, rts: c.set.rts } } : c));
+        expect(lines).to.deep.equal([{ set: { dtr: false, rts: true } }, { set: { dtr: true, rts: false } }, { update: { baudRate: 921_600 } }]);
+        expect(transport.description).to.equal('serial /dev/ttyUSB7 at 921600 baud');
+      } finally {
+        await transport.close();
+      }
+    });
+
+    it('refuses both before open and after close, naming the port', async function () {
+      const transport = new SerialTransport({ path: '/dev/ttyUSB7', binding: recordingBinding([]) });
+      const before = await rejection(transport.setSignals({ dtr: false, rts: false }));
+      expect(before).to.be.instanceOf(TransportError);
+      expect(before.message).to.equal('serial port /dev/ttyUSB7 is not open: cannot set DTR/RTS on it');
+      await transport.open();
+      await transport.close();
+      expect((await rejection(transport.setBaudRate(9600))).message).to.equal('serial port /dev/ttyUSB7 is not open: cannot change the baud rate of it');
     });
   });
 
@@ -111,8 +165,31 @@ describe('serial transport', function () {
         await transport.open();
         expect(transport.capabilities.lineControl).to.equal(false);
         expect(transport.description).to.equal(`serial ${pair.a} at 921600 baud`);
+        const err = await rejection(transport.setSignals({ dtr: true, rts: true }));
+        expect(err).to.be.instanceOf(TransportError);
+        expect(err.message).to.equal(`${pair.a} has no modem lines (a pseudo-terminal): DTR/RTS cannot be set; use reset=none for a board reached this way`);
+        expect(transport.isOpen).to.equal(true);
       } finally {
         await transport.close();
+        await pair.release();
+      }
+    });
+
+    it('changes its line rate while open, and bytes still pass', async function () {
+      const pair = await ptyPair();
+      const transport = new SerialTransport({ path: pair.a });
+      const peer = new SerialTransport({ path: pair.b });
+      try {
+        await transport.open();
+        await peer.open();
+        await transport.setBaudRate(460_800);
+        expect(transport.baudRate).to.equal(460_800);
+        const got = new Promise<string>((resolve) => peer.once('data', (b: Buffer) => resolve(b.toString())));
+        await transport.write('after\n');
+        expect(await got).to.equal('after\n');
+      } finally {
+        await transport.close();
+        await peer.close();
         await pair.release();
       }
     });

@@ -1,14 +1,15 @@
 /** The target registry: a new kind is one file and one line in KINDS. */
 import { UsageError, hasControlCharacter, quoted } from '../../errors.ts';
 import { emulatorTarget } from './emulator.ts';
+import { qemuTarget } from './qemu.ts';
 import { rfc2217Target } from './rfc2217.ts';
 import { serialTarget } from './serial.ts';
 import { tcpTarget } from './tcp.ts';
-import type { Target, TargetKind } from './target.ts';
+import type { Target, TargetContext, TargetKind } from './target.ts';
 
-export const KINDS: readonly TargetKind[] = [emulatorTarget, serialTarget, tcpTarget, rfc2217Target];
+export const KINDS: readonly TargetKind[] = [emulatorTarget, serialTarget, tcpTarget, rfc2217Target, qemuTarget];
 
-export function resolveTarget(url: string): Target {
+export function resolveTarget(url: string, context: TargetContext = {}): Target {
   // Checked first: every message below quotes the target as given.
   if (hasControlCharacter(url)) {
     throw new UsageError(`target ${quoted(url)} has a control character: write the target on one line, e.g. serial:/dev/ttyUSB0`);
@@ -22,7 +23,7 @@ export function resolveTarget(url: string): Target {
   if (!found) {
     throw new UsageError(`target ${url}: unknown kind ${JSON.stringify(kind)}: use one of ${KINDS.map((k) => k.kind).join(', ')} (e.g. serial:/dev/ttyUSB0)`);
   }
-  return found.parse(rest, query, url);
+  return found.parse(rest, query, url, context);
 }
 
-export type { Target, TargetKind } from './target.ts';
+export type { BenchSettings, Target, TargetContext, TargetKind } from './target.ts';

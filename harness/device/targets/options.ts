@@ -9,6 +9,11 @@ export function isHostName(host: string): boolean {
   return isIP(host) !== 0 || HOST_NAME.test(host);
 }
 
+/** Addresses that mean "every address of this machine": fine to listen on, no address to give a board. */
+export function isWildcardAddress(host: string): boolean {
+  return ['0.0.0.0', '::', '[::]'].includes(host);
+}
+
 export function targetOptions(url: string, query: URLSearchParams, known: readonly string[]): Map<string, string> {
   const options = new Map<string, string>();
   for (const [key, value] of query) {
