@@ -158,10 +158,11 @@ async function serialEcho(): Promise<Rig> {
  * A pseudo-terminal whose other side is a TCP echo (socat between the pty and a Node server that
  * reads whatever it is sent and sends it back).
  *
- * Not a `socat pty pty` pair with an echo on its second end: socat writes with blocking writes
- * and carries both directions in one thread, so when the echo blocks writing back while socat
- * blocks writing to the echo, both wait for ever (seen: a 64 KiB burst stalled at 8190 bytes,
- * about one run in seventy). Here every writer's reader never stops reading.
+ * Not a `socat pty pty` pair with an echo on its second end: behind ser2net that stalled for
+ * good now and then (a 64 KiB burst stopped at 8190 bytes, about one run in seven with a
+ * serialport echo, one in eighty with a socat one; none in 400 runs of this). Likely, not proven:
+ * socat carries both directions in one thread with blocking writes, so it and an echo writing
+ * back through it can wait on each other. Here every writer's reader never stops reading.
  */
 async function ptyEcho(): Promise<{ path: string; release(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
