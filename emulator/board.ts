@@ -67,6 +67,8 @@ export interface BoardOptions {
   heapBytes?: number;
   /** Take as long on the wire as the timing model says. */
   realtime?: boolean;
+  /** The ROM's lines for a reset the board itself causes (default: a fixed flash boot). */
+  romLines?: (reason: ResetReason) => string[];
 }
 
 interface StoredItem {
@@ -108,6 +110,7 @@ export class Board {
   private readonly write: (text: string) => void;
   private readonly heapBytes: number;
   private readonly realtime: boolean;
+  private readonly romLines: ((reason: ResetReason) => string[]) | null;
   private bootedAt = performance.now();
   private heap: BoardHeap;
   private epochAtSet: number | null = null;
@@ -130,6 +133,7 @@ export class Board {
     this.config = mbedtlsConfigOf(this.sdkconfig);
     this.heapBytes = options.heapBytes ?? ESP32_FREE_HEAP;
     this.realtime = options.realtime ?? false;
+    this.romLines = options.romLines ?? null;
     this.heap = new BoardHeap(this.heapBytes);
     this.console = new Console({
       write: (line) => this.write(`${line}\n`),
@@ -144,10 +148,12 @@ export class Board {
     this.bootedAt = performance.now();
     if (options.firmware) this.firmware = options.firmware;
     const fw = this.firmware;
+    const ownRom = options.rom !== false && this.romLines !== null;
+    if (ownRom) for (const text of this.romLines!(reason)) this.console.raw(text);
     for (const line of bootBanner({
       reason, idf: fw?.idf ?? this.config.idfVersion, project: fw?.project ?? FIRMWARE.project, version: fw?.version ?? FIRMWARE.version,
       mac: this.mac, cpuMhz: this.config.cpuMhz, freeHeap: this.heap.free,
-    }, { rom: options.rom, elfSha256: fw?.elfSha256, compileTime: fw?.compileTime })) {
+    }, { rom: ownRom ? false : options.rom, elfSha256: fw?.elfSha256, compileTime: fw?.compileTime })) {
       if ('text' in line) this.console.raw(line.text);
       else this.console.logAt(line.level, line.at, line.tag, line.message);
     }
@@ -159,8 +165,12 @@ export class Board {
    * reservations, a half-received part) is gone, and no reply to a command in flight is sent.
    */
   async halt(): Promise<void> {
-    await this.shutdown();
+    // RAM is gone at once: a boot that follows before the sockets have closed starts clean.
+    this.generation++;
+    const session = this.session;
+    this.session = null;
     this.clearRam();
+    await session?.close();
   }
 
   private clearRam(): void {
@@ -191,17 +201,18 @@ export class Board {
     }
     this.busy = true;
     const generation = this.generation;
+    // Free before the reply goes out: a host may send its next command the moment it reads one.
     this.run(command)
       .then((body) => {
-        if (body !== undefined && generation === this.generation) this.reply(command.id, 'ok', body);
+        if (generation !== this.generation) return;
+        this.busy = false;
+        if (body !== undefined) this.reply(command.id, 'ok', body);
       })
       .catch((err: unknown) => {
         if (generation !== this.generation) return;
+        this.busy = false;
         if (err instanceof ProtocolError) this.reply(command.id, 'err', errBody(err.code, err.message));
         else this.reply(command.id, 'err', errBody('internal', err instanceof Error ? err.message : String(err)));
-      })
-      .finally(() => {
-        if (generation === this.generation) this.busy = false;
       });
   }
 

@@ -4,8 +4,8 @@
  */
 export { AGENT, Board, FIRMWARE } from './board.ts';
 export type { BoardOptions } from './board.ts';
-export { chipFor, openStreamBoard, PtyPathTakenError, servePty, serveStdio, serveTcp, SocatMissingError } from './serve.ts';
-export type { BoardSettings, ChipSettings, PtyBoard, StreamBoard, TcpBoard } from './serve.ts';
+export { chipFor, openChipBoard, openStreamBoard, PtyPathTakenError, servePty, serveRfc2217Board, serveStdio, serveTcp, SocatMissingError } from './serve.ts';
+export type { BoardSettings, ChipBoard, ChipSettings, PtyBoard, StreamBoard, TcpBoard } from './serve.ts';
 export type { UartPeer } from './uart.ts';
 export { Esp32Chip, EN_RC_DELAY_MS } from './chip/esp32.ts';
 export type { ChipOptions, ChipState, TraceEntry } from './chip/esp32.ts';

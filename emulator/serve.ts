@@ -17,6 +17,7 @@ import { Duplex, PassThrough } from 'node:stream';
 import { LineSplitter, type Line } from '../harness/protocol/index.ts';
 import { Board, type BoardOptions } from './board.ts';
 import { Esp32Chip } from './chip/esp32.ts';
+import { serveRfc2217 } from './rfc2217.ts';
 
 export type BoardSettings = Omit<BoardOptions, 'write'>;
 
@@ -61,6 +62,35 @@ export function openStreamBoard(settings: BoardSettings = {}): StreamBoard {
     stream: Duplex.from({ readable: toHost, writable: fromHost }),
     close: async () => {
       await board.shutdown();
+      toHost.end();
+      fromHost.end();
+    },
+  };
+}
+
+export interface ChipBoard {
+  board: Board;
+  /** The chip: setLines for DTR/RTS, setBaudRate, its trace and flash. */
+  chip: Esp32Chip;
+  /** The host's end of the UART: read what the chip sends, write what it receives. */
+  stream: Duplex;
+  close(): Promise<void>;
+}
+
+/** A whole chip in this process, its UART a Duplex stream and its modem lines on `chip`. */
+export function openChipBoard(settings: ChipSettings = {}): ChipBoard {
+  const toHost = new PassThrough();
+  const fromHost = new PassThrough();
+  const chip = chipFor(settings);
+  chip.onOutput((bytes) => { if (!toHost.destroyed) toHost.write(bytes); });
+  fromHost.on('data', (bytes: Buffer) => chip.input(bytes));
+  chip.powerOn();
+  return {
+    board: chip.board,
+    chip,
+    stream: Duplex.from({ readable: toHost, writable: fromHost }),
+    close: async () => {
+      await chip.close();
       toHost.end();
       fromHost.end();
     },
@@ -120,6 +150,24 @@ export async function serveTcp(settings: ChipSettings & { port?: number; host?: 
       client?.destroy();
       await chip.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A whole chip behind an RFC 2217 server: the client sets its baud rate and DTR/RTS. */
+export async function serveRfc2217Board(settings: ChipSettings & { port?: number; host?: string } = {}): Promise<TcpBoard> {
+  const { port = 0, host = '127.0.0.1', ...chipSettings } = settings;
+  const chip = chipFor(chipSettings);
+  const server = await serveRfc2217({ host, port, peer: chip });
+  chip.powerOn();
+  return {
+    board: chip.board,
+    chip,
+    host: server.host,
+    port: server.port,
+    close: async () => {
+      await server.close();
+      await chip.close();
     },
   };
 }

@@ -83,7 +83,15 @@ export class Esp32Chip implements UartPeer {
     this.enDelayMs = enDelayMs ?? EN_RC_DELAY_MS;
     this.pace = pace ?? false;
     this.strap = bootDownload ?? false;
-    this.board = new Board({ ...boardOptions, write: (text) => { if (this.state === 'app') this.emit(Buffer.from(text)); } });
+    this.board = new Board({
+      ...boardOptions,
+      write: (text) => { if (this.state === 'app') this.emit(Buffer.from(text)); },
+      // esp_restart(): the ROM boots from flash again and says so with the flash's own bootloader.
+      romLines: (reason) => {
+        const found = findBoot(this.flash);
+        return found.ok ? romFlashBootLines(reason, found.bootloader.segments, found.bootloader.entry) : romFlashBootLines(reason);
+      },
+    });
     this.flash = flash ?? new Flash();
     if (!flash) loadFactoryImage(this.flash, agentDescriptor(FIRMWARE.version, this.board.config.idfVersion));
     this.loader = new SerialLoader({
@@ -93,6 +101,7 @@ export class Esp32Chip implements UartPeer {
       baud: () => this.chipBaud,
       setChipBaud: (baud) => { this.chipBaud = baud; this.note(`UART at ${baud} baud`); },
       runUserCode: () => { void this.run(this.epoch); },
+      reboot: () => this.softwareReset(),
       note: (text) => this.note(text),
     });
   }
@@ -152,6 +161,7 @@ export class Esp32Chip implements UartPeer {
   }
 
   input(bytes: Buffer): void {
+    if (this.baudMismatch()) bytes = garble(bytes);
     if (!this.pace) return this.receive(bytes);
     const epoch = this.epoch;
     this.later(this.rxFreeAt = this.slot(this.rxFreeAt, bytes.length), () => { if (epoch === this.epoch) this.receive(bytes); });
@@ -195,7 +205,13 @@ export class Esp32Chip implements UartPeer {
     // In reset or with no app running, nothing reads the UART.
   }
 
+  /** The host set a line rate and it is not the chip's: each side reads the other as noise. */
+  private baudMismatch(): boolean {
+    return this.hostBaud !== null && this.hostBaud !== this.chipBaud;
+  }
+
   private emit(bytes: Buffer): void {
+    if (this.baudMismatch()) bytes = garble(bytes);
     if (!this.pace) {
       for (const cb of this.outputs) cb(bytes);
       return;
@@ -246,6 +262,12 @@ export class Esp32Chip implements UartPeer {
     this.slip.reset();
     this.chipBaud = 115_200;
     void this.board.halt();
+  }
+
+  /** The loader asked to reboot (FLASH_END 0): a system reset, GPIO0 sampled again. */
+  private softwareReset(): void {
+    this.enterReset();
+    this.decide('SW_RESET');
   }
 
   /** EN is high: the ROM samples GPIO0 and boots. */
@@ -320,3 +342,11 @@ export class Esp32Chip implements UartPeer {
   }
 }
 
+/**
+ * What a UART reads from a line driven at another rate: framing errors, bytes that are not
+ * the ones sent. A fixed mapping (not a model of the bit timing) onto bytes that are not text,
+ * so a host sees what "wrong baud rate" looks like, and a frame never survives it.
+ */
+function garble(bytes: Buffer): Buffer {
+  return Buffer.from(bytes.map((b) => 0x80 | ((b * 0x9d + 0x3b) & 0x7f)));
+}

@@ -5,7 +5,8 @@
  * bootloader at 0x1000, the partition table at 0x8000, the app at 0x10000.
  */
 import { createHash } from 'node:crypto';
-import { buildAppImage, readAppImage, type AppDescriptor } from './app-image.ts';
+import { buildAppImage, buildEspImage, ImageFormatError, readAppImage, type AppDescriptor, type AppImage } from '../../harness/wire/image.ts';
+import { encodePartitionTable, PARTITION_TABLE_SIZE, readPartitionTable, SINGLE_APP_TABLE } from '../../harness/wire/partition-table.ts';
 
 export const FLASH_BYTES = 4 * 1024 * 1024;
 export const SECTOR_BYTES = 4096;
@@ -46,57 +47,9 @@ export class Flash {
   }
 }
 
-export interface PartitionEntry { label: string; type: number; subtype: number; offset: number; size: number }
-
-/** ESP-IDF's default "single factory app" table. */
-export const DEFAULT_PARTITIONS: PartitionEntry[] = [
-  { label: 'nvs', type: 1, subtype: 2, offset: 0x9000, size: 0x6000 },
-  { label: 'phy_init', type: 1, subtype: 1, offset: 0xf000, size: 0x1000 },
-  { label: 'factory', type: 0, subtype: 0, offset: FACTORY_APP_OFFSET, size: 0x100000 },
-];
-
-/** The binary table: 32-byte entries (magic 0xAA50), then the MD5 entry (0xEBEB), then 0xFF. */
-export function encodePartitionTable(entries: PartitionEntry[]): Buffer {
-  const rows = entries.map((e) => {
-    const row = Buffer.alloc(32);
-    row.writeUInt16LE(0x50aa, 0);
-    row[2] = e.type;
-    row[3] = e.subtype;
-    row.writeUInt32LE(e.offset, 4);
-    row.writeUInt32LE(e.size, 8);
-    Buffer.from(e.label).subarray(0, 15).copy(row, 12);
-    return row;
-  });
-  const body = Buffer.concat(rows);
-  const md5Row = Buffer.alloc(32, 0xff);
-  md5Row.writeUInt16LE(0xebeb, 0);
-  createHash('md5').update(body).digest().copy(md5Row, 16);
-  return Buffer.concat([body, md5Row, Buffer.alloc(0xc00 - body.length - 32, 0xff)]);
-}
-
-/** The entries of a table, or a reason it is not one (as esp_partition's checks put it). */
-export function readPartitionTable(buf: Buffer): PartitionEntry[] | string {
-  const entries: PartitionEntry[] = [];
-  for (let at = 0; at + 32 <= buf.length; at += 32) {
-    const magic = buf.readUInt16LE(at);
-    if (magic === 0xebeb || magic === 0xffff) {
-      if (entries.length === 0) return `partition 0 invalid magic number 0x${magic.toString(16)}`;
-      return entries;
-    }
-    if (magic !== 0x50aa) return `partition ${entries.length} invalid magic number 0x${magic.toString(16)}`;
-    const label = buf.subarray(at + 12, at + 28);
-    const nul = label.indexOf(0);
-    entries.push({
-      label: label.subarray(0, nul < 0 ? 16 : nul).toString('latin1'),
-      type: buf[at + 2]!, subtype: buf[at + 3]!, offset: buf.readUInt32LE(at + 4), size: buf.readUInt32LE(at + 8),
-    });
-  }
-  return entries;
-}
-
 /** A small 2nd-stage bootloader image: what the ROM loads and prints `load:` lines for. */
 export function bootloaderImage(): Buffer {
-  return buildAppImage({
+  return buildEspImage({
     entry: 0x40080400,
     hashAppended: false,
     segments: [
@@ -120,7 +73,7 @@ export function agentDescriptor(version: string, idfVersion: string): AppDescrip
 export function loadFactoryImage(flash: Flash, app: AppDescriptor): void {
   const regions: Array<[number, Buffer]> = [
     [BOOTLOADER_OFFSET, bootloaderImage()],
-    [PARTITION_TABLE_OFFSET, encodePartitionTable(DEFAULT_PARTITIONS)],
+    [PARTITION_TABLE_OFFSET, encodePartitionTable(SINGLE_APP_TABLE)],
     [FACTORY_APP_OFFSET, buildAppImage({ descriptor: app })],
   ];
   for (const [offset, data] of regions) {
@@ -135,27 +88,42 @@ export type FlashBoot =
   | { ok: false; stage: 'rom'; header: number }
   | { ok: false; stage: 'bootloader'; bootloader: { entry: number; segments: Array<{ loadAddr: number; length: number }> }; errors: string[] };
 
+/** An image's headers, or why the loader would refuse it (in ESP-IDF's words where known). */
+function image(buf: Buffer): AppImage | string {
+  try {
+    return readAppImage(buf);
+  } catch (err) {
+    if (err instanceof ImageFormatError) return err.message;
+    throw err;
+  }
+}
+
 export function findBoot(flash: Flash): FlashBoot {
-  const bl = readAppImage(flash.read(BOOTLOADER_OFFSET, PARTITION_TABLE_OFFSET - BOOTLOADER_OFFSET));
-  if (typeof bl === 'string') return { ok: false, stage: 'rom', header: flash.bytes.readUInt32LE(BOOTLOADER_OFFSET) };
+  const bl = image(flash.read(BOOTLOADER_OFFSET, PARTITION_TABLE_OFFSET - BOOTLOADER_OFFSET));
+  if (typeof bl === 'string' || !bl.checksumOk) return { ok: false, stage: 'rom', header: flash.bytes.readUInt32LE(BOOTLOADER_OFFSET) };
   const bootloader = { entry: bl.entry, segments: bl.segments.map((s) => ({ loadAddr: s.loadAddr, length: s.length })) };
-  const table = readPartitionTable(flash.read(PARTITION_TABLE_OFFSET, 0xc00));
-  if (typeof table === 'string') {
-    return { ok: false, stage: 'bootloader', bootloader, errors: [`flash_parts: ${table}`, 'boot: Failed to verify partition table', 'boot: load partition table error!'] };
+  const tableBytes = flash.read(PARTITION_TABLE_OFFSET, PARTITION_TABLE_SIZE);
+  const table = readPartitionTable(tableBytes);
+  if (table === null) {
+    const magic = tableBytes.readUInt16LE(0);
+    const why = magic === 0x50aa ? 'Partition table MD5 mismatch' : `partition 0 invalid magic number 0x${magic.toString(16)}`;
+    return { ok: false, stage: 'bootloader', bootloader, errors: [`flash_parts: ${why}`, 'boot: Failed to verify partition table', 'boot: load partition table error!'] };
   }
   const apps = table.filter((p) => p.type === 0 && (p.subtype === 0 || (p.subtype >= 0x10 && p.subtype < 0x20)));
   const errors: string[] = [];
   for (const part of apps) {
-    const image = readAppImage(flash.read(part.offset, Math.min(part.size, FLASH_BYTES - part.offset)));
-    if (typeof image === 'string') {
-      errors.push(`esp_image: image at 0x${part.offset.toString(16)} has ${image}${image.startsWith('invalid magic') ? ' (nothing flashed here?)' : ''}`);
+    const at = `image at 0x${part.offset.toString(16)}`;
+    const buf = flash.read(part.offset, Math.min(part.size, FLASH_BYTES - part.offset));
+    if (buf[0] !== 0xe9) {
+      errors.push(`esp_image: ${at} has invalid magic byte (nothing flashed here?)`);
       continue;
     }
-    if (!image.descriptor) {
-      errors.push(`esp_image: image at 0x${part.offset.toString(16)} has no app description (esp_app_desc_t)`);
-      continue;
-    }
-    return { ok: true, bootloader, app: { offset: part.offset, descriptor: image.descriptor, label: part.label } };
+    const app = image(buf);
+    if (typeof app === 'string') errors.push(`esp_image: ${at}: ${app}`);
+    else if (!app.checksumOk) errors.push(`esp_image: Checksum failed (${at})`);
+    else if (app.hashOk === false) errors.push(`esp_image: Image hash failed - image is corrupt (${at})`);
+    else if (!app.descriptor) errors.push(`esp_image: ${at} has no app description (esp_app_desc_t)`);
+    else return { ok: true, bootloader, app: { offset: part.offset, descriptor: app.descriptor, label: part.label } };
   }
   errors.push('boot: No bootable app partitions in the partition table');
   return { ok: false, stage: 'bootloader', bootloader, errors };

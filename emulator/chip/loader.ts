@@ -44,8 +44,10 @@ export interface LoaderPort {
   baud(): number;
   /** CHANGE_BAUDRATE: the chip switches once its reply is out. */
   setChipBaud(baud: number): void;
-  /** FLASH_END/FLASH_DEFL_END asking to run, RUN_USER_CODE: leave the loader and boot from flash. */
+  /** The ROM's FLASH_END "run user code", the stub's RUN_USER_CODE: leave the loader for the app. */
   runUserCode(): void;
+  /** FLASH_END / FLASH_DEFL_END with 0: reboot the chip. */
+  reboot(): void;
   /** One line for the chip's trace. */
   note(what: string): void;
 }
@@ -162,11 +164,16 @@ export class SerialLoader {
       case OP.FLASH_DEFL_DATA:
         return this.flashData(req);
       case OP.FLASH_END:
-      case OP.FLASH_DEFL_END:
+      case OP.FLASH_DEFL_END: {
+        if (data.length !== 4) return this.fail(op, ROM_ERROR.INVALID_MESSAGE, STUB_ERROR.BAD_DATA_LEN, 'takes one word');
         this.write = null;
         this.reply(op);
-        if (data.length >= 4 && w[0] === 0) this.port.runUserCode();
+        // 0: reboot. 1: the ROM leaves the loader and runs the app in flash (esptool's "soft
+        // reset"); the stub stays, so that MD5 checks can follow the write.
+        if (w[0] === 0) this.port.reboot();
+        else if (this.mode === 'rom') this.port.runUserCode();
         return;
+      }
       case OP.SPI_FLASH_MD5: {
         if (data.length !== 16) return this.fail(op, ROM_ERROR.INVALID_MESSAGE, STUB_ERROR.BAD_DATA_LEN, 'SPI_FLASH_MD5 takes four words');
         const [addr, size] = w as [number, number];

@@ -1,7 +1,7 @@
 /** The emulated board on its own: boot text, hello, the commands' contract, malformed input. */
 import { expect } from 'chai';
 import { checkHello, encodeCommand, type HelloReply } from '../../harness/protocol/index.ts';
-import { openStreamBoard, type StreamBoard } from '../../emulator/index.ts';
+import { Board, openStreamBoard, type StreamBoard } from '../../emulator/index.ts';
 import { AgentClient } from './agent-client.ts';
 
 describe('emulated ESP32 board', function () {
@@ -148,6 +148,21 @@ describe('emulated ESP32 board', function () {
         silent.close();
       }
     });
+  });
+
+  it('is free again by the time its reply is out: a command sent the moment a reply is read is taken, not refused busy', async function () {
+    const second = await new Promise<string>((resolve) => {
+      const board: Board = new Board({
+        index: 8,
+        write: (text) => {
+          // Synchronously, inside the reply's write: as fast as any host can be.
+          if (text.startsWith('@hil 1 ')) board.input('@hil 2 heap.stats');
+          if (text.startsWith('@hil 2 ')) resolve(text);
+        },
+      });
+      board.input('@hil 1 hello');
+    });
+    expect(second).to.match(/^@hil 2 ok /);
   });
 
   describe('heap', function () {

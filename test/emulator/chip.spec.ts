@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { Esp32Chip, type TraceEntry } from '../../emulator/chip/esp32.ts';
-import { buildAppImage, readAppImage } from '../../emulator/chip/app-image.ts';
+import { buildAppImage, readAppImage } from '../../harness/wire/image.ts';
 import { FACTORY_APP_OFFSET } from '../../emulator/chip/flash.ts';
 import { AgentClient } from './agent-client.ts';
 import { applySequence, ChipConsole } from './rom-client.ts';
@@ -119,12 +119,27 @@ describe('emulated chip: flash and boot', function () {
       const agent = new AgentClient({ write: (t: string) => chip.input(Buffer.from(t)), on: (_e: 'data', fn: (c: Buffer) => void) => chip.onOutput(fn) });
       chip.powerOn();
       const image = readAppImage(chip.flash.read(FACTORY_APP_OFFSET, 0x10000));
-      if (typeof image === 'string') throw new Error(image);
       const sha = image.descriptor!.elfSha256;
       const hello = await agent.ok<HelloReply>('hello');
       expect(hello.fw).to.deep.equal({ project: 'hilt_test_agent', version: '1.0.0', idf: chip.board.config.idfVersion, elf_sha256: sha });
       expect(out.text).to.include(`I (283) app_init: ELF file SHA256:  ${sha.slice(0, 9)}...\n`);
       expect(out.text).to.match(/load:0x3fff0030,len:\d+\n/);
+    } finally {
+      await chip.close();
+    }
+  });
+
+  it('the agent\'s own reset (esp_restart): the ROM says SW_CPU_RESET and loads the bootloader in flash', async function () {
+    const chip = new Esp32Chip({ index: 3 });
+    const out = new ChipConsole(chip);
+    try {
+      chip.powerOn();
+      await out.waitFor(/test agent ready/);
+      const printed = out.text.length;
+      chip.input(Buffer.from('@hil 1 reset\n'));
+      await out.waitFor(/test agent ready/, 2000, printed);
+      expect(out.text.slice(printed)).to.match(/rst:0xc \(SW_CPU_RESET\),boot:0x13 \(SPI_FAST_FLASH_BOOT\)\n[\s\S]*load:0x3fff0030,len:\d+\n/);
+      expect(chip.boots()).to.have.length(1);
     } finally {
       await chip.close();
     }
@@ -150,6 +165,65 @@ describe('emulated chip: flash and boot', function () {
       expect(out.text).to.include('Compile time:     Dec  1 2026 10:11:12');
     } finally {
       await chip.close();
+    }
+  });
+});
+
+describe('emulated chip: UART rate', function () {
+  it('a host at another baud rate reads noise and is read as noise; at 115200 the agent answers', async function () {
+    const chip = new Esp32Chip({ index: 5 });
+    const out = new ChipConsole(chip);
+    try {
+      chip.powerOn();
+      await out.waitFor(/test agent ready/);
+      chip.setBaudRate(9600);
+      const printed = out.text.length;
+      chip.input(Buffer.from('@hil 1 hello\n'));
+      chip.setBaudRate(115_200);
+      chip.input(Buffer.from('\n@hil 2 heap.stats\n'));
+      await out.waitFor(/@hil 2 ok/, 2000, printed);
+      // The first command was noise to the chip: it never answered it.
+      expect(out.text.slice(printed)).to.not.match(/@hil 1 /);
+      chip.setBaudRate(921_600);
+      const noisy = out.text.length;
+      chip.setBaudRate(115_200);
+      chip.input(Buffer.from('@hil 3 hello\n'));
+      await out.waitFor(/@hil 3 ok/, 2000, noisy);
+    } finally {
+      await chip.close();
+    }
+  });
+
+  it('paced (realtime): 11.5 KB at 115200 baud take at least a second on the wire', async function () {
+    const chip = new Esp32Chip({ index: 6, pace: true });
+    const out = new ChipConsole(chip);
+    try {
+      chip.powerOn();
+      await out.waitFor(/test agent ready/);
+      const started = performance.now();
+      const printed = out.text.length;
+      // An over-long line (11.5 KB) is answered with err too_long once the whole line is in.
+      chip.input(Buffer.from(`@hil 1 hello ${'x'.repeat(11_500)}\n`));
+      await out.waitFor(/@hil 1 err/, 5000, printed);
+      // 10 bits a byte at 115200 baud: a lower bound the emulation must not beat.
+      expect(performance.now() - started).to.be.at.least(11_500 * 10 / 115_200 * 1000 * 0.95);
+    } finally {
+      await chip.close();
+    }
+  });
+});
+
+describe('emulated chip: in process as a stream', function () {
+  it('openChipBoard: the agent over a Duplex, the lines on chip.setLines', async function () {
+    const { openChipBoard } = await import('../../emulator/index.ts');
+    const served = openChipBoard({ index: 11 });
+    try {
+      const agent = new AgentClient(served.stream);
+      expect((await agent.ok<HelloReply>('hello')).fw.project).to.equal('hilt_test_agent');
+      await applySequence(served.chip, CLASSIC, 'classic');
+      expect(served.chip.state).to.equal('download');
+    } finally {
+      await served.close();
     }
   });
 });

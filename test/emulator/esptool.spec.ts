@@ -11,9 +11,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
-import { buildAppImage, type AppDescriptor } from '../../emulator/chip/app-image.ts';
+import { buildAppImage, type AppDescriptor } from '../../harness/wire/image.ts';
+import { encodePartitionTable, SINGLE_APP_TABLE } from '../../harness/wire/partition-table.ts';
 import { Esp32Chip } from '../../emulator/chip/esp32.ts';
-import { bootloaderImage, DEFAULT_PARTITIONS, encodePartitionTable } from '../../emulator/chip/flash.ts';
+import { bootloaderImage } from '../../emulator/chip/flash.ts';
 import type { HelloReply } from '../../harness/protocol/index.ts';
 import { HILT_BIN } from '../helpers.ts';
 import { AgentClient } from './agent-client.ts';
@@ -48,7 +49,7 @@ const APP: AppDescriptor = {
 function build(payloadBytes = 60_000): Array<{ data: Uint8Array; address: number }> {
   return [
     { address: 0x1000, data: new Uint8Array(bootloaderImage()) },
-    { address: 0x8000, data: new Uint8Array(encodePartitionTable(DEFAULT_PARTITIONS)) },
+    { address: 0x8000, data: new Uint8Array(encodePartitionTable(SINGLE_APP_TABLE)) },
     { address: 0x10000, data: new Uint8Array(buildAppImage({ descriptor: APP, payloadBytes })) },
   ];
 }
@@ -95,6 +96,9 @@ describe('esptool-js flashes the emulated chip', function () {
         expect(chip.flash.md5(region.address, region.data.length).toString('hex')).to.equal(md5(region.data));
       }
 
+      // A reset puts the chip's UART back at 115200; a console at 921600 would read noise (as a
+      // monitor left at the flashing rate does), so the host goes back first.
+      await port.setBaudRate(115_200);
       // esptool-js's own hard reset only releases RTS: pulse EN with a custom sequence.
       const printed = out.text.length;
       await loader.after('custom_reset', false, 'D0|R1|W100|R0');
@@ -110,8 +114,9 @@ describe('esptool-js flashes the emulated chip', function () {
     }
   });
 
-  it('in process, ROM loader only (no stub): uncompressed 16 KiB blocks, and the ROM answers MD5 as 32 hex characters', async function () {
+  it('in process, ROM loader only (no stub): uncompressed 16 KiB blocks, the ROM answers MD5 as 32 hex characters, and its soft reset runs the new app', async function () {
     const chip = new Esp32Chip({ index: 10 });
+    const out = new ChipConsole(chip);
     const said: string[] = [];
     chip.powerOn();
     const port = new PeerSerialPort(chip);
@@ -127,6 +132,12 @@ describe('esptool-js flashes the emulated chip', function () {
       // esptool-js hex-encodes the ROM's 32 ASCII characters (it expects the stub's 16 raw bytes).
       const answer = await loader.flashMd5sum(app.address, app.data.length);
       expect(Buffer.from(answer, 'hex').toString('ascii')).to.equal(md5(app.data));
+      // esptool's "soft reset" from the ROM: FLASH_BEGIN 0, FLASH_END 1 runs the app in flash.
+      const printed = out.text.length;
+      await loader.after('soft_reset');
+      await out.waitFor(/test agent ready/, 5000, printed);
+      expect(out.text.slice(printed)).to.include(`Project name:     ${APP.projectName}`);
+      expect(chip.state).to.equal('app');
       await loader.transport.disconnect();
     } finally {
       await chip.close();

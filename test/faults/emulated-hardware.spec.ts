@@ -139,9 +139,35 @@ describe('faults: emulated chip serial loader and flash', function () {
     const printed = out.text.length;
     await rom.request(OP.FLASH_END, le32(0));
     await out.waitFor(/(No bootable app partitions in the partition table[\s\S]*){3}/, 5000, printed);
-    expect(out.text.slice(printed)).to.include('E (40) esp_image: image at 0x10000 has invalid magic byte 0xff (nothing flashed here?)');
+    expect(out.text.slice(printed)).to.include('E (40) esp_image: image at 0x10000 has invalid magic byte (nothing flashed here?)');
     expect(out.text.slice(printed)).to.not.include('test agent ready');
     expect(chip.state).to.equal('no-app');
+  });
+
+  it('an app image with one byte changed after it was written: the bootloader\'s hash check refuses it, no agent runs', async function () {
+    const { chip, out } = await open({ index: 9 });
+    // A byte inside the app's DROM payload: segment data, so the checksum byte no longer matches.
+    const at = FACTORY_APP_OFFSET + 0x200;
+    chip.flash.bytes[at] = chip.flash.bytes[at]! ^ 0x01;
+    const printed = out.text.length;
+    await applySequence(chip, 'R1|W100|R0', 'classic');
+    await out.waitFor(/No bootable app partitions in the partition table/, 2000, printed);
+    expect(out.text.slice(printed)).to.match(/E \(\d+\) esp_image: Checksum failed \(image at 0x10000\)/);
+    expect(out.text.slice(printed)).to.not.include('test agent ready');
+  });
+
+  it('`hilt emulate --rfc2217` on a port that is taken: exit 2, one line naming it', async function () {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const ran = await hilt(['emulate', '--rfc2217', String(port)]);
+      expect(ran.code).to.equal(2);
+      expect(ran.stderr.trim()).to.equal(`hilt: --rfc2217: cannot listen on 127.0.0.1 port ${port} (EADDRINUSE): choose another port`);
+    } finally {
+      taken.close();
+    }
   });
 
   it('`hilt emulate --boot` with a mode that is not one, or on stdio: exit 2, one line', async function () {
@@ -151,6 +177,6 @@ describe('faults: emulated chip serial loader and flash', function () {
     expect(bad.stderr).to.include('--boot sideways: use flash or download');
     const stdio = await hilt(['emulate', '--boot', 'download']);
     expect(stdio.code).to.equal(2);
-    expect(stdio.stderr.trim()).to.match(/^.*--boot: a stdio board is the agent alone, with no ROM to boot; use --pty or --tcp$/);
+    expect(stdio.stderr.trim()).to.match(/^hilt: --boot: a stdio board is the agent alone, with no ROM to boot; use --pty, --tcp or --rfc2217$/);
   });
 });
