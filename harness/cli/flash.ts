@@ -46,7 +46,7 @@ async function flashCommand(opts: FlashCliOptions, interrupts: Interrupts): Prom
   // The build is read and checked before the board is touched: a bad build is exit 2, board untouched.
   const build = readIdfBuild(opts.build);
   const config = await loadConfig(opts.config ?? 'hilt.config.json', opts.config !== undefined);
-  const target = resolveTarget(opts.target ?? config.target);
+  const target = resolveTarget(opts.target ?? config.target, { bench: config.bench });
   const image = await flashWithReport(build, target, { force: opts.force, verbose: opts.verbose, compress: opts.compress, interrupts, ...(baudRate ? { baudRate } : {}) });
   if (!image || interrupts.signal) {
     console.error('hilt: flashing interrupted: the board may hold a partly written image; flash it again');

@@ -66,7 +66,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   if (opts.flash !== undefined) {
     // Read before anything starts: a bad build is exit 2 with the board untouched.
     const build = readIdfBuild(opts.flash);
-    image = await flashWithReport(build, resolveTarget(config.target), { interrupts });
+    image = await flashWithReport(build, resolveTarget(config.target, { bench: config.bench }), { interrupts });
     if (!image) {
       console.error('hilt: interrupted while flashing: no scenario ran; the board may hold a partly written image');
       process.exitCode = ExitCode.interrupted;
