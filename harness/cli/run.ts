@@ -62,6 +62,9 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
       throw new UsageError(`--grep ${quoted(opts.grep)}: not a regular expression (${printable((err as Error).message)})`);
     }
   }
+  const sources = [{ paths: files, from: 'the command line' }, { paths: config.scenarios ?? [], from: `${printable(opts.config ?? 'hilt.config.json')}, field scenarios` }];
+  // Found before any flashing: a scenario path that does not exist is exit 2 with the board untouched.
+  const scenarioList = scenarioFiles(sources);
   let image: ImageIdentity | null = null;
   if (opts.flash !== undefined) {
     // Read before anything starts: a bad build is exit 2 with the board untouched.
@@ -73,8 +76,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
       return;
     }
   }
-  const sources = [{ paths: files, from: 'the command line' }, { paths: config.scenarios ?? [], from: `${printable(opts.config ?? 'hilt.config.json')}, field scenarios` }];
-  const outcome = await runScenarios({ files: scenarioFiles(sources), filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image });
+  const outcome = await runScenarios({ files: scenarioList, filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image });
   const { totals, run } = outcome.results;
   const where = shown(outcome.runDir) || outcome.runDir;
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +

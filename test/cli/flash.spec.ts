@@ -67,6 +67,13 @@ describe('cli: hilt flash', function () {
     expect(existsSync(join(dir, 'certs'))).to.equal(false);
   });
 
+  it('hilt run --flash with a scenario file that does not exist: exit 2 before the board is flashed', async () => {
+    await writeIdfBuildFixture(join(dir, 'build'));
+    const ran = await hilt(['run', join(dir, 'nope.spec.ts'), '--flash', join(dir, 'build'), '--target', 'serial:/dev/ttyNOPE'], { cwd: dir });
+    oneLine(ran, 2, /nope\.spec\.ts/);
+    expect(ran.stdout).not.to.include('flashing');
+  });
+
   (hasSocat ? it : it.skip)('Ctrl-C while it looks at the board: exit 130, one line, nothing flashed (needs socat)', async () => {
     await writeIdfBuildFixture(join(dir, 'build'));
     const pair = await ptyPair();
