@@ -70,7 +70,10 @@ export async function flashWithReport(build: IdfBuild, target: Target, opts: Fla
   // esptool-js loads only when something is flashed, as serialport only for serial targets.
   const { flashTarget, imageIdentity } = await import('../flash/index.ts');
   if (target.kind === 'emulator') {
-    throw new UsageError(`target ${target.url} is hilt's in-process board, which has no ROM loader to flash: start a whole emulated chip with hilt emulate --pty (or --tcp) and give its target, or give a real board's`);
+    throw new UsageError(`target ${target.url} is hilt's in-process board, which has no ROM loader to flash: start a whole emulated chip with hilt emulate --pty (or --tcp, --rfc2217) and give its target, or give a real board's`);
+  }
+  if (target.kind === 'qemu') {
+    throw new UsageError(`target ${target.url} boots the build it names: it needs no flashing; leave out --flash (or give a board's target)`);
   }
   const d = build.app.descriptor;
   console.log(`image: ${d.projectName} ${d.version}, ESP-IDF ${d.idfVersion}, built ${d.date} ${d.time}, ELF SHA-256 ${d.elfSha256}`);

@@ -52,6 +52,11 @@ describe('cli: hilt flash', function () {
     oneLine(await hilt(['flash'], { cwd: dir }), 2, /target emulator is hilt's in-process board, which has no ROM loader to flash: start a whole emulated chip with hilt emulate --pty/);
   });
 
+  it('a QEMU target (it boots the build it names): exit 2', async () => {
+    await writeIdfBuildFixture(join(dir, 'build'));
+    oneLine(await hilt(['flash', '--target', `qemu:${join(dir, 'build')}`], { cwd: dir }), 2, /boots the build it names: it needs no flashing/);
+  });
+
   it('a serial port that does not exist: exit 3, after saying what it would flash', async () => {
     const fx = await writeIdfBuildFixture(join(dir, 'build'));
     const ran = await hilt(['flash', '--target', 'serial:/dev/ttyNOPE'], { cwd: dir });
