@@ -7,7 +7,7 @@ import type { ImageIdentity } from '../report/model.ts';
 import { loadConfig } from '../run/config.ts';
 import { Interrupts } from '../run/interrupts.ts';
 import type { Transport } from '../transport/transport.ts';
-import { readIdfBuild, type IdfBuild } from '../wire/idf-build.ts';
+import { IdfBuildError, readIdfBuild, type IdfBuild } from '../wire/idf-build.ts';
 import { shown, wholeNumber } from './args.ts';
 
 interface FlashCliOptions {
@@ -44,13 +44,23 @@ export function registerFlash(program: Command): void {
 async function flashCommand(opts: FlashCliOptions, interrupts: Interrupts): Promise<void> {
   const baudRate = opts.baud === undefined ? undefined : wholeNumber('--baud', opts.baud, 9600, 5_000_000);
   // The build is read and checked before the board is touched: a bad build is exit 2, board untouched.
-  const build = readIdfBuild(opts.build);
+  const build = readBuild(opts.build);
   const config = await loadConfig(opts.config ?? 'hilt.config.json', opts.config !== undefined);
   const target = resolveTarget(opts.target ?? config.target, { bench: config.bench });
   const image = await flashWithReport(build, target, { force: opts.force, verbose: opts.verbose, compress: opts.compress, interrupts, ...(baudRate ? { baudRate } : {}) });
   if (!image || interrupts.signal) {
     console.error('hilt: flashing interrupted: the board may hold a partly written image; flash it again');
     process.exitCode = ExitCode.interrupted;
+  }
+}
+
+/** The build, or a usage error (exit 2) naming what is wrong with it. */
+export function readBuild(dir: string): IdfBuild {
+  try {
+    return readIdfBuild(dir);
+  } catch (err) {
+    if (err instanceof IdfBuildError) throw new UsageError(err.message, { cause: err });
+    throw err;
   }
 }
 

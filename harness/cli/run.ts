@@ -7,8 +7,7 @@ import { runScenarios } from '../run/runner.ts';
 import { scenarioFiles } from '../run/scenario-files.ts';
 import { KINDS, resolveTarget } from '../device/targets/index.ts';
 import type { ImageIdentity } from '../report/model.ts';
-import { readIdfBuild } from '../wire/idf-build.ts';
-import { flashWithReport } from './flash.ts';
+import { flashWithReport, readBuild } from './flash.ts';
 import { shown, wholeNumber } from './args.ts';
 
 interface RunCliOptions {
@@ -68,7 +67,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   let image: ImageIdentity | null = null;
   if (opts.flash !== undefined) {
     // Read before anything starts: a bad build is exit 2 with the board untouched.
-    const build = readIdfBuild(opts.flash);
+    const build = readBuild(opts.flash);
     image = await flashWithReport(build, resolveTarget(config.target, { bench: config.bench }), { interrupts });
     if (!image) {
       console.error('hilt: interrupted while flashing: no scenario ran; the board may hold a partly written image');
