@@ -15,6 +15,7 @@ import type { Target } from '../../harness/device/targets/index.ts';
 import { ExitCode } from '../../harness/errors.ts';
 import { FlashError, flashBuild, flashTarget, imageIdentity, watchBoot } from '../../harness/flash/index.ts';
 import { readIdfBuild } from '../../harness/wire/idf-build.ts';
+import { Rfc2217Transport } from '../../harness/transport/rfc2217.ts';
 import { flasherArgsJson, writeIdfBuildFixture, type IdfBuildFixture } from '../esp/idf-build.ts';
 import { PeerTransport } from '../esp/peer-transport.ts';
 import { HILT_BIN, REPO, hilt, rejection, tempDir } from '../helpers.ts';
@@ -249,6 +250,23 @@ describe('hilt flash and hilt run --flash over RFC 2217 (the emulated chip behin
     const again = await hilt(['flash', '--target', target], { cwd: dir, timeoutMs: 40_000 });
     expect(again.code, again.stderr).to.equal(0);
     expect(again.stdout).to.include('the board already runs this image (ELF SHA-256 from its boot log): not flashed (--force flashes anyway)');
+  });
+
+  it('the connection lost while writing (the server goes away): exit 3, naming the region being written', async () => {
+    const transport = new Rfc2217Transport({ host: '127.0.0.1', port: server.port });
+    let cut = false;
+    try {
+      const err = await rejection(flashBuild({
+        transport, build: readIdfBuild(join(dir, 'build')),
+        onProgress: (p) => { if (p.index === 2 && p.written > 0 && !cut) { cut = true; void server.close(); } },
+      }));
+      expect(err).to.be.instanceOf(FlashError);
+      expect((err as FlashError).exitCode).to.equal(ExitCode.unreachable);
+      expect(err.message).not.to.include('\n');
+      expect(err.message).to.match(/^flashing rfc2217:\/\/127\.0\.0\.1:\d+ at \d+ baud failed at 0x10000 \(remote_app.bin\): the connection to the board closed$/);
+    } finally {
+      await transport.close();
+    }
   });
 
   it('hilt run --flash: flashes, runs a scenario, and every report names the image', async () => {
