@@ -111,7 +111,7 @@ int etls_net_result(int ret, int err, int writing)
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
-    int fd = ((mbedtls_net_context *)ctx)->fd;
+    int fd = *(int *)ctx;
     ssize_t n;
     if (fd < 0) return MBEDTLS_ERR_NET_INVALID_CONTEXT;
     n = send(fd, buf, len, MSG_NOSIGNAL);
@@ -120,7 +120,7 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
-    int fd = ((mbedtls_net_context *)ctx)->fd;
+    int fd = *(int *)ctx;
     ssize_t n;
     if (fd < 0) return MBEDTLS_ERR_NET_INVALID_CONTEXT;
     n = recv(fd, buf, len, 0);

@@ -115,7 +115,7 @@ typedef struct {
 typedef struct {
     etls_env_t env;
     int sockfd;
-    mbedtls_net_context server_fd;
+    struct { int fd; } server_fd;             /* what the BIO callbacks get (MBEDTLS_NET_C is off, as in ESP-IDF) */
     mbedtls_ssl_context ssl;
     mbedtls_ssl_config conf;
     mbedtls_ctr_drbg_context ctr_drbg;

@@ -81,3 +81,9 @@ size_t hc_reserve(size_t bytes)
 }
 
 void hc_release(void) { reserved = 0; }
+
+void hc_restart(void)
+{
+    reserved = 0;
+    lowest = mark_lowest = free_now();
+}

@@ -38,6 +38,9 @@ size_t hc_failed(void);
 void hc_mark(void);
 size_t hc_mark_min(void);
 
+/* A restart: the low-water mark starts again from what is free now (blocks stay counted). */
+void hc_restart(void);
+
 /* heap.reserve / heap.release: hold bytes (at most what is free) to make memory short. */
 size_t hc_reserve(size_t bytes);
 void hc_release(void);

@@ -238,9 +238,8 @@ static mqtt_status_t read_packet(mqtt_client_t *c, long deadline, packet_t *p)
              * the next packet's first bytes stay. */
             size_t room = c->skip ? (c->skip < sizeof c->rx ? c->skip : sizeof c->rx) : sizeof c->rx - c->rx_len;
             uint8_t *to = c->skip ? c->rx : c->rx + c->rx_len;
-            int left = remaining_ms(c, deadline);
-            if (left == 0) return MQTT_TIMEOUT;
-            r = c->io.recv(c->io.ctx, to, room, left);
+            /* A deadline already passed still reads what has arrived (recv with 0 ms). */
+            r = c->io.recv(c->io.ctx, to, room, remaining_ms(c, deadline));
             if (r == MQTT_IO_TIMEOUT) return MQTT_TIMEOUT;
             if (r == 0) return MQTT_CLOSED;
             if (r < 0) return MQTT_IO;
