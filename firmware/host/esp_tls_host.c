@@ -151,7 +151,7 @@ static long now(etls_t *tls) { return tls->env.now_ms(tls->env.user); }
 
 /* esp_tls_hostname_to_fd + tcp_connect: DNS, then a non-blocking connect waited for with the
  * connect timeout. The socket stays non-blocking: the handshake loop waits in env.wait. */
-static int tcp_connect(etls_t *tls, const char *host, int port, const etls_cfg_t *cfg, long deadline)
+static int tcp_connect(etls_t *tls, const char *host, int port, const etls_cfg_t *cfg)
 {
     struct addrinfo hints, *ai = NULL;
     struct sockaddr_storage address;
@@ -159,7 +159,6 @@ static int tcp_connect(etls_t *tls, const char *host, int port, const etls_cfg_t
     int res, fd;
     long t0 = now(tls);
     int timeout = cfg->timeout_ms > 0 ? cfg->timeout_ms : ESP_TLS_DEFAULT_CONN_TIMEOUT_MS;
-    (void)deadline;
 
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -462,7 +461,7 @@ int etls_conn_new_sync(etls_t *tls, const char *host, int port, const etls_cfg_t
 {
     long start = now(tls), hs_start;
     int timeout = cfg->timeout_ms > 0 ? cfg->timeout_ms : ESP_TLS_DEFAULT_CONN_TIMEOUT_MS;
-    int esp_ret = tcp_connect(tls, host, port, cfg, start + timeout);
+    int esp_ret = tcp_connect(tls, host, port, cfg);
     if (esp_ret != ESP_OK) {
         tls->error.last_error = esp_ret;
         logf_(tls, 'E', TAG, "Failed to open new connection");
