@@ -2,7 +2,7 @@
 # that host/mbedtls/mbedtls.mk builds (included before this file, for MBEDTLS_*).
 #
 #   make -C firmware agent MBEDTLS_OUT=<mbedtls build> AGENT_OUT=<folder outside the repo>
-#     -> <AGENT_OUT>/hilt-agent
+#     -> <AGENT_OUT>/hilt-agent (agent-asan: hilt-agent-asan, with ASan and UBSan)
 #   make -C firmware host-tests MBEDTLS_OUT=<...> AGENT_OUT=<...>
 #     -> <AGENT_OUT>/test_mqtt311, test_heap_count, etls-probe (test/native/host-port.spec.ts runs them)
 
@@ -15,8 +15,10 @@ AGENT_DEPS = $(AGENT_SRCS) $(wildcard $(AGENT_HERE)/*.h $(AGENT_CORE)/include/*.
 AGENT_CFLAGS := -std=c99 -Wall -Wextra -Werror
 AGENT_CPPFLAGS = -I$(AGENT_CORE)/include -I$(AGENT_CORE)/core -I$(AGENT_HERE) $(MBEDTLS_CPPFLAGS)
 
-.PHONY: agent host-tests agent-out-given
+.PHONY: agent agent-asan host-tests agent-out-given
 agent: $(AGENT_OUT)/hilt-agent
+# The same agent with AddressSanitizer and UBSan (32-bit, like the library it links).
+agent-asan: $(AGENT_OUT)/hilt-agent-asan
 host-tests: $(AGENT_OUT)/test_mqtt311 $(AGENT_OUT)/test_heap_count $(AGENT_OUT)/etls-probe
 
 agent-out-given:
@@ -26,6 +28,10 @@ agent-out-given:
 $(AGENT_OUT)/hilt-agent: $(AGENT_DEPS) $(MBEDTLS_OUT)/lib/libmbedtls.a | agent-out-given
 	mkdir -p $(AGENT_OUT)
 	$(CC) $(MBEDTLS_CFLAGS) $(AGENT_CFLAGS) $(AGENT_CPPFLAGS) -o $@ $(AGENT_SRCS) $(MBEDTLS_LIBS)
+
+$(AGENT_OUT)/hilt-agent-asan: $(AGENT_DEPS) $(MBEDTLS_OUT)/lib/libmbedtls.a | agent-out-given
+	mkdir -p $(AGENT_OUT)
+	$(CC) -m32 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer $(AGENT_CFLAGS) $(AGENT_CPPFLAGS) -o $@ $(AGENT_SRCS) $(MBEDTLS_LIBS)
 
 # The parts that need no broker or core, each with its own test program. test_mqtt311 and
 # test_heap_count are plain C99 with no Mbed TLS: built for 64 bits with the sanitizers.

@@ -8,7 +8,8 @@
  *
  *   hilt-agent [--heap BYTES] [--largest BYTES] [--log-level 0..5] [--log-colors] [--mac MAC]
  *
- * Exit: 0 when stdin ends, 2 for a bad option (one line on stderr).
+ * Exit: 0 when stdin ends or on SIGTERM/SIGINT (connection closed, memory freed), 2 for a bad
+ * option (one line on stderr).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -63,6 +64,16 @@ typedef struct {
 } host_t;
 
 static host_t H;
+
+/* SIGTERM/SIGINT end the agent as the end of its input does: the connection is closed and
+ * everything freed, so a sanitizer build can check for leaks at exit. */
+static volatile sig_atomic_t terminated;
+
+static void on_terminate(int sig)
+{
+    (void)sig;
+    terminated = 1;
+}
 
 static long mono_ms(void)
 {
@@ -166,6 +177,7 @@ static int wait_fd(void *user, int fd, short events, int timeout_ms)
             n = 2;
         }
         r = poll(p, (nfds_t)n, left > 0 ? (int)left : 0);
+        if (terminated) return 0; /* gives up as a timeout would; the agent ends after the reply */
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return -1;
         if (n == 2 && p[1].revents) feed_stdin();
@@ -231,7 +243,7 @@ static int port_read(void *ctx, uint8_t *buf, size_t cap, uint32_t timeout_ms)
         int n = 0, r;
         long left = deadline - mono_ms();
         if (H.mqtt_up && etls_pending(&H.tls) > 0) service_mqtt(0);
-        if (H.stdin_eof) return -1;
+        if (H.stdin_eof || terminated) return -1;
         p[n].fd = STDIN_FILENO;
         p[n].events = POLLIN;
         p[n++].revents = 0;
@@ -243,6 +255,10 @@ static int port_read(void *ctx, uint8_t *buf, size_t cap, uint32_t timeout_ms)
             if (H.mqtt.keepalive_s > 0 && left > 1000) left = 1000;
         }
         r = poll(p, (nfds_t)n, left > 0 ? (int)left : 0);
+        if (terminated) {
+            H.stdin_eof = 1;
+            return -1;
+        }
         if (r < 0 && errno == EINTR) continue;
         if (n == 2 && (p[1].revents || H.mqtt.keepalive_s > 0)) service_mqtt(0);
         if (p[0].revents) {
@@ -617,6 +633,14 @@ int main(int argc, char **argv)
 
     /* A board has no SIGPIPE: a write to a closed socket is an error return. */
     signal(SIGPIPE, SIG_IGN);
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_terminate; /* no SA_RESTART: poll() returns at once */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+    }
     hc_init(heap, largest);
     mbedtls_platform_set_calloc_free(counted_calloc, hc_free);
     mbedtls_platform_set_time(mbedtls_clock);
