@@ -99,7 +99,7 @@ export class Esp32Chip implements UartPeer {
       mac: this.board.mac,
       send: (payload) => this.emit(slipEncode(payload)),
       baud: () => this.chipBaud,
-      setChipBaud: (baud) => { this.chipBaud = baud; this.note(`UART at ${baud} baud`); },
+      setChipBaud: (baud) => this.setChipBaud(baud),
       runUserCode: () => { void this.run(this.epoch); },
       reboot: () => this.softwareReset(),
       note: (text) => this.note(text),
@@ -264,6 +264,11 @@ export class Esp32Chip implements UartPeer {
     void this.board.halt();
   }
 
+  private setChipBaud(baud: number): void {
+    this.chipBaud = baud;
+    this.note(`UART at ${baud} baud`);
+  }
+
   /** The loader asked to reboot (FLASH_END 0): a system reset, GPIO0 sampled again. */
   private softwareReset(): void {
     this.enterReset();
@@ -325,6 +330,8 @@ export class Esp32Chip implements UartPeer {
       project: d.projectName, version: d.version, idf: d.idfVersion, elfSha256: d.elfSha256, compileTime: `${d.date} ${d.time}`,
     };
     this.note(`booting ${firmware.project} ${firmware.version} from 0x${found.app.offset.toString(16)} (${found.app.label})`);
+    // The app sets its console UART up again (CONFIG_ESP_CONSOLE_UART_BAUDRATE), whatever the loader ran at.
+    if (this.chipBaud !== 115_200) this.setChipBaud(115_200);
     this.state = 'app';
     const splitter = new LineSplitter({ maxLineBytes: 4096 });
     splitter.on('data', (line: Line) => { if (this.splitter === splitter) this.board.input(line); });

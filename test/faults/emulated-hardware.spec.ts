@@ -116,6 +116,21 @@ describe('faults: emulated chip serial loader and flash', function () {
     expect(chip.flash.read(0x104000, 4).toString('hex')).to.equal('ffffffff');
   });
 
+  it('the ROM switched to 921600, then told to run the app (FLASH_END 1): the app\'s console is at 115200 again', async function () {
+    const { chip, rom, out } = await open({ index: 10 });
+    chip.setBaudRate(115_200);
+    await rom.request(OP.CHANGE_BAUDRATE, le32(921_600, 0));
+    chip.setBaudRate(921_600);
+    expect((await rom.request(OP.READ_REG, le32(0x40001000))).value).to.equal(0x00f01d83);
+    await rom.request(OP.FLASH_END, le32(1));
+    // The app's first lines went out at 115200 to a host still at 921600: noise, as on a bench.
+    chip.setBaudRate(115_200);
+    const printed = out.text.length;
+    chip.input(Buffer.from('@hil 1 hello\n'));
+    await out.waitFor(/@hil 1 ok/, 2000, printed);
+    expect(chip.state).to.equal('app');
+  });
+
   it('an erased flash: the ROM repeats "invalid header: 0xffffffff" a bounded number of times, then a classic reset still reaches download mode', async function () {
     const { chip, rom, out } = await open({ index: 7 });
     await startStub(rom);
