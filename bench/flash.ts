@@ -1,62 +1,100 @@
 /**
- * Flash throughput into the emulated chip with its UART paced at the line rate (as `hilt
- * emulate --realtime` runs it): esptool-js 0.7.0 with its stub writes a 192 KiB app image at
- * 115200 and 921600 baud, with and without compression, and verifies it by MD5. The figure is
- * image bytes per second against the line rate (10 bits a byte, 8N1). The image's payload is a
- * slice of the node executable: machine code compresses about as firmware does.
- * Run: npm run bench -- flash (needs esptool-js: npm i esptool-js@0.7.0)
+ * Flash throughput into the emulated ESP32 with its UART paced at the line rate (10 bits a byte),
+ * reached over RFC 2217 as a remote board is: hilt's flasher (esptool-js with the stub) writing a
+ * 256 KiB app, at 115200 and 921600 baud, with and without compression, against the line rate.
+ * Then the time from `hilt run --flash` to its first scenario's result.
+ * Run: npm run bench -- flash
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { buildEspImage, encodeAppDescriptor } from '../harness/wire/image.ts';
-import { Esp32Chip } from '../emulator/chip/esp32.ts';
-import { PeerSerialPort } from '../test/emulator/web-serial.ts';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Esp32Chip } from '../emulator/index.ts';
+import { serveRfc2217 } from '../emulator/rfc2217.ts';
+import { flashBuild } from '../harness/flash/index.ts';
+import { Rfc2217Transport } from '../harness/transport/rfc2217.ts';
+import { readIdfBuild } from '../harness/wire/idf-build.ts';
+import { buildAppImage, type AppDescriptor } from '../harness/wire/image.ts';
+import { writeIdfBuildFixture } from '../test/esp/idf-build.ts';
 
-const IMAGE_BYTES = 192 * 1024;
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const APP_BYTES = 256 * 1024;
 
-interface Loader {
-  main(mode?: string): Promise<string>;
-  writeFlash(options: Record<string, unknown>): Promise<void>;
-  transport: { disconnect(): Promise<void> };
+/** Code-like bytes: half random, half zero, in 64-byte runs (deflates to about half, as apps do). */
+function codeLike(bytes: number): Buffer {
+  const out = Buffer.alloc(bytes);
+  for (let at = 0; at < bytes; at += 128) randomBytes(64).copy(out, at);
+  return out;
+}
+
+async function buildWith(dir: string): Promise<void> {
+  const fx = await writeIdfBuildFixture(dir, { descriptor: { projectName: 'bench_app' } });
+  const descriptor: AppDescriptor = fx.descriptor;
+  const app = buildAppImage({ descriptor, payloadBytes: 0, segments: [{ loadAddr: 0x40080000, data: codeLike(APP_BYTES) }] });
+  await writeFile(fx.appPath, app);
+}
+
+async function once(dir: string, baudRate: number, compress: boolean): Promise<{ bytes: number; ms: number }> {
+  const chip = new Esp32Chip({ index: 77, pace: true });
+  chip.powerOn();
+  const server = await serveRfc2217({ peer: chip });
+  const transport = new Rfc2217Transport({ host: '127.0.0.1', port: server.port });
+  try {
+    const result = await flashBuild({ transport, build: readIdfBuild(dir), baudRate, compress, confirmTimeoutMs: 5_000 });
+    return { bytes: result.regions.reduce((n, r) => n + r.size, 0), ms: result.durationMs };
+  } finally {
+    await transport.close();
+    await server.close();
+    await chip.close();
+  }
+}
+
+/** From spawning `hilt run --flash` to the first scenario's ✔/✖ line. */
+async function runToFirstScenario(dir: string): Promise<number> {
+  const chip = new Esp32Chip({ index: 78 });
+  chip.powerOn();
+  const server = await serveRfc2217({ peer: chip });
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(REPO, 'bin', 'hilt.js'), 'run', join(REPO, 'scenarios', '01-mtls-happy-path.spec.ts'),
+    '--flash', dir, '--target', `rfc2217://127.0.0.1:${server.port}`, '--report-dir', join(dir, 'reports'), '--certs', join(dir, 'certs')],
+  { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no scenario result within 120 s')), 120_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        // mocha's spec reporter: "  ✔ title" for a pass, "  1) title" for a failure.
+        if (/^\s*(✔|\d+\) )/m.test(chunk.toString())) { clearTimeout(timer); resolve(performance.now() - started); }
+      });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`hilt run exited (${code}) before a scenario result`)); });
+    });
+  } finally {
+    // Stopped once it has shown the figure; it still writes its (cut-short) report first.
+    child.kill('SIGTERM');
+    await exited;
+    await server.close();
+    await chip.close();
+  }
 }
 
 export async function benchFlash(): Promise<void> {
-  let esptool: { ESPLoader: new (o: Record<string, unknown>) => Loader; Transport: new (d: unknown) => unknown };
+  const dir = await mkdtemp(join(tmpdir(), 'hilt-bench-flash-'));
   try {
-    esptool = await import('esptool-js' as string) as typeof esptool;
-  } catch {
-    console.error('bench flash needs esptool-js: npm i esptool-js@0.7.0');
-    process.exitCode = 2;
-    return;
-  }
-  console.log(`# flash throughput into the emulated chip (paced UART) — ${new Date().toISOString()} — node ${process.version}`);
-  const code = (await readFile(process.execPath)).subarray(0x100000, 0x100000 + IMAGE_BYTES);
-  const descriptor = { secureVersion: 0, version: '1', projectName: 'bench', time: '00:00:00', date: 'Dec  1 2026', idfVersion: 'v5.5', elfSha256: '00'.repeat(32) };
-  const image = buildEspImage({ segments: [{ loadAddr: 0x3f400020, data: Buffer.concat([encodeAppDescriptor(descriptor), code]) }] });
-  console.log('| baud | compressed | image | wire bytes (deflated) | time | throughput | line rate | of line rate |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  for (const baud of [115_200, 921_600]) {
-    for (const compress of [false, true]) {
-      const chip = new Esp32Chip({ pace: true });
-      chip.powerOn();
-      const loader = new esptool.ESPLoader({ transport: new esptool.Transport(new PeerSerialPort(chip)), baudrate: baud, terminal: { clean() {}, writeLine() {}, write() {} } });
-      try {
-        await loader.main('default_reset');
-        const t0 = performance.now();
-        await loader.writeFlash({
-          fileArray: [{ address: 0x10000, data: new Uint8Array(image) }], flashMode: 'keep', flashFreq: 'keep', flashSize: 'keep', eraseAll: false, compress,
-          calculateMD5Hash: (d: Uint8Array) => createHash('md5').update(d).digest('hex'),
-        });
-        const s = (performance.now() - t0) / 1000;
-        const { deflateSync } = await import('node:zlib');
-        const wire = compress ? deflateSync(image, { level: 9 }).length : image.length;
-        const kbs = image.length / 1024 / s;
-        const line = baud / 10 / 1024;
-        console.log(`| ${baud} | ${compress ? 'yes' : 'no'} | ${(image.length / 1024).toFixed(0)} KiB | ${(wire / 1024).toFixed(0)} KiB | ${s.toFixed(2)} s | ${kbs.toFixed(1)} KiB/s | ${line.toFixed(1)} KiB/s | ${(100 * kbs / line).toFixed(0)} % |`);
-        await loader.transport.disconnect();
-      } finally {
-        await chip.close();
+    await buildWith(dir);
+    console.log('flash: 256 KiB app + bootloader + partition table into the emulated chip over RFC 2217, UART paced');
+    for (const baudRate of [115_200, 921_600]) {
+      for (const compress of [false, true]) {
+        const { bytes, ms } = await once(dir, baudRate, compress);
+        const kbs = bytes / 1024 / (ms / 1000);
+        const line = baudRate / 10 / 1024;
+        console.log(`  ${baudRate} baud, ${compress ? 'compressed  ' : 'uncompressed'}: ${bytes} bytes in ${(ms / 1000).toFixed(1)} s = ${kbs.toFixed(1)} KB/s (line rate ${line.toFixed(1)} KB/s, ${(kbs / line).toFixed(2)}x)`);
       }
     }
+    const ms = await runToFirstScenario(dir);
+    console.log(`  hilt run --flash to the first scenario's result (lab PKI made fresh): ${(ms / 1000).toFixed(1)} s`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,14 +1,12 @@
 /**
  * What a board says about the image it runs: the ELF SHA-256 line ESP-IDF prints at boot, read
- * from the console with the same line reading firmware mode uses (device/firmware.ts), and the
- * hard reset (EN pulsed by RTS, GPIO0 high) that makes it boot.
+ * from the console with the same line reading firmware mode uses (device/firmware.ts).
  */
 import { readIdentity, type BootIdentity } from '../device/firmware.ts';
 import { MAX_CONSOLE_LINE } from '../device/device.ts';
 import { LineSplitter, type Line } from '../protocol/index.ts';
 import { within } from '../time.ts';
 import type { Transport } from '../transport/transport.ts';
-import { TransportError } from '../transport/transport.ts';
 
 export interface BootWatch {
   /** The ELF SHA-256 (as printed: a prefix) once a boot line said it, within `timeoutMs`; else null. */
@@ -50,18 +48,4 @@ export function watchBoot(transport: Transport): BootWatch {
       splitter.destroy();
     },
   };
-}
-
-/**
- * esptool's hard reset: EN held low by RTS for `holdMs` with DTR released (GPIO0 high), so the
- * chip boots from flash. Both lines in each step, as hilt's transports take them.
- */
-export async function hardReset(transport: Transport, holdMs = 100): Promise<void> {
-  if (!transport.capabilities.lineControl || !transport.setSignals) {
-    throw new TransportError(`${transport.description} has no DTR/RTS lines: it cannot be reset by hilt; press the board's EN (RST) button`);
-  }
-  await transport.setSignals({ dtr: false, rts: true });
-  // The pulse's width on the wire (EN's capacitor must discharge), not a wait for an event.
-  await new Promise((resolve) => setTimeout(resolve, holdMs));
-  await transport.setSignals({ dtr: false, rts: false });
 }

@@ -5,7 +5,8 @@
  * ELF SHA-256 the new image prints at boot.
  */
 import { createHash } from 'node:crypto';
-import { CustomReset, ESPError, ESPLoader, Transport as EspTransport, type ResetConstructors } from 'esptool-js';
+import { ESPError, ESPLoader, Transport as EspTransport } from 'esptool-js';
+import { BRIDGES, SEQUENCES, enterDownloadMode, hardReset, type ResetSequence } from '../device/reset-sequence.ts';
 import { ExitCode, HiltError, brandAcrossCopies, quoted } from '../errors.ts';
 import type { Transport } from '../transport/transport.ts';
 import { TransportError } from '../transport/transport.ts';
@@ -16,10 +17,18 @@ import { TransportSerialPort, type SerialPortInfo } from './web-serial.ts';
 
 /** The ROM loader talks at 115200 after a reset, whatever the data phase used. */
 export const ROM_BAUD = 115_200;
-/** esptool-js's classic reset, as esptool writes it; the W550 retry is its second strategy. */
-export const CLASSIC_RESET = 'D0|R1|W100|D1|R0|W50|D0';
-/** esptool-js 0.7.0's own hard reset only releases RTS and so never pulses EN: this one does. */
-export const HARD_RESET = 'D0|R1|W100|R0';
+
+/** The board's reset sequences: the target's (its bridge's, the bench's), or esptool's defaults. */
+export interface BoardResets {
+  hard: ResetSequence;
+  /** Tried in turn until the ROM says download mode. */
+  download: readonly ResetSequence[];
+  /** How long the ROM's boot line may take after a sequence (default 2 s). */
+  bootTimeoutMs?: number;
+}
+
+/** A USB-UART bridge's: esptool's order on Linux (unix-tight, classic, then each with W550). */
+export const DEFAULT_RESETS: BoardResets = { hard: SEQUENCES.hard, download: BRIDGES[0]!.download.map((n) => SEQUENCES[n]) };
 
 /** Flashing went wrong; exit 2 for the build or the choice of board, 3 for the board itself. */
 export class FlashError extends HiltError {
@@ -49,6 +58,8 @@ export interface FlashRequest {
   baudRate?: number;
   /** Deflate the data (esptool's default); default true. */
   compress?: boolean;
+  /** How to reset the board (hilt's board control plays them; esptool-js's own resets are not used). */
+  resets?: BoardResets;
   /** esptool's --before / --after; default the build's, and no_reset where the transport has no lines. */
   before?: string;
   after?: string;
@@ -91,6 +102,10 @@ export function chipKey(name: string): string {
 
 export async function flashBuild(req: FlashRequest): Promise<FlashResult> {
   const { transport, build } = req;
+  checkFits(build);
+  // Opened first: whether the port has modem lines is known for sure only then (a pty behind a
+  // symlink looks like a serial port by its name).
+  if (!transport.isOpen) await transport.open();
   const notes: string[] = [];
   const lines = transport.capabilities.lineControl && typeof transport.setSignals === 'function';
   let before = req.before ?? build.before;
@@ -103,8 +118,8 @@ export async function flashBuild(req: FlashRequest): Promise<FlashResult> {
     after = 'no_reset';
     notes.push('not reset after flashing (no DTR/RTS lines): press EN to run the new image');
   }
-  checkFits(build);
   const baudRate = req.baudRate ?? (transport.capabilities.baudRate ? 460_800 : ROM_BAUD);
+  const resets = req.resets ?? DEFAULT_RESETS;
 
   const port = new TransportSerialPort(transport, req.usb);
   const espTransport = new EspTransport(port as unknown as ConstructorParameters<typeof EspTransport>[0], false);
@@ -120,8 +135,6 @@ export async function flashBuild(req: FlashRequest): Promise<FlashResult> {
       writeLine: (text: string) => { said.push(text); req.onLog?.(text); },
       write: (text: string) => { said.push(text); req.onLog?.(text); },
     },
-    // (typed as returning esptool-js's HardReset class, though any ResetStrategy does)
-    resetConstructors: { hardReset: ((t: EspTransport) => new CustomReset(t, HARD_RESET)) as unknown as NonNullable<ResetConstructors['hardReset']> },
   });
   // The ROM answers SPI_FLASH_MD5 with 32 hex characters, the stub with 16 bytes; esptool-js
   // 0.7.0 hex-encodes both, so the ROM's answer comes out as 64 digits of ASCII codes.
@@ -141,9 +154,15 @@ export async function flashBuild(req: FlashRequest): Promise<FlashResult> {
   let wrote = false;
   try {
     try {
+      // Into download mode by hilt's board control, which reads the ROM's boot line and names
+      // every sequence it tried when none worked; esptool-js then only syncs.
+      if (lines && before !== 'no_reset' && before !== 'no_reset_no_sync') {
+        const sequences = before === 'usb_reset' ? [SEQUENCES['usb-jtag']] : resets.download;
+        await enterDownloadMode(transport, sequences, { bootTimeoutMs: resets.bootTimeoutMs ?? 2_000 });
+      }
       // loader.main() without its informational register reads, and with the stub optional
       // (flasher_args.json's "stub": false) and the connect attempts bounded by the caller.
-      await loader.detectChip(before as 'default_reset', req.connectAttempts ?? 7);
+      await loader.detectChip('no_reset', req.connectAttempts ?? 7);
       chip = await loader.chip.getChipDescription(loader);
       if (build.stub) await loader.runStub();
       else await loader.flashSpiAttach(0);
@@ -152,7 +171,7 @@ export async function flashBuild(req: FlashRequest): Promise<FlashResult> {
       throw connectFailure(err, port, before, transport);
     }
     if (chipKey(loader.chip.CHIP_NAME) !== chipKey(build.chip)) {
-      await leaveAsItWas(loader, port, lines);
+      await leaveAsItWas(loader, port, lines ? resets : null);
       throw new FlashError(`the build in ${quoted(build.dir)} is for ${build.chip}, but the board on ${transport.description} is an ${chip}: build for it (idf.py set-target ${chipKey(loader.chip.CHIP_NAME)}) or pick the board the build is for`, ExitCode.usage);
     }
     started = Date.now();
@@ -189,8 +208,9 @@ export async function flashBuild(req: FlashRequest): Promise<FlashResult> {
   let bootElfSha256: string | null = null;
   try {
     if (after === 'hard_reset') {
-      await loader.after('hard_reset', false);
       await espTransport.disconnect();
+      // Checks the ROM's boot line says flash boot (a GPIO0 held low would keep it in the loader).
+      await hardReset(transport, resets.hard, { bootTimeoutMs: resets.bootTimeoutMs ?? 2_000 });
       bootElfSha256 = await boot.elfSha256(req.confirmTimeoutMs ?? 10_000);
       if (!bootElfSha256) notes.push(`the board printed no "ELF file SHA256" line within ${Math.round((req.confirmTimeoutMs ?? 10_000) / 1000)} s of the reset (a quiet log level hides it)`);
     } else {
@@ -219,28 +239,27 @@ function checkFits(build: IdfBuild): void {
   }
 }
 
-/** Why the ROM loader never answered, with what the board printed if it printed its boot line. */
+/** Why the ROM loader never answered; hilt's board control names what it tried itself. */
 function connectFailure(err: unknown, port: TransportSerialPort, before: string, transport: Transport): HiltError {
-  if (err instanceof HiltError && !(err instanceof TransportError && /no DTR\/RTS/.test(err.message))) return err;
+  if (err instanceof HiltError) return err;
   const printed = port.receivedTail().toString('latin1');
   const boot = /boot:(0x[0-9a-fA-F]+)(?: \(([^)]*)\))?/.exec(printed);
-  const how = before === 'no_reset' || before === 'no_reset_no_sync'
-    ? 'without a reset (the board must already be in download mode)'
-    : `after esptool's classic reset (${CLASSIC_RESET}, then with W550)`;
-  const seen = boot ? `; it booted with boot:${boot[1]}${boot[2] ? ` (${boot[2]})` : ''}, not download mode` : '';
-  const fix = before === 'no_reset' || before === 'no_reset_no_sync'
+  const reset = before === 'no_reset' || before === 'no_reset_no_sync' || !transport.capabilities.lineControl;
+  const how = reset ? 'without a reset (the board must already be in download mode)' : 'after the reset into download mode';
+  const seen = boot ? `; it printed boot:${boot[1]}${boot[2] ? ` (${boot[2]})` : ''}, not download mode` : '';
+  const fix = reset
     ? 'hold BOOT while pressing EN (or start the emulator with --boot download), then flash again'
-    : 'check the USB cable and bridge (DTR/RTS must reach EN and GPIO0), or hold BOOT while pressing EN';
+    : 'the ROM said download mode but did not answer SYNC: check the TX/RX path and the baud rate';
   const why = err instanceof Error && !/Failed to connect/.test(err.message) ? ` (${err.message.replace(/\s+/g, ' ')})` : '';
-  return new FlashError(`the board on ${transport.description} did not enter download mode ${how}${seen}${why}: ${fix}`, ExitCode.unreachable, { cause: err });
+  return new FlashError(`the board on ${transport.description} did not answer the ROM loader ${how}${seen}${why}: ${fix}`, ExitCode.unreachable, { cause: err });
 }
 
 /** After a refusal that wrote nothing: reboot into the app the board had. */
-async function leaveAsItWas(loader: ESPLoader, port: TransportSerialPort, lines: boolean): Promise<void> {
+async function leaveAsItWas(loader: ESPLoader, port: TransportSerialPort, resets: BoardResets | null): Promise<void> {
   try {
-    await port.setBaudRate(ROM_BAUD);
-    if (lines) await loader.after('hard_reset', false);
     await loader.transport.disconnect();
+    await port.setBaudRate(ROM_BAUD);
+    if (resets) await hardReset(port.transport, resets.hard, { bootTimeoutMs: resets.bootTimeoutMs ?? 2_000 });
   } catch {
     // best effort: the error being reported matters more
   }

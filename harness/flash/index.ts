@@ -9,13 +9,14 @@ import { settleWithin } from '../time.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { IdfBuild } from '../wire/idf-build.ts';
 import { elfShaMatches } from '../wire/image.ts';
-import { hardReset, watchBoot } from './boot.ts';
-import { FlashError, flashBuild, type FlashProgress, type FlashResult } from './flasher.ts';
+import { hardReset } from '../device/reset-sequence.ts';
+import { watchBoot } from './boot.ts';
+import { DEFAULT_RESETS, FlashError, flashBuild, type FlashProgress, type FlashResult } from './flasher.ts';
 import { ExitCode } from '../errors.ts';
 
-export { FlashError, flashBuild, chipKey, type FlashRequest, type FlashResult, type FlashProgress } from './flasher.ts';
+export { DEFAULT_RESETS, FlashError, flashBuild, chipKey, type BoardResets, type FlashRequest, type FlashResult, type FlashProgress } from './flasher.ts';
 export { TransportSerialPort, type SerialPortInfo } from './web-serial.ts';
-export { hardReset, watchBoot, type BootWatch } from './boot.ts';
+export { watchBoot, type BootWatch } from './boot.ts';
 
 export interface FlashTargetOptions {
   build: IdfBuild;
@@ -54,8 +55,10 @@ export async function flashTarget(opts: FlashTargetOptions): Promise<FlashTarget
   const transport = await target.transport();
   opts.onTransport?.(transport);
   try {
+    const resets = target.resetSequences?.();
     const result = await flashBuild({
       transport, build,
+      ...(resets ? { resets } : {}),
       ...(opts.baudRate !== undefined ? { baudRate: opts.baudRate } : {}),
       ...(opts.compress !== undefined ? { compress: opts.compress } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
@@ -83,11 +86,13 @@ async function runningImage(opts: FlashTargetOptions): Promise<{ sha: string; by
       const sha = device?.hello?.fw.elf_sha256 ?? null;
       return sha ? { sha, by: 'hello' } : null;
     }
+    // reset=none on the target: the bench does not want this board reset just to look at it.
+    if (target.reset === 'hello') return null;
     await transport.open();
     if (!transport.capabilities.lineControl) return null;
     const boot = watchBoot(transport);
     try {
-      await hardReset(transport);
+      await hardReset(transport, (target.resetSequences?.() ?? DEFAULT_RESETS).hard);
       const sha = await boot.elfSha256(probeMs);
       return sha ? { sha, by: 'boot log' } : null;
     } finally {

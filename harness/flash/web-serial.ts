@@ -120,7 +120,7 @@ export class TransportSerialPort {
     if (signals.dataTerminalReady === undefined && signals.requestToSend === undefined) return;
     const { transport } = this;
     if (!transport.capabilities.lineControl || !transport.setSignals) {
-      throw new TransportError(`${transport.description} has no DTR/RTS lines: hilt cannot reset the board through it; put it in download mode by hand (hold BOOT, press EN) and flash with --before no_reset`);
+      throw new TransportError(`${transport.description} has no DTR/RTS lines: the board cannot be reset through it; put it in download mode by hand (hold BOOT while pressing EN)`);
     }
     this.lines = { dtr: signals.dataTerminalReady ?? this.lines.dtr, rts: signals.requestToSend ?? this.lines.rts };
     this.signalLog.push({ ...this.lines });

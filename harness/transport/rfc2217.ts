@@ -62,6 +62,8 @@ export class Rfc2217Transport extends BaseTransport {
   /** Bytes of plain data seen before any Telnet command: a raw TCP port says so. */
   private plainBytes = 0;
   private telnetSeen = false;
+  /** The end of what the server sent as text while opening (ser2net says "Port already in use"). */
+  private openingText = '';
   /** Answers awaited, by answer code, oldest first. */
   private readonly waiting = new Map<number, Waiter[]>();
   /** The lines as last set (null: not known, before the first setSignals or after a failed one). */
@@ -145,7 +147,7 @@ export class Rfc2217Transport extends BaseTransport {
     socket.on('error', (err) => { why ??= `connection failed (${errnoOf(err)})`; });
     socket.once('close', () => {
       const reason = `${this.where}: ${why ?? 'connection closed'}`;
-      this.failWaiting(new TransportError(`${reason} before it answered`));
+      this.failWaiting(this.isOpen ? new TransportError(`${reason} before it answered`) : this.closedWhileOpening());
       this.onNegotiation?.();
       this.lost(reason);
     });
@@ -161,7 +163,7 @@ export class Rfc2217Transport extends BaseTransport {
         clearTimeout(timer);
         this.onNegotiation = null;
         if (state === 'on') return resolve();
-        if (gone) return reject(new TransportError(`${this.where} closed the connection while Telnet options were negotiated: is it an RFC 2217 server, and is another client connected?`));
+        if (gone) return reject(this.closedWhileOpening());
         if (state === 'off') return reject(new TransportError(`${this.where} refused the COM-PORT option (DONT 44): it is a Telnet server without RFC 2217; in ser2net write accepter: telnet(rfc2217),tcp,PORT`));
         const plain = this.telnetSeen ? '' : this.plainBytes ? ` and sent ${this.plainBytes} bytes of plain data` : ' and sent nothing';
         reject(new TransportError(`${this.where} did not agree to the COM-PORT option within ${this.ackTimeoutMs} ms${plain}: it is not an RFC 2217 server (a raw TCP port? then use tcp:${this.where.slice('rfc2217://'.length)})`));
@@ -172,12 +174,21 @@ export class Rfc2217Transport extends BaseTransport {
     });
   }
 
+  /** The server hung up before the open was done: what it said, if anything, is the best clue. */
+  private closedWhileOpening(): TransportError {
+    const said = this.openingText.replace(/[^\x20-\x7e]+/g, ' ').trim().slice(-100);
+    if (!said) return new TransportError(`${this.where} closed the connection while opening: is it an RFC 2217 server, and is another client connected?`);
+    const hint = /in use|already has a client|busy/i.test(said) ? 'another client holds the port' : 'see what the server said';
+    return new TransportError(`${this.where} closed the connection while opening (it said ${JSON.stringify(said)}): ${hint}`);
+  }
+
   // --- what the server says ------------------------------------------------------------------
 
   private handle(event: TelnetEvent): void {
     switch (event.type) {
       case 'data':
         if (!this.telnetSeen) this.plainBytes += event.bytes.length;
+        if (!this.isOpen) this.openingText = (this.openingText + event.bytes.toString('latin1')).slice(-200);
         this.received(event.bytes);
         return;
       case 'negotiation':
@@ -242,7 +253,9 @@ export class Rfc2217Transport extends BaseTransport {
 
   private raw(bytes: Buffer): Promise<void> {
     const socket = this.socket;
-    if (!socket || socket.destroyed) return Promise.reject(new TransportError(`${this.where} is not connected`));
+    if (!socket || socket.destroyed) {
+      return Promise.reject(this.isOpen ? new TransportError(`${this.where} is not connected: the connection closed`) : this.closedWhileOpening());
+    }
     return new Promise((resolve, reject) => {
       socket.write(bytes, (err) => (err ? reject(new TransportError(`cannot write to ${this.where} (${errnoOf(err)})`)) : resolve()));
     });

@@ -112,7 +112,7 @@ describe('cli: hilt flash', function () {
     far.on('data', () => far.write('I (1234) app: still running\r\n'));
     try {
       const ran = await hilt(['flash', '--target', `serial:${pair.a}?mode=firmware`], { cwd: dir, timeoutMs: 35_000 });
-      oneLine(ran, 3, /did not enter download mode without a reset \(the board must already be in download mode\): hold BOOT while pressing EN \(or start the emulator with --boot download\)/);
+      oneLine(ran, 3, /did not answer the ROM loader without a reset \(the board must already be in download mode\): hold BOOT while pressing EN \(or start the emulator with --boot download\)/);
     } finally {
       await new Promise<void>((resolve) => far.close(() => resolve()));
       await pair.release();

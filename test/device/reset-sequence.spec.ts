@@ -181,6 +181,62 @@ describe('reset sequences', () => {
     });
   });
 
+  describe('on a bare model of the DevKitC circuit (the emulated chip checks the same: reset-sequence-chip.spec.ts)', () => {
+    /**
+     * BENCH's table: EN low iff RTS asserted and DTR not; GPIO0 low iff DTR asserted and RTS not.
+     * EN rises slowly (its capacitor), so the chip samples GPIO0 once the steps made in the same
+     * instant as the rise are done, and before the next wait ends. Prints what the ROM would,
+     * for the last rise of EN, once the sequence is over.
+     */
+    function devkitc(rc: boolean): RecordingTransport {
+      const t: RecordingTransport = new RecordingTransport(() => {
+        if (scheduled) return null;
+        scheduled = true;
+        setImmediate(() => {
+          let now = 0;
+          let en = true;
+          let rise: number | null = null;
+          let gpio0AtRise = true;
+          for (const e of t.events) {
+            if ('wait' in e) { now += e.wait; continue; }
+            const enNow = !(e.set.rts && !e.set.dtr);
+            const gpio0 = !(e.set.dtr && !e.set.rts);
+            if (enNow && !en) { rise = now; gpio0AtRise = gpio0; }
+            // With the capacitor, later steps of the same instant still count; without it, only the rise's own.
+            else if (rc && rise === now) gpio0AtRise = gpio0;
+            en = enNow;
+          }
+          if (rise !== null && en) t.emit('data', Buffer.from(gpio0AtRise ? FLASH_BOOT : DOWNLOAD_BOOT));
+        });
+        return null;
+      });
+      let scheduled = false;
+      return t;
+    }
+
+    for (const name of ['classic', 'classic-slow', 'unix-tight', 'unix-tight-slow'] as const) {
+      it(`${name} lands in download mode`, async () => {
+        const t = devkitc(true);
+        expect((await enterDownloadMode(t, [SEQUENCES[name]], { sleep: t.sleep, bootTimeoutMs: 5_000 })).boot.download).to.equal(true);
+      });
+    }
+
+    for (const name of ['hard', 'hard-usb'] as const) {
+      it(`${name} boots from flash`, async () => {
+        const t = devkitc(true);
+        expect((await hardReset(t, SEQUENCES[name], { sleep: t.sleep, bootTimeoutMs: 5_000 })).boot.download).to.equal(false);
+      });
+    }
+
+    it('without the EN capacitor classic would boot from flash, and unix-tight still works (why both exist)', async () => {
+      const t = devkitc(false);
+      const err = await rejection(enterDownloadMode(t, [SEQUENCES.classic], { sleep: t.sleep, bootTimeoutMs: 5_000 }));
+      expect(err.message).to.match(/did not enter download mode after classic .*boot:0x13/);
+      const tight = devkitc(false);
+      expect((await enterDownloadMode(tight, [SEQUENCES['unix-tight']], { sleep: tight.sleep, bootTimeoutMs: 5_000 })).boot.download).to.equal(true);
+    });
+  });
+
   describe('BRIDGES', () => {
     it('maps the common bridges to esptool\'s sequences', () => {
       expect(bridgeFor(0x10c4, 0xea60)?.download).to.deep.equal(['unix-tight', 'classic', 'unix-tight-slow', 'classic-slow']);

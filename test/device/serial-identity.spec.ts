@@ -8,6 +8,8 @@ import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveTarget } from '../../harness/device/targets/index.ts';
 import { resolvePort } from '../../harness/device/targets/serial.ts';
+import { IdentitySerialTransport } from '../../harness/device/targets/serial-identity.ts';
+import type { CloseInfo } from '../../harness/transport/transport.ts';
 import { SerialTransport } from '../../harness/transport/serial.ts';
 import { SEQUENCES, parseResetSequence } from '../../harness/device/reset-sequence.ts';
 import { UsageError } from '../../harness/errors.ts';
@@ -91,7 +93,7 @@ describe('serial targets by identity', function () {
       await t1.open();
       expect(target.resolvedPort).to.equal(join(dev, 'ttyACM0'));
       expect(target.description).to.equal(`serial ${join(dev, 'ttyACM0')} (serial_number=F4:12:FA:00:00:01) at 115200 baud`);
-      expect(t1.description).to.equal(`serial ${join(dev, 'ttyACM0')} at 115200 baud`);
+      expect(t1.description).to.equal(`serial ${join(dev, 'ttyACM0')} (serial_number=F4:12:FA:00:00:01) at 115200 baud`);
       await t1.close();
       // The board came back as another tty (as USB-Serial/JTAG does after a reset).
       await bus([{ ...JTAG, tty: 'ttyACM1' }], { ttyACM1: second.a });
@@ -108,6 +110,73 @@ describe('serial targets by identity', function () {
     } finally {
       await first.release();
       await second.release();
+    }
+  });
+
+  /** Resolves with what `emitter` said first of `events`, or 'timeout' (bounded). */
+  function first(emitter: NodeJS.EventEmitter, events: string[], ms = 10_000): Promise<{ event: string; value: unknown } | 'timeout'> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve('timeout'), ms);
+      for (const event of events) emitter.once(event, (value: unknown) => { clearTimeout(timer); resolve({ event, value }); });
+    });
+  }
+
+  it('a board that went away and came back on another tty: found again, no close, bytes flow from the new port', async function () {
+    if (!hasSocat) this.skip();
+    const before = await ptyPair();
+    const after = await ptyPair();
+    const t = new IdentitySerialTransport({ url: 'serial:?serial_number=0001', identity: { serialNumber: '0001' }, baudRate: 115_200, tries: 20, intervalMs: 50 });
+    try {
+      await bus([CP2102], { ttyUSB0: before.a });
+      await t.open();
+      expect(t.port?.path).to.equal(join(dev, 'ttyUSB0'));
+      // It re-enumerates: the identity is on ttyUSB1 now, and the old port hangs up.
+      await bus([{ ...CP2102, tty: 'ttyUSB1' }], { ttyUSB1: after.a });
+      const said = first(t, ['reopened', 'close']);
+      before.socat.kill('SIGKILL');
+      expect(await said).to.deep.equal({ event: 'reopened', value: join(dev, 'ttyUSB1') });
+      expect(t.isOpen).to.equal(true);
+      expect(t.description).to.equal(`serial ${join(dev, 'ttyUSB1')} (serial_number=0001) at 115200 baud`);
+      const far = new SerialTransport({ path: after.b });
+      await far.open();
+      try {
+        const got = new Promise<string>((resolve) => t.once('data', (b: Buffer) => resolve(b.toString())));
+        await far.write('back\n');
+        expect(await got).to.equal('back\n');
+        const echoed = new Promise<string>((resolve) => far.once('data', (b: Buffer) => resolve(b.toString())));
+        await t.write('hello\n');
+        expect(await echoed).to.equal('hello\n');
+      } finally {
+        await far.close();
+      }
+    } finally {
+      await t.close();
+      await before.release();
+      await after.release();
+    }
+  });
+
+  it('a board that does not come back: one close after the bounded tries, naming the identity', async function () {
+    if (!hasSocat) this.skip();
+    const pair = await ptyPair();
+    const t = new IdentitySerialTransport({ url: 'serial:?serial_number=0001', identity: { serialNumber: '0001' }, baudRate: 115_200, tries: 3, intervalMs: 20 });
+    try {
+      await bus([CP2102], { ttyUSB0: pair.a });
+      await t.open();
+      await bus([]);
+      const said = first(t, ['reopened', 'close']);
+      pair.socat.kill('SIGKILL');
+      const outcome = await said;
+      expect(outcome).to.not.equal('timeout');
+      const { event, value } = outcome as { event: string; value: CloseInfo };
+      expect(event).to.equal('close');
+      expect(value.expected).to.equal(false);
+      expect(value.reason).to.match(/^serial port .*ttyUSB0 went away \(.*\).*; it did not come back as serial_number=0001 within 3 tries \(.*no serial port has serial_number=0001/);
+      expect(t.isOpen).to.equal(false);
+      expect((await rejection(t.write('x'))).message).to.match(/: it is closed$/);
+    } finally {
+      await t.close();
+      await pair.release();
     }
   });
 
@@ -129,16 +198,29 @@ describe('serial targets by identity', function () {
   });
 
   it('picks sequences: the target\'s option, else hilt.config.json\'s bench.reset, else the bridge\'s', async function () {
+    if (!hasSocat) this.skip();
+    const pair = await ptyPair();
+    try {
+      await bus([JTAG], { ttyACM0: pair.a });
+      const byBridge = resolveTarget('serial:?vid=303a&pid=1001&reset=none');
+      // Before the port is found the bridge is unknown: esptool's defaults for a UART bridge.
+      expect(byBridge.resetSequences!().hard).to.equal(SEQUENCES.hard);
+      const t = await byBridge.transport();
+      await t.open();
+      expect(byBridge.resetSequences!()).to.deep.equal({ hard: SEQUENCES['hard-usb'], download: [SEQUENCES['usb-jtag']] });
+      await t.close();
+    } finally {
+      await pair.release();
+    }
+    // A port given by path is looked up as well, for its bridge.
     await bus([JTAG]);
-    const byBridge = resolveTarget('serial:?vid=303a&pid=1001&reset=none');
-    // Before the port is found the bridge is unknown: esptool's defaults for a UART bridge.
-    expect(byBridge.resetSequences!().hard).to.equal(SEQUENCES.hard);
-    const t = await byBridge.transport();
-    expect(byBridge.resetSequences!()).to.deep.equal({ hard: SEQUENCES['hard-usb'], download: [SEQUENCES['usb-jtag']] });
-    expect(t.isOpen).to.equal(false);
+    const byPath = resolveTarget(`serial:${join(dev, 'ttyACM0')}`);
+    await byPath.transport();
+    expect(byPath.resetSequences!().hard).to.equal(SEQUENCES['hard-usb']);
     const bench = { hard: parseResetSequence('R1|W300|R0', 'flash'), download: [SEQUENCES['classic-slow']] };
     expect(resolveTarget('serial:/dev/ttyUSB0', { bench }).resetSequences!()).to.deep.equal(bench);
     const own = resolveTarget('serial:/dev/ttyUSB0?reset=hard-usb&download=classic', { bench }).resetSequences!();
     expect(own).to.deep.equal({ hard: SEQUENCES['hard-usb'], download: [SEQUENCES.classic] });
   });
+
 });

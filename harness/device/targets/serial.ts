@@ -2,8 +2,9 @@
  * `serial:/dev/ttyUSB0[?baud=115200&reset=hard&download=classic&mode=firmware]`: a board on a
  * serial port (USB bridge, pty); or by identity, for boards that re-enumerate (USB-Serial/JTAG
  * does on every reset) or move between ports: `serial:?serial_number=X`, `serial:?vid=303a&pid=1001`,
- * `serial:?location=1-1.2`. An identity is looked up again each time the port is opened (after a
- * reset or a disconnect), with bounded retries; the port found is the target's resolvedPort.
+ * `serial:?location=1-1.2`. An identity is looked up when the port opens, and again when the
+ * board goes away and comes back (serial-identity.ts), with bounded retries; the port found is
+ * the target's resolvedPort. A port given by path is looked up too, for its bridge's sequences.
  *
  * reset=none    today's behaviour: no modem line is touched; hello only between scenarios
  * reset=hard    (or hard-usb, or a custom sequence such as R1|W200|R0) the hardware reset a
@@ -12,83 +13,15 @@
  * hilt.config.json "bench": {"reset": {"hard": ..., "download": [...]}} does the same for every
  * serial target; an option on the target wins.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageError } from '../../errors.ts';
 import { listPorts, type PortInfo } from '../../transport/ports.ts';
-import type { SerialTransport } from '../../transport/serial.ts';
-import { TransportError } from '../../transport/transport.ts';
+import type { Transport } from '../../transport/transport.ts';
 import {
   SEQUENCES, bridgeFor, hardReset, isSequenceName, parseResetSequence, runResetSequence, sequenceFrom, type Bridge, type ResetSequence,
 } from '../reset-sequence.ts';
+import { IdentitySerialTransport, describeIdentity, identityOf } from './serial-identity.ts';
 import type { BenchSettings, TargetKind } from './target.ts';
 import { intOption, modeOption, targetOptions } from './options.ts';
-
-export interface PortIdentity {
-  serialNumber?: string;
-  vid?: string;
-  pid?: string;
-  location?: string;
-}
-
-/** How often, and how far apart, an identity is looked for: a re-enumerating board takes ~1-2 s. */
-export const RESOLVE_TRIES = 10;
-export const RESOLVE_INTERVAL_MS = 300;
-
-function hexId(url: string, key: string, value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(?:0x)?([0-9a-f]{1,4})$/i.exec(value);
-  if (!m) throw new UsageError(`target ${url}: ${key}=${value}: give a USB id in hex, e.g. vid=303a&pid=1001`);
-  return m[1]!.toLowerCase().padStart(4, '0');
-}
-
-function identityOf(url: string, o: Map<string, string>): PortIdentity | null {
-  const id: PortIdentity = {};
-  const serialNumber = o.get('serial_number');
-  if (serialNumber !== undefined) id.serialNumber = serialNumber;
-  const vid = hexId(url, 'vid', o.get('vid'));
-  const pid = hexId(url, 'pid', o.get('pid'));
-  if (pid !== undefined && vid === undefined) throw new UsageError(`target ${url}: pid=${o.get('pid')} needs its vid: write vid=303a&pid=1001`);
-  if (vid !== undefined) id.vid = vid;
-  if (pid !== undefined) id.pid = pid;
-  const location = o.get('location');
-  if (location !== undefined) id.location = location;
-  return Object.keys(id).length ? id : null;
-}
-
-export function describeIdentity(id: PortIdentity): string {
-  return [
-    id.serialNumber !== undefined ? `serial_number=${id.serialNumber}` : '', id.vid ? `vid=${id.vid}` : '', id.pid ? `pid=${id.pid}` : '',
-    id.location !== undefined ? `location=${id.location}` : '',
-  ].filter(Boolean).join('&');
-}
-
-export function matchesIdentity(p: PortInfo, id: PortIdentity): boolean {
-  return (id.serialNumber === undefined || p.serialNumber?.toLowerCase() === id.serialNumber.toLowerCase())
-    && (id.vid === undefined || p.vid === id.vid) && (id.pid === undefined || p.pid === id.pid)
-    && (id.location === undefined || p.location === id.location);
-}
-
-const portWords = (p: PortInfo) => `${p.path}${p.vid ? ` (${p.vid}:${p.pid ?? '?'}${p.serialNumber ? ` serial ${p.serialNumber}` : ''}${p.location ? ` at ${p.location}` : ''})` : ''}`;
-
-/** The one port with this identity, looked for up to `tries` times (a board re-enumerating). */
-export async function resolvePort(url: string, id: PortIdentity, tries = RESOLVE_TRIES, intervalMs = RESOLVE_INTERVAL_MS): Promise<PortInfo> {
-  let last = await listPorts();
-  for (let attempt = 1; ; attempt++) {
-    const found = last.ports.filter((p) => matchesIdentity(p, id));
-    if (found.length === 1) return found[0]!;
-    if (found.length > 1) {
-      throw new UsageError(`target ${url}: ${found.length} ports match ${describeIdentity(id)}: ${found.map(portWords).join(', ')}; add serial_number= or location= to pick one (npx hilt ports lists them)`);
-    }
-    if (last.by === 'dev') {
-      throw new UsageError(`target ${url}: cannot find a port by identity here: ${last.source}; give the port's path, e.g. serial:/dev/ttyUSB0`);
-    }
-    if (attempt >= tries) break;
-    await sleep(intervalMs);
-    last = await listPorts();
-  }
-  const seen = last.ports.length ? last.ports.map(portWords).join(', ') : 'none';
-  throw new TransportError(`target ${url}: no serial port has ${describeIdentity(id)} (looked ${tries} times over ${(tries - 1) * intervalMs} ms); ports found: ${seen} (${last.source}): check the board is plugged in (npx hilt ports)`);
-}
 
 /** reset=: none, a named hard-reset sequence, or a custom one; a download sequence is refused here. */
 function resetChoice(url: string, value: string | undefined): ResetSequence | 'none' | undefined {
@@ -129,9 +62,14 @@ export const serialTarget: TargetKind = {
     const bench: BenchSettings = context.bench ?? {};
     const resetOpt = resetChoice(url, o.get('reset'));
     const downloadOpt = downloadChoice(url, o.get('download'));
-    let opened: SerialTransport | null = null;
-    let port: PortInfo | null = identity ? null : { path: rest };
-    const bridge = (): Bridge | undefined => (port?.vid && port.pid ? bridgeFor(parseInt(port.vid, 16), parseInt(port.pid, 16)) : undefined);
+    let opened: Transport | null = null;
+    let byIdentity: IdentitySerialTransport | null = null;
+    let pathPort: PortInfo = { path: rest };
+    const portNow = (): PortInfo | null => (identity ? byIdentity?.port ?? null : pathPort);
+    const bridge = (): Bridge | undefined => {
+      const port = portNow();
+      return port?.vid && port.pid ? bridgeFor(parseInt(port.vid, 16), parseInt(port.pid, 16)) : undefined;
+    };
     const sequences = () => {
       const b = bridge();
       return {
@@ -139,19 +77,24 @@ export const serialTarget: TargetKind = {
         download: downloadOpt ?? bench.download ?? (b?.download ?? ['unix-tight', 'classic', 'unix-tight-slow', 'classic-slow']).map((n) => SEQUENCES[n]),
       };
     };
-    const where = () => (identity ? `${port ? `${port.path} (${describeIdentity(identity)})` : describeIdentity(identity)}` : rest);
+    const where = () => {
+      const port = portNow();
+      return identity ? (port ? `${port.path} (${describeIdentity(identity)})` : describeIdentity(identity)) : rest;
+    };
     return {
       url, kind: 'serial', mode,
       // reset=none: hello only; otherwise the agent's reset command for an agent board.
       reset: resetOpt === 'none' ? 'hello' : 'agent',
       get description() { return `serial ${where()} at ${baudRate} baud`; },
-      get resolvedPort() { return identity ? port?.path : undefined; },
+      get resolvedPort() { return identity ? byIdentity?.port?.path : undefined; },
       resetSequences: sequences,
       // serialport loads only when a serial target is used.
       transport: async () => {
-        if (identity) port = await resolvePort(url, identity);
-        opened = new (await import('../../transport/serial.ts')).SerialTransport({ path: port!.path, baudRate });
-        return opened;
+        // By identity: found at open, and found again if the board goes away and comes back.
+        if (identity) return opened = byIdentity = new IdentitySerialTransport({ url, identity, baudRate });
+        // By path: which bridge it is, if the port list knows the path (for its sequences).
+        pathPort = (await listPorts()).ports.find((p) => p.path === rest) ?? { path: rest };
+        return opened = new (await import('../../transport/serial.ts')).SerialTransport({ path: rest, baudRate });
       },
       close: async () => {},
       // A firmware board gets the hard reset (the bridge's, the config's or the target's), unless
@@ -160,8 +103,11 @@ export const serialTarget: TargetKind = {
         async resetDevice() {
           if (!opened?.isOpen || !opened.capabilities.lineControl) return false;
           const { hard } = sequences();
-          // The ROM speaks at 115200: at another rate its boot line cannot be read, only the pulse given.
-          if (baudRate === 115_200) await hardReset(opened, hard, { bootTimeoutMs: bench.bootTimeoutMs ?? 2_000 });
+          // The ROM speaks at 115200: at another rate its boot line cannot be read, only the pulse
+          // given. A bridge that re-enumerates on reset (USB-Serial/JTAG) loses the boot line
+          // while its port is gone: there too the pulse is all (the port is found again).
+          const reenumerates = bridge()?.download.includes('usb-jtag') ?? false;
+          if (baudRate === 115_200 && !reenumerates) await hardReset(opened, hard, { bootTimeoutMs: bench.bootTimeoutMs ?? 2_000 });
           else await runResetSequence(opened, hard);
           return true;
         },
@@ -170,4 +116,4 @@ export const serialTarget: TargetKind = {
   },
 };
 
-
+export { resolvePort, type PortIdentity } from './serial-identity.ts';
