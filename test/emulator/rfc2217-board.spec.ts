@@ -1,15 +1,15 @@
 /**
- * The emulated chip behind its RFC 2217 server, reached as a remote bench board is: hilt's own
- * Rfc2217Transport plays each of board control's reset sequences on the DevKitC circuit (checked
- * by the boot the chip decided and the EN/GPIO0 it saw), and `hilt flash` flashes an ESP-IDF
- * build into `hilt emulate --rfc2217` through esptool-js, then skips the board that runs it.
+ * The emulated chip behind its RFC 2217 server, reached as a remote bench board is. The download
+ * and hard sequences are checked in test/device/reset-sequence-chip.spec.ts; here the one meant
+ * for another circuit, and `hilt flash` into `hilt emulate --rfc2217` (the command line's own
+ * wiring) end to end: esptool-js flashes, the boot confirms, the next run skips.
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { serveRfc2217Board, type TcpBoard } from '../../emulator/index.ts';
-import { resetInto, SEQUENCES, type SequenceName } from '../../harness/device/reset-sequence.ts';
+import { resetInto, SEQUENCES } from '../../harness/device/reset-sequence.ts';
 import { Rfc2217Transport } from '../../harness/transport/rfc2217.ts';
 import { HILT_BIN, hilt, tempDir } from '../helpers.ts';
 import { writeIdfBuildFixture } from '../esp/idf-build.ts';
@@ -17,7 +17,7 @@ import { writeIdfBuildFixture } from '../esp/idf-build.ts';
 describe('emulated chip over RFC 2217', function () {
   this.timeout(60_000);
 
-  describe('reset sequences through Rfc2217Transport', function () {
+  describe('through Rfc2217Transport', function () {
     let served: TcpBoard;
     let transport: Rfc2217Transport;
     beforeEach(async function () {
@@ -29,21 +29,6 @@ describe('emulated chip over RFC 2217', function () {
       await transport.close();
       await served.close();
     });
-
-    const cases: Array<[SequenceName, 'download' | 'flash']> = [
-      ['classic', 'download'], ['classic-slow', 'download'], ['unix-tight', 'download'], ['unix-tight-slow', 'download'],
-      ['hard', 'flash'], ['hard-usb', 'flash'],
-    ];
-    for (const [name, mode] of cases) {
-      it(`${name} (${SEQUENCES[name].text}): the ROM says ${mode === 'download' ? 'waiting for download' : 'SPI_FAST_FLASH_BOOT'}, and the chip decided it with GPIO0 ${mode === 'download' ? 'low' : 'high'}`, async function () {
-        const outcome = await resetInto(transport, mode, [SEQUENCES[name]]);
-        expect(outcome.boot.download).to.equal(mode === 'download');
-        const decided = served.chip.boots().at(-1)!;
-        expect(decided).to.include({ mode, gpio0: mode === 'download' ? 0 : 1, reason: 'POWERON_RESET' });
-        const pins = served.chip.trace.filter((e) => e.kind === 'pin' && e.pin === 'EN');
-        expect(pins.slice(-2).map((e) => e.kind === 'pin' && e.level)).to.deep.equal([0, 1]);
-      });
-    }
 
     it('usb-jtag is for a chip\'s own USB-Serial/JTAG: on a DevKitC\'s circuit it ends with EN released and GPIO0 high, a boot from flash', async function () {
       const outcome = await resetInto(transport, 'flash', [SEQUENCES['usb-jtag']]);
