@@ -28,6 +28,7 @@ interface EspLoader {
   writeFlash(options: Record<string, unknown>): Promise<void>;
   flashMd5sum(addr: number, size: number): Promise<string>;
   flashDeflFinish(reboot?: boolean): Promise<void>;
+  readFlash(addr: number, size: number): Promise<Uint8Array>;
   after(mode?: string, usingUsbOtg?: boolean, sequence?: string): Promise<void>;
   IS_STUB: boolean;
   chip: { CHIP_NAME: string };
@@ -95,6 +96,10 @@ describe('esptool-js flashes the emulated chip', function () {
       for (const region of build()) {
         expect(chip.flash.md5(region.address, region.data.length).toString('hex')).to.equal(md5(region.data));
       }
+      // The stub's READ_FLASH: packets acknowledged by the host, then its MD5 (left unread by esptool-js).
+      const app = build()[2]!;
+      const back = await loader.readFlash(app.address, app.data.length);
+      expect(Buffer.from(back).equals(Buffer.from(app.data))).to.equal(true);
 
       // A reset puts the chip's UART back at 115200; a console at 921600 would read noise (as a
       // monitor left at the flashing rate does), so the host goes back first.
