@@ -30,6 +30,9 @@ const TRACE_ENTRIES = 2000;
 
 export type ChipState = 'reset' | 'download' | 'app' | 'no-app';
 
+/** The ROM's choice when the chip leaves reset, and what it read on GPIO0. */
+export type BootDecision = Extract<TraceEntry, { kind: 'boot' }>;
+
 export type TraceEntry =
   | { at: number; kind: 'lines'; dtr: boolean; rts: boolean }
   | { at: number; kind: 'pin'; pin: 'EN' | 'GPIO0'; level: 0 | 1 }
@@ -59,6 +62,7 @@ export class Esp32Chip implements UartPeer {
   state: ChipState = 'reset';
   private readonly loader: SerialLoader;
   private readonly outputs: Array<(bytes: Buffer) => void> = [];
+  private readonly bootWatchers: Array<(boot: BootDecision) => void> = [];
   private readonly enDelayMs: number;
   private readonly pace: boolean;
   private lines = { dtr: false, rts: false };
@@ -122,6 +126,11 @@ export class Esp32Chip implements UartPeer {
     this.outputs.push(cb);
   }
 
+  /** Calls `cb` at every boot decision from now on (what `hilt emulate` reports). */
+  onBoot(cb: (boot: BootDecision) => void): void {
+    this.bootWatchers.push(cb);
+  }
+
   setLines(l: { dtr: boolean; rts: boolean }): void {
     this.lines = { dtr: l.dtr, rts: l.rts };
     this.record({ kind: 'lines', dtr: l.dtr, rts: l.rts });
@@ -182,8 +191,8 @@ export class Esp32Chip implements UartPeer {
   }
 
   /** The boot decisions so far, oldest first. */
-  boots(): Array<Extract<TraceEntry, { kind: 'boot' }>> {
-    return this.trace.filter((e): e is Extract<TraceEntry, { kind: 'boot' }> => e.kind === 'boot');
+  boots(): BootDecision[] {
+    return this.trace.filter((e): e is BootDecision => e.kind === 'boot');
   }
 
   async close(): Promise<void> {
@@ -279,6 +288,8 @@ export class Esp32Chip implements UartPeer {
   private decide(reason: ResetReason): void {
     const mode = this.gpio0 === 0 ? 'download' : 'flash';
     this.record({ kind: 'boot', mode, reason, gpio0: this.gpio0 });
+    const decided = this.trace.at(-1) as BootDecision;
+    for (const cb of this.bootWatchers) cb(decided);
     if (mode === 'download') {
       this.state = 'download';
       this.slip = new SlipDecoder();

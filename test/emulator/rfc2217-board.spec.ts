@@ -37,16 +37,18 @@ describe('emulated chip over RFC 2217', function () {
     });
   });
 
-  it('`hilt flash --target rfc2217://` into `hilt emulate --rfc2217`: three regions MD5-verified, the boot confirms the ELF SHA-256; the next run finds it running and skips', async function () {
+  it('`hilt flash --target rfc2217://` into `hilt emulate --rfc2217`: three regions MD5-verified, the boot confirms the ELF SHA-256, hilt emulate reports both resets; the next run finds it running and skips', async function () {
     const tmp = await tempDir();
     const child = spawn(process.execPath, [HILT_BIN, 'emulate', '--rfc2217', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const fixture = await writeIdfBuildFixture(join(tmp.dir, 'build'), { payloadBytes: 40_000 });
+      const boots: Array<{ mode: string; gpio0: number; reason: string }> = [];
       const board = await new Promise<{ rfc2217: { port: number }; target: string }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('hilt emulate printed no board line within 15 s')), 15_000);
         createInterface({ input: child.stdout }).on('line', (line) => {
-          const o = JSON.parse(line) as { type: string; rfc2217: { port: number }; target: string };
+          const o = JSON.parse(line) as { type: string; rfc2217: { port: number }; target: string; mode: string; gpio0: number; reason: string };
           if (o.type === 'board') { clearTimeout(timer); resolve(o); }
+          if (o.type === 'boot') boots.push({ mode: o.mode, gpio0: o.gpio0, reason: o.reason });
         });
       });
       expect(board.target).to.equal(`rfc2217://127.0.0.1:${board.rfc2217.port}`);
@@ -54,6 +56,8 @@ describe('emulated chip over RFC 2217', function () {
       expect(first.code, first.stderr).to.equal(0);
       expect(first.stdout).to.match(/3 regions, \d+ bytes in .* each verified by MD5/);
       expect(first.stdout).to.include(`ELF SHA-256 ${fixture.descriptor.elfSha256.slice(0, 9)} (as printed) matches the image`);
+      // hilt emulate reported each reset as the chip saw it: into the loader, then out to the app.
+      expect(boots.map((b) => `${b.mode}/${b.gpio0}`)).to.include.ordered.members(['download/0', 'flash/1']);
       const second = await hilt(['flash', '--target', board.target], { cwd: tmp.dir, timeoutMs: 45_000 });
       expect(second.code, second.stderr).to.equal(0);
       expect(second.stdout).to.include('the board already runs this image (ELF SHA-256 from its hello)');
