@@ -7,7 +7,7 @@ import type { ImageIdentity } from '../report/model.ts';
 import { loadConfig } from '../run/config.ts';
 import { Interrupts } from '../run/interrupts.ts';
 import type { Transport } from '../transport/transport.ts';
-import { readIdfBuild, type IdfBuild } from '../wire/idf-build.ts';
+import { IdfBuildError, readIdfBuild, type IdfBuild } from '../wire/idf-build.ts';
 import { shown, wholeNumber } from './args.ts';
 
 interface FlashCliOptions {
@@ -44,13 +44,23 @@ export function registerFlash(program: Command): void {
 async function flashCommand(opts: FlashCliOptions, interrupts: Interrupts): Promise<void> {
   const baudRate = opts.baud === undefined ? undefined : wholeNumber('--baud', opts.baud, 9600, 5_000_000);
   // The build is read and checked before the board is touched: a bad build is exit 2, board untouched.
-  const build = readIdfBuild(opts.build);
+  const build = readBuild(opts.build);
   const config = await loadConfig(opts.config ?? 'hilt.config.json', opts.config !== undefined);
-  const target = resolveTarget(opts.target ?? config.target);
+  const target = resolveTarget(opts.target ?? config.target, { bench: config.bench });
   const image = await flashWithReport(build, target, { force: opts.force, verbose: opts.verbose, compress: opts.compress, interrupts, ...(baudRate ? { baudRate } : {}) });
   if (!image || interrupts.signal) {
     console.error('hilt: flashing interrupted: the board may hold a partly written image; flash it again');
     process.exitCode = ExitCode.interrupted;
+  }
+}
+
+/** The build, or a usage error (exit 2) naming what is wrong with it. */
+export function readBuild(dir: string): IdfBuild {
+  try {
+    return readIdfBuild(dir);
+  } catch (err) {
+    if (err instanceof IdfBuildError) throw new UsageError(err.message, { cause: err });
+    throw err;
   }
 }
 
@@ -70,7 +80,10 @@ export async function flashWithReport(build: IdfBuild, target: Target, opts: Fla
   // esptool-js loads only when something is flashed, as serialport only for serial targets.
   const { flashTarget, imageIdentity } = await import('../flash/index.ts');
   if (target.kind === 'emulator') {
-    throw new UsageError(`target ${target.url} is hilt's in-process board, which has no ROM loader to flash: start a whole emulated chip with hilt emulate --pty (or --tcp) and give its target, or give a real board's`);
+    throw new UsageError(`target ${target.url} is hilt's in-process board, which has no ROM loader to flash: start a whole emulated chip with hilt emulate --pty (or --tcp, --rfc2217) and give its target, or give a real board's`);
+  }
+  if (target.kind === 'qemu') {
+    throw new UsageError(`target ${target.url} boots the build it names: it needs no flashing; leave out --flash (or give a board's target)`);
   }
   const d = build.app.descriptor;
   console.log(`image: ${d.projectName} ${d.version}, ESP-IDF ${d.idfVersion}, built ${d.date} ${d.time}, ELF SHA-256 ${d.elfSha256}`);

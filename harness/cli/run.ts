@@ -7,8 +7,7 @@ import { runScenarios } from '../run/runner.ts';
 import { scenarioFiles } from '../run/scenario-files.ts';
 import { KINDS, resolveTarget } from '../device/targets/index.ts';
 import type { ImageIdentity } from '../report/model.ts';
-import { readIdfBuild } from '../wire/idf-build.ts';
-import { flashWithReport } from './flash.ts';
+import { flashWithReport, readBuild } from './flash.ts';
 import { shown, wholeNumber } from './args.ts';
 
 interface RunCliOptions {
@@ -62,19 +61,21 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
       throw new UsageError(`--grep ${quoted(opts.grep)}: not a regular expression (${printable((err as Error).message)})`);
     }
   }
+  const sources = [{ paths: files, from: 'the command line' }, { paths: config.scenarios ?? [], from: `${printable(opts.config ?? 'hilt.config.json')}, field scenarios` }];
+  // Found before any flashing: a scenario path that does not exist is exit 2 with the board untouched.
+  const scenarioList = scenarioFiles(sources);
   let image: ImageIdentity | null = null;
   if (opts.flash !== undefined) {
     // Read before anything starts: a bad build is exit 2 with the board untouched.
-    const build = readIdfBuild(opts.flash);
-    image = await flashWithReport(build, resolveTarget(config.target), { interrupts });
+    const build = readBuild(opts.flash);
+    image = await flashWithReport(build, resolveTarget(config.target, { bench: config.bench }), { interrupts });
     if (!image) {
       console.error('hilt: interrupted while flashing: no scenario ran; the board may hold a partly written image');
       process.exitCode = ExitCode.interrupted;
       return;
     }
   }
-  const sources = [{ paths: files, from: 'the command line' }, { paths: config.scenarios ?? [], from: `${printable(opts.config ?? 'hilt.config.json')}, field scenarios` }];
-  const outcome = await runScenarios({ files: scenarioFiles(sources), filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image });
+  const outcome = await runScenarios({ files: scenarioList, filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image });
   const { totals, run } = outcome.results;
   const where = shown(outcome.runDir) || outcome.runDir;
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +

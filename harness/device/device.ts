@@ -16,7 +16,8 @@ import { detectPanic, parseLogLine, stripColours, unexpectedReset, type LogLine,
 import { ConsoleLog } from './console-log.ts';
 import { ConsoleFramer } from './console-lines.ts';
 import { LineWindow, type WindowKind, type WindowLimits } from './window.ts';
-import { GarbleWatch, type GarbleLimits } from './garble.ts';
+import type { GarbleLimits } from './garble.ts';
+import { DeviceNotes, type DeviceNote } from './notes.ts';
 
 export { WindowError, DEFAULT_WINDOW, type WindowLimits } from './window.ts';
 
@@ -34,18 +35,7 @@ export interface DeviceEvent {
   at: number;
 }
 
-/**
- * Something about the device's output a report should mention though no command failed: a
- * console line cut at the line limit, or output that does not look like text (wrong baud rate).
- * Also written into the console log.
- */
-export interface DeviceNote {
-  kind: 'overlong_line' | 'garbled';
-  message: string;
-  at: number;
-  /** Console line number (see mark()) when it was noted. */
-  line: number;
-}
+export type { DeviceNote } from './notes.ts';
 
 /** Longest console line kept whole; longer ones are cut (lines.ts) and noted. */
 export const MAX_CONSOLE_LINE = 64 * 1024;
@@ -60,7 +50,6 @@ const DEVICE_EVENTS: WindowKind = {
 };
 
 /** Notes kept in memory (the console log has them all). */
-const MAX_NOTES = 100;
 
 export interface DeviceOptions {
   /** Default per-command timeout (connect commands add their own timeout_ms). */
@@ -124,7 +113,7 @@ export class Device extends EventEmitter {
   /** The recent protocol events (boot, mqtt.message ...), numbered like console lines. */
   readonly eventWindow: LineWindow<DeviceEvent>;
   /** The latest notes about the device's output, oldest first (also emitted as 'note'). */
-  readonly notes: DeviceNote[] = [];
+  readonly notes: DeviceNote[];
   hello: HelloReply | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -132,9 +121,7 @@ export class Device extends EventEmitter {
   private resetting = false;
   private failure: Error | null = null;
   private readonly commandTimeoutMs: number;
-  private readonly garble: GarbleWatch;
-  /** A garbled-output note was made and nothing clean came since. */
-  private garbledNoted = false;
+  private readonly noted: DeviceNotes;
 
   private constructor(readonly transport: Transport, options: DeviceOptions) {
     super();
@@ -143,10 +130,14 @@ export class Device extends EventEmitter {
     this.window = new LineWindow(options.window);
     this.eventWindow = new LineWindow<DeviceEvent>({ ...DEFAULT_EVENT_WINDOW, ...options.eventWindow }, DEVICE_EVENTS,
       (e) => e.name.length + Buffer.byteLength(JSON.stringify(e.body)));
-    this.garble = new GarbleWatch(options.garble);
+    this.noted = new DeviceNotes({
+      lineNumber: () => this.window.next, log: (text) => this.logLine(text), emit: (note) => this.emit('note', note),
+    }, options.garble);
+    this.notes = this.noted.list;
+    transport.on('reopened', (path: string) => this.noted.add('reopened', `the board went away and was found again on ${path} (re-enumerated): output while it was away is lost`));
     const splitter = new ConsoleFramer({ maxLineBytes: MAX_CONSOLE_LINE });
     transport.on('data', (chunk: Buffer) => {
-      this.watch(chunk);
+      this.noted.watch(chunk);
       splitter.write(chunk);
     });
     splitter.on('data', (line: Line) => this.onLine(line));
@@ -204,7 +195,7 @@ export class Device extends EventEmitter {
       body = await this.command('hello', {}, { timeoutMs });
     } catch (err) {
       if (err instanceof DeviceError && /no reply/.test(err.message)) {
-        const why = this.garble.diagnosis() ?? 'is the test agent firmware running on it?';
+        const why = this.noted.garble.diagnosis() ?? 'is the test agent firmware running on it?';
         throw new DeviceError(`${this.description}: no reply to hello within ${timeoutMs} ms: ${why}`, { cause: err });
       }
       throw err;
@@ -339,7 +330,7 @@ export class Device extends EventEmitter {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         this.emit('settled');
-        const why = this.garble.diagnosis();
+        const why = this.noted.garble.diagnosis();
         reject(new DeviceError(`${this.description}: no reply to ${command} within ${timeoutMs} ms${why ? `: ${why}` : ''}`));
       }, timeoutMs);
       this.pending.set(id, { command, resolve, reject, timer });
@@ -390,35 +381,16 @@ export class Device extends EventEmitter {
     });
   }
 
-  /** Raw bytes: output that is not text becomes a note, once (the diagnosis goes into errors). */
-  private watch(chunk: Buffer): void {
-    this.garble.feed(chunk);
-    const unprintable = this.garble.unprintable;
-    if (unprintable && !this.garbledNoted) {
-      this.garbledNoted = true;
-      this.note('garbled', unprintable);
-    }
-  }
-
-  private note(kind: DeviceNote['kind'], message: string): void {
-    const note: DeviceNote = { kind, message, at: Date.now(), line: this.window.next };
-    this.notes.push(note);
-    if (this.notes.length > MAX_NOTES) this.notes.shift();
-    this.logLine(`[hilt] ${message}`);
-    this.emit('note', note);
-  }
-
   private onLine(line: Line): void {
     this.logLine(line.text);
     if (line.truncated) {
-      this.note('overlong_line', `a console line ran over ${MAX_CONSOLE_LINE} bytes: only its start is kept, the rest of it was dropped`);
+      this.noted.add('overlong_line', `a console line ran over ${MAX_CONSOLE_LINE} bytes: only its start is kept, the rest of it was dropped`);
     }
     const parsed = parseDeviceLine(line);
     const at = Date.now();
     if (parsed.kind === 'reply' || parsed.kind === 'event') {
       // A protocol line came through whole: the link is fine, whatever came before.
-      this.garble.clear();
-      this.garbledNoted = false;
+      this.noted.clean();
     }
     if (parsed.kind === 'reply') {
       const pending = this.pending.get(parsed.id);

@@ -10,8 +10,10 @@ import type { CloseInfo, Transport } from '../transport/transport.ts';
 import { ConsoleLog } from './console-log.ts';
 import { ConsoleFramer } from './console-lines.ts';
 import { ExpectTimeoutError, MAX_CONSOLE_LINE, type ConsoleLine, type DeviceNote } from './device.ts';
-import { GarbleWatch, type GarbleLimits } from './garble.ts';
+import type { GarbleLimits } from './garble.ts';
+import { DeviceNotes } from './notes.ts';
 import { detectPanic, parseLogLine, parseResetLine, stripColours, unexpectedReset, type Panic } from './log.ts';
+import { parseElfShaLine } from '../wire/boot-line.ts';
 import { LineWindow, type WindowLimits } from './window.ts';
 
 /** What a firmware's boot lines say about it; null until printed (a board that booted long ago says nothing). */
@@ -35,7 +37,6 @@ const IDENTITY_LINES: ReadonlyArray<[RegExp, (m: RegExpExecArray) => Partial<Boo
   [/^Project name:\s+(\S.*)$/, (m) => ({ project: m[1]!.trim() })],
   [/^App version:\s+(\S.*)$/, (m) => ({ version: m[1]!.trim() })],
   [/^ESP-IDF:\s+(\S.*)$/, (m) => ({ idf: m[1]!.trim() })],
-  [/^ELF file SHA256:\s+([0-9a-fA-F]+)/, (m) => ({ elfSha256: m[1]!.toLowerCase() })],
   // The 2nd stage bootloader: "I (35) boot: chip revision: v3.0".
   [/^chip revision:\s+(v?[\d.]+)/, (m) => ({ chip: `rev ${m[1]}` })],
   // Wi-Fi start ("I (588) wifi:mode : sta (24:0a:c4:00:00:01)") or an app's own "mac 24:0a:...".
@@ -58,6 +59,11 @@ export function readIdentity(text: string, into: BootIdentity & { model?: string
   const model = chipModelOf(stripColours(text).trim(), log?.tag ?? null);
   if (model) into.model = model;
   if (!log) return model !== null;
+  const elfSha256 = parseElfShaLine(stripColours(text));
+  if (elfSha256 !== null) {
+    into.elfSha256 = elfSha256;
+    return true;
+  }
   for (const [pattern, fields] of IDENTITY_LINES) {
     const m = pattern.exec(log.message);
     if (m) {
@@ -75,13 +81,12 @@ export interface FirmwareDeviceOptions {
 
 export class FirmwareDevice extends EventEmitter {
   readonly window: LineWindow<ConsoleLine>;
-  readonly notes: DeviceNote[] = [];
+  readonly notes: DeviceNote[];
   /** Every panic the device printed, in order (also emitted as 'panic'). */
   readonly panics: Panic[] = [];
   private readonly found: BootIdentity & { model?: string | null } = { project: null, version: null, idf: null, elfSha256: null, chip: null, mac: null };
   private readonly log = new ConsoleLog();
-  private readonly garble: GarbleWatch;
-  private garbledNoted = false;
+  private readonly noted: DeviceNotes;
   /** A reset hilt asked for is under way: its boot lines are expected, not a reboot on its own. */
   private resetting = false;
   private closed: CloseInfo | null = null;
@@ -89,11 +94,15 @@ export class FirmwareDevice extends EventEmitter {
   private constructor(readonly transport: Transport, options: FirmwareDeviceOptions) {
     super();
     this.window = new LineWindow(options.window);
-    this.garble = new GarbleWatch(options.garble);
+    this.noted = new DeviceNotes({
+      lineNumber: () => this.window.next, log: (text) => this.log.line(text), emit: (note) => this.emit('note', note),
+    }, options.garble);
+    this.notes = this.noted.list;
+    transport.on('reopened', (path: string) => this.noted.add('reopened', `the board went away and was found again on ${path} (re-enumerated): output while it was away is lost`));
     this.log.on('logError', (path: string, err: unknown) => this.emit('logError', path, err));
     const splitter = new ConsoleFramer({ maxLineBytes: MAX_CONSOLE_LINE });
     transport.on('data', (chunk: Buffer) => {
-      this.watch(chunk);
+      this.noted.watch(chunk);
       splitter.write(chunk);
     });
     splitter.on('data', (line: Line) => this.onLine(line));
@@ -193,27 +202,10 @@ export class FirmwareDevice extends EventEmitter {
     await this.transport.close();
   }
 
-  private watch(chunk: Buffer): void {
-    this.garble.feed(chunk);
-    const unprintable = this.garble.unprintable;
-    if (unprintable && !this.garbledNoted) {
-      this.garbledNoted = true;
-      this.note('garbled', unprintable);
-    }
-  }
-
-  private note(kind: DeviceNote['kind'], message: string): void {
-    const note: DeviceNote = { kind, message, at: Date.now(), line: this.window.next };
-    this.notes.push(note);
-    if (this.notes.length > 100) this.notes.shift();
-    this.log.line(`[hilt] ${message}`);
-    this.emit('note', note);
-  }
-
   private onLine(line: Line): void {
     this.log.line(line.text);
     if (line.truncated) {
-      this.note('overlong_line', `a console line ran over ${MAX_CONSOLE_LINE} bytes: only its start is kept, the rest of it was dropped`);
+      this.noted.add('overlong_line', `a console line ran over ${MAX_CONSOLE_LINE} bytes: only its start is kept, the rest of it was dropped`);
     }
     const text = stripColours(line.text);
     const consoleLine: ConsoleLine = { text, log: parseLogLine(text), at: Date.now() };

@@ -3,6 +3,7 @@
  * Pure functions over one line of text (ESP32-FACTS sections 1 and 8); the device layer decides
  * what a reset or a panic means for the scenario that was running.
  */
+import { parseBootLine } from '../wire/boot-line.ts';
 
 export type LogLevel = 'E' | 'W' | 'I' | 'D' | 'V';
 
@@ -47,12 +48,10 @@ export function parseLogLine(text: string): LogLine | null {
   return { level: level as LogLevel, tag: tag!, message: message!.trimEnd(), timestamp };
 }
 
-/** `rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)`: the ROM's first words after a reset. */
-const RESET_LINE = /\brst:0x([0-9a-f]+) \(([A-Za-z0-9_]+)\)/i;
-
+/** `rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)`: the ROM's first words after a reset, with a named reason. */
 export function parseResetLine(text: string): { code: number; reason: string } | null {
-  const match = RESET_LINE.exec(stripColours(text));
-  return match ? { code: parseInt(match[1]!, 16), reason: match[2]! } : null;
+  const line = parseBootLine(stripColours(text));
+  return line && line.resetName !== '' ? { code: line.resetCode, reason: line.resetName } : null;
 }
 
 /**

@@ -56,6 +56,8 @@ export interface Transport extends EventEmitter {
   close(): Promise<void>;
   on(event: 'data', listener: (chunk: Buffer) => void): this;
   on(event: 'close', listener: (info: CloseInfo) => void): this;
+  /** Only a transport that finds its board again after a re-enumeration (a serial target by identity): where. */
+  on(event: 'reopened', listener: (path: string) => void): this;
   once(event: 'data', listener: (chunk: Buffer) => void): this;
   once(event: 'close', listener: (info: CloseInfo) => void): this;
 }

@@ -6,7 +6,6 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError, brandAcrossCopies, errnoOf, quoted } from '../errors.ts';
 import { ImageFormatError, readAppImage, type AppDescriptor } from './image.ts';
 
 export const FLASHER_ARGS = 'flasher_args.json';
@@ -36,14 +35,19 @@ export interface IdfBuild {
   app: { offset: number; path: string; descriptor: AppDescriptor };
 }
 
-/** The build folder cannot be flashed as it is (exit 2); the message names the file and the fix. */
-export class IdfBuildError extends UsageError {
+/**
+ * The build folder cannot be used as it is; the message (one line) names the file and the fix.
+ * Plain Error, as harness/wire imports nothing of the harness: commands and targets turn it into
+ * their usage error (exit 2).
+ */
+export class IdfBuildError extends Error {
+  /** The exit status a command should end with: the user's to fix. */
+  readonly exitCode = 2;
   constructor(message: string) {
     super(message);
     this.name = 'IdfBuildError';
   }
 }
-brandAcrossCopies(IdfBuildError, 'IdfBuildError');
 
 export function readIdfBuild(dir: string): IdfBuild {
   const root = resolve(dir);
@@ -212,4 +216,15 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function oneLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ');
+}
+
+/** A value in double quotes for a one-line message (DEL, C1 and line separators escaped too). */
+function quoted(text: string): string {
+  return JSON.stringify(text).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** The short system reason of an fs error ("ENOENT"), or its message. */
+function errnoOf(err: unknown): string {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
+  return oneLine(err);
 }

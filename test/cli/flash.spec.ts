@@ -52,6 +52,11 @@ describe('cli: hilt flash', function () {
     oneLine(await hilt(['flash'], { cwd: dir }), 2, /target emulator is hilt's in-process board, which has no ROM loader to flash: start a whole emulated chip with hilt emulate --pty/);
   });
 
+  it('a QEMU target (it boots the build it names): exit 2', async () => {
+    await writeIdfBuildFixture(join(dir, 'build'));
+    oneLine(await hilt(['flash', '--target', `qemu:${join(dir, 'build')}`], { cwd: dir }), 2, /boots the build it names: it needs no flashing/);
+  });
+
   it('a serial port that does not exist: exit 3, after saying what it would flash', async () => {
     const fx = await writeIdfBuildFixture(join(dir, 'build'));
     const ran = await hilt(['flash', '--target', 'serial:/dev/ttyNOPE'], { cwd: dir });
@@ -65,6 +70,13 @@ describe('cli: hilt flash', function () {
       /names "bootloader\/bootloader.bin" at 0x1000, but .* cannot be read/);
     expect(existsSync(join(dir, 'reports'))).to.equal(false);
     expect(existsSync(join(dir, 'certs'))).to.equal(false);
+  });
+
+  it('hilt run --flash with a scenario file that does not exist: exit 2 before the board is flashed', async () => {
+    await writeIdfBuildFixture(join(dir, 'build'));
+    const ran = await hilt(['run', join(dir, 'nope.spec.ts'), '--flash', join(dir, 'build'), '--target', 'serial:/dev/ttyNOPE'], { cwd: dir });
+    oneLine(ran, 2, /nope\.spec\.ts/);
+    expect(ran.stdout).not.to.include('flashing');
   });
 
   (hasSocat ? it : it.skip)('Ctrl-C while it looks at the board: exit 130, one line, nothing flashed (needs socat)', async () => {

@@ -8,6 +8,7 @@ import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveTarget } from '../../harness/device/targets/index.ts';
 import { resolvePort } from '../../harness/device/targets/serial.ts';
+import { FirmwareDevice } from '../../harness/device/firmware.ts';
 import { IdentitySerialTransport } from '../../harness/device/targets/serial-identity.ts';
 import type { CloseInfo } from '../../harness/transport/transport.ts';
 import { SerialTransport } from '../../harness/transport/serial.ts';
@@ -128,13 +129,17 @@ describe('serial targets by identity', function () {
     const t = new IdentitySerialTransport({ url: 'serial:?serial_number=0001', identity: { serialNumber: '0001' }, baudRate: 115_200, tries: 20, intervalMs: 50 });
     try {
       await bus([CP2102], { ttyUSB0: before.a });
-      await t.open();
+      // A firmware device reads the console through it: the report hears of the new port.
+      const device = await FirmwareDevice.open(t);
       expect(t.port?.path).to.equal(join(dev, 'ttyUSB0'));
       // It re-enumerates: the identity is on ttyUSB1 now, and the old port hangs up.
       await bus([{ ...CP2102, tty: 'ttyUSB1' }], { ttyUSB1: after.a });
       const said = first(t, ['reopened', 'close']);
       before.socat.kill('SIGKILL');
       expect(await said).to.deep.equal({ event: 'reopened', value: join(dev, 'ttyUSB1') });
+      expect(device.notes.map((n) => [n.kind, n.message])).to.deep.equal([
+        ['reopened', `the board went away and was found again on ${join(dev, 'ttyUSB1')} (re-enumerated): output while it was away is lost`],
+      ]);
       expect(t.isOpen).to.equal(true);
       expect(t.description).to.equal(`serial ${join(dev, 'ttyUSB1')} (serial_number=0001) at 115200 baud`);
       const far = new SerialTransport({ path: after.b });

@@ -83,18 +83,20 @@ describe('faults: rfc2217 (remote serial ports)', function () {
     transport = fake = null;
   });
   const connect = (options: Partial<ConstructorParameters<typeof Rfc2217Transport>[0]> = {}) =>
-    (transport = new Rfc2217Transport({ host: '127.0.0.1', port: fake!.port, ackTimeoutMs: 300, ...options }));
+    // Bounds short only where nothing will come (so the test is quick), long where an answer will.
+    (transport = new Rfc2217Transport({ host: '127.0.0.1', port: fake!.port, ackTimeoutMs: 5_000, ...options }));
+  const quick = { ackTimeoutMs: 300 };
 
   it('a raw TCP board (a console, no Telnet): named as such, with the tcp: target to use instead', async function () {
     const console = Buffer.from('I (312) boot: ESP-IDF v5.5 2nd stage bootloader\r\n');
     fake = await fakeServer({ greeting: console, comPort: 'silent' });
-    const err = await rejection(connect().open());
+    const err = await rejection(connect(quick).open());
     expectOneLine(err, new RegExp(`^rfc2217://127\\.0\\.0\\.1:${fake.port} did not agree to the COM-PORT option within 300 ms and sent ${console.length} bytes of plain data: it is not an RFC 2217 server \\(a raw TCP port\\? then use tcp:127\\.0\\.0\\.1:${fake.port}\\)$`));
   });
 
   it('a silent TCP port: the negotiation wait is bounded and says nothing came', async function () {
     fake = await fakeServer({ comPort: 'silent' });
-    const err = await rejection(connect().open());
+    const err = await rejection(connect(quick).open());
     expectOneLine(err, /did not agree to the COM-PORT option within 300 ms and sent nothing: it is not an RFC 2217 server/);
   });
 
@@ -111,9 +113,9 @@ describe('faults: rfc2217 (remote serial ports)', function () {
   });
 
   it('a server that agrees but never answers the line settings: bounded, naming the command', async function () {
-    fake = await fakeServer({ answer: () => null });
-    const err = await rejection(connect().open());
-    expectOneLine(err, /did not answer SET-(BAUDRATE|DATASIZE|PARITY|STOPSIZE) within 300 ms: check that the server is an RFC 2217 server/);
+    fake = await fakeServer({ answer: () => null, comPort: 'agree' });
+    const err = await rejection(connect({ ackTimeoutMs: 1_000 }).open());
+    expectOneLine(err, /did not answer SET-(BAUDRATE|DATASIZE|PARITY|STOPSIZE) within 1000 ms: check that the server is an RFC 2217 server/);
   });
 
   it('a server that keeps its own rate: the baud rate it answered is named', async function () {

@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,7 +15,8 @@ import type { Target } from '../../harness/device/targets/index.ts';
 import { ExitCode } from '../../harness/errors.ts';
 import { FlashError, flashBuild, flashTarget, imageIdentity, watchBoot } from '../../harness/flash/index.ts';
 import { readIdfBuild } from '../../harness/wire/idf-build.ts';
-import { writeIdfBuildFixture, type IdfBuildFixture } from '../esp/idf-build.ts';
+import { Rfc2217Transport } from '../../harness/transport/rfc2217.ts';
+import { flasherArgsJson, writeIdfBuildFixture, type IdfBuildFixture } from '../esp/idf-build.ts';
 import { PeerTransport } from '../esp/peer-transport.ts';
 import { HILT_BIN, REPO, hilt, rejection, tempDir } from '../helpers.ts';
 import { hasSocat } from '../transport/peers.ts';
@@ -81,6 +83,29 @@ describe('flashing the emulated ESP32 chip', function () {
       expect(boots.at(-1)).to.include({ mode: 'flash', gpio0: 1 });
       // The data phase ran faster than the ROM's 115200, and the console is back at 115200.
       expect(chip.trace.some((e) => e.kind === 'note' && e.text === 'UART at 460800 baud')).to.equal(true);
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('flasher_args.json "stub": false: the ROM loader alone writes it, and its MD5 answer (32 hex characters) is read right', async () => {
+    await writeIdfBuildFixture(dir, {
+      descriptor: { projectName: 'blink', version: 'v2.0.0' }, payloadBytes: 8_000,
+      flasherArgsText: flasherArgsJson('blink.bin').replace('"stub"   : true', '"stub"   : false'),
+    });
+    chip = new Esp32Chip({ index: 26 });
+    chip.powerOn();
+    const transport = new PeerTransport(chip);
+    try {
+      const build = readIdfBuild(dir);
+      expect(build.stub).to.equal(false);
+      const result = await flashBuild({ transport, build });
+      expect(chip.loaderMode).to.equal('rom');
+      expect(chip.loaderRequests.get('MEM_BEGIN') ?? 0).to.equal(0);
+      expect(chip.loaderRequests.get('SPI_ATTACH')).to.be.greaterThan(0);
+      expect(result.regions.map((r) => r.md5)).to.deep.equal([[0x1000, fx.bootloader], [0x8000, fx.partitionTable], [0x10000, readFileSync(join(dir, 'blink.bin'))]]
+        .map(([at, b]) => chip!.flash.md5(at as number, (b as Buffer).length).toString('hex')));
+      expect(result.confirmed).to.equal(true);
     } finally {
       await transport.close();
     }
@@ -225,6 +250,23 @@ describe('hilt flash and hilt run --flash over RFC 2217 (the emulated chip behin
     const again = await hilt(['flash', '--target', target], { cwd: dir, timeoutMs: 40_000 });
     expect(again.code, again.stderr).to.equal(0);
     expect(again.stdout).to.include('the board already runs this image (ELF SHA-256 from its boot log): not flashed (--force flashes anyway)');
+  });
+
+  it('the connection lost while writing (the server goes away): exit 3, naming the region being written', async () => {
+    const transport = new Rfc2217Transport({ host: '127.0.0.1', port: server.port });
+    let cut = false;
+    try {
+      const err = await rejection(flashBuild({
+        transport, build: readIdfBuild(join(dir, 'build')),
+        onProgress: (p) => { if (p.index === 2 && p.written > 0 && !cut) { cut = true; void server.close(); } },
+      }));
+      expect(err).to.be.instanceOf(FlashError);
+      expect((err as FlashError).exitCode).to.equal(ExitCode.unreachable);
+      expect(err.message).not.to.include('\n');
+      expect(err.message).to.match(/^flashing rfc2217:\/\/127\.0\.0\.1:\d+ at \d+ baud failed at 0x10000 \(remote_app.bin\): the connection to the board closed$/);
+    } finally {
+      await transport.close();
+    }
   });
 
   it('hilt run --flash: flashes, runs a scenario, and every report names the image', async () => {

@@ -110,6 +110,25 @@ describe('flash/web-serial: a hilt transport as a Web Serial port', () => {
     await transport.close();
   });
 
+  it('keeps at most 1 MiB of unread bytes and counts what it drops (a board flooding while nobody reads)', async () => {
+    const p = peer();
+    const transport = new MemoryTransport(p.stream);
+    const port = new TransportSerialPort(transport);
+    await port.open();
+    const total = 1536 * 1024;
+    let arrived = 0;
+    const all = new Promise<void>((resolve) => transport.on('data', (c: Buffer) => { arrived += c.length; if (arrived >= total) resolve(); }));
+    for (let i = 0; i < 24; i++) p.toHost.write(Buffer.alloc(64 * 1024, i));
+    await all;
+    expect(port.droppedBytes).to.be.at.least(total - 1024 * 1024);
+    expect(port.droppedBytes).to.be.below(total);
+    // What was kept is the start of the flood, in order.
+    const first = await readSome(port.readable!, 1);
+    expect(first[0]).to.equal(0);
+    await port.close();
+    await transport.close();
+  });
+
   it('ends a pending read with a TransportError when the board goes away', async () => {
     const p = peer();
     const transport = new MemoryTransport(p.stream);

@@ -205,12 +205,12 @@ describe('rfc2217 transport against ser2net serving a pseudo-terminal', function
   });
 
   it('gets no answer to SET-CONTROL on a pty: a bounded, named failure, and ign_set_control goes on', async function () {
-    transport = new Rfc2217Transport({ host: '127.0.0.1', port: server!.port, ackTimeoutMs: 500 });
+    transport = new Rfc2217Transport({ host: '127.0.0.1', port: server!.port, ackTimeoutMs: 1_500 });
     await transport.open();
     const err = await rejection(transport.setSignals({ dtr: false, rts: true }));
     expect(err).to.be.instanceOf(TransportError);
     expect(err.message).to.match(
-      /^rfc2217:\/\/127\.0\.0\.1:\d+ did not answer SET-CONTROL \(RTS on\) within 500 ms: the server cannot set that line .*add \?ign_set_control=1 to go on without answers$/,
+      /^rfc2217:\/\/127\.0\.0\.1:\d+ did not answer SET-CONTROL \(RTS on\) within 1500 ms: the server cannot set that line .*add \?ign_set_control=1 to go on without answers$/,
     );
     await transport.close();
 

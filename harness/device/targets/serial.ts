@@ -24,7 +24,7 @@ import type { BenchSettings, TargetKind } from './target.ts';
 import { intOption, modeOption, targetOptions } from './options.ts';
 
 /** reset=: none, a named hard-reset sequence, or a custom one; a download sequence is refused here. */
-function resetChoice(url: string, value: string | undefined): ResetSequence | 'none' | undefined {
+export function resetChoice(url: string, value: string | undefined): ResetSequence | 'none' | undefined {
   if (value === undefined || value === 'none') return value;
   if (value === 'hello') return 'none';
   if (value === 'agent') return undefined;
@@ -39,7 +39,7 @@ function resetChoice(url: string, value: string | undefined): ResetSequence | 'n
   }
 }
 
-function downloadChoice(url: string, value: string | undefined): ResetSequence[] | undefined {
+export function downloadChoice(url: string, value: string | undefined): ResetSequence[] | undefined {
   if (value === undefined) return undefined;
   try {
     return value.split(',').map((v) => (isSequenceName(v) ? SEQUENCES[v] : parseResetSequence(v, 'download')));
