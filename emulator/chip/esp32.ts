@@ -207,7 +207,12 @@ export class Esp32Chip implements UartPeer {
 
   private receive(bytes: Buffer): void {
     if (this.state === 'download') {
-      for (const frame of this.slip.push(bytes)) this.loader.frame(frame);
+      const epoch = this.epoch;
+      for (const frame of this.slip.push(bytes)) {
+        // A request that left the loader (FLASH_END, RUN_USER_CODE) ends what came with it.
+        if (this.state !== 'download' || epoch !== this.epoch) break;
+        this.loader.frame(frame);
+      }
     } else if (this.state === 'app') {
       this.splitter?.write(bytes);
     }
