@@ -50,7 +50,7 @@ const md5 = (d: Uint8Array) => createHash('md5').update(d).digest('hex');
 describe('esptool-js flashes the emulated chip', function () {
   this.timeout(60_000);
 
-  it('in process, with DTR/RTS: its classic reset, sync, ESP32, stub, 921600 baud, three regions MD5-verified, then the new app boots', async function () {
+  it('in process, with DTR/RTS: its classic reset, sync, ESP32, stub, 921600 baud, three regions MD5-verified and read back, a second session finds the stub running, then the new app boots', async function () {
     const chip = new Esp32Chip({ index: 9 });
     const out = new ChipConsole(chip);
     const said: string[] = [];
@@ -76,17 +76,23 @@ describe('esptool-js flashes the emulated chip', function () {
       const app = build()[2]!;
       const back = await loader.readFlash(app.address, app.data.length);
       expect(Buffer.from(back).equals(Buffer.from(app.data))).to.equal(true);
+      // A second session without a reset finds the stub by its SYNC replies and does not upload it again.
+      await loader.transport.disconnect();
+      const again: string[] = [];
+      const second = new ESPLoader({ transport: new Transport(webSerial(port)), baudrate: 921_600, romBaudrate: 921_600, terminal: terminal(again) });
+      await second.main('no_reset');
+      expect(again).to.include('Stub is already running. No upload is necessary.');
 
       // A reset puts the chip's UART back at 115200; a console at 921600 would read noise (as a
       // monitor left at the flashing rate does), so the host goes back first.
       await port.setBaudRate(115_200);
       // esptool-js's own hard reset only releases RTS: pulse EN with a custom sequence.
       const printed = out.text.length;
-      await loader.after('custom_reset', false, 'D0|R1|W100|R0');
+      await second.after('custom_reset', false, 'D0|R1|W100|R0');
       await out.waitFor(/test agent ready/, 5000, printed);
       expect(out.text.slice(printed)).to.include(`ELF file SHA256:  ${APP.elfSha256.slice(0, 9)}...`);
       expect(chip.boots().at(-1)).to.include({ mode: 'flash', gpio0: 1 });
-      await loader.transport.disconnect();
+      await second.transport.disconnect();
       const agent = new AgentClient({ write: (t: string) => chip.input(Buffer.from(t)), on: (_e: 'data', fn: (c: Buffer) => void) => chip.onOutput(fn) });
       const hello = await agent.ok<HelloReply>('hello');
       expect(hello.fw).to.deep.equal({ project: APP.projectName, version: APP.version, idf: APP.idfVersion, elf_sha256: APP.elfSha256 });

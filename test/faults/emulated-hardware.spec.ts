@@ -61,17 +61,21 @@ describe('faults: emulated chip serial loader and flash', function () {
     expect(chip.flash.read(0x200000, 0x1000).equals(data)).to.equal(true);
   });
 
-  it('the stub answers the same faults with its own two status bytes (C1 checksum, C6 not in flash mode)', async function () {
+  it('the stub answers the same faults with its own two status bytes (C6 00 not in flash mode, C1 00 checksum, FF 00 a command it lacks)', async function () {
     const { rom } = await open({ index: 2 });
     await startStub(rom);
     const b = block(0, Buffer.alloc(16, 1));
-    expect((await rom.request(OP.FLASH_DATA, b.payload, b.chk)).data.toString('hex')).to.equal('01c6');
+    expect((await rom.request(OP.FLASH_DATA, b.payload, b.chk)).data.toString('hex')).to.equal('c600');
     await rom.request(OP.FLASH_BEGIN, le32(16, 1, 0x4000, 0x300000));
-    expect((await rom.request(OP.FLASH_DATA, b.payload, b.chk ^ 0xff)).data.toString('hex')).to.equal('01c1');
-    // The stub answers SYNC once, with value 0 (esptool's sign that a stub is running).
-    const sync = await rom.request(OP.SYNC, SYNC_DATA);
-    expect(sync.value).to.equal(0);
-    expect(rom.frames).to.have.length(0);
+    expect((await rom.request(OP.FLASH_DATA, b.payload, b.chk ^ 0xff)).data.toString('hex')).to.equal('c100');
+    const lacking = await rom.request(OP.GET_SECURITY_INFO);
+    expect(lacking.op).to.equal(OP.GET_SECURITY_INFO);
+    expect(lacking.data.toString('hex')).to.equal('ff00');
+    // Like the ROM, the stub answers SYNC eight times, with value 0: esptool's sign that a stub runs.
+    rom.send(OP.SYNC, SYNC_DATA);
+    const replies = [];
+    for (let i = 0; i < 8; i++) replies.push(await rom.next());
+    expect(replies.map((r) => r.value)).to.deep.equal(Array(8).fill(0));
   });
 
   it('FLASH_BEGIN past the 4 MB flash: ROM error 0x08, flash untouched', async function () {
