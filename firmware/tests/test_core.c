@@ -463,6 +463,11 @@ static void test_connect_failure_result(void)
                "\"verify_info\":[\"Unknown reason (this should not happen)\"],\"mqtt_error_type\":null,\"connack\":null,\"sock_errno\":111},"
                "\"timing\":{\"dns_ms\":null,\"tcp_ms\":null,\"tls_ms\":null,\"mqtt_ms\":null,\"total_ms\":7,\"source\":\"device\"},"
                "\"heap\":{\"before\":0,\"min\":0,\"after\":0,\"peak_used\":0,\"source\":\"device\"},\"mqtt\":null}");
+    /* phases that add up past INT32_MAX (found by the fuzzer: the sum overflowed an int) */
+    r->total_ms = HILT_NONE;
+    r->tcp_ms = 2147483647;
+    r->tls_ms = 2147483647;
+    EXPECT_HAS(send("@hil 32 tls.connect host=h\n"), "\"tls_ms\":2147483647,\"mqtt_ms\":null,\"total_ms\":4294967294,");
     r->stack_err = 0x7fff;
     EXPECT_HAS(send("@hil 32 tls.connect host=h\n"), "\"stack_err_name\":\"UNKNOWN_ERROR(-0x7FFF)\"");
     r->esp_err = -1;

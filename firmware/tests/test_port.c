@@ -137,7 +137,10 @@ static const char *p_connect(void *ctx, const hilt_connect_config_t *cfg, hilt_c
         tp->last_has_password = cfg->mqtt->password.data != NULL;
         tp->last_password_len = cfg->mqtt->password.len;
     }
-    if (tp->during_connect != NULL) hilt_core_feed(tp->core, (const uint8_t *)tp->during_connect, strlen(tp->during_connect));
+    if (tp->during_connect != NULL) {
+        size_t n = tp->during_len ? tp->during_len : strlen(tp->during_connect);
+        hilt_core_feed(tp->core, (const uint8_t *)tp->during_connect, n);
+    }
     if (tp->connect_error != NULL) return tp->connect_error;
     *res = tp->result;
     tp->mqtt_up = cfg->mqtt != NULL && res->connected;

@@ -34,6 +34,7 @@ typedef struct {
     hilt_connect_result_t result;   /* what connect() reports */
     const char *connect_error;      /* connect() returns it (internal) */
     const char *during_connect;     /* bytes fed to the core while connect() runs */
+    size_t during_len;              /* their count (0: up to a NUL) */
     bool mqtt_up;
     bool acked;
     uint32_t publish_ms;

@@ -658,8 +658,9 @@ void hilt_write_connect_result(hilt_json_t *j, const hilt_connect_result_t *r, b
         /* As the emulator: the sum of the phases reached, when the port gave no total. */
         int64_t total = r->total_ms;
         if (total < 0) {
-            total = (r->dns_ms > 0 ? r->dns_ms : 0) + (r->tcp_ms > 0 ? r->tcp_ms : 0) +
-                    (r->tls_ms > 0 ? r->tls_ms : 0) + (mqtt_ms > 0 ? mqtt_ms : 0);
+            /* in 64 bits: four int32 phases may add up past INT32_MAX */
+            total = (int64_t)(r->dns_ms > 0 ? r->dns_ms : 0) + (int64_t)(r->tcp_ms > 0 ? r->tcp_ms : 0) +
+                    (int64_t)(r->tls_ms > 0 ? r->tls_ms : 0) + (int64_t)(mqtt_ms > 0 ? mqtt_ms : 0);
         }
         hilt_json_key(j, "total_ms");
         hilt_json_int(j, total);
