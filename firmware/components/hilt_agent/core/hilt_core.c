@@ -1521,8 +1521,17 @@ static void warn_no_id(hilt_core_t *c, const hilt_fail_t *f)
 {
     hilt_buf_t b;
     hilt_buf_init(&b, c->scratch, sizeof c->scratch);
+    size_t at = 0;
     hilt_buf_cat(&b, "ignored protocol line without a valid id: ");
-    hilt_buf_put(&b, f->text, f->len);
+    /* A lone surrogate half prints as U+FFFD, as Node writes one. */
+    while (at < f->len) {
+        if (hilt_wtf8_surrogate((const uint8_t *)f->text, f->len, at) != 0) {
+            hilt_buf_cp(&b, HILT_REPLACEMENT);
+            at += 3;
+        } else {
+            hilt_buf_put(&b, f->text + at++, 1);
+        }
+    }
     log_line(c, HILT_LOG_W, c->scratch);
 }
 

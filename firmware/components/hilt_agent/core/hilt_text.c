@@ -161,7 +161,22 @@ void hilt_buf_quote(hilt_buf_t *b, const char *value, size_t n)
     while (at < n) {
         uint32_t cp = hilt_utf8_next(s, n, &at);
         size_t u = cp >= 0x10000 ? 2u : 1u;
-        if (units > QUOTE_MAX && shown + u > QUOTE_MAX - 3) break;
+        if (units > QUOTE_MAX && shown + u > QUOTE_MAX - 3) {
+            /*
+             * JavaScript's slice() cuts between the two halves of a pair: the high half stays,
+             * alone. It is kept here as its 3-byte WTF-8 form; the JSON writers turn it into the
+             * \udXXX escape JSON.stringify writes, a log line into U+FFFD as Node prints it.
+             */
+            if (u == 2 && shown + 1 == QUOTE_MAX - 3) {
+                uint32_t high = 0xD800u + ((cp - 0x10000u) >> 10);
+                char w[3];
+                w[0] = (char)0xED;
+                w[1] = (char)(0x80 | ((high >> 6) & 0x3F));
+                w[2] = (char)(0x80 | (high & 0x3F));
+                hilt_buf_put(b, w, 3);
+            }
+            break;
+        }
         shown += u;
         put_printable(b, cp);
     }
@@ -186,12 +201,32 @@ static void put_json_cp(hilt_buf_t *b, uint32_t cp)
     }
 }
 
+uint32_t hilt_wtf8_surrogate(const uint8_t *s, size_t len, size_t at)
+{
+    if (at + 2 < len && s[at] == 0xED && s[at + 1] >= 0xA0 && s[at + 1] <= 0xBF && s[at + 2] >= 0x80 && s[at + 2] <= 0xBF) {
+        return 0xD000u | ((uint32_t)(s[at + 1] & 0x3F) << 6) | (s[at + 2] & 0x3F);
+    }
+    return 0;
+}
+
+/* One character for a JSON string: a lone surrogate (from quote()) as JSON.stringify escapes it. */
+static void put_json_next(hilt_buf_t *b, const uint8_t *s, size_t n, size_t *at)
+{
+    uint32_t surrogate = hilt_wtf8_surrogate(s, n, *at);
+    if (surrogate != 0) {
+        put_u4(b, surrogate);
+        *at += 3;
+        return;
+    }
+    put_json_cp(b, hilt_utf8_next(s, n, at));
+}
+
 void hilt_buf_json_string(hilt_buf_t *b, const char *value, size_t n)
 {
     const uint8_t *s = (const uint8_t *)value;
     size_t at = 0;
     hilt_buf_cat(b, "\"");
-    while (at < n) put_json_cp(b, hilt_utf8_next(s, n, &at));
+    while (at < n) put_json_next(b, s, n, &at);
     hilt_buf_cat(b, "\"");
 }
 
@@ -271,15 +306,17 @@ void hilt_json_string_flat(hilt_json_t *j, const char *s, size_t n)
     hilt_json_value(j);
     hilt_buf_cat(&j->out, "\"");
     while (at < n) {
-        uint32_t cp = hilt_utf8_next(u, n, &at);
-        if (hilt_is_js_space(cp)) {
+        size_t here = at;
+        uint32_t cp = hilt_wtf8_surrogate(u, n, at) ? 0 : hilt_utf8_next(u, n, &at);
+        if (cp != 0 && hilt_is_js_space(cp)) {
             pending_space = started;
             continue;
         }
         if (pending_space) put_json_cp(&j->out, ' ');
         pending_space = false;
         started = true;
-        put_json_cp(&j->out, cp);
+        if (cp == 0) put_json_next(&j->out, u, n, &here), at = here;
+        else put_json_cp(&j->out, cp);
     }
     hilt_buf_cat(&j->out, "\"");
 }

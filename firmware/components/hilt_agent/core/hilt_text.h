@@ -18,6 +18,8 @@
  * the agent shows a bad byte exactly as the emulator does.
  */
 uint32_t hilt_utf8_next(const uint8_t *s, size_t len, size_t *at);
+/** The UTF-16 unit of a lone surrogate kept in WTF-8 at s[at] (see hilt_buf_quote), else 0. */
+uint32_t hilt_wtf8_surrogate(const uint8_t *s, size_t len, size_t at);
 /** JavaScript's \s: ASCII and Unicode white space (what String.prototype.trim removes). */
 bool hilt_is_js_space(uint32_t cp);
 /** A C0/C1 control character (\p{Cc}). */
