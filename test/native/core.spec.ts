@@ -57,6 +57,24 @@ describe('native: the agent core in C', function () {
     expect(built.stdout).to.include('-m32 -std=c99 -pedantic -Wall -Wextra -Werror').and.include('-m64 -std=c99 -pedantic -Wall -Wextra -Werror');
   });
 
+  it('allocates nothing and prints nothing itself: it calls only memory and string functions of the C library', async () => {
+    const built = await make(tmp.dir, ['core-check']);
+    expect(built.code, built.stderr).to.equal(0);
+    for (const bits of ['m32', 'm64']) {
+      const objects = join(tmp.dir, bits);
+      const { readdir } = await import('node:fs/promises');
+      const files = (await readdir(objects)).filter((f) => f.endsWith('.o')).map((f) => join(objects, f));
+      const symbols = async (flag: string) => (await run('nm', [flag, ...files])).stdout.split('\n')
+        .map((line) => /^\s*(?:[0-9a-f]+\s+)?[A-Za-z]\s+(\S+)$/.exec(line)?.[1]).filter((name): name is string => name !== undefined);
+      const defined = new Set(await symbols('--defined-only'));
+      const outside = [...new Set(await symbols('-u'))].filter((name) => !defined.has(name));
+      // 64-bit division helpers of libgcc on 32 bits, and the GOT of position-independent code.
+      const allowed = /^(mem(chr|cmp|cpy|move|set)|str(cmp|cspn|len|ncmp)|__u?(div|mod)di3|_GLOBAL_OFFSET_TABLE_)$/;
+      expect(outside.filter((name) => !allowed.test(name)), bits).to.deep.equal([]);
+      expect(outside, bits).to.include('memcpy');
+    }
+  });
+
   it('passes its unit tests against the recording test port, 32 and 64 bits, under ASan and UBSan', async () => {
     const tested = await make(tmp.dir, ['core-test']);
     expect(tested.code, `${tested.stdout}\n${tested.stderr}`).to.equal(0);
