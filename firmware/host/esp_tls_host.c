@@ -424,7 +424,14 @@ exit:
 /* esp_mbedtls_verify_certificate */
 static void verify_certificate(etls_t *tls)
 {
-    int flags = (int)mbedtls_ssl_get_verify_result(&tls->ssl);
+    uint32_t result = mbedtls_ssl_get_verify_result(&tls->ssl);
+    int flags;
+    /* Mbed TLS 3.6.5 made this -1u while no certificate has been verified (a handshake that
+     * ended before the server's certificate); the 3.6 release ESP-IDF v5.5 bundles (3.6.3/3.6.4
+     * by its release date: an inference) answered 0 there, so esp-tls logged "Certificate
+     * verified." and kept the flags 0. The board's answer is the one reproduced. */
+    if (result == 0xFFFFFFFFu) result = 0;
+    flags = (int)result;
     if (flags != 0) {
         char buf[100];
         size_t len;
