@@ -62,9 +62,6 @@ typedef struct {
     const char *command;
     hilt_arg_t args[HILT_MAX_ARGS];
     size_t argc;
-    /* the tokenizer's work space, here rather than on a small task stack */
-    char *tokens[HILT_FRAME_KEEP / 2 + 2];
-    size_t token_lens[HILT_FRAME_KEEP / 2 + 2];
 } hilt_cmd_t;
 
 typedef enum {
