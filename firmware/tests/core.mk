@@ -3,7 +3,7 @@
 #
 #   make core-check CORE_OUT=<dir>   compile the core for -m32 and -m64, -std=c99 -Wall -Wextra -Werror
 #   make core-test  CORE_OUT=<dir>   build and run the unit tests (-m32 and -m64, ASan + UBSan)
-#   make core-fuzz  CORE_OUT=<dir> [FUZZ_LINES=200000] [FUZZ_SEED=1]   the fuzz driver under ASan + UBSan
+#   make core-fuzz  CORE_OUT=<dir> [FUZZ_LINES=200000] [FUZZ_SEED=1]   the fuzz driver under ASan + UBSan, 32 and 64 bits
 #   make core-stdio CORE_OUT=<dir>   the core on stdin/stdout over the test port (for test/native/core.spec.ts)
 
 CC ?= gcc
@@ -39,12 +39,14 @@ core-test: core-check $(CORE_OUT)/test_core_m32 $(CORE_OUT)/test_core_m64
 	$(CORE_OUT)/test_core_m32
 	$(CORE_OUT)/test_core_m64
 
-$(CORE_OUT)/fuzz_lines: $(CORE_SRC) tests/fuzz_lines.c tests/test_port.c $(CORE_HDR) | core-out
+# Both widths: the host agent is a 32-bit build, and 64 bits catch what 32 bits hide.
+$(CORE_OUT)/fuzz_lines_m32 $(CORE_OUT)/fuzz_lines_m64: $(CORE_SRC) tests/fuzz_lines.c tests/test_port.c $(CORE_HDR) | core-out
 	@mkdir -p $(CORE_OUT)
-	$(CC) -m64 $(CORE_WARN) $(SANITIZE) $(CORE_INC) -Itests $(CORE_SRC) tests/fuzz_lines.c tests/test_port.c -o $@
+	$(CC) $(if $(findstring m32,$@),-m32,-m64) $(CORE_WARN) $(SANITIZE) $(CORE_INC) -Itests $(CORE_SRC) tests/fuzz_lines.c tests/test_port.c -o $@
 
-core-fuzz: $(CORE_OUT)/fuzz_lines
-	ASAN_OPTIONS=detect_leaks=1 $(CORE_OUT)/fuzz_lines $(FUZZ_LINES) $(FUZZ_SEED)
+core-fuzz: $(CORE_OUT)/fuzz_lines_m32 $(CORE_OUT)/fuzz_lines_m64
+	ASAN_OPTIONS=detect_leaks=1 $(CORE_OUT)/fuzz_lines_m32 $(FUZZ_LINES) $(FUZZ_SEED)
+	ASAN_OPTIONS=detect_leaks=1 $(CORE_OUT)/fuzz_lines_m64 $(FUZZ_LINES) $(FUZZ_SEED)
 
 $(CORE_OUT)/core_stdio: $(CORE_SRC) tests/core_stdio.c tests/test_port.c $(CORE_HDR) | core-out
 	@mkdir -p $(CORE_OUT)
