@@ -148,7 +148,7 @@ describe('native: the agent core in C', function () {
       // lines over the limit
       `@hil 30 store.put slot=abc kind=ca part=1/1 data=${'A'.repeat(976)}`, `@hil 30 store.put slot=abc kind=ca part=1/1 data=${'A'.repeat(977)}`,
       `@hil 31 store.put slot=abc kind=ca part=1/1 data=${'A'.repeat(976)}\r`, `@hil 32 ${'x'.repeat(3000)}`, `@hil 33 ${'x'.repeat(5000)}`,
-      `@hil z ${'x'.repeat(2000)}`, 'y'.repeat(3000), '@hil 34 heap.release',
+      `@hil z ${'x'.repeat(2000)}`, 'y'.repeat(3000), 'y'.repeat(5000), '@hil 34 heap.release',
     ];
 
     /** The emulator's answers: its lines as it writes them, timestamps and colours taken off its log lines. */

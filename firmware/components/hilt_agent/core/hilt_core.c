@@ -1566,7 +1566,8 @@ static void handle_line(hilt_core_t *c, const uint8_t *line, size_t kept, size_t
             hilt_buf_t b;
             hilt_buf_init(&b, msg, sizeof msg);
             hilt_buf_cat(&b, "ignored input that is not a protocol line (");
-            hilt_buf_int(&b, (int64_t)total);
+            /* as the emulator counts it: its splitter keeps the first 4096 bytes of a line */
+            hilt_buf_int(&b, (int64_t)(total > HILT_FRAME_COUNTED ? HILT_FRAME_COUNTED : total));
             hilt_buf_cat(&b, " bytes)");
             log_line(c, HILT_LOG_W, msg);
         }
