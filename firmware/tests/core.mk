@@ -11,7 +11,11 @@ CORE_DIR := components/hilt_agent
 CORE_SRC := $(wildcard $(CORE_DIR)/core/*.c)
 CORE_HDR := $(wildcard $(CORE_DIR)/core/*.h $(CORE_DIR)/include/*.h tests/*.h)
 CORE_INC := -I$(CORE_DIR)/include -I$(CORE_DIR)/core
-CORE_WARN := -std=c99 -pedantic -Wall -Wextra -Werror
+CORE_WARN := -std=c99 -pedantic -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wcast-qual \
+             -Wwrite-strings -Wundef -Wformat=2
+# The checked objects are optimised as ESP-IDF builds them (-Os), so flow warnings such as
+# maybe-uninitialized show up here rather than in an ESP-IDF build.
+CHECK_OPT := -Os
 SANITIZE := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LINES ?= 200000
 FUZZ_SEED ?= 1
@@ -22,11 +26,11 @@ core-out:
 
 $(CORE_OUT)/m32/%.o: $(CORE_DIR)/core/%.c $(CORE_HDR) | core-out
 	@mkdir -p $(dir $@)
-	$(CC) -m32 $(CORE_WARN) $(CORE_INC) -c $< -o $@
+	$(CC) -m32 $(CHECK_OPT) $(CORE_WARN) $(CORE_INC) -c $< -o $@
 
 $(CORE_OUT)/m64/%.o: $(CORE_DIR)/core/%.c $(CORE_HDR) | core-out
 	@mkdir -p $(dir $@)
-	$(CC) -m64 $(CORE_WARN) $(CORE_INC) -c $< -o $@
+	$(CC) -m64 $(CHECK_OPT) $(CORE_WARN) $(CORE_INC) -c $< -o $@
 
 core-check: $(patsubst $(CORE_DIR)/core/%.c,$(CORE_OUT)/m32/%.o,$(CORE_SRC)) \
             $(patsubst $(CORE_DIR)/core/%.c,$(CORE_OUT)/m64/%.o,$(CORE_SRC))

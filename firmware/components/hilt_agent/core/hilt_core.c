@@ -803,7 +803,7 @@ static run_t cmd_store_put(hilt_core_t *c, hilt_json_t *j)
 {
     const char *slot, *kind_text;
     hilt_kind_t kind;
-    unsigned index, count;
+    unsigned index = 0, count = 0;
     size_t chunk_len;
     hilt_transfer_t *t;
     hilt_buf_t b;
@@ -1345,7 +1345,7 @@ static run_t cmd_connect(hilt_core_t *c, hilt_json_t *j)
     TRY(arg_list(c, "alpn", &alpn));
     if (alpn != NULL) {
         /* esp-tls takes a NULL-terminated array: split the value in place. */
-        char *v = (char *)alpn->value;
+        char *v = alpn->value;
         size_t i;
         c->alpn[cfg.alpn_count++] = v;
         for (i = 0; i < alpn->value_len; i++) {

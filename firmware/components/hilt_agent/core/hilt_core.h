@@ -51,7 +51,7 @@ typedef struct {
 
 typedef struct {
     const char *key;
-    const char *value;
+    char *value;                    /* in hilt_cmd_t.text, which a command may split in place */
     size_t value_len;
 } hilt_arg_t;
 
