@@ -73,7 +73,7 @@ describe('native: the agent core in C', function () {
       // 64-bit division helpers of libgcc on 32 bits, and the GOT of position-independent code.
       const allowed = /^(mem(chr|cmp|cpy|move|set)|str(cmp|cspn|len|ncmp)|__u?(div|mod|divmod)di[34]|_GLOBAL_OFFSET_TABLE_)$/;
       expect(outside.filter((name) => !allowed.test(name)), bits).to.deep.equal([]);
-      expect(outside, bits).to.include('memcpy');
+      expect(outside, `${bits}: the check reads the objects' imports`).to.include('strcmp');
     }
   });
 
