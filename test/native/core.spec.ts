@@ -5,7 +5,8 @@
  * emulator's for the same input. Skipped with one line when this machine has no C toolchain.
  */
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Board } from '../../emulator/board.ts';
 import { SUITES, mbedtlsConfigOf, parseSdkconfig, REFERENCE_SDKCONFIG } from '../../emulator/mbedtls/index.ts';
@@ -27,7 +28,6 @@ async function toolchain(dir: string): Promise<boolean> {
   try {
     const makeOk = await run('make', ['--version']);
     const src = join(dir, 'probe.c');
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(src, 'int main(void) { return 0; }\n');
     const gcc = await run('gcc', ['-m32', '-fsanitize=address,undefined', src, '-o', join(dir, 'probe')]);
     return makeOk.code === 0 && gcc.code === 0 && (await run(join(dir, 'probe'), [])).code === 0;
@@ -64,7 +64,6 @@ describe('native: the agent core in C', function () {
     expect(built.code, built.stderr).to.equal(0);
     for (const bits of ['m32', 'm64']) {
       const objects = join(tmp.dir, bits);
-      const { readdir } = await import('node:fs/promises');
       const files = (await readdir(objects)).filter((f) => f.endsWith('.o')).map((f) => join(objects, f));
       const symbols = async (flag: string) => (await run('nm', [flag, ...files])).stdout.split('\n')
         .map((line) => /^\s*(?:[0-9a-f]+\s+)?[A-Za-z]\s+(\S+)$/.exec(line)?.[1]).filter((name): name is string => name !== undefined);
@@ -198,11 +197,9 @@ describe('native: the agent core in C', function () {
       expect(built.code, built.stderr).to.equal(0);
       const input = Buffer.concat(CATALOGUE.map((line) => Buffer.concat([typeof line === 'string' ? Buffer.from(line) : line, Buffer.from('\n')])));
       const native = await new Promise<string[]>((resolve, reject) => {
-        import('node:child_process').then(({ execFile }) => {
-          const child = execFile(join(tmp.dir, 'core_stdio'), [config.ciphersuites.join(',')], { encoding: 'buffer', timeout: 60_000, maxBuffer: 16 << 20 },
-            (err, stdout) => (err ? reject(err) : resolve(stdout.toString('utf8').split('\n').slice(0, -1))));
-          child.stdin!.end(input);
-        }, reject);
+        const child = execFile(join(tmp.dir, 'core_stdio'), [config.ciphersuites.join(',')], { encoding: 'buffer', timeout: 60_000, maxBuffer: 16 << 20 },
+          (err, stdout) => (err ? reject(err) : resolve(stdout.toString('utf8').split('\n').slice(0, -1))));
+        child.stdin!.end(input);
       });
       expect(native[0]).to.equal('@hil * boot {"proto":1,"reason":"POWERON_RESET"}');
       const emulated = await emulatorAnswers(input);
