@@ -214,8 +214,8 @@ typedef struct hilt_port {
 
     /* --- heap --------------------------------------------------------------------------------- */
     void (*heap_stats)(void *ctx, hilt_heap_stats_t *out);
-    /** Holds up to `bytes` (at most what is free) until heap_release; returns what it holds now
-     * from this call. Several calls add up. */
+    /** Holds `bytes`, or what is free if less, until heap_release; returns the bytes this call
+     * took. Several calls add up. */
     uint32_t (*heap_reserve)(void *ctx, uint32_t bytes);
     void (*heap_release)(void *ctx);
 
