@@ -484,8 +484,8 @@ void hilt_idf_close(void *ctx)
     (void)ctx;
     if (s_mqtt != NULL) {
         s_closing = true;
-        esp_mqtt_client_disconnect(s_mqtt);
-        esp_mqtt_client_destroy(s_mqtt); /* stops its task and closes the transport */
+        esp_mqtt_client_stop(s_mqtt);    /* sends DISCONNECT while the session is up */
+        esp_mqtt_client_destroy(s_mqtt); /* and closes the transport (tr_destroy) */
         s_mqtt = NULL;
         s_mqtt_up = false;
     }
