@@ -102,7 +102,8 @@ cat > "$work/sdkconfig.h" <<'CFG'
 #define CONFIG_ESP_CONSOLE_UART 1
 #define CONFIG_ESP_CONSOLE_UART_NUM 0
 #define CONFIG_ESP_CONSOLE_UART_BAUDRATE 115200
-#define CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ 160
+#define CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ 240
+#define CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ_240 1
 #define CONFIG_ESP_TIMER_IMPL_TG0_LAC 1
 #define CONFIG_ESP_SYSTEM_CHECK_INT_LEVEL_5 1
 #define CONFIG_ESP_IPC_TASK_STACK_SIZE 1024
@@ -113,8 +114,6 @@ cat > "$work/sdkconfig.h" <<'CFG'
 #define CONFIG_VFS_SUPPORT_SELECT 1
 #define CONFIG_UART_ISR_IN_IRAM 0
 #define CONFIG_ESP_TLS_USING_MBEDTLS 1
-#define CONFIG_ESP_TLS_INSECURE 1
-#define CONFIG_ESP_TLS_SKIP_SERVER_CERT_VERIFY 1
 #define CONFIG_ESP_TLS_USE_DS_PERIPHERAL 1
 #define CONFIG_MBEDTLS_INTERNAL_MEM_ALLOC 1
 #define CONFIG_MBEDTLS_ASYMMETRIC_CONTENT_LEN 1
@@ -126,6 +125,7 @@ cat > "$work/sdkconfig.h" <<'CFG'
 #define CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_DEFAULT_FULL 1
 #define CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS 200
 #define CONFIG_MBEDTLS_HAVE_TIME 1
+#define CONFIG_MBEDTLS_HAVE_TIME_DATE 1
 #define CONFIG_MBEDTLS_ECDSA_DETERMINISTIC 1
 #define CONFIG_MBEDTLS_SHA512_C 1
 #define CONFIG_MBEDTLS_SHA3_C 1
@@ -234,6 +234,24 @@ cat > "$work/sdkconfig.h" <<'CFG'
 #define CONFIG_LWIP_ESP_LWIP_ASSERT 1
 #define CONFIG_LWIP_TCPIP_TASK_AFFINITY_NO_AFFINITY 1
 #define CONFIG_LWIP_TCPIP_TASK_AFFINITY 0x7FFFFFFF
+#define CONFIG_ESP_WIFI_STATIC_RX_BUFFER_NUM 10
+#define CONFIG_ESP_WIFI_DYNAMIC_RX_BUFFER_NUM 32
+#define CONFIG_ESP_WIFI_DYNAMIC_TX_BUFFER 1
+#define CONFIG_ESP_WIFI_TX_BUFFER_TYPE 1
+#define CONFIG_ESP_WIFI_DYNAMIC_TX_BUFFER_NUM 32
+#define CONFIG_ESP_WIFI_STATIC_RX_MGMT_BUFFER 1
+#define CONFIG_ESP_WIFI_DYNAMIC_RX_MGMT_BUF 0
+#define CONFIG_ESP_WIFI_RX_MGMT_BUF_NUM_DEF 5
+#define CONFIG_ESP_WIFI_AMPDU_TX_ENABLED 1
+#define CONFIG_ESP_WIFI_TX_BA_WIN 6
+#define CONFIG_ESP_WIFI_AMPDU_RX_ENABLED 1
+#define CONFIG_ESP_WIFI_RX_BA_WIN 6
+#define CONFIG_ESP_WIFI_NVS_ENABLED 1
+#define CONFIG_ESP_WIFI_TASK_PINNED_TO_CORE_0 1
+#define CONFIG_ESP_WIFI_SOFTAP_BEACON_MAX_LEN 752
+#define CONFIG_ESP_WIFI_MGMT_SBUF_NUM 32
+#define CONFIG_ESP_WIFI_ENABLE_WPA3_SAE 1
+#define CONFIG_ESP_WIFI_ESPNOW_MAX_ENCRYPT_NUM 7
 #define CONFIG_HILT_AGENT_CONSOLE_UART 1
 #define CONFIG_HILT_AGENT_UART_NUM 0
 #define CONFIG_HILT_AGENT_UART_BAUD 115200
@@ -273,6 +291,8 @@ dirs=(
   "$c/mbedtls/port/include" "$c/mbedtls/mbedtls/include" "$c/mbedtls/mbedtls/library"
   "$c/mbedtls/esp_crt_bundle/include"
   "$c/tcp_transport/include" "$c/mqtt/esp-mqtt/include" "$c/http_parser"
+  "$c/esp_wifi/include" "$c/esp_wifi/wifi_apps/include" "$c/esp_wifi/wifi_apps/nan_app/include"
+  "$c/esp_phy/include" "$c/esp_eth/include" "$c/nvs_flash/include" "$c/esp_partition/include"
 )
 flags=(-m32 -std=gnu17 -fsyntax-only -Wall -Wextra -Werror
        -D__XTENSA__ -DESP_PLATFORM -DIDF_VER="\"v$version\"" -D_GNU_SOURCE -D_POSIX_READER_WRITER_LOCKS
@@ -302,6 +322,36 @@ check() { # file, label, extra flags...
 for f in "$component"/port_idf/*.c; do
   check "$f" "port_idf/$(basename "$f")"
 done
+# The app: Wi-Fi (sdkconfig.defaults) and OpenCores Ethernet (sdkconfig.qemu).
+app="$here/../agent-app/main/main.c"
+check "$app" "agent-app/main/main.c (Wi-Fi)" -DCONFIG_HILT_APP_WIFI=1 -DCONFIG_HILT_APP_WIFI_SSID='"hilt-lab"' \
+  -DCONFIG_HILT_APP_WIFI_PASSWORD='""' -DCONFIG_HILT_APP_IP_WAIT_MS=20000
+check "$app" "agent-app/main/main.c (OpenETH, sdkconfig.qemu)" -DCONFIG_HILT_APP_OPENETH=1 \
+  -DCONFIG_ETH_USE_OPENETH=1 -DCONFIG_ETH_ENABLED=1 -DCONFIG_ETH_OPENETH_DMA_RX_BUFFER_NUM=4 \
+  -DCONFIG_ETH_OPENETH_DMA_TX_BUFFER_NUM=1 -DCONFIG_HILT_APP_IP_WAIT_MS=10000
+
+# The options above reached Mbed TLS through ESP-IDF's own esp_config.h, as in a real build.
+cat > "$work/config_check.c" <<'C'
+#include "mbedtls/build_info.h"
+#ifndef MBEDTLS_HAVE_TIME_DATE
+#error "MBEDTLS_HAVE_TIME_DATE is off"
+#endif
+#if MBEDTLS_SSL_IN_CONTENT_LEN != 16384 || MBEDTLS_SSL_OUT_CONTENT_LEN != 4096
+#error "record buffers are not IN 16384 / OUT 4096"
+#endif
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3) || !defined(MBEDTLS_SSL_PROTO_TLS1_2)
+#error "not TLS 1.2 only"
+#endif
+#if !defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE) || !defined(MBEDTLS_SSL_ALPN)
+#error "peer certificate or ALPN off: tls.peer / tls.alpn would stay null"
+#endif
+#if MBEDTLS_VERSION_MAJOR != 3 || MBEDTLS_VERSION_MINOR != 6
+#error "not Mbed TLS 3.6"
+#endif
+typedef int config_ok;
+C
+check "$work/config_check.c" "Mbed TLS configuration as the reference firmware's (esp_config.h)"
+
 # The other console choice. The esp32 has no USB-Serial/JTAG; its driver's headers are common code.
 check "$component/port_idf/console.c" "port_idf/console.c (CONFIG_HILT_AGENT_CONSOLE_USB_SERIAL_JTAG)" \
   -UCONFIG_HILT_AGENT_CONSOLE_UART -DCONFIG_HILT_AGENT_CONSOLE_USB_SERIAL_JTAG=1
