@@ -295,7 +295,7 @@ dirs=(
   "$c/esp_phy/include" "$c/esp_eth/include" "$c/nvs_flash/include" "$c/esp_partition/include"
 )
 flags=(-m32 -std=gnu17 -fsyntax-only -Wall -Wextra -Werror
-       -D__XTENSA__ -DESP_PLATFORM -DIDF_VER="\"v$version\"" -D_GNU_SOURCE -D_POSIX_READER_WRITER_LOCKS
+       -D__XTENSA__ -DESP_PLATFORM -DIDF_VER="\"v$version\"" -D_GNU_SOURCE
        -DMBEDTLS_CONFIG_FILE="\"mbedtls/esp_config.h\"" -DSOC_MMU_PAGE_SIZE=CONFIG_MMU_PAGE_SIZE
        -DHILT_STORE_SLOTS=8 -DHILT_SLOT_BYTES=8192)
 for d in "${dirs[@]}"; do [[ -d "$d" ]] && flags+=(-I "$d"); done
