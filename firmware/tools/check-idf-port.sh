@@ -322,6 +322,11 @@ check() { # file, label, extra flags...
 for f in "$component"/port_idf/*.c; do
   check "$f" "port_idf/$(basename "$f")"
 done
+# The portable core is built and tested on the host (firmware/Makefile); here it meets newlib and
+# the component's compile definitions, as idf.py would build it.
+for f in "$component"/core/*.c; do
+  [[ -e "$f" ]] && check "$f" "core/$(basename "$f")"
+done
 # The app: Wi-Fi (sdkconfig.defaults) and OpenCores Ethernet (sdkconfig.qemu).
 app="$here/../agent-app/main/main.c"
 check "$app" "agent-app/main/main.c (Wi-Fi)" -DCONFIG_HILT_APP_WIFI=1 -DCONFIG_HILT_APP_WIFI_SSID='"hilt-lab"' \
