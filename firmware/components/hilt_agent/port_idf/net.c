@@ -44,7 +44,7 @@ static esp_mqtt_client_handle_t s_mqtt;   /* the MQTT session, if any */
 /* What the MQTT transport's connect needs; set by the agent task before esp-mqtt starts. */
 static const hilt_connect_config_t *s_cfg;
 static hilt_connect_result_t *s_res;
-static int64_t s_tls_done_us;
+static volatile int64_t s_tls_done_us; /* set when the TLS connection is up, on esp-mqtt's task */
 
 /* Written by esp-mqtt's task, read by the agent's. */
 static volatile bool s_mqtt_up;
@@ -186,17 +186,19 @@ static esp_tls_t *tls_open(const hilt_connect_config_t *cfg, hilt_connect_result
 
     /*
      * The name is resolved once beforehand only to time it (lwIP's DNS table answers esp-tls's own
-     * lookup next). esp-tls connects and handshakes in one blocking call, so TCP and TLS cannot be
-     * told apart here: tcp_ms and tls_ms stay null and total_ms covers both (docs/agent-firmware.md).
+     * lookup next). esp-tls resolves, connects and handshakes in one blocking call, so TCP and TLS
+     * cannot be told apart: tcp_ms and tls_ms stay null, and total_ms is that call alone
+     * (docs/agent-firmware.md).
      */
-    int64_t t0 = esp_timer_get_time();
+    int64_t t_dns = esp_timer_get_time();
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
     struct addrinfo *ai = NULL;
     if (getaddrinfo(cfg->host, NULL, &hints, &ai) == 0) {
         freeaddrinfo(ai);
     }
-    res->dns_ms = (int32_t)((esp_timer_get_time() - t0) / 1000);
+    res->dns_ms = (int32_t)((esp_timer_get_time() - t_dns) / 1000);
 
+    int64_t t0 = esp_timer_get_time();
     esp_tls_t *tls = esp_tls_init();
     if (tls == NULL) {
         res->esp_err = ESP_ERR_NO_MEM;
@@ -253,11 +255,11 @@ static int tr_connect(esp_transport_handle_t t, const char *host, int port, int 
 {
     (void)t; (void)host; (void)port; (void)timeout_ms; /* all of them are in s_cfg */
     s_tls = tls_open(s_cfg, s_res);
-    s_tls_done_us = esp_timer_get_time();
     if (s_tls == NULL) {
         ESP_LOGE("transport_base", "Failed to open a new connection"); /* as esp_transport_ssl does */
         return -1;
     }
+    s_tls_done_us = esp_timer_get_time(); /* the MQTT phase starts: CONNECT goes out next */
     return 0;
 }
 
@@ -441,10 +443,10 @@ static const char *mqtt_open(const hilt_connect_config_t *cfg, hilt_connect_resu
         res->session_present = s_mqtt_up && s_session_present;
         res->mqtt_connack = s_mqtt_up ? 0 : s_connack;
     }
-    if (s_tls_done_us != 0 && res->has_mqtt) {
+    if (s_tls_done_us != 0) { /* the TLS connection came up: the MQTT phase was reached */
         res->mqtt_ms = (int32_t)((t1 - s_tls_done_us) / 1000);
     }
-    res->total_ms = (int32_t)((t1 - t0) / 1000);
+    res->total_ms = (int32_t)((t1 - t0) / 1000); /* esp_mqtt_client_start() to CONNACK or failure */
     if (!s_mqtt_up) {
         s_closing = true;
         esp_mqtt_client_destroy(s_mqtt);
