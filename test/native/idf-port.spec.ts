@@ -31,6 +31,7 @@ describe('check-idf-port.sh', () => {
     try {
       await mkdir(join(tmp.dir, 'components', 'esp-tls'), { recursive: true });
       await writeFile(join(tmp.dir, 'components', 'esp-tls', 'esp_tls.h'), '');
+      await writeFile(join(tmp.dir, 'Kconfig'), '');
       const ran = await run('bash', [SCRIPT, tmp.dir]);
       expect(ran.code).to.equal(2);
       expect(ran.stderr.trimEnd().split('\n')).to.have.length(1);
@@ -58,21 +59,28 @@ describe('check-idf-port.sh', () => {
       const ran = await run('bash', [SCRIPT, IDF!], { timeoutMs: 120_000 });
       expect(ran.stderr).to.equal('');
       const lines = ran.stdout.trimEnd().split('\n');
-      expect(lines.filter((l) => !l.startsWith('ok '))).to.deep.equal([]);
+      expect(lines.filter((l) => !l.startsWith('ok ') && !l.startsWith('note '))).to.deep.equal([]);
+      expect(lines).to.include('ok      Kconfig: sdkconfig.defaults');
+      expect(lines).to.include('ok      Kconfig: sdkconfig.defaults + sdkconfig.qemu');
       for (const file of ['console.c', 'net.c', 'port_idf.c', 'system.c']) {
         expect(lines).to.include(`ok      port_idf/${file}`);
       }
       expect(ran.code).to.equal(0);
     });
 
+    /** A copy of firmware/ (the script finds the component and the app beside itself). */
+    async function firmwareCopy(dir: string): Promise<string> {
+      const copy = join(dir, 'firmware');
+      for (const part of ['tools', 'agent-app', 'components']) {
+        await cp(join(REPO, 'firmware', part), join(copy, part), { recursive: true });
+      }
+      return copy;
+    }
+
     it('fails, naming the file and the error, when the port calls esp-tls wrongly', async () => {
-      // A copy of firmware/ (the script finds the component beside itself) with one bad call.
       const tmp = await tempDir();
       try {
-        const copy = join(tmp.dir, 'firmware');
-        await cp(join(REPO, 'firmware', 'tools'), join(copy, 'tools'), { recursive: true });
-        await cp(join(REPO, 'firmware', 'agent-app'), join(copy, 'agent-app'), { recursive: true });
-        await cp(join(REPO, 'firmware', 'components'), join(copy, 'components'), { recursive: true });
+        const copy = await firmwareCopy(tmp.dir);
         const net = join(copy, 'components', 'hilt_agent', 'port_idf', 'net.c');
         const text = await readFile(net, 'utf8');
         const call = 'esp_tls_conn_new_sync(cfg->host, (int)strlen(cfg->host), cfg->port, &tc, tls)';
@@ -83,6 +91,21 @@ describe('check-idf-port.sh', () => {
         expect(ran.stdout).to.contain('FAILED  port_idf/net.c');
         expect(ran.stdout).to.contain('esp_tls_conn_new_sync');
         expect(ran.stdout).to.contain('ok      port_idf/system.c');
+      } finally {
+        await tmp.remove();
+      }
+    });
+
+    it('fails on an option sdkconfig.defaults sets that no Kconfig defines', async () => {
+      const tmp = await tempDir();
+      try {
+        const copy = await firmwareCopy(tmp.dir);
+        const defaults = join(copy, 'agent-app', 'sdkconfig.defaults');
+        await writeFile(defaults, `${await readFile(defaults, 'utf8')}CONFIG_HILT_AGENT_SLOT=4\n`);
+        const ran = await run('bash', [join(copy, 'tools', 'check-idf-port.sh'), IDF!], { timeoutMs: 120_000 });
+        expect(ran.code).to.equal(1);
+        expect(ran.stdout).to.contain('FAILED  Kconfig: sdkconfig.defaults');
+        expect(ran.stdout).to.contain('undefined symbol HILT_AGENT_SLOT');
       } finally {
         await tmp.remove();
       }
