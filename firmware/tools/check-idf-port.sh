@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Syntax-checks the agent's ESP-IDF port (components/hilt_agent/port_idf/*.c) against a real
-# ESP-IDF checkout's headers, without the Xtensa toolchain: the host's gcc with -fsyntax-only,
-# -m32 (the ESP32 is a 32-bit target), the include folders an esp32 build of this component gets,
-# and a small generated sdkconfig.h standing in for the one idf.py would write from
-# agent-app/sdkconfig.defaults. What this proves and what it does not: docs/agent-firmware.md.
+# Checks the agent's ESP-IDF port, core and example app against a real ESP-IDF checkout, without
+# the Xtensa toolchain: sdkconfig.h is generated from ESP-IDF's Kconfig tree and the app's
+# defaults (idf-sdkconfig.py), then every C file is compiled by the host's gcc with -fsyntax-only,
+# -m32 (the ESP32 is a 32-bit target) and the include folders an esp32 build of this component
+# gets. What this proves and what it does not: docs/agent-firmware.md.
 #
 #   firmware/tools/check-idf-port.sh /path/to/esp-idf      (v5.5, submodules checked out)
 #
-# Exit codes: 0 every file compiled, 1 a file did not, 2 usage or an incomplete checkout.
+# Exit codes: 0 all passed, 1 a Kconfig step or a compile failed, 2 usage, an incomplete
+# checkout or a missing tool.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
