@@ -226,6 +226,9 @@ static esp_tls_t *tls_open(const hilt_connect_config_t *cfg, hilt_connect_result
 
 /* ---- esp-mqtt's transport: the connection tls_open() made ----------------------------------- */
 
+/* The console lines are esp_transport_ssl's (tcp_transport/transport_ssl.c, v5.5), tag and text. */
+#define TRANSPORT_TAG "transport_base"
+
 static int tls_fd(void)
 {
     int fd = -1;
@@ -248,7 +251,15 @@ static int wait_fd(bool for_write, int timeout_ms)
     FD_SET(fd, &err);
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
     int n = select(fd + 1, for_write ? NULL : &set, for_write ? &set : NULL, &err, timeout_ms < 0 ? NULL : &tv);
-    return n > 0 && FD_ISSET(fd, &err) ? -1 : n;
+    if (n > 0 && FD_ISSET(fd, &err)) {
+        int sock_errno = 0;
+        socklen_t len = sizeof sock_errno;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &sock_errno, &len);
+        ESP_LOGE(TRANSPORT_TAG, "poll_%s select error %d, errno = %s, fd = %d", for_write ? "write" : "read",
+                 sock_errno, strerror(sock_errno), fd);
+        return -1;
+    }
+    return n;
 }
 
 static int tr_connect(esp_transport_handle_t t, const char *host, int port, int timeout_ms)
@@ -256,7 +267,7 @@ static int tr_connect(esp_transport_handle_t t, const char *host, int port, int 
     (void)t; (void)host; (void)port; (void)timeout_ms; /* all of them are in s_cfg */
     s_tls = tls_open(s_cfg, s_res);
     if (s_tls == NULL) {
-        ESP_LOGE("transport_base", "Failed to open a new connection"); /* as esp_transport_ssl does */
+        ESP_LOGE(TRANSPORT_TAG, "Failed to open a new connection");
         return -1;
     }
     s_tls_done_us = esp_timer_get_time(); /* the MQTT phase starts: CONNECT goes out next */
@@ -275,8 +286,11 @@ static int tr_read(esp_transport_handle_t t, char *buf, int len, int timeout_ms)
         return ERR_TCP_TRANSPORT_CONNECTION_TIMEOUT;
     }
     ssize_t n = esp_tls_conn_read(s_tls, buf, (size_t)len);
-    if (n == ESP_TLS_ERR_SSL_WANT_READ || n == ESP_TLS_ERR_SSL_TIMEOUT) {
-        return ERR_TCP_TRANSPORT_CONNECTION_TIMEOUT;
+    if (n < 0) {
+        ESP_LOGE(TRANSPORT_TAG, "esp_tls_conn_read error, errno=%s", strerror(errno));
+        if (n == ESP_TLS_ERR_SSL_WANT_READ || n == ESP_TLS_ERR_SSL_TIMEOUT) {
+            return ERR_TCP_TRANSPORT_CONNECTION_TIMEOUT;
+        }
     }
     if (n == 0) {
         return ERR_TCP_TRANSPORT_CONNECTION_CLOSED_BY_FIN;
@@ -289,9 +303,14 @@ static int tr_write(esp_transport_handle_t t, const char *buf, int len, int time
     (void)t;
     int poll = wait_fd(true, timeout_ms);
     if (poll <= 0) {
+        ESP_LOGW(TRANSPORT_TAG, "Poll timeout or error, errno=%s, fd=%d, timeout_ms=%d", strerror(errno), tls_fd(), timeout_ms);
         return poll;
     }
-    return (int)esp_tls_conn_write(s_tls, buf, (size_t)len);
+    ssize_t n = esp_tls_conn_write(s_tls, buf, (size_t)len);
+    if (n < 0) {
+        ESP_LOGE(TRANSPORT_TAG, "esp_tls_conn_write error, errno=%s", strerror(errno));
+    }
+    return (int)n;
 }
 
 static int tr_poll_read(esp_transport_handle_t t, int timeout_ms) { (void)t; return wait_fd(false, timeout_ms); }
