@@ -34,7 +34,9 @@ void hilt_idf_console_init(void)
         .rx_buffer_size = CONFIG_HILT_AGENT_LINE_MAX,
         .tx_buffer_size = 1024,
     };
-    ESP_ERROR_CHECK(usb_serial_jtag_driver_install(&cfg));
+    if (!usb_serial_jtag_is_driver_installed()) {
+        ESP_ERROR_CHECK(usb_serial_jtag_driver_install(&cfg));
+    }
     /* stdout through the driver: blocking writes, nothing dropped while the host is slow */
     usb_serial_jtag_vfs_use_driver();
 #else
