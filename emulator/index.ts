@@ -8,7 +8,7 @@ export { chipFor, openChipBoard, openStreamBoard, PtyPathTakenError, servePty, s
 export type { BoardSettings, ChipBoard, ChipSettings, PtyBoard, StreamBoard, TcpBoard } from './serve.ts';
 export type { UartPeer } from './uart.ts';
 export { Esp32Chip, EN_RC_DELAY_MS } from './chip/esp32.ts';
-export type { ChipOptions, ChipState, TraceEntry } from './chip/esp32.ts';
+export type { BootDecision, ChipOptions, ChipState, TraceEntry } from './chip/esp32.ts';
 export { Flash, FLASH_BYTES } from './chip/flash.ts';
 export { serveRfc2217 } from './rfc2217.ts';
 export type { Rfc2217Server, Rfc2217Settings } from './rfc2217.ts';

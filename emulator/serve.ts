@@ -123,8 +123,10 @@ export async function serveTcp(settings: ChipSettings & { port?: number; host?: 
   const server = net.createServer((socket) => {
     if (client) {
       // Busy, like a locked serial port: say so on the socket and hang up. A client that resets
-      // at once must not take the emulator down with an unhandled socket error.
+      // at once must not take the emulator down with an unhandled socket error, and what it sent
+      // is read and dropped, or its FIN would wait behind those bytes and the socket never close.
       socket.on('error', () => {});
+      socket.resume();
       socket.end('hilt emulator: this board already has a client\n');
       return;
     }

@@ -30,6 +30,9 @@ const TRACE_ENTRIES = 2000;
 
 export type ChipState = 'reset' | 'download' | 'app' | 'no-app';
 
+/** The ROM's choice when the chip leaves reset, and what it read on GPIO0. */
+export type BootDecision = Extract<TraceEntry, { kind: 'boot' }>;
+
 export type TraceEntry =
   | { at: number; kind: 'lines'; dtr: boolean; rts: boolean }
   | { at: number; kind: 'pin'; pin: 'EN' | 'GPIO0'; level: 0 | 1 }
@@ -59,6 +62,7 @@ export class Esp32Chip implements UartPeer {
   state: ChipState = 'reset';
   private readonly loader: SerialLoader;
   private readonly outputs: Array<(bytes: Buffer) => void> = [];
+  private readonly bootWatchers: Array<(boot: BootDecision) => void> = [];
   private readonly enDelayMs: number;
   private readonly pace: boolean;
   private lines = { dtr: false, rts: false };
@@ -99,7 +103,7 @@ export class Esp32Chip implements UartPeer {
       mac: this.board.mac,
       send: (payload) => this.emit(slipEncode(payload)),
       baud: () => this.chipBaud,
-      setChipBaud: (baud) => { this.chipBaud = baud; this.note(`UART at ${baud} baud`); },
+      setChipBaud: (baud) => this.setChipBaud(baud),
       runUserCode: () => { void this.run(this.epoch); },
       reboot: () => this.softwareReset(),
       note: (text) => this.note(text),
@@ -120,6 +124,11 @@ export class Esp32Chip implements UartPeer {
 
   onOutput(cb: (bytes: Buffer) => void): void {
     this.outputs.push(cb);
+  }
+
+  /** Calls `cb` at every boot decision from now on (what `hilt emulate` reports). */
+  onBoot(cb: (boot: BootDecision) => void): void {
+    this.bootWatchers.push(cb);
   }
 
   setLines(l: { dtr: boolean; rts: boolean }): void {
@@ -182,8 +191,8 @@ export class Esp32Chip implements UartPeer {
   }
 
   /** The boot decisions so far, oldest first. */
-  boots(): Array<Extract<TraceEntry, { kind: 'boot' }>> {
-    return this.trace.filter((e): e is Extract<TraceEntry, { kind: 'boot' }> => e.kind === 'boot');
+  boots(): BootDecision[] {
+    return this.trace.filter((e): e is BootDecision => e.kind === 'boot');
   }
 
   async close(): Promise<void> {
@@ -198,7 +207,12 @@ export class Esp32Chip implements UartPeer {
 
   private receive(bytes: Buffer): void {
     if (this.state === 'download') {
-      for (const frame of this.slip.push(bytes)) this.loader.frame(frame);
+      const epoch = this.epoch;
+      for (const frame of this.slip.push(bytes)) {
+        // A request that left the loader (FLASH_END, RUN_USER_CODE) ends what came with it.
+        if (this.state !== 'download' || epoch !== this.epoch) break;
+        this.loader.frame(frame);
+      }
     } else if (this.state === 'app') {
       this.splitter?.write(bytes);
     }
@@ -264,6 +278,11 @@ export class Esp32Chip implements UartPeer {
     void this.board.halt();
   }
 
+  private setChipBaud(baud: number): void {
+    this.chipBaud = baud;
+    this.note(`UART at ${baud} baud`);
+  }
+
   /** The loader asked to reboot (FLASH_END 0): a system reset, GPIO0 sampled again. */
   private softwareReset(): void {
     this.enterReset();
@@ -274,6 +293,8 @@ export class Esp32Chip implements UartPeer {
   private decide(reason: ResetReason): void {
     const mode = this.gpio0 === 0 ? 'download' : 'flash';
     this.record({ kind: 'boot', mode, reason, gpio0: this.gpio0 });
+    const decided = this.trace.at(-1) as BootDecision;
+    for (const cb of this.bootWatchers) cb(decided);
     if (mode === 'download') {
       this.state = 'download';
       this.slip = new SlipDecoder();
@@ -325,6 +346,8 @@ export class Esp32Chip implements UartPeer {
       project: d.projectName, version: d.version, idf: d.idfVersion, elfSha256: d.elfSha256, compileTime: `${d.date} ${d.time}`,
     };
     this.note(`booting ${firmware.project} ${firmware.version} from 0x${found.app.offset.toString(16)} (${found.app.label})`);
+    // The app sets its console UART up again (CONFIG_ESP_CONSOLE_UART_BAUDRATE), whatever the loader ran at.
+    if (this.chipBaud !== 115_200) this.setChipBaud(115_200);
     this.state = 'app';
     const splitter = new LineSplitter({ maxLineBytes: 4096 });
     splitter.on('data', (line: Line) => { if (this.splitter === splitter) this.board.input(line); });

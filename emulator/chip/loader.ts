@@ -20,8 +20,8 @@ import { FLASH_BYTES, FLASH_ID, SECTOR_BYTES, type Flash } from './flash.ts';
 export const ESP32_MAGIC = 0x00f01d83;
 /** What the ROM answers SYNC with in the value field (seen in traces of real ESP32s). */
 const ROM_SYNC_VALUE = 0x20120707;
-/** The ROM answers one SYNC eight times; esptool reads the seven extra replies. */
-const ROM_SYNC_REPLIES = 8;
+/** The ROM (and esptool's stub, to match it) answers one SYNC eight times; esptool reads all. */
+const SYNC_REPLIES = 8;
 /** The largest data block the emulated loader takes (esptool's stub blocks are 16 KiB). */
 export const MAX_BLOCK = 0x4000;
 
@@ -121,8 +121,8 @@ export class SerialLoader {
     switch (op) {
       case OP.SYNC:
         if (!data.equals(SYNC_DATA)) return this.fail(op, ROM_ERROR.INVALID_MESSAGE, STUB_ERROR.BAD_DATA_LEN, 'not the SYNC pattern');
-        if (this.mode === 'stub') return this.reply(op, 0);
-        for (let i = 0; i < ROM_SYNC_REPLIES; i++) this.reply(op, ROM_SYNC_VALUE);
+        // Both answer eight times; the stub with value 0, which is how esptool tells it is running.
+        for (let i = 0; i < SYNC_REPLIES; i++) this.reply(op, this.mode === 'rom' ? ROM_SYNC_VALUE : 0);
         return;
       case OP.READ_REG:
         if (data.length !== 4) return this.fail(op, ROM_ERROR.INVALID_MESSAGE, STUB_ERROR.BAD_DATA_LEN, 'READ_REG takes one address');
@@ -140,7 +140,6 @@ export class SerialLoader {
         return this.reply(op);
       case OP.MEM_BEGIN:
         if (data.length !== 16) return this.fail(op, ROM_ERROR.INVALID_MESSAGE, STUB_ERROR.BAD_DATA_LEN, 'MEM_BEGIN takes four words');
-        this.memLoaded = 0;
         return this.reply(op);
       case OP.MEM_DATA:
         if (!this.blockOk(req)) return;
@@ -149,7 +148,7 @@ export class SerialLoader {
       case OP.MEM_END: {
         if (data.length !== 8) return this.fail(op, ROM_ERROR.INVALID_MESSAGE, STUB_ERROR.BAD_DATA_LEN, 'MEM_END takes two words');
         this.reply(op);
-        if (w[0] === 0 && this.memLoaded > 0) {
+        if (w[0] === 0 && this.memLoaded > 0 && this.mode === 'rom') {
           // Uploaded code starts: from here on the chip behaves as esptool's flasher stub.
           this.mode = 'stub';
           this.port.note(`loader: uploaded code (${this.memLoaded} bytes) started at 0x${w[1]!.toString(16)}: flasher stub running`);
@@ -224,14 +223,15 @@ export class SerialLoader {
   }
 
   /**
-   * A command this loader does not know. The stub answers it with its own error code. The ESP32
+   * A command this loader does not know. The stub answers it under its opcode with "command not
+   * implemented" (0xFF; GET_SECURITY_INFO too, which its ESP32 build leaves out). The ESP32
    * ROM's reply carries status 1 and error 0x05 under another opcode, which is how esptool and
    * esptool-js tell "unsupported" from "failed" (an inference from their readers: both raise
    * UnsupportedCommandError only when the reply's opcode differs from the request's).
    */
   private unsupported(op: number): void {
     this.port.note(`loader: ${opName(op)} is not supported by the ${this.mode === 'rom' ? 'ESP32 ROM' : 'flasher stub'}`);
-    if (this.mode === 'stub') return this.reply(op, 0, Buffer.alloc(0), STUB_ERROR.INVALID_COMMAND);
+    if (this.mode === 'stub') return this.reply(op, 0, Buffer.alloc(0), STUB_ERROR.CMD_NOT_IMPLEMENTED);
     this.port.send(encodeResponse(0x00, 0, statusBytes('rom', ROM_ERROR.INVALID_MESSAGE)));
   }
 

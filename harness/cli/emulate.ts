@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError, errnoOf, printable } from '../errors.ts';
 import {
-  PtyPathTakenError, SdkconfigError, SdkconfigFileError, SocatMissingError, readSdkconfigFile, servePty, serveRfc2217Board, serveStdio, serveTcp, type ChipSettings, type Sdkconfig,
+  PtyPathTakenError, SdkconfigError, SdkconfigFileError, SocatMissingError, readSdkconfigFile, servePty, serveRfc2217Board, serveStdio, serveTcp, type ChipSettings, type Esp32Chip, type Sdkconfig,
 } from '../../emulator/index.ts';
 import { within } from '../time.ts';
 import { wholeNumber } from './args.ts';
@@ -63,7 +63,7 @@ export function registerEmulate(program: Command): void {
 
       // A whole chip's UART keeps time at its baud rate when the board is to be as slow as a real one.
       settings.pace = opts.realtime;
-      const boards: Array<{ board: { id: string; mac: string }; close(): Promise<void>; where: Record<string, unknown> }> = [];
+      const boards: Array<{ board: { id: string; mac: string }; chip: Esp32Chip; close(): Promise<void>; where: Record<string, unknown> }> = [];
       const closeAll = () => Promise.all(boards.map((b) => b.close()));
       try {
         for (let i = 0; i < count; i++) {
@@ -101,6 +101,13 @@ export function registerEmulate(program: Command): void {
       }
       if (opts.json) console.log(JSON.stringify({ type: 'ready', boards: boards.length }));
       else console.log(`${boards.length} board${boards.length === 1 ? '' : 's'} running; Ctrl-C to stop`);
+      // Every later reset, as the chip saw it: on a bench that is what tells a wrong sequence.
+      for (const b of boards) {
+        b.chip.onBoot((boot) => {
+          if (opts.json) console.log(JSON.stringify({ type: 'boot', id: b.board.id, mode: boot.mode, reason: boot.reason, gpio0: boot.gpio0 }));
+          else console.log(`board ${b.board.id}: ${boot.mode === 'download' ? 'download mode' : 'boot from flash'} (GPIO0 ${boot.gpio0 === 0 ? 'low' : 'high'}, ${boot.reason})`);
+        });
+      }
       const signal = await stopped;
       const closed = await within(5_000, closeAll());
       if (!opts.json) console.log(`${signal}: boards ${closed === 'timeout' ? 'did not stop within 5 s' : 'stopped'}`);

@@ -87,7 +87,8 @@ export async function flashWithReport(build: IdfBuild, target: Target, opts: Fla
   }
   const d = build.app.descriptor;
   console.log(`image: ${d.projectName} ${d.version}, ESP-IDF ${d.idfVersion}, built ${d.date} ${d.time}, ELF SHA-256 ${d.elfSha256}`);
-  console.log(`flashing ${build.regions.length} regions from ${shown(build.dir) || '.'} (${build.chip}) to ${target.description}`);
+  // Said before the board is looked at: it may already run the image, and then nothing is flashed.
+  console.log(`build ${shown(build.dir) || '.'} (${build.chip}, ${build.regions.length} regions) for ${target.description}`);
   const open = new Set<Transport>();
   const aborted = new AbortController();
   const stop = opts.interrupts.listen(() => {

@@ -5,7 +5,7 @@
  *
  * Request:  00, op, size u16 LE, checksum u32 LE, data[size]
  * Response: 01, op, size u16 LE, value u32 LE, data[size]; data ends with the status bytes:
- *           4 from the ESP32 ROM (status, error, 0, 0), 2 from the flasher stub (status, error).
+ *           4 from the ESP32 ROM (status, error, 0, 0), 2 from the flasher stub (error, status).
  */
 
 export const OP = {
@@ -124,10 +124,14 @@ export function decodeResponse(frame: Buffer): RomResponse | null {
   return { op: frame[1]!, value: frame.readUInt32LE(4), data: frame.subarray(8, 8 + frame.readUInt16LE(2)) };
 }
 
-/** Status bytes: the ESP32 ROM sends four, the stub two. `error` 0 means success. */
+/**
+ * Status bytes at the end of a response; `error` 0 means success. The ESP32 ROM sends four:
+ * status (1 on failure), error, 0, 0. The stub sends two: its error code, then a status byte
+ * (esptool's stub_flasher.c sends `error` then `status`; esptool reads C1 00 as "Bad data
+ * checksum"), so a stub failure shows its code first.
+ */
 export function statusBytes(kind: 'rom' | 'stub', error = 0): Buffer {
-  const failed = error === 0 ? 0 : 1;
-  return kind === 'rom' ? Buffer.from([failed, error, 0, 0]) : Buffer.from([failed, error]);
+  return kind === 'rom' ? Buffer.from([error === 0 ? 0 : 1, error, 0, 0]) : Buffer.from([error, 0]);
 }
 
 /** Little-endian u32 words of a request's data (FLASH_BEGIN's four, WRITE_REG's quadruples...). */

@@ -97,7 +97,7 @@ describe('cli: hilt flash', function () {
       await new Promise<void>((resolve) => {
         child.stdout.on('data', (c: Buffer) => {
           stdout += c.toString();
-          if (/flashing 3 regions/.test(stdout)) resolve();
+          if (/3 regions\) for /.test(stdout)) resolve();
         });
       });
       await new Promise<void>((resolve) => far.once('data', () => resolve()));

@@ -7,6 +7,7 @@
  * every region by MD5; the chip then boots the new app.
  */
 import { expect } from 'chai';
+import { ESPLoader, Transport, type IEspLoaderTerminal } from 'esptool-js';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -21,22 +22,8 @@ import { AgentClient } from './agent-client.ts';
 import { ChipConsole } from './rom-client.ts';
 import { PeerSerialPort, StreamSerialPort } from './web-serial.ts';
 
-/** The part of esptool-js these tests drive (typed here: the package is a test-time peer). */
-interface EspLoader {
-  main(mode?: string): Promise<string>;
-  detectChip(mode?: string): Promise<void>;
-  writeFlash(options: Record<string, unknown>): Promise<void>;
-  flashMd5sum(addr: number, size: number): Promise<string>;
-  flashDeflFinish(reboot?: boolean): Promise<void>;
-  after(mode?: string, usingUsbOtg?: boolean, sequence?: string): Promise<void>;
-  IS_STUB: boolean;
-  chip: { CHIP_NAME: string };
-  transport: { disconnect(): Promise<void> };
-}
-interface Esptool {
-  ESPLoader: new (options: Record<string, unknown>) => EspLoader;
-  Transport: new (device: unknown, tracing?: boolean) => unknown;
-}
+/** esptool-js takes a Web Serial port; the doubles have the part of its shape it uses. */
+const webSerial = (port: PeerSerialPort | StreamSerialPort) => port as unknown as ConstructorParameters<typeof Transport>[0];
 
 const hasSocat = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
 
@@ -54,32 +41,22 @@ function build(payloadBytes = 60_000): Array<{ data: Uint8Array; address: number
   ];
 }
 
-function terminal(into: string[]): Record<string, unknown> {
-  return { clean() {}, writeLine: (s: string) => into.push(s), write: (s: string) => into.push(s) };
+function terminal(into: string[]): IEspLoaderTerminal {
+  return { clean() {}, writeLine: (s: string) => { into.push(s); }, write: (s: string) => { into.push(s); } };
 }
 
 const md5 = (d: Uint8Array) => createHash('md5').update(d).digest('hex');
 
 describe('esptool-js flashes the emulated chip', function () {
   this.timeout(60_000);
-  let esptool: Esptool;
 
-  before(async function () {
-    try {
-      esptool = await import('esptool-js' as string) as Esptool;
-    } catch {
-      console.log('    (esptool-js is not installed: these tests need it; npm i esptool-js@0.7.0)');
-      this.skip();
-    }
-  });
-
-  it('in process, with DTR/RTS: its classic reset, sync, ESP32, stub, 921600 baud, three regions MD5-verified, then the new app boots', async function () {
+  it('in process, with DTR/RTS: its classic reset, sync, ESP32, stub, 921600 baud, three regions MD5-verified and read back, a second session finds the stub running, then the new app boots', async function () {
     const chip = new Esp32Chip({ index: 9 });
     const out = new ChipConsole(chip);
     const said: string[] = [];
     chip.powerOn();
     const port = new PeerSerialPort(chip);
-    const loader = new esptool.ESPLoader({ transport: new esptool.Transport(port), baudrate: 921_600, terminal: terminal(said) });
+    const loader = new ESPLoader({ transport: new Transport(webSerial(port)), baudrate: 921_600, terminal: terminal(said) });
     try {
       const description = await loader.main('default_reset');
       expect(description).to.equal('ESP32-D0WD-V3 (revision 3)');
@@ -95,17 +72,27 @@ describe('esptool-js flashes the emulated chip', function () {
       for (const region of build()) {
         expect(chip.flash.md5(region.address, region.data.length).toString('hex')).to.equal(md5(region.data));
       }
+      // The stub's READ_FLASH: packets acknowledged by the host, then its MD5 (left unread by esptool-js).
+      const app = build()[2]!;
+      const back = await loader.readFlash(app.address, app.data.length);
+      expect(Buffer.from(back).equals(Buffer.from(app.data))).to.equal(true);
+      // A second session without a reset finds the stub by its SYNC replies and does not upload it again.
+      await loader.transport.disconnect();
+      const again: string[] = [];
+      const second = new ESPLoader({ transport: new Transport(webSerial(port)), baudrate: 921_600, romBaudrate: 921_600, terminal: terminal(again) });
+      await second.main('no_reset');
+      expect(again).to.include('Stub is already running. No upload is necessary.');
 
       // A reset puts the chip's UART back at 115200; a console at 921600 would read noise (as a
       // monitor left at the flashing rate does), so the host goes back first.
       await port.setBaudRate(115_200);
       // esptool-js's own hard reset only releases RTS: pulse EN with a custom sequence.
       const printed = out.text.length;
-      await loader.after('custom_reset', false, 'D0|R1|W100|R0');
+      await second.after('custom_reset', false, 'D0|R1|W100|R0');
       await out.waitFor(/test agent ready/, 5000, printed);
       expect(out.text.slice(printed)).to.include(`ELF file SHA256:  ${APP.elfSha256.slice(0, 9)}...`);
       expect(chip.boots().at(-1)).to.include({ mode: 'flash', gpio0: 1 });
-      await loader.transport.disconnect();
+      await second.transport.disconnect();
       const agent = new AgentClient({ write: (t: string) => chip.input(Buffer.from(t)), on: (_e: 'data', fn: (c: Buffer) => void) => chip.onOutput(fn) });
       const hello = await agent.ok<HelloReply>('hello');
       expect(hello.fw).to.deep.equal({ project: APP.projectName, version: APP.version, idf: APP.idfVersion, elf_sha256: APP.elfSha256 });
@@ -120,7 +107,7 @@ describe('esptool-js flashes the emulated chip', function () {
     const said: string[] = [];
     chip.powerOn();
     const port = new PeerSerialPort(chip);
-    const loader = new esptool.ESPLoader({ transport: new esptool.Transport(port), baudrate: 115_200, terminal: terminal(said) });
+    const loader = new ESPLoader({ transport: new Transport(webSerial(port)), baudrate: 115_200, terminal: terminal(said) });
     try {
       await loader.detectChip('default_reset');
       expect(loader.chip.CHIP_NAME).to.equal('ESP32');
@@ -168,7 +155,7 @@ describe('esptool-js flashes the emulated chip', function () {
         let text = '';
         serial.on('data', (b: Buffer) => { text += b.toString('latin1'); });
         const said: string[] = [];
-        const loader = new esptool.ESPLoader({ transport: new esptool.Transport(new StreamSerialPort(serial)), baudrate: 115_200, terminal: terminal(said) });
+        const loader = new ESPLoader({ transport: new Transport(webSerial(new StreamSerialPort(serial))), baudrate: 115_200, terminal: terminal(said) });
         expect(await loader.main('no_reset')).to.equal('ESP32-D0WD-V3 (revision 3)');
         expect(loader.IS_STUB).to.equal(true);
         await loader.writeFlash({ fileArray: build(), flashMode: 'keep', flashFreq: 'keep', flashSize: 'keep', eraseAll: false, compress: true, calculateMD5Hash: md5 });

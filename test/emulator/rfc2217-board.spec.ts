@@ -1,15 +1,15 @@
 /**
- * The emulated chip behind its RFC 2217 server, reached as a remote bench board is: hilt's own
- * Rfc2217Transport plays each of board control's reset sequences on the DevKitC circuit (checked
- * by the boot the chip decided and the EN/GPIO0 it saw), and `hilt flash` flashes an ESP-IDF
- * build into `hilt emulate --rfc2217` through esptool-js, then skips the board that runs it.
+ * The emulated chip behind its RFC 2217 server, reached as a remote bench board is. The download
+ * and hard sequences are checked in test/device/reset-sequence-chip.spec.ts; here the one meant
+ * for another circuit, and `hilt flash` into `hilt emulate --rfc2217` (the command line's own
+ * wiring) end to end: esptool-js flashes, the boot confirms, the next run skips.
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { serveRfc2217Board, type TcpBoard } from '../../emulator/index.ts';
-import { resetInto, SEQUENCES, type SequenceName } from '../../harness/device/reset-sequence.ts';
+import { resetInto, SEQUENCES } from '../../harness/device/reset-sequence.ts';
 import { Rfc2217Transport } from '../../harness/transport/rfc2217.ts';
 import { HILT_BIN, hilt, tempDir } from '../helpers.ts';
 import { writeIdfBuildFixture } from '../esp/idf-build.ts';
@@ -17,7 +17,7 @@ import { writeIdfBuildFixture } from '../esp/idf-build.ts';
 describe('emulated chip over RFC 2217', function () {
   this.timeout(60_000);
 
-  describe('reset sequences through Rfc2217Transport', function () {
+  describe('through Rfc2217Transport', function () {
     let served: TcpBoard;
     let transport: Rfc2217Transport;
     beforeEach(async function () {
@@ -30,21 +30,6 @@ describe('emulated chip over RFC 2217', function () {
       await served.close();
     });
 
-    const cases: Array<[SequenceName, 'download' | 'flash']> = [
-      ['classic', 'download'], ['classic-slow', 'download'], ['unix-tight', 'download'], ['unix-tight-slow', 'download'],
-      ['hard', 'flash'], ['hard-usb', 'flash'],
-    ];
-    for (const [name, mode] of cases) {
-      it(`${name} (${SEQUENCES[name].text}): the ROM says ${mode === 'download' ? 'waiting for download' : 'SPI_FAST_FLASH_BOOT'}, and the chip decided it with GPIO0 ${mode === 'download' ? 'low' : 'high'}`, async function () {
-        const outcome = await resetInto(transport, mode, [SEQUENCES[name]]);
-        expect(outcome.boot.download).to.equal(mode === 'download');
-        const decided = served.chip.boots().at(-1)!;
-        expect(decided).to.include({ mode, gpio0: mode === 'download' ? 0 : 1, reason: 'POWERON_RESET' });
-        const pins = served.chip.trace.filter((e) => e.kind === 'pin' && e.pin === 'EN');
-        expect(pins.slice(-2).map((e) => e.kind === 'pin' && e.level)).to.deep.equal([0, 1]);
-      });
-    }
-
     it('usb-jtag is for a chip\'s own USB-Serial/JTAG: on a DevKitC\'s circuit it ends with EN released and GPIO0 high, a boot from flash', async function () {
       const outcome = await resetInto(transport, 'flash', [SEQUENCES['usb-jtag']]);
       expect(outcome.boot.download).to.equal(false);
@@ -52,16 +37,18 @@ describe('emulated chip over RFC 2217', function () {
     });
   });
 
-  it('`hilt flash --target rfc2217://` into `hilt emulate --rfc2217`: three regions MD5-verified, the boot confirms the ELF SHA-256; the next run finds it running and skips', async function () {
+  it('`hilt flash --target rfc2217://` into `hilt emulate --rfc2217`: three regions MD5-verified, the boot confirms the ELF SHA-256, hilt emulate reports both resets; the next run finds it running and skips', async function () {
     const tmp = await tempDir();
     const child = spawn(process.execPath, [HILT_BIN, 'emulate', '--rfc2217', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const fixture = await writeIdfBuildFixture(join(tmp.dir, 'build'), { payloadBytes: 40_000 });
+      const boots: Array<{ mode: string; gpio0: number; reason: string }> = [];
       const board = await new Promise<{ rfc2217: { port: number }; target: string }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('hilt emulate printed no board line within 15 s')), 15_000);
         createInterface({ input: child.stdout }).on('line', (line) => {
-          const o = JSON.parse(line) as { type: string; rfc2217: { port: number }; target: string };
+          const o = JSON.parse(line) as { type: string; rfc2217: { port: number }; target: string; mode: string; gpio0: number; reason: string };
           if (o.type === 'board') { clearTimeout(timer); resolve(o); }
+          if (o.type === 'boot') boots.push({ mode: o.mode, gpio0: o.gpio0, reason: o.reason });
         });
       });
       expect(board.target).to.equal(`rfc2217://127.0.0.1:${board.rfc2217.port}`);
@@ -69,6 +56,8 @@ describe('emulated chip over RFC 2217', function () {
       expect(first.code, first.stderr).to.equal(0);
       expect(first.stdout).to.match(/3 regions, \d+ bytes in .* each verified by MD5/);
       expect(first.stdout).to.include(`ELF SHA-256 ${fixture.descriptor.elfSha256.slice(0, 9)} (as printed) matches the image`);
+      // hilt emulate reported each reset as the chip saw it: into the loader, then out to the app.
+      expect(boots.map((b) => `${b.mode}/${b.gpio0}`)).to.include.ordered.members(['download/0', 'flash/1']);
       const second = await hilt(['flash', '--target', board.target], { cwd: tmp.dir, timeoutMs: 45_000 });
       expect(second.code, second.stderr).to.equal(0);
       expect(second.stdout).to.include('the board already runs this image (ELF SHA-256 from its hello)');

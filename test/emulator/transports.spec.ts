@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
 import { openStreamBoard, PtyPathTakenError, servePty, serveTcp } from '../../emulator/index.ts';
 import type { HelloReply } from '../../harness/protocol/index.ts';
+import { within } from '../../harness/time.ts';
 import { HILT_BIN, rejection, tempDir } from '../helpers.ts';
 import { AgentClient } from './agent-client.ts';
 
@@ -52,6 +53,20 @@ describe('emulated ESP32 transports', function () {
     } finally {
       await served.close();
     }
+  });
+
+  it('TCP: a refused second client that had sent bytes does not hold up close()', async function () {
+    const served = await serveTcp({ index: 4 });
+    const first = createConnection({ host: '127.0.0.1', port: served.port });
+    await new Promise((resolve) => first.once('connect', resolve));
+    const second = createConnection({ host: '127.0.0.1', port: served.port });
+    second.on('error', () => {});
+    second.resume();
+    // It talks before it hears it is refused: those bytes must not keep the refused socket open.
+    second.write('hello\n');
+    await new Promise((resolve) => second.once('close', resolve));
+    first.destroy();
+    expect(await within(3_000, served.close())).to.not.equal('timeout');
   });
 
   it('many boards in one process, each with its own MAC and id', async function () {

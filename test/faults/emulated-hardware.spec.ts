@@ -61,17 +61,21 @@ describe('faults: emulated chip serial loader and flash', function () {
     expect(chip.flash.read(0x200000, 0x1000).equals(data)).to.equal(true);
   });
 
-  it('the stub answers the same faults with its own two status bytes (C1 checksum, C6 not in flash mode)', async function () {
+  it('the stub answers the same faults with its own two status bytes (C6 00 not in flash mode, C1 00 checksum, FF 00 a command it lacks)', async function () {
     const { rom } = await open({ index: 2 });
     await startStub(rom);
     const b = block(0, Buffer.alloc(16, 1));
-    expect((await rom.request(OP.FLASH_DATA, b.payload, b.chk)).data.toString('hex')).to.equal('01c6');
+    expect((await rom.request(OP.FLASH_DATA, b.payload, b.chk)).data.toString('hex')).to.equal('c600');
     await rom.request(OP.FLASH_BEGIN, le32(16, 1, 0x4000, 0x300000));
-    expect((await rom.request(OP.FLASH_DATA, b.payload, b.chk ^ 0xff)).data.toString('hex')).to.equal('01c1');
-    // The stub answers SYNC once, with value 0 (esptool's sign that a stub is running).
-    const sync = await rom.request(OP.SYNC, SYNC_DATA);
-    expect(sync.value).to.equal(0);
-    expect(rom.frames).to.have.length(0);
+    expect((await rom.request(OP.FLASH_DATA, b.payload, b.chk ^ 0xff)).data.toString('hex')).to.equal('c100');
+    const lacking = await rom.request(OP.GET_SECURITY_INFO);
+    expect(lacking.op).to.equal(OP.GET_SECURITY_INFO);
+    expect(lacking.data.toString('hex')).to.equal('ff00');
+    // Like the ROM, the stub answers SYNC eight times, with value 0: esptool's sign that a stub runs.
+    rom.send(OP.SYNC, SYNC_DATA);
+    const replies = [];
+    for (let i = 0; i < 8; i++) replies.push(await rom.next());
+    expect(replies.map((r) => r.value)).to.deep.equal(Array(8).fill(0));
   });
 
   it('FLASH_BEGIN past the 4 MB flash: ROM error 0x08, flash untouched', async function () {
@@ -114,6 +118,21 @@ describe('faults: emulated chip serial loader and flash', function () {
     expect(sync.value).to.equal(0x20120707);
     expect(chip.flash.read(0x100000, 0x4000).equals(Buffer.alloc(0x4000, 0x24))).to.equal(true);
     expect(chip.flash.read(0x104000, 4).toString('hex')).to.equal('ffffffff');
+  });
+
+  it('the ROM switched to 921600, then told to run the app (FLASH_END 1): the app\'s console is at 115200 again', async function () {
+    const { chip, rom, out } = await open({ index: 10 });
+    chip.setBaudRate(115_200);
+    await rom.request(OP.CHANGE_BAUDRATE, le32(921_600, 0));
+    chip.setBaudRate(921_600);
+    expect((await rom.request(OP.READ_REG, le32(0x40001000))).value).to.equal(0x00f01d83);
+    await rom.request(OP.FLASH_END, le32(1));
+    // The app's first lines went out at 115200 to a host still at 921600: noise, as on a bench.
+    chip.setBaudRate(115_200);
+    const printed = out.text.length;
+    chip.input(Buffer.from('@hil 1 hello\n'));
+    await out.waitFor(/@hil 1 ok/, 2000, printed);
+    expect(chip.state).to.equal('app');
   });
 
   it('an erased flash: the ROM repeats "invalid header: 0xffffffff" a bounded number of times, then a classic reset still reaches download mode', async function () {

@@ -22,10 +22,11 @@ describe('harness/wire/rom', function () {
     expect(checksum(Buffer.from([1, 2, 4]))).to.equal(0xef ^ 7);
   });
 
-  it('status bytes: four from the ROM, two from the stub, 1 + code on failure', function () {
+  it('status bytes: the ROM\'s four (1, code, 0, 0 on failure), the stub\'s two (code, 0: esptool reads C1 00 as "Bad data checksum")', function () {
     expect(statusBytes('rom').toString('hex')).to.equal('00000000');
     expect(statusBytes('rom', 0x07).toString('hex')).to.equal('01070000');
-    expect(statusBytes('stub', 0xc1).toString('hex')).to.equal('01c1');
+    expect(statusBytes('stub').toString('hex')).to.equal('0000');
+    expect(statusBytes('stub', 0xc1).toString('hex')).to.equal('c100');
   });
 
   it('a request that is not one says why', function () {
