@@ -65,6 +65,7 @@ describe('check-idf-port.sh', () => {
       for (const file of ['console.c', 'net.c', 'port_idf.c', 'system.c']) {
         expect(lines).to.include(`ok      port_idf/${file}`);
       }
+      expect(lines).to.include('ok      core/hilt_core.c');
       expect(ran.code).to.equal(0);
     });
 
