@@ -147,7 +147,7 @@ export class DocsAgent {
       connected: false,
       tls: null,
       error: {
-        esp_err: 0x8006, esp_err_name: 'ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST', stack_err: 0, stack_err_name: null,
+        esp_err: 0x8004, esp_err_name: 'ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST', stack_err: 0, stack_err_name: null,
         verify_flags: 0, verify_info: [], mqtt_error_type: command === 'mqtt.connect' ? 'TCP_TRANSPORT' : null, connack: null,
         sock_errno: errno,
       },
