@@ -316,5 +316,21 @@ describe('a device that answers wrong', () => {
       expect(r.scenarios[0]!.failure!.message).to.match(/heap\.stats reply malformed: heap\.stats\.free: expected integer, got string "lots"$/);
       expect(stderr).to.not.match(/\n\s+at |AssertionError|TypeError/);
     });
+
+    it("hilt's catalogue on the docs agent: each scenario is judged on what the agent reported (failed assertions, no errors), timings the host's", async function () {
+      this.timeout(120_000);
+      const { code, stderr } = await hilt(['run', '--target', agent.target], { cwd: dir, timeoutMs: 110_000 });
+      // The agent has no TLS: it reports every connect as failing before TLS, a valid result the
+      // scenarios refuse on its merits.
+      expect(code, stderr).to.equal(1);
+      const r = await latestResults(dir);
+      expect(r.scenarios).to.have.length.greaterThan(15);
+      for (const s of r.scenarios) {
+        expect([s.id, s.outcome, s.failure?.kind], s.failure?.message).to.deep.equal([s.id, 'failed', 'assertion']);
+        expect(s.failure!.message).to.match(/ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST/);
+      }
+      const sources = new Set(r.scenarios.flatMap((s) => s.metrics.filter((m) => m.name === 'total_ms').map((m) => m.source)));
+      expect([...sources]).to.deep.equal(['host']);
+    });
   });
 });
