@@ -88,6 +88,19 @@ export class DeviceError extends HiltError {
 }
 brandAcrossCopies(DeviceError, 'DeviceError');
 
+/**
+ * The device broke the protocol: a reply or event not shaped as docs/protocol.md says, or a reply
+ * line that does not parse. Infrastructure like any DeviceError (exit 3); its own class so that a
+ * wait that has other ways to end (reset) can end on it at once.
+ */
+export class MalformedReplyError extends DeviceError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedReplyError';
+  }
+}
+brandAcrossCopies(MalformedReplyError, 'MalformedReplyError');
+
 /** The firmware crashed or rebooted on its own: a product failure, reported with its reason. */
 export class PanicError extends HiltError {
   constructor(readonly panic: Panic) {
@@ -249,7 +262,7 @@ export class Device extends EventEmitter {
     this.resetting = true;
     const reply = this.send(id, 'reset', encodeCommand(id, 'reset'), timeoutMs);
     const refused = new Promise<never>((_, reject) => {
-      reply.catch((err: unknown) => { if (err instanceof CommandRefusedError) reject(err); });
+      reply.catch((err: unknown) => { if (err instanceof CommandRefusedError || err instanceof MalformedReplyError) reject(err); });
     });
     try {
       await Promise.race([this.waitEvent('boot', { timeoutMs, since: from }), refused]);
@@ -296,7 +309,7 @@ export class Device extends EventEmitter {
     const { timeoutMs = 10_000, since = this.eventMark() } = options;
     return this.waitFor(() => {
       const event = this.eventWindow.since(since).find((e) => e.name === name);
-      if (event?.malformed) throw new DeviceError(`${this.description}: ${name} event malformed: ${event.malformed}`);
+      if (event?.malformed) throw new MalformedReplyError(`${this.description}: ${name} event malformed: ${event.malformed}`);
       return event;
     }, timeoutMs, () => `no ${name} event from the device within ${timeoutMs} ms`);
   }
@@ -417,7 +430,7 @@ export class Device extends EventEmitter {
       // A reply whose id can still be read fails its command now, rather than at its timeout.
       const id = /^@hil ([1-9]\d*) /.exec(parsed.text)?.[1];
       const pending = id === undefined ? undefined : this.pending.get(Number(id));
-      if (pending) this.settle(Number(id), pending, () => pending.reject(new DeviceError(`${this.description}: ${pending.command} reply garbled: ${parsed.problem}`)));
+      if (pending) this.settle(Number(id), pending, () => pending.reject(new MalformedReplyError(`${this.description}: ${pending.command} reply garbled: ${parsed.problem}`)));
     }
     const text = stripColours(parsed.text);
     const consoleLine: ConsoleLine = { text, log: parseLogLine(text), at };
@@ -446,7 +459,7 @@ export class Device extends EventEmitter {
         }
       } catch (err) {
         if (err instanceof UnsupportedProtoError) pending.reject(new DeviceError(`${this.description}: ${err.message}: update hilt or the agent firmware`));
-        else if (err instanceof SchemaError) pending.reject(new DeviceError(`${this.description}: ${command} reply malformed: ${err.message}`));
+        else if (err instanceof SchemaError) pending.reject(new MalformedReplyError(`${this.description}: ${command} reply malformed: ${err.message}`));
         else pending.reject(err as Error);
       }
     });

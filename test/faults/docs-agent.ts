@@ -89,14 +89,16 @@ export class DocsAgent {
     const [, id, command, rest] = m as unknown as [string, string, string, string];
     const args = Object.fromEntries(rest.trim().split(' ').filter(Boolean).map((t) => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)]));
     let status: 'ok' | 'err' = 'ok';
-    let body: Body;
+    let body: Body | null;
     try {
       body = await this.run(command, args);
     } catch (err) {
       status = 'err';
       body = err as Body;
     }
-    const spoilt = this.spoil(command, body);
+    const spoilt = this.spoil(command, body ?? {});
+    // reset has no reply of its own (the boot event stands in), unless a test spoils it.
+    if (body === null && typeof spoilt !== 'string') return;
     this.write(typeof spoilt === 'string' ? spoilt.replace('<id>', id) : `@hil ${id} ${status} ${JSON.stringify(spoilt)}`);
   }
 
@@ -104,8 +106,15 @@ export class DocsAgent {
     return { free: HEAP - this.reserved, min_free: HEAP - this.reserved - 40_000, largest: 110_592 };
   }
 
-  private async run(command: string, a: Record<string, string>): Promise<Body> {
+  /** The ok body, or null for no reply (reset). Throws the err body. */
+  private async run(command: string, a: Record<string, string>): Promise<Body | null> {
     switch (command) {
+      case 'reset':
+        // The board restarts: the store and the clock are gone, the boot event follows.
+        this.slots.clear();
+        Object.assign(this, { epoch: 0, synced: false, reserved: 0 });
+        setImmediate(() => this.event('boot', { proto: 1, reason: 'SW_CPU_RESET' }));
+        return null;
       case 'hello': return { ...HELLO, heap: this.heap(), time: { epoch: this.epoch, synced: this.synced } };
       case 'time.set': this.epoch = Number(a.epoch); this.synced = true; return { epoch: this.epoch, synced: true };
       case 'time.clear': this.epoch = 0; this.synced = false; return { epoch: 0, synced: false };

@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Device, DeviceError } from '../../harness/device/device.ts';
+import { Device, DeviceError, MalformedReplyError } from '../../harness/device/device.ts';
 import { TcpTransport } from '../../harness/transport/index.ts';
 import { checkReply, hasReplySchema, type ArgValue } from '../../harness/protocol/index.ts';
 import { hilt, latestResults, tempDir, writeScenario } from '../helpers.ts';
@@ -142,7 +142,7 @@ describe('faults: protocol schemas', function () {
       agent.spoil = once(row.command, row.change);
       const started = performance.now();
       const err = await device.command(row.command as 'hello', args(row)).then(() => null, (e: unknown) => e);
-      expect(err).to.be.instanceOf(DeviceError);
+      expect(err).to.be.instanceOf(MalformedReplyError);
       const e = err as DeviceError;
       expect(e.exitCode).to.equal(3);
       expect(e.message).to.match(new RegExp(`^tcp:127\\.0\\.0\\.1:${agent.port}: `));
@@ -153,6 +153,16 @@ describe('faults: protocol schemas', function () {
       expect((await device.command('heap.stats')).free).to.be.a('number');
     });
   }
+
+  it('reset answered with a malformed err: a DeviceError at once, not a wait for the boot event', async function () {
+    await open();
+    agent.spoil = once('reset', () => '@hil <id> err {"code":"rebooting","message":"later"}');
+    const started = performance.now();
+    const err = await device.reset(10_000).then(() => null, (e: unknown) => e);
+    expect(err).to.be.instanceOf(DeviceError);
+    expect((err as DeviceError).message).to.match(/reset reply malformed: err\.code: expected one of .*, got string "rebooting"$/);
+    expect(performance.now() - started).to.be.below(5_000);
+  });
 
   describe('hello', function () {
     it('a hello with ciphersuites as one string: opening fails, exit 3, naming the field', async function () {
