@@ -248,9 +248,13 @@ export interface HostMeasure {
  * the device, `host.elapsedMs` stands in as total_ms (the phases are unknown: null).
  */
 export function checkConnectResult(body: unknown, host?: HostMeasure): ConnectResult {
-  const wire = parse(CONNECT_RESULT, body, 'connect');
+  return connectResult(body, host, 'connect');
+}
+
+function connectResult(body: unknown, host: HostMeasure | undefined, prefix: string): ConnectResult {
+  const wire = parse(CONNECT_RESULT, body, prefix);
   if (wire.timing) return { ...wire, timing: wire.timing };
-  if (!host) throw new SchemaError('connect.timing', 'missing, and the host measured nothing to stand in for it');
+  if (!host) throw new SchemaError(`${prefix}.timing`, 'missing, and the host measured nothing to stand in for it');
   return { ...wire, timing: hostTiming(host) };
 }
 
@@ -271,15 +275,7 @@ export function hasEventSchema(name: string): name is keyof Events {
 /** The ok reply of `command`, checked. Paths start with the command name. */
 export function checkReply<C extends keyof Replies>(command: C, body: unknown, host?: HostMeasure): Replies[C] {
   if (command === 'hello') return checkHello(body) as Replies[C];
-  if (command === 'tls.connect' || command === 'mqtt.connect') {
-    try {
-      return checkConnectResult(body, host) as Replies[C];
-    } catch (err) {
-      // The same result, named by the command that returned it.
-      if (err instanceof SchemaError) throw new SchemaError(command + err.path.slice('connect'.length), err.message.slice(err.path.length + 2));
-      throw err;
-    }
-  }
+  if (command === 'tls.connect' || command === 'mqtt.connect') return connectResult(body, host, command) as Replies[C];
   return parse(REPLY_SCHEMAS[command], body, command) as Replies[C];
 }
 
