@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { PROTO_VERSION } from './codec.ts';
-import { ERR_CODES } from './errors.ts';
+import { ERR_CODES, type ErrCode } from './errors.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Schemas
@@ -99,7 +99,7 @@ const EVENT_SCHEMAS = {
 };
 
 /** The body of an `err` reply: the set of codes is closed in v1 (errors.ts). */
-const ERR_BODY = z.object({ code: z.enum(ERR_CODES as [string, ...string[]]), message: z.string() });
+const ERR_BODY = z.object({ code: z.enum(ERR_CODES as [ErrCode, ...ErrCode[]]), message: z.string() });
 
 // ---------------------------------------------------------------------------------------------
 // Types, inferred
