@@ -569,7 +569,7 @@ static size_t field_len(const char *s, size_t cap)
 
 static const char *source_name(hilt_source_t s)
 {
-    return s == HILT_SOURCE_DEVICE ? "device" : s == HILT_SOURCE_HOST ? "host" : "model";
+    return s == HILT_SOURCE_DEVICE ? "device" : "model";
 }
 
 static void json_ms(hilt_json_t *j, const char *key, int32_t v)
@@ -650,25 +650,30 @@ void hilt_write_connect_result(hilt_json_t *j, const hilt_connect_result_t *r, b
     }
 
     hilt_json_key(j, "timing");
-    hilt_json_begin_object(j);
-    json_ms(j, "dns_ms", r->dns_ms);
-    json_ms(j, "tcp_ms", r->tcp_ms);
-    json_ms(j, "tls_ms", r->tls_ms);
-    json_ms(j, "mqtt_ms", mqtt_ms);
-    {
-        /* As the emulator: the sum of the phases reached, when the port gave no total. */
-        int64_t total = r->total_ms;
-        if (total < 0) {
-            /* in 64 bits: four int32 phases may add up past INT32_MAX */
-            total = (int64_t)(r->dns_ms > 0 ? r->dns_ms : 0) + (int64_t)(r->tcp_ms > 0 ? r->tcp_ms : 0) +
-                    (int64_t)(r->tls_ms > 0 ? r->tls_ms : 0) + (int64_t)(mqtt_ms > 0 ? mqtt_ms : 0);
+    if (r->total_ms < 0 && r->dns_ms < 0 && r->tcp_ms < 0 && r->tls_ms < 0 && mqtt_ms < 0) {
+        /* nothing measured: the host times the round trip (docs/protocol.md, source "host") */
+        hilt_json_null(j);
+    } else {
+        hilt_json_begin_object(j);
+        json_ms(j, "dns_ms", r->dns_ms);
+        json_ms(j, "tcp_ms", r->tcp_ms);
+        json_ms(j, "tls_ms", r->tls_ms);
+        json_ms(j, "mqtt_ms", mqtt_ms);
+        {
+            /* As the emulator: the sum of the phases reached, when the port gave no total. */
+            int64_t total = r->total_ms;
+            if (total < 0) {
+                /* in 64 bits: four int32 phases may add up past INT32_MAX */
+                total = (int64_t)(r->dns_ms > 0 ? r->dns_ms : 0) + (int64_t)(r->tcp_ms > 0 ? r->tcp_ms : 0) +
+                        (int64_t)(r->tls_ms > 0 ? r->tls_ms : 0) + (int64_t)(mqtt_ms > 0 ? mqtt_ms : 0);
+            }
+            hilt_json_key(j, "total_ms");
+            hilt_json_int(j, total);
         }
-        hilt_json_key(j, "total_ms");
-        hilt_json_int(j, total);
+        hilt_json_key(j, "source");
+        hilt_json_string(j, source_name(r->timing_source));
+        hilt_json_end_object(j);
     }
-    hilt_json_key(j, "source");
-    hilt_json_string(j, source_name(r->timing_source));
-    hilt_json_end_object(j);
 
     hilt_json_key(j, "heap");
     hilt_json_begin_object(j);
