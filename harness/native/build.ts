@@ -134,6 +134,13 @@ function lastLine(text: string): string {
   return printable(text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).pop() ?? '').slice(0, 300);
 }
 
+/** The line that says why make failed: the compiler's first error, else make's last complaint. */
+function makeReason(text: string): string {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !/^make(\[\d+\])?: (Entering|Leaving) directory/.test(l));
+  const why = lines.find((l) => /\berror\b/i.test(l) && !/^make/.test(l)) ?? lines.at(-1) ?? 'no message';
+  return printable(why).slice(0, 300);
+}
+
 const PACKAGES = 'install them with: apt-get install gcc make libc6-dev gcc-multilib bzip2 (Debian/Ubuntu)';
 
 /**
@@ -194,7 +201,7 @@ async function make(target: string, vars: Record<string, string>, logPath: strin
   const r = await run('make', args, { env, timeoutMs: MAKE_TIMEOUT_MS, logPath, signal: opts.signal });
   if (r.aborted) throw new NativeBuildError(`native build: make ${target} interrupted`, ExitCode.interrupted);
   if (r.timedOut) throw new NativeBuildError(`native build: make ${target} did not finish within ${MAKE_TIMEOUT_MS / 60_000} min and was killed: see ${logPath}`);
-  if (r.code !== 0) throw new NativeBuildError(`native build: make ${target} failed (exit ${r.code ?? r.signal}): ${lastLine(r.output)}; full log ${logPath}`);
+  if (r.code !== 0) throw new NativeBuildError(`native build: make ${target} failed (exit ${r.code ?? r.signal}): ${makeReason(r.output)}; full log ${logPath}`);
 }
 
 /** Fetches the pinned tarball into <cache>/downloads; exit 3 when the source cannot be reached. */
