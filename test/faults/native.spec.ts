@@ -5,7 +5,9 @@
  * stack, and nothing half-built left in the cache.
  */
 import { expect } from 'chai';
-import { chmod, readdir, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { chmod, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FIRMWARE_DIR } from '../../harness/native/build.ts';
 import { HILT_BIN, run, tempDir } from '../helpers.ts';
@@ -70,6 +72,32 @@ describe('native build faults', function () {
     expect(line).to.include('apt-get update').and.include('failed').and.include('HILT_MBEDTLS_TARBALL');
     const entries = await readdir(cache());
     expect(entries.filter((n) => n.includes('.partial-')), 'no half-built folder').to.deep.equal([]);
+  });
+
+  it('Ctrl-C during the build: exit 130, one line, its processes gone, no folder left', async () => {
+    // An apt-get that says where it is through a FIFO (the event the test waits for), then hangs
+    // as on a dead network; Ctrl-C must end it with the build.
+    const bin = join(tmp.dir, 'bin');
+    const fifo = join(tmp.dir, 'started');
+    await run('/bin/mkdir', [bin]);
+    await run('/usr/bin/mkfifo', [fifo]);
+    await script(join(bin, 'apt-get'), `echo $$ > ${tmp.dir}/apt.pid\necho started > ${fifo}\nexec sleep 60`);
+    const child = spawn(process.execPath, [HILT_BIN, 'native', 'build'], {
+      cwd: tmp.dir, env: { ...process.env, HILT_NATIVE_CACHE: cache(), PATH: `${bin}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    await new Promise((resolve, reject) => {
+      createReadStream(fifo).once('data', resolve).once('error', reject);
+      void exited.then(() => reject(new Error(`hilt exited before apt-get ran: ${stderr}`)));
+    });
+    child.kill('SIGINT');
+    expect(await exited).to.equal(130);
+    expect(oneLine(stderr)).to.include('interrupted');
+    const pid = Number(await readFile(join(tmp.dir, 'apt.pid'), 'utf8'));
+    expect(() => process.kill(pid, 0), 'the hanging apt-get was killed').to.throw();
+    expect((await readdir(cache())).filter((n) => n.startsWith('mbedtls-') && !n.endsWith('.log'))).to.deep.equal([]);
   });
 
   it('fetch.sh alone: no apt-get at all is exit 3 with one line', async () => {
