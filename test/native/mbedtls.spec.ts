@@ -6,7 +6,7 @@
  * support, or no way to reach the source).
  */
 import { expect } from 'chai';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mbedtlsConfigOf, parseSdkconfig, REFERENCE_SDKCONFIG } from '../../emulator/mbedtls/sdkconfig.ts';
 import { ExitCode } from '../../harness/errors.ts';
@@ -74,6 +74,21 @@ describe('native: Mbed TLS built as ESP-IDF v5.5 builds it', function () {
   it("has every group the emulator offers compiled in", () => {
     const names: Record<string, string> = { X25519: 'x25519', 'P-256': 'secp256r1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' };
     for (const group of model.curves) expect(facts.curves).to.include(names[group] ?? group);
+  });
+
+  it('two builds at once into an empty cache: one builds, the other waits for it and takes its folder', async () => {
+    const tmp = await tempDir();
+    try {
+      // The tarball the first build fetched, so this needs no network.
+      const env = { ...process.env, HILT_MBEDTLS_TARBALL: join(build.dir, '..', 'downloads', 'mbedtls_3.6.6.orig.tar.bz2') };
+      const [a, b] = await Promise.all([buildMbedtls({ cacheDir: tmp.dir, env }), buildMbedtls({ cacheDir: tmp.dir, env })]);
+      expect([a.cached, b.cached].sort()).to.deep.equal([false, true]);
+      expect(a.dir).to.equal(b.dir);
+      expect((await probeMbedtls(a)).version).to.equal('3.6.6');
+      expect((await readdir(tmp.dir)).filter((n) => n.includes('.partial-') || n.endsWith('.lock'))).to.deep.equal([]);
+    } finally {
+      await tmp.remove();
+    }
   });
 
   it('comes from the cache the second time, in the same folder', async () => {
