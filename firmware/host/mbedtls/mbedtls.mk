@@ -16,16 +16,20 @@ MBEDTLS_CFLAGS := -m32 -O2
 MBEDTLS_CPPFLAGS = -I$(MBEDTLS_OUT)/include -DMBEDTLS_CONFIG_FILE='"mbedtls/esp32_idf55_config.h"'
 MBEDTLS_LIBS = $(MBEDTLS_OUT)/lib/libmbedtls.a $(MBEDTLS_OUT)/lib/libmbedx509.a $(MBEDTLS_OUT)/lib/libmbedcrypto.a
 
-.PHONY: mbedtls mbedtls-out-given
+.PHONY: mbedtls
 mbedtls: $(MBEDTLS_OUT)/bin/mbedtls-probe
 
-mbedtls-out-given:
-	@test -n "$(MBEDTLS_OUT)" || { echo "make mbedtls: give MBEDTLS_OUT=<folder outside the repo> (hilt native build does)" >&2; exit 2; }
+# Checked when make reads this file: with an empty MBEDTLS_OUT the targets below would be /lib/...
+ifneq ($(filter mbedtls,$(MAKECMDGOALS)),)
+ifeq ($(strip $(MBEDTLS_OUT)),)
+$(error give MBEDTLS_OUT=<folder outside the repo> (npx hilt native build picks one in its cache))
+endif
+endif
 
 # The source is unpacked under MBEDTLS_OUT and removed once the libraries and headers are copied
 # out: the folder keeps only what consumers need. The library's own Makefile builds the three
 # archives; CFLAGS replaces its default (-O2) so -m32 and the config define reach every file.
-$(MBEDTLS_OUT)/lib/libmbedtls.a: $(MBEDTLS_HERE)/fetch.sh $(MBEDTLS_HERE)/esp32_idf55_config.h | mbedtls-out-given
+$(MBEDTLS_OUT)/lib/libmbedtls.a: $(MBEDTLS_HERE)/fetch.sh $(MBEDTLS_HERE)/esp32_idf55_config.h
 	tarball="$$($(MBEDTLS_HERE)/fetch.sh $(MBEDTLS_DOWNLOADS))" && \
 	rm -rf $(MBEDTLS_OUT)/src && mkdir -p $(MBEDTLS_OUT)/src $(MBEDTLS_OUT)/lib && \
 	tar -xjf "$$tarball" -C $(MBEDTLS_OUT)/src --strip-components=1
