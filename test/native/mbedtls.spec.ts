@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { mbedtlsConfigOf, parseSdkconfig, REFERENCE_SDKCONFIG } from '../../emulator/mbedtls/sdkconfig.ts';
 import { ExitCode } from '../../harness/errors.ts';
 import {
-  MBEDTLS_VERSION, NativeBuildError, buildMbedtls, checkToolchain, probeMbedtls, sourcesKey, type MbedtlsBuild, type MbedtlsFacts,
+  FIRMWARE_DIR, MBEDTLS_VERSION, NativeBuildError, buildMbedtls, checkToolchain, probeMbedtls, sourcesKey, type MbedtlsBuild, type MbedtlsFacts,
 } from '../../harness/native/build.ts';
-import { tempDir } from '../helpers.ts';
+import { run, tempDir } from '../helpers.ts';
 
 describe('native: Mbed TLS built as ESP-IDF v5.5 builds it', function () {
   // A first build fetches 5.5 MB and compiles the library: about a minute on a loaded machine.
@@ -74,6 +74,17 @@ describe('native: Mbed TLS built as ESP-IDF v5.5 builds it', function () {
   it("has every group the emulator offers compiled in", () => {
     const names: Record<string, string> = { X25519: 'x25519', 'P-256': 'secp256r1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' };
     for (const group of model.curves) expect(facts.curves).to.include(names[group] ?? group);
+  });
+
+  it("has the macros ESP-IDF's own esp_config.h gives, but for the documented host differences (IDF_PATH)", async function () {
+    const idf = process.env.IDF_PATH;
+    if (!idf) {
+      console.log('      skipped: set IDF_PATH to an ESP-IDF v5.5 checkout to compare with its esp_config.h');
+      this.skip();
+    }
+    const r = await run(join(FIRMWARE_DIR, 'host/mbedtls/check-against-idf.sh'), [idf, build.dir], { timeoutMs: 60_000 });
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.include('only the documented HOST differences');
   });
 
   it('two builds at once into an empty cache: one builds, the other waits for it and takes its folder', async () => {

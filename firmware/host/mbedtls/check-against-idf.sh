@@ -4,7 +4,7 @@
 # Mbed TLS headers and their macro sets are diffed. The only differences allowed are the HOST
 # ones the config header explains; anything else means one of the two files is wrong.
 #
-#   check-against-idf.sh <esp-idf checkout at v5.5> <unpacked mbedtls-3.6.x source folder>
+#   check-against-idf.sh <esp-idf checkout at v5.5> <mbedtls folder with include/: the unpacked source or a hilt build>
 #
 # Exit 0: only the expected differences; 1: others (printed); 2: bad arguments.
 set -euo pipefail
@@ -15,7 +15,7 @@ if [ -z "$idf" ] || [ ! -f "$esp_config" ]; then
   echo "check-against-idf.sh: no $esp_config: give an ESP-IDF checkout (tag v5.5) as the first argument" >&2; exit 2
 fi
 if [ -z "$src" ] || [ ! -f "$src/include/mbedtls/mbedtls_config.h" ]; then
-  echo "check-against-idf.sh: no $src/include/mbedtls/mbedtls_config.h: give the unpacked Mbed TLS source as the second argument" >&2; exit 2
+  echo "check-against-idf.sh: no $src/include/mbedtls/mbedtls_config.h: give the unpacked Mbed TLS source (or a hilt native build folder) as the second argument" >&2; exit 2
 fi
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 # Stand-ins for the two chip headers esp_config.h includes: the one SOC fact it reads (the ESP32's
