@@ -16,7 +16,10 @@ VERSION=3.6.6
 DEBIAN_VERSION=3.6.6-0.1~deb13u1
 TARBALL=mbedtls_${VERSION}.orig.tar.bz2
 SHA256=8fb65fae8dcae5840f793c0a334860a411f884cc537ea290ce1c52bb64ca007a
-SOURCES='deb-src http://deb.debian.org/debian trixie main'
+# trixie, and where a later Debian revision of the same upstream release would go.
+SOURCES='deb-src http://deb.debian.org/debian trixie main
+deb-src http://deb.debian.org/debian trixie-updates main
+deb-src http://deb.debian.org/debian-security trixie-security main'
 
 fail() { echo "fetch.sh: $2" >&2; exit "$1"; }
 dest="${1:-}"
@@ -43,10 +46,15 @@ apt=(-o "Dir::Etc::sourcelist=$work/sources.list" -o "Dir::Etc::sourceparts=$wor
      -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o Debug::NoLocking=1
      -o APT::Sandbox::User="$(id -un)" -o Acquire::Retries=2 -q)
 apt-get "${apt[@]}" update > "$work/log" 2>&1 ||
-  fail 3 "apt-get update of '$SOURCES' failed ($(grep -E '^(E|W|Err):' "$work/log" | head -1)): check the network, or set HILT_MBEDTLS_TARBALL"
-(cd "$work/dl" && apt-get "${apt[@]}" source --download-only "mbedtls=$DEBIAN_VERSION") > "$work/log" 2>&1 ||
+  fail 3 "apt-get update of Debian trixie's source lists failed ($(grep -E '^(E|W|Err):' "$work/log" | head -1)): check the network, or set HILT_MBEDTLS_TARBALL"
+# The pinned Debian revision first; should Debian have replaced it, any revision of the same
+# upstream release carries the same orig tarball (the checksum below decides).
+versions="$DEBIAN_VERSION $(apt-cache "${apt[@]}" showsrc mbedtls 2>/dev/null | sed -n "s/^Version: \(${VERSION//./\\.}-.*\)/\1/p" | grep -vxF "$DEBIAN_VERSION" || true)"
+for v in $versions; do
+  (cd "$work/dl" && apt-get "${apt[@]}" source --download-only "mbedtls=$v") > "$work/log" 2>&1 && break
+done
+[ -f "$work/dl/$TARBALL" ] ||
   fail 3 "apt-get source mbedtls=$DEBIAN_VERSION failed ($(grep -E '^(E|W|Err):' "$work/log" | head -1)): set HILT_MBEDTLS_TARBALL to a copy of $TARBALL"
-[ -f "$work/dl/$TARBALL" ] || fail 3 "apt-get source gave no $TARBALL: set HILT_MBEDTLS_TARBALL to a copy of it"
 matches "$work/dl/$TARBALL" || fail 2 "$TARBALL from Debian has SHA-256 $(sha256sum "$work/dl/$TARBALL" | cut -d' ' -f1), not the pinned $SHA256: refusing it"
 mv "$work/dl/$TARBALL" "$target.part" && mv "$target.part" "$target"
 echo "$target"
