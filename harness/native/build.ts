@@ -243,7 +243,10 @@ export interface MbedtlsFacts {
   haveTimeDate: boolean;
   platformMemory: boolean;
   ciphersuites: string[];
+  /** Compiled in (mbedtls_ecp_curve_list), strongest first. */
   curves: string[];
+  /** Offered by a default client configuration, in order (Mbed TLS names: secp256r1, x25519). */
+  groups: string[];
 }
 
 export async function probeMbedtls(build: MbedtlsBuild): Promise<MbedtlsFacts> {

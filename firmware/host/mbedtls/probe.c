@@ -1,7 +1,8 @@
 /*
  * Prints, as one JSON object, what the built library says about itself: version, word sizes,
  * record buffer lengths, protocol versions, and the ciphersuites it offers in order
- * (mbedtls_ssl_list_ciphersuites, the list a client sends in its ClientHello by default).
+ * (mbedtls_ssl_list_ciphersuites, the list a client sends in its ClientHello by default), the
+ * groups a default client configuration offers, and the curves compiled in.
  * test/native/mbedtls.spec.ts compares these with the emulator's model of the same sdkconfig.
  */
 #include <stdio.h>
@@ -51,6 +52,23 @@ int main(void)
     for (int i = 0; curve[i].grp_id != MBEDTLS_ECP_DP_NONE; i++) {
         printf("%s\"%s\"", i ? "," : "", curve[i].name);
     }
+    /* The groups a client built with mbedtls_ssl_config_defaults() offers (ssl_preset_default_groups,
+     * what esp-tls leaves alone). group_list is private: read here only to report it. */
+    mbedtls_ssl_config conf;
+    mbedtls_ssl_config_init(&conf);
+    int ret = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                          MBEDTLS_SSL_PRESET_DEFAULT);
+    printf("],\"groups\":[");
+    for (int i = 0; ret == 0 && conf.MBEDTLS_PRIVATE(group_list)[i] != 0; i++) {
+        uint16_t id = conf.MBEDTLS_PRIVATE(group_list)[i];
+        const mbedtls_ecp_curve_info *info = mbedtls_ecp_curve_info_from_tls_id(id);
+        if (info != NULL) {
+            printf("%s\"%s\"", i ? "," : "", info->name);
+        } else {
+            printf("%s\"0x%04x\"", i ? "," : "", (unsigned) id);
+        }
+    }
+    mbedtls_ssl_config_free(&conf);
     printf("]}\n");
-    return 0;
+    return ret == 0 ? 0 : 1;
 }
