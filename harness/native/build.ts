@@ -87,6 +87,15 @@ export async function sourcesKey(root: string, files: readonly string[], extra: 
   return hash.digest('hex').slice(0, 16);
 }
 
+/** sourcesKey over firmware/; a copy of hilt without its C sources is one line, not a stack. */
+async function firmwareKey(files: readonly string[], extra: readonly string[]): Promise<string> {
+  try {
+    return await sourcesKey(FIRMWARE_DIR, files, extra);
+  } catch (err) {
+    throw new NativeBuildError(`native build: cannot read hilt's C sources in ${FIRMWARE_DIR} (${errnoOf(err)}): this copy of hilt lacks firmware/; reinstall it or use a checkout`);
+  }
+}
+
 interface Run { code: number | null; signal: string | null; timedOut: boolean; aborted: boolean; error?: Error; output: string }
 
 /** Runs a program in its own process group, output to `logPath` (and kept in memory), bounded. */
@@ -206,7 +215,8 @@ async function make(target: string, vars: Record<string, string>, logPath: strin
 
 /** Fetches the pinned tarball into <cache>/downloads; exit 3 when the source cannot be reached. */
 async function fetchTarball(root: string, opts: NativeBuildOptions, env: NodeJS.ProcessEnv): Promise<void> {
-  const r = await run(join(FIRMWARE_DIR, 'host/mbedtls/fetch.sh'), [join(root, 'downloads')], { env, timeoutMs: FETCH_TIMEOUT_MS, signal: opts.signal });
+  // Through bash: an npm-installed copy of hilt need not keep the script's execute bit.
+  const r = await run('bash', [join(FIRMWARE_DIR, 'host/mbedtls/fetch.sh'), join(root, 'downloads')], { env, timeoutMs: FETCH_TIMEOUT_MS, signal: opts.signal });
   if (r.aborted) throw new NativeBuildError('native build: fetching Mbed TLS interrupted', ExitCode.interrupted);
   if (r.timedOut) throw new NativeBuildError(`native build: fetching Mbed TLS ${MBEDTLS_VERSION} took over ${FETCH_TIMEOUT_MS / 60_000} min: check the network, or set HILT_MBEDTLS_TARBALL`, ExitCode.unreachable);
   if (r.code !== 0) throw new NativeBuildError(`native build: ${lastLine(r.output)}`, r.code === 3 ? ExitCode.unreachable : ExitCode.usage);
@@ -220,7 +230,7 @@ export function mbedtlsCflags(dir: string): string[] {
 export async function buildMbedtls(opts: NativeBuildOptions = {}): Promise<MbedtlsBuild> {
   const env = opts.env ?? process.env;
   const root = opts.cacheDir ? resolve(opts.cacheDir) : nativeCacheRoot(env);
-  const key = await sourcesKey(FIRMWARE_DIR, MBEDTLS_INPUTS, [`mbedtls-${MBEDTLS_VERSION}`, env.CC || 'cc']);
+  const key = await firmwareKey(MBEDTLS_INPUTS, [`mbedtls-${MBEDTLS_VERSION}`, env.CC || 'cc']);
   const dir = join(root, `mbedtls-${MBEDTLS_VERSION}-${key}`);
   const probe = join(dir, 'bin', 'mbedtls-probe');
   const cached = await exists(probe) || await buildOnce(dir, `Mbed TLS ${MBEDTLS_VERSION} (32-bit, ESP-IDF v5.5 config)`, opts, 'bin/mbedtls-probe', async (partial) => {
@@ -288,7 +298,7 @@ export async function buildAgent(mbedtls: MbedtlsBuild, opts: NativeBuildOptions
   const env = opts.env ?? process.env;
   if (!(await hasAgentTarget(env))) return null;
   const root = resolve(mbedtls.dir, '..');
-  const key = await sourcesKey(FIRMWARE_DIR, await firmwareFiles(), [`agent`, mbedtls.key, env.CC || 'cc']);
+  const key = await firmwareKey(await firmwareFiles(), ['agent', mbedtls.key, env.CC || 'cc']);
   const dir = join(root, `agent-${key}`);
   const binary = join(dir, 'hilt-agent');
   const cached = await exists(binary) || await buildOnce(dir, 'the host agent', opts, 'hilt-agent', async (partial) => {

@@ -30,7 +30,7 @@ endif
 # out: the folder keeps only what consumers need. The library's own Makefile builds the three
 # archives; CFLAGS replaces its default (-O2) so -m32 and the config define reach every file.
 $(MBEDTLS_OUT)/lib/libmbedtls.a: $(MBEDTLS_HERE)/fetch.sh $(MBEDTLS_HERE)/esp32_idf55_config.h
-	tarball="$$($(MBEDTLS_HERE)/fetch.sh $(MBEDTLS_DOWNLOADS))" && \
+	tarball="$$(bash $(MBEDTLS_HERE)/fetch.sh $(MBEDTLS_DOWNLOADS))" && \
 	rm -rf $(MBEDTLS_OUT)/src && mkdir -p $(MBEDTLS_OUT)/src $(MBEDTLS_OUT)/lib && \
 	tar -xjf "$$tarball" -C $(MBEDTLS_OUT)/src --strip-components=1
 	cp $(MBEDTLS_HERE)/esp32_idf55_config.h $(MBEDTLS_OUT)/src/include/mbedtls/
