@@ -26,7 +26,7 @@ export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta
 /** What decides the Mbed TLS build (firmware/Makefile only includes mbedtls.mk: other parts edit it). */
 const MBEDTLS_INPUTS = ['host/mbedtls/mbedtls.mk', 'host/mbedtls/fetch.sh', 'host/mbedtls/esp32_idf55_config.h', 'host/mbedtls/probe.c'];
 
-/** Generous: the library takes about a minute on two busy cores; a slow CI machine several. */
+/** Generous: the library took 9-15 s on this project's two busy cores; a slow CI machine may take minutes. */
 const MAKE_TIMEOUT_MS = 20 * 60_000;
 const FETCH_TIMEOUT_MS = 5 * 60_000;
 const PROBE_TIMEOUT_MS = 10_000;
@@ -103,9 +103,11 @@ async function run(cmd: string, args: string[], opts: { cwd?: string; env: NodeJ
   const log = opts.logPath ? await open(opts.logPath, 'w') : undefined;
   const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let written: Promise<unknown> = Promise.resolve();
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-16_384);
-    void log?.write(chunk);
+    // One write after another, all done before the file is closed.
+    if (log) written = written.then(() => log.write(chunk)).catch(() => {});
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
@@ -135,6 +137,7 @@ async function run(cmd: string, args: string[], opts: { cwd?: string; env: NodeJ
     child.once('error', (error) => finish({ code: null, signal: null, timedOut: false, aborted: false, error }));
     child.once('close', (code, signal) => finish({ code, signal, timedOut: false, aborted: false }));
   });
+  await written;
   await log?.close();
   return { ...outcome, output };
 }
@@ -208,6 +211,7 @@ async function buildOnce(dir: string, what: string, opts: NativeBuildOptions, do
 async function make(target: string, vars: Record<string, string>, logPath: string, opts: NativeBuildOptions, env: NodeJS.ProcessEnv): Promise<void> {
   const args = ['-C', FIRMWARE_DIR, '-j2', target, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)];
   const r = await run('make', args, { env, timeoutMs: MAKE_TIMEOUT_MS, logPath, signal: opts.signal });
+  if (r.error) throw new NativeBuildError(`native build: make not found (${errnoOf(r.error)}); ${PACKAGES}`);
   if (r.aborted) throw new NativeBuildError(`native build: make ${target} interrupted`, ExitCode.interrupted);
   if (r.timedOut) throw new NativeBuildError(`native build: make ${target} did not finish within ${MAKE_TIMEOUT_MS / 60_000} min and was killed: see ${logPath}`);
   if (r.code !== 0) throw new NativeBuildError(`native build: make ${target} failed (exit ${r.code ?? r.signal}): ${makeReason(r.output)}; full log ${logPath}`);
@@ -287,6 +291,7 @@ async function firmwareFiles(dir = FIRMWARE_DIR): Promise<string[]> {
 /** Whether firmware/Makefile has an `agent` target yet (the host port adds it). */
 async function hasAgentTarget(env: NodeJS.ProcessEnv): Promise<boolean> {
   const r = await run('make', ['-C', FIRMWARE_DIR, '-n', 'agent', 'MBEDTLS_OUT=/nonexistent', 'AGENT_OUT=/nonexistent'], { env, timeoutMs: 30_000 });
+  if (r.error) throw new NativeBuildError(`native build: make not found (${errnoOf(r.error)}); ${PACKAGES}`);
   return !/No rule to make target .agent./.test(r.output);
 }
 
