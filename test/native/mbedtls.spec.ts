@@ -6,7 +6,7 @@
  * support, or no way to reach the source).
  */
 import { expect } from 'chai';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mbedtlsConfigOf, parseSdkconfig, REFERENCE_SDKCONFIG } from '../../emulator/mbedtls/sdkconfig.ts';
 import { ExitCode } from '../../harness/errors.ts';
@@ -101,6 +101,21 @@ describe('native: Mbed TLS built as ESP-IDF v5.5 builds it', function () {
       expect((await readdir(tmp.dir)).filter((n) => n.includes('.partial-') || n.endsWith('.lock'))).to.deep.equal([]);
     } finally {
       await tmp.remove();
+    }
+  });
+
+  it("is not rebuilt by make when a checkout touches its sources (the agent's build depends on it)", async () => {
+    // A git checkout or merge gives files new times without changing them; the folder's name already
+    // stands for their contents, so make must take the library as up to date.
+    const config = join(FIRMWARE_DIR, 'host/mbedtls/esp32_idf55_config.h');
+    const before = await stat(config);
+    const later = new Date(Date.now() + 3600_000);
+    await utimes(config, later, later);
+    try {
+      const r = await run('make', ['-q', '-C', FIRMWARE_DIR, `MBEDTLS_OUT=${build.dir}`, join(build.dir, 'lib', 'libmbedtls.a')]);
+      expect(r.code, 'make -q: 0 means up to date').to.equal(0);
+    } finally {
+      await utimes(config, before.atime, before.mtime);
     }
   });
 

@@ -29,7 +29,11 @@ endif
 # The source is unpacked under MBEDTLS_OUT and removed once the libraries and headers are copied
 # out: the folder keeps only what consumers need. The library's own Makefile builds the three
 # archives; CFLAGS replaces its default (-O2) so -m32 and the config define reach every file.
-$(MBEDTLS_OUT)/lib/libmbedtls.a: $(MBEDTLS_HERE)/fetch.sh $(MBEDTLS_HERE)/esp32_idf55_config.h
+# No prerequisites on purpose: the folder is named by a hash of these sources (hilt native build),
+# so a finished one is never stale, and a checkout that merely touched them must not make the
+# agent's build (which depends on libmbedtls.a) rebuild the library inside the cache. Changed
+# sources give a new folder.
+$(MBEDTLS_OUT)/lib/libmbedtls.a:
 	tarball="$$(bash $(MBEDTLS_HERE)/fetch.sh $(MBEDTLS_DOWNLOADS))" && \
 	rm -rf $(MBEDTLS_OUT)/src && mkdir -p $(MBEDTLS_OUT)/src $(MBEDTLS_OUT)/lib && \
 	tar -xjf "$$tarball" -C $(MBEDTLS_OUT)/src --strip-components=1
