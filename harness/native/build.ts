@@ -189,7 +189,7 @@ async function exists(path: string): Promise<boolean> {
 async function buildOnce(dir: string, what: string, opts: NativeBuildOptions, done: string, build: (partial: string) => Promise<void>): Promise<boolean> {
   const root = resolve(dir, '..');
   await makeDir(root).catch((err: unknown) => {
-    throw new NativeBuildError(`native build: cannot create the cache folder ${root} (${errnoOf(err)}): set HILT_NATIVE_CACHE to a writable folder`);
+    throw new NativeBuildError(`native build: cannot create the cache folder ${root} (${errnoOf(err)}): choose a writable folder (--cache or HILT_NATIVE_CACHE)`);
   });
   return withLockFile(`${dir}.lock`, { what: `native build ${dir}`, timeoutMs: MAKE_TIMEOUT_MS }, async () => {
     if (await exists(join(dir, done))) return true;
