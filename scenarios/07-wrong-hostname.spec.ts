@@ -12,7 +12,7 @@ describe('07 wrong host name', () => {
   scenario('with skip_cn=1 connects anyway, and the report says the check was skipped', async (ctx) => {
     const result = await ctx.connect('wrong-host', { skipCn: true });
     expect(result).to.be.connected();
-    expect(ctx).to.have.printed(/MQTT_EVENT_CONNECTED$/);
+    expect(ctx).not.to.have.printed(/esp-tls.*(returned -0x|Failed)/);
     ctx.note('host name check skipped (skip_cn=1): the device accepted a certificate issued for another host');
     await ctx.disconnect(result);
     expect((await ctx.attempt('wrong-host')).mqtt).to.include({ connack: 0 });

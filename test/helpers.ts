@@ -125,6 +125,25 @@ export const SCRIPTED_HELLO = {
 };
 
 /**
+ * A well-formed ok reply (docs/protocol.md) for the commands a run sends to prepare a scenario;
+ * `{}` for the rest (tls.close, mqtt.disconnect, and commands a script answers itself).
+ */
+export function scriptedReply(command: string): object {
+  switch (command) {
+    case 'hello': return SCRIPTED_HELLO;
+    case 'heap.stats': return SCRIPTED_HELLO.heap;
+    case 'heap.release': return { free: SCRIPTED_HELLO.heap.free };
+    case 'heap.reserve': return { reserved: 0, free: SCRIPTED_HELLO.heap.free };
+    case 'store.put': return { slot: 'x', bytes: 1, complete: true };
+    case 'store.del': return { slot: 'x' };
+    case 'store.list': return { slots: [] };
+    case 'time.set': return { epoch: 1, synced: true };
+    case 'time.clear': return { epoch: 0, synced: false };
+    default: return {};
+  }
+}
+
+/**
  * May act on a command instead of the agent: return true when it handled it (`reply()` sends the
  * usual `ok`, or send something else, or nothing at all).
  */
@@ -157,8 +176,7 @@ export async function scriptedAgent(script: AgentScript = () => false): Promise<
         if (!m) continue;
         const [, id, command] = m as unknown as [string, string, string];
         heard.push(command);
-        const body = command === 'hello' ? SCRIPTED_HELLO : command === 'heap.stats' ? SCRIPTED_HELLO.heap
-          : command === 'store.put' ? { slot: 'x', bytes: 1, complete: true } : command === 'time.set' ? { epoch: 1, synced: true } : {};
+        const body = scriptedReply(command);
         const reply = () => { socket.write(`@hil ${id} ok ${JSON.stringify(body)}\n`); };
         if (!script(command, reply, socket)) reply();
       }

@@ -463,6 +463,9 @@ static void test_connect_failure_result(void)
                "\"verify_info\":[\"Unknown reason (this should not happen)\"],\"mqtt_error_type\":null,\"connack\":null,\"sock_errno\":111},"
                "\"timing\":{\"dns_ms\":null,\"tcp_ms\":null,\"tls_ms\":null,\"mqtt_ms\":null,\"total_ms\":7,\"source\":\"device\"},"
                "\"heap\":{\"before\":0,\"min\":0,\"after\":0,\"peak_used\":0,\"source\":\"device\"},\"mqtt\":null}");
+    /* nothing measured at all: timing null, for the host to measure (never "source":"host" from a device) */
+    r->total_ms = HILT_NONE;
+    EXPECT_HAS(send("@hil 33 tls.connect host=h\n"), "\"sock_errno\":111},\"timing\":null,\"heap\":{");
     /* phases that add up past INT32_MAX (found by the fuzzer: the sum overflowed an int) */
     r->total_ms = HILT_NONE;
     r->tcp_ms = 2147483647;
@@ -624,6 +627,44 @@ static void test_reset(void)
                "@hil 93 err {\"code\":\"bad_args\",\"message\":\"reset: unknown argument 'now' (reset takes no arguments)\"}");
 }
 
+static void test_limits(void)
+{
+    static const char *many[256];
+    static char names[256][64];
+    size_t i;
+    fresh();
+    /* a reply that does not fit the reply buffer is refused as internal, never cut */
+    for (i = 0; i < 256; i++) {
+        snprintf(names[i], sizeof names[i], "TLS-ECDHE-ECDSA-WITH-SOME-VERY-LONG-SUITE-NAME-NUMBER-%03u", (unsigned)i);
+        many[i] = names[i];
+    }
+    tp.facts.ciphersuites = many;
+    tp.facts.ciphersuite_count = 256;
+    hilt_core_init(&core, &port);
+    EXPECT_STR(send("@hil 1 hello\n"),
+               "@hil 1 err {\"code\":\"internal\",\"message\":\"reply larger than the agent's reply buffer (HILT_REPLY_BYTES)\"}");
+    /* a third unfinished transfer drops the oldest, with a warning */
+    fresh();
+    store("slot=a kind=ca data=YWJj part=1/2");
+    store("slot=b kind=ca data=YWJj part=1/2");
+    EXPECT_STR(store("slot=c kind=ca data=YWJj part=1/2"),
+               "W hil_agent: store.put: dropped the unfinished transfer to slot a (no room for another)\n"
+               "@hil 8 ok {\"slot\":\"c\",\"bytes\":3,\"complete\":false}");
+    EXPECT_HAS(store("slot=a kind=ca data=YWJj part=2/2"), "part 2/2 without a transfer in progress");
+    EXPECT_HAS(store("slot=b kind=ca data=YWJj part=2/2"), "\"bytes\":6,\"complete\":true");
+    EXPECT_HAS(store("slot=c kind=ca data=YWJj part=2/2"), "\"bytes\":6,\"complete\":true");
+    /* the store filling up while a transfer runs: its last part is refused */
+    fresh();
+    store("slot=late kind=ca data=YWJj part=1/2");
+    for (i = 0; i < HILT_STORE_SLOTS; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "slot=s%u kind=ca data=YWJj", (unsigned)i);
+        store(args);
+    }
+    EXPECT_STR(store("slot=late kind=ca data=YWJj part=2/2"),
+               "@hil 8 err {\"code\":\"no_slot\",\"message\":\"store.put: all 8 slots are in use; store.del one first\"}");
+}
+
 static void test_names(void)
 {
     char scratch[96];
@@ -657,6 +698,7 @@ int main(void)
     test_events();
     test_busy();
     test_reset();
+    test_limits();
     test_names();
     tp_free(&tp);
     printf("%d checks, %d failed\n", checks, failures);

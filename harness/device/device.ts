@@ -6,9 +6,11 @@
  * and refuses a protocol version it does not know.
  */
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import {
-  checkHello, encodeCommand, parseDeviceLine, storePutLines, UnsupportedProtoError, SchemaError,
-  type ArgValue, type ConnectResult, type HelloReply, type Line, type Replies,
+  checkErrReply, checkEvent, checkReply, encodeCommand, hasEventSchema, hasReplySchema, parseDeviceLine, storePutLines,
+  UnsupportedProtoError, SchemaError,
+  type ArgValue, type ConnectResult, type Events, type HelloReply, type Line, type Replies,
 } from '../protocol/index.ts';
 import { HiltError, ExitCode, brandAcrossCopies } from '../errors.ts';
 import type { CloseInfo, Transport } from '../transport/transport.ts';
@@ -29,10 +31,15 @@ export interface ConsoleLine {
   at: number;
 }
 
-export interface DeviceEvent {
+export interface DeviceEvent<Body = Record<string, unknown>> {
   name: string;
-  body: Record<string, unknown>;
+  body: Body;
   at: number;
+  /**
+   * Why the body is not what docs/protocol.md says this event carries (then `body` is as sent).
+   * Waiting for such an event fails with a DeviceError: the device broke the protocol.
+   */
+  malformed?: string;
 }
 
 export type { DeviceNote } from './notes.ts';
@@ -81,6 +88,19 @@ export class DeviceError extends HiltError {
 }
 brandAcrossCopies(DeviceError, 'DeviceError');
 
+/**
+ * The device broke the protocol: a reply or event not shaped as docs/protocol.md says, or a reply
+ * line that does not parse. Infrastructure like any DeviceError (exit 3); its own class so that a
+ * wait that has other ways to end (reset) can end on it at once.
+ */
+export class MalformedReplyError extends DeviceError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedReplyError';
+  }
+}
+brandAcrossCopies(MalformedReplyError, 'MalformedReplyError');
+
 /** The firmware crashed or rebooted on its own: a product failure, reported with its reason. */
 export class PanicError extends HiltError {
   constructor(readonly panic: Panic) {
@@ -100,6 +120,8 @@ brandAcrossCopies(ExpectTimeoutError, 'ExpectTimeoutError');
 
 interface Pending {
   command: string;
+  /** performance.now() when the line went to the transport: the host's measure of the reply. */
+  started: number;
   resolve: (body: Record<string, unknown>) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
@@ -200,13 +222,8 @@ export class Device extends EventEmitter {
       }
       throw err;
     }
-    try {
-      this.hello = checkHello(body);
-    } catch (err) {
-      if (err instanceof UnsupportedProtoError) throw new DeviceError(`${this.description}: ${err.message}: update hilt or the agent firmware`);
-      if (err instanceof SchemaError) throw new DeviceError(`${this.description}: hello reply malformed: ${err.message}`);
-      throw err;
-    }
+    // Checked as every reply is, on arrival (onReply).
+    this.hello = body as HelloReply;
     return this.hello;
   }
 
@@ -245,7 +262,7 @@ export class Device extends EventEmitter {
     this.resetting = true;
     const reply = this.send(id, 'reset', encodeCommand(id, 'reset'), timeoutMs);
     const refused = new Promise<never>((_, reject) => {
-      reply.catch((err: unknown) => { if (err instanceof CommandRefusedError) reject(err); });
+      reply.catch((err: unknown) => { if (err instanceof CommandRefusedError || err instanceof MalformedReplyError) reject(err); });
     });
     try {
       await Promise.race([this.waitEvent('boot', { timeoutMs, since: from }), refused]);
@@ -282,10 +299,19 @@ export class Device extends EventEmitter {
     }, timeoutMs, () => `console did not print ${pattern} within ${timeoutMs} ms`);
   }
 
+  /**
+   * Resolves with the first `name` event from `since` (default: from now on). An event of that
+   * name whose body breaks the protocol fails the wait with a DeviceError, whatever came after it.
+   */
+  waitEvent<E extends keyof Events>(name: E, options?: { timeoutMs?: number; since?: number }): Promise<DeviceEvent<Events[E]>>;
+  waitEvent(name: string, options?: { timeoutMs?: number; since?: number }): Promise<DeviceEvent>;
   waitEvent(name: string, options: { timeoutMs?: number; since?: number } = {}): Promise<DeviceEvent> {
     const { timeoutMs = 10_000, since = this.eventMark() } = options;
-    return this.waitFor(() => this.eventWindow.since(since).find((e) => e.name === name), timeoutMs,
-      () => `no ${name} event from the device within ${timeoutMs} ms`);
+    return this.waitFor(() => {
+      const event = this.eventWindow.since(since).find((e) => e.name === name);
+      if (event?.malformed) throw new MalformedReplyError(`${this.description}: ${name} event malformed: ${event.malformed}`);
+      return event;
+    }, timeoutMs, () => `no ${name} event from the device within ${timeoutMs} ms`);
   }
 
   /** Console lines since `since`, as text; a WindowError if some were dropped from memory. */
@@ -333,7 +359,7 @@ export class Device extends EventEmitter {
         const why = this.noted.garble.diagnosis();
         reject(new DeviceError(`${this.description}: no reply to ${command} within ${timeoutMs} ms${why ? `: ${why}` : ''}`));
       }, timeoutMs);
-      this.pending.set(id, { command, resolve, reject, timer });
+      this.pending.set(id, { command, resolve, reject, timer, started: performance.now() });
       this.logLine(`> ${line}`);
       this.transport.write(`${line}\n`).catch((err: Error) => {
         clearTimeout(timer);
@@ -393,20 +419,18 @@ export class Device extends EventEmitter {
       this.noted.clean();
     }
     if (parsed.kind === 'reply') {
-      const pending = this.pending.get(parsed.id);
-      if (!pending) return;
-      this.pending.delete(parsed.id);
-      clearTimeout(pending.timer);
-      this.emit('settled');
-      if (parsed.status === 'ok') pending.resolve(parsed.body);
-      else pending.reject(new CommandRefusedError(pending.command, String(parsed.body.code), String(parsed.body.message)));
+      this.onReply(parsed.id, parsed.status, parsed.body);
       return;
     }
     if (parsed.kind === 'event') {
-      const event = { name: parsed.name, body: parsed.body, at };
-      this.eventWindow.push(event);
-      this.emit('event', event);
+      this.onEvent(parsed.name, parsed.body, at);
       return;
+    }
+    if (parsed.kind === 'garbled') {
+      // A reply whose id can still be read fails its command now, rather than at its timeout.
+      const id = /^@hil ([1-9]\d*) /.exec(parsed.text)?.[1];
+      const pending = id === undefined ? undefined : this.pending.get(Number(id));
+      if (pending) this.settle(Number(id), pending, () => pending.reject(new MalformedReplyError(`${this.description}: ${pending.command} reply garbled: ${parsed.problem}`)));
     }
     const text = stripColours(parsed.text);
     const consoleLine: ConsoleLine = { text, log: parseLogLine(text), at };
@@ -414,6 +438,54 @@ export class Device extends EventEmitter {
     this.emit('line', consoleLine);
     const panic = detectPanic(text) ?? this.unexpectedReset(text);
     if (panic) this.fail(new PanicError(panic));
+  }
+
+  /**
+   * A reply, checked against its command's schema: one that breaks the protocol fails the command
+   * with a DeviceError (the device, not the product, is at fault), never reaches the scenario.
+   */
+  private onReply(id: number, status: 'ok' | 'err', body: Record<string, unknown>): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    const elapsedMs = performance.now() - pending.started;
+    this.settle(id, pending, () => {
+      const { command } = pending;
+      try {
+        if (status === 'err') {
+          const err = checkErrReply(body);
+          pending.reject(new CommandRefusedError(command, err.code, err.message));
+        } else {
+          pending.resolve(hasReplySchema(command) ? checkReply(command, body, { elapsedMs }) as Record<string, unknown> : body);
+        }
+      } catch (err) {
+        if (err instanceof UnsupportedProtoError) pending.reject(new DeviceError(`${this.description}: ${err.message}: update hilt or the agent firmware`));
+        else if (err instanceof SchemaError) pending.reject(new MalformedReplyError(`${this.description}: ${command} reply malformed: ${err.message}`));
+        else pending.reject(err as Error);
+      }
+    });
+  }
+
+  private settle(id: number, pending: Pending, finish: () => void): void {
+    this.pending.delete(id);
+    clearTimeout(pending.timer);
+    this.emit('settled');
+    finish();
+  }
+
+  /** An event of v1 is checked; one of a later version passes as sent (a host ignores what it does not know). */
+  private onEvent(name: string, body: Record<string, unknown>, at: number): void {
+    let event: DeviceEvent = { name, body, at };
+    if (hasEventSchema(name)) {
+      try {
+        event = { name, body: checkEvent(name, body), at };
+      } catch (err) {
+        if (!(err instanceof SchemaError)) throw err;
+        event.malformed = err.message;
+        this.logLine(`[hilt] ${name} event malformed: ${err.message}`);
+      }
+    }
+    this.eventWindow.push(event);
+    this.emit('event', event);
   }
 
   private unexpectedReset(text: string): Panic | null {

@@ -14,11 +14,12 @@ export type { Args } from './args.ts';
 export { base64Parts, PartAssembler, storePutLines } from './parts.ts';
 export type { PartResult, StoreKind } from './parts.ts';
 export {
-  checkConnectResult, checkEvent, checkHello, checkReply, SchemaError, UnsupportedProtoError,
+  checkConnectResult, checkErrReply, checkEvent, checkHello, checkReply, hasEventSchema, hasReplySchema, SchemaError,
+  UnsupportedProtoError,
 } from './schemas.ts';
 export type {
-  BootEvent, ConnectError, ConnectResult, EmptyReply, Events, HeapReleaseReply, HeapReserveReply, HeapStats, HeapUse,
+  BootEvent, ConnectError, ConnectResult, EmptyReply, ErrReply, Events, HeapReleaseReply, HeapReserveReply, HeapStats, HeapUse,
   HelloReply, MqttDisconnectedEvent, MqttMessageEvent, PublishReply, Replies, Source, StoreDelReply, StoreListReply,
-  StoreReply, SubscribeReply, TimeReply, Timing, TlsInfo,
+  HostMeasure, StoreReply, SubscribeReply, TimeReply, Timing, TlsInfo,
 } from './schemas.ts';
 export { BADCERT, BADCRL, flagNames, flagsOf, verifyInfo, verifyInfoText } from './verify-flags.ts';

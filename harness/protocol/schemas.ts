@@ -1,256 +1,143 @@
 /**
- * The shapes of v1 replies and events: TypeScript interfaces for code, and the same shapes as
- * data for checking what a device actually sent. A check names the first field that is missing
- * or of the wrong type by its path, and ignores fields it does not know, because a later protocol
- * version may add fields and a host must not refuse them.
+ * The shapes of v1 replies and events, written once as zod schemas: the TypeScript types are
+ * inferred from them, and the same schemas check what a device actually sent. A check names the
+ * first field that is missing or of the wrong type by its path, and drops fields it does not know,
+ * because a later protocol version may add fields and a host must not refuse them.
  */
+import { z } from 'zod';
 import { PROTO_VERSION } from './codec.ts';
+import { ERR_CODES, type ErrCode } from './errors.ts';
 
 // ---------------------------------------------------------------------------------------------
-// Types
+// Schemas
 
-export interface HeapStats {
-  free: number;
-  min_free: number;
-  largest: number;
-}
+const int = z.int();
+/** A field PROTOCOL.md marks optional: absent reads as null. */
+const nullOrAbsent = <T extends z.ZodType>(schema: T) => schema.nullable().default(null);
 
-export interface HelloReply {
-  proto: number;
-  agent: { name: string; version: string };
-  /** elf_sha256 is null when the firmware does not know it (the emulator). */
-  fw: { project: string; version: string; idf: string; elf_sha256: string | null };
-  chip: { model: string; revision: number; cores: number; mac: string };
-  mbedtls: {
-    version: string;
-    have_time_date: boolean;
-    in_content_len: number;
-    out_content_len: number;
-    dynamic_buffer: boolean;
-    tls13: boolean;
-    ciphersuites: string[];
-  };
-  heap: HeapStats;
-  time: TimeReply;
-}
+const HEAP_STATS = z.object({ free: int, min_free: int, largest: int });
+const TIME = z.object({ epoch: int, synced: z.boolean() });
 
-export interface TimeReply {
-  epoch: number;
-  synced: boolean;
-}
-
-export interface StoreReply {
-  slot: string;
-  /** Bytes received so far; the whole size once complete. */
-  bytes: number;
-  complete: boolean;
-}
-
-export interface StoreDelReply {
-  slot: string;
-}
-
-export interface StoreListReply {
-  slots: { slot: string; kind: string; bytes: number; sha256: string }[];
-}
-
-export interface HeapReserveReply {
-  reserved: number;
-  free: number;
-}
-
-export interface HeapReleaseReply {
-  free: number;
-}
-
-export type Source = 'device' | 'model' | 'host';
-
-export interface TlsInfo {
-  version: string;
-  cipher: string;
-  alpn: string | null;
-  /** The server's certificate, when it sent one. */
-  peer: { subject: string; issuer: string; sha256: string } | null;
-}
-
-export interface ConnectError {
-  esp_err: number;
-  esp_err_name: string;
-  /** Positive, as esp-tls stores it (0x2700 = 9984); 0 when the stack reported nothing. */
-  stack_err: number;
-  stack_err_name: string | null;
-  verify_flags: number;
-  verify_info: string[];
-  mqtt_error_type: 'TCP_TRANSPORT' | 'CONNECTION_REFUSED' | null;
-  connack: number | null;
-  sock_errno: number;
-}
-
-/** Milliseconds per phase; null for a phase the attempt never reached (or, mqtt_ms, has not). */
-export interface Timing {
-  dns_ms: number | null;
-  tcp_ms: number | null;
-  tls_ms: number | null;
-  mqtt_ms: number | null;
-  total_ms: number;
-  source: Source;
-}
-
-export interface HeapUse {
-  before: number;
-  min: number;
-  after: number;
-  peak_used: number;
-  source: Source;
-}
-
-export interface ConnectResult {
-  connected: boolean;
-  /** null when the handshake never got as far as the server's hello. */
-  tls: TlsInfo | null;
-  /** null when connected. */
-  error: ConnectError | null;
-  timing: Timing;
-  heap: HeapUse;
-  /** mqtt.connect only; null on tls.connect, or when no CONNACK came. */
-  mqtt: { session_present: boolean; connack: number } | null;
-}
-
-export interface PublishReply {
-  acked: boolean;
-  ms: number;
-}
-
-export interface SubscribeReply {
-  /** The QoS the broker granted, or 128 (0x80) for a refused subscription. */
-  granted: number;
-}
-
-export type EmptyReply = Record<string, never>;
-
-export interface BootEvent {
-  proto: number;
-  reason: string;
-}
-
-export interface MqttMessageEvent {
-  topic: string;
-  qos: number;
-  /** base64 */
-  payload: string;
-}
-
-export interface MqttDisconnectedEvent {
-  reason: string;
-}
-
-/** The ok reply of each command (reset has none guaranteed). */
-export interface Replies {
-  hello: HelloReply;
-  'time.set': TimeReply;
-  'time.clear': TimeReply;
-  'store.put': StoreReply;
-  'store.del': StoreDelReply;
-  'store.list': StoreListReply;
-  'heap.stats': HeapStats;
-  'heap.reserve': HeapReserveReply;
-  'heap.release': HeapReleaseReply;
-  'tls.connect': ConnectResult;
-  'tls.close': EmptyReply;
-  'mqtt.connect': ConnectResult;
-  'mqtt.publish': PublishReply;
-  'mqtt.subscribe': SubscribeReply;
-  'mqtt.disconnect': EmptyReply;
-}
-
-export interface Events {
-  boot: BootEvent;
-  'mqtt.message': MqttMessageEvent;
-  'mqtt.disconnected': MqttDisconnectedEvent;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The same shapes as data
-
-type Shape =
-  | 'string'
-  | 'number'
-  | 'integer'
-  | 'boolean'
-  | 'strings'
-  | { readonly oneOf: readonly string[] }
-  /** absentIsNull: the field may also be left out, and reads as null (see where it is used). */
-  | { readonly nullable: Shape; readonly absentIsNull?: true }
-  | { readonly items: Shape }
-  | { readonly fields: Readonly<Record<string, Shape>> };
-
-const nullable = (shape: Shape): Shape => ({ nullable: shape });
-const fields = (f: Record<string, Shape>): Shape => ({ fields: f });
-const SOURCE: Shape = { oneOf: ['device', 'model', 'host'] };
-
-const HEAP_STATS = fields({ free: 'integer', min_free: 'integer', largest: 'integer' });
-const TIME = fields({ epoch: 'integer', synced: 'boolean' });
-
-const HELLO = fields({
-  proto: 'integer',
-  agent: fields({ name: 'string', version: 'string' }),
-  // PROTOCOL.md marks elf_sha256 optional ("elf_sha256?"): absent reads as null.
-  fw: fields({ project: 'string', version: 'string', idf: 'string', elf_sha256: { nullable: 'string', absentIsNull: true } }),
-  chip: fields({ model: 'string', revision: 'integer', cores: 'integer', mac: 'string' }),
-  mbedtls: fields({
-    version: 'string', have_time_date: 'boolean', in_content_len: 'integer', out_content_len: 'integer',
-    dynamic_buffer: 'boolean', tls13: 'boolean', ciphersuites: 'strings',
+const HELLO = z.object({
+  proto: int,
+  agent: z.object({ name: z.string(), version: z.string() }),
+  // PROTOCOL.md writes "elf_sha256?": the emulator does not know it.
+  fw: z.object({ project: z.string(), version: z.string(), idf: z.string(), elf_sha256: nullOrAbsent(z.string()) }),
+  chip: z.object({ model: z.string(), revision: int, cores: int, mac: z.string() }),
+  mbedtls: z.object({
+    version: z.string(), have_time_date: z.boolean(), in_content_len: int, out_content_len: int,
+    dynamic_buffer: z.boolean(), tls13: z.boolean(), ciphersuites: z.array(z.string()),
   }),
   heap: HEAP_STATS,
   time: TIME,
 });
 
-const CONNECT_RESULT = fields({
-  connected: 'boolean',
-  tls: nullable(fields({
-    version: 'string', cipher: 'string', alpn: nullable('string'),
-    peer: nullable(fields({ subject: 'string', issuer: 'string', sha256: 'string' })),
-  })),
-  error: nullable(fields({
-    esp_err: 'integer', esp_err_name: 'string', stack_err: 'integer', stack_err_name: nullable('string'),
-    verify_flags: 'integer', verify_info: 'strings',
-    mqtt_error_type: nullable({ oneOf: ['TCP_TRANSPORT', 'CONNECTION_REFUSED'] }),
-    connack: nullable('integer'), sock_errno: 'integer',
-  })),
-  timing: fields({
-    dns_ms: nullable('number'), tcp_ms: nullable('number'), tls_ms: nullable('number'), mqtt_ms: nullable('number'),
-    total_ms: 'number', source: SOURCE,
-  }),
-  heap: fields({ before: 'integer', min: 'integer', after: 'integer', peak_used: 'integer', source: SOURCE }),
-  // The command table gives mqtt only to mqtt.connect's result, so a tls.connect result may omit it.
-  mqtt: { nullable: fields({ session_present: 'boolean', connack: 'integer' }), absentIsNull: true },
+/**
+ * Where a figure comes from. A device reports `device` or `model`; `host` is what the harness
+ * writes when it measured a figure itself, so a device claiming it is wrong.
+ */
+const DEVICE_SOURCE = z.enum(['device', 'model']);
+
+/** Milliseconds per phase; null for a phase the attempt never reached (or, mqtt_ms, has not). */
+const TIMING = z.object({
+  dns_ms: z.number().nullable(), tcp_ms: z.number().nullable(), tls_ms: z.number().nullable(), mqtt_ms: z.number().nullable(),
+  total_ms: z.number(), source: DEVICE_SOURCE,
 });
 
-const EMPTY = fields({});
+const CONNECT_RESULT = z.object({
+  connected: z.boolean(),
+  /** null when the handshake never got as far as the server's hello. */
+  tls: z.object({
+    version: z.string(), cipher: z.string(), alpn: z.string().nullable(),
+    /** The server's certificate, when it sent one. */
+    peer: z.object({ subject: z.string(), issuer: z.string(), sha256: z.string() }).nullable(),
+  }).nullable(),
+  /** null when connected. */
+  error: z.object({
+    esp_err: int, esp_err_name: z.string(),
+    /** Positive, as esp-tls stores it (0x2700 = 9984); 0 when the stack reported nothing. */
+    stack_err: int, stack_err_name: z.string().nullable(),
+    verify_flags: int, verify_info: z.array(z.string()),
+    mqtt_error_type: z.enum(['TCP_TRANSPORT', 'CONNECTION_REFUSED']).nullable(),
+    connack: int.nullable(), sock_errno: int,
+  }).nullable(),
+  // A device that cannot time the attempt leaves timing out (or null): the host measures it,
+  // see withHostTiming and docs/protocol.md "Timing measured by the host".
+  timing: TIMING.nullable().optional(),
+  heap: z.object({ before: int, min: int, after: int, peak_used: int, source: DEVICE_SOURCE }),
+  // The command table gives mqtt only to mqtt.connect's result, so a tls.connect result may omit it.
+  mqtt: nullOrAbsent(z.object({ session_present: z.boolean(), connack: int })),
+});
 
-const REPLY_SHAPES: { readonly [C in keyof Replies]: Shape } = {
+const EMPTY = z.object({});
+
+const REPLY_SCHEMAS = {
   hello: HELLO,
   'time.set': TIME,
   'time.clear': TIME,
-  'store.put': fields({ slot: 'string', bytes: 'integer', complete: 'boolean' }),
-  'store.del': fields({ slot: 'string' }),
-  'store.list': fields({ slots: { items: fields({ slot: 'string', kind: 'string', bytes: 'integer', sha256: 'string' }) } }),
+  /** bytes: received so far; the whole size once complete. */
+  'store.put': z.object({ slot: z.string(), bytes: int, complete: z.boolean() }),
+  'store.del': z.object({ slot: z.string() }),
+  'store.list': z.object({ slots: z.array(z.object({ slot: z.string(), kind: z.string(), bytes: int, sha256: z.string() })) }),
   'heap.stats': HEAP_STATS,
-  'heap.reserve': fields({ reserved: 'integer', free: 'integer' }),
-  'heap.release': fields({ free: 'integer' }),
+  'heap.reserve': z.object({ reserved: int, free: int }),
+  'heap.release': z.object({ free: int }),
   'tls.connect': CONNECT_RESULT,
   'tls.close': EMPTY,
   'mqtt.connect': CONNECT_RESULT,
-  'mqtt.publish': fields({ acked: 'boolean', ms: 'number' }),
-  'mqtt.subscribe': fields({ granted: 'integer' }),
+  'mqtt.publish': z.object({ acked: z.boolean(), ms: z.number() }),
+  /** granted: the QoS the broker granted, or 128 (0x80) for a refused subscription. */
+  'mqtt.subscribe': z.object({ granted: int }),
   'mqtt.disconnect': EMPTY,
 };
 
-const EVENT_SHAPES: { readonly [E in keyof Events]: Shape } = {
-  boot: fields({ proto: 'integer', reason: 'string' }),
-  'mqtt.message': fields({ topic: 'string', qos: 'integer', payload: 'string' }),
-  'mqtt.disconnected': fields({ reason: 'string' }),
+const EVENT_SCHEMAS = {
+  boot: z.object({ proto: int, reason: z.string() }),
+  /** payload: base64 */
+  'mqtt.message': z.object({ topic: z.string(), qos: int, payload: z.string() }),
+  'mqtt.disconnected': z.object({ reason: z.string() }),
 };
+
+/** The body of an `err` reply: the set of codes is closed in v1 (errors.ts). */
+const ERR_BODY = z.object({ code: z.enum(ERR_CODES as [ErrCode, ...ErrCode[]]), message: z.string() });
+
+// ---------------------------------------------------------------------------------------------
+// Types, inferred
+
+export type Source = 'device' | 'model' | 'host';
+export type HeapStats = z.output<typeof HEAP_STATS>;
+export type TimeReply = z.output<typeof TIME>;
+export type HelloReply = z.output<typeof HELLO>;
+export type StoreReply = z.output<(typeof REPLY_SCHEMAS)['store.put']>;
+export type StoreDelReply = z.output<(typeof REPLY_SCHEMAS)['store.del']>;
+export type StoreListReply = z.output<(typeof REPLY_SCHEMAS)['store.list']>;
+export type HeapReserveReply = z.output<(typeof REPLY_SCHEMAS)['heap.reserve']>;
+export type HeapReleaseReply = z.output<(typeof REPLY_SCHEMAS)['heap.release']>;
+export type PublishReply = z.output<(typeof REPLY_SCHEMAS)['mqtt.publish']>;
+export type SubscribeReply = z.output<(typeof REPLY_SCHEMAS)['mqtt.subscribe']>;
+export type EmptyReply = Record<string, never>;
+
+type ConnectWire = z.output<typeof CONNECT_RESULT>;
+export type TlsInfo = NonNullable<ConnectWire['tls']>;
+export type ConnectError = NonNullable<ConnectWire['error']>;
+/** Timing as the harness holds it: the device's, or the host's own measure (source `host`). */
+export type Timing = Omit<z.output<typeof TIMING>, 'source'> & { source: Source };
+export type HeapUse = Omit<ConnectWire['heap'], 'source'> & { source: Source };
+/** A connect result once checked: timing is always there, measured by the host if need be. */
+export type ConnectResult = Omit<ConnectWire, 'timing' | 'heap'> & { timing: Timing; heap: HeapUse };
+
+export type BootEvent = z.output<(typeof EVENT_SCHEMAS)['boot']>;
+export type MqttMessageEvent = z.output<(typeof EVENT_SCHEMAS)['mqtt.message']>;
+export type MqttDisconnectedEvent = z.output<(typeof EVENT_SCHEMAS)['mqtt.disconnected']>;
+export type ErrReply = z.output<typeof ERR_BODY>;
+
+/** The ok reply of each command (reset has none guaranteed). */
+export type Replies = {
+  [C in keyof typeof REPLY_SCHEMAS]: C extends 'tls.connect' | 'mqtt.connect' ? ConnectResult
+    : C extends 'tls.close' | 'mqtt.disconnect' ? EmptyReply : z.output<(typeof REPLY_SCHEMAS)[C]>;
+};
+
+export type Events = { [E in keyof typeof EVENT_SCHEMAS]: z.output<(typeof EVENT_SCHEMAS)[E]> };
 
 // ---------------------------------------------------------------------------------------------
 // Checking
@@ -272,16 +159,6 @@ export class UnsupportedProtoError extends SchemaError {
   }
 }
 
-function describe(shape: Shape): string {
-  if (typeof shape === 'string') {
-    return { string: 'string', number: 'number', integer: 'integer', boolean: 'boolean', strings: 'array of strings' }[shape];
-  }
-  if ('oneOf' in shape) return `one of ${shape.oneOf.join('|')}`;
-  if ('nullable' in shape) return `${describe(shape.nullable)} or null`;
-  if ('items' in shape) return 'array';
-  return 'object';
-}
-
 function got(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
@@ -290,45 +167,65 @@ function got(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+interface Def {
+  type: string;
+  format?: string;
+  innerType?: z.ZodType;
+  element?: z.ZodType;
+  shape?: Record<string, z.ZodType>;
+  entries?: Record<string, string>;
+}
+const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
+
+/** What a schema accepts, in the words of the protocol page ("integer or null", "array of strings"). */
+function describe(schema: z.ZodType): string {
+  const def = defOf(schema);
+  if ((def.type === 'nullable' || def.type === 'default' || def.type === 'optional') && def.innerType) {
+    const inner = describe(def.innerType);
+    return def.type === 'nullable' ? `${inner} or null` : inner;
+  }
+  if (def.type === 'number') return def.format === 'safeint' ? 'integer' : 'number';
+  if (def.type === 'array' && def.element) return `array of ${describe(def.element)}s`;
+  if (def.type === 'enum' && def.entries) return `one of ${Object.values(def.entries).join('|')}`;
+  return def.type;
 }
 
-/** The value with only the known fields (absentIsNull ones filled in), or SchemaError. */
-function check(value: unknown, shape: Shape, path: string): unknown {
-  const wrong = () => new SchemaError(path, `expected ${describe(shape)}, got ${got(value)}`);
-  if (typeof shape === 'string') {
-    const ok = shape === 'strings'
-      ? Array.isArray(value) && value.every((v) => typeof v === 'string')
-      : shape === 'integer' ? Number.isSafeInteger(value)
-      : shape === 'number' ? typeof value === 'number' && Number.isFinite(value)
-      : typeof value === shape;
-    if (!ok) throw wrong();
-    return shape === 'strings' ? [...(value as string[])] : value;
+/** The schema of the field at `path` under `root` (zod's issues give the path, not the schema). */
+function schemaAt(root: z.ZodType, path: readonly PropertyKey[]): z.ZodType | null {
+  let at: z.ZodType | undefined = root;
+  for (const key of path) {
+    while (at && defOf(at).innerType) at = defOf(at).innerType;
+    if (!at) return null;
+    const def = defOf(at);
+    at = typeof key === 'number' ? def.element : def.shape?.[String(key)];
   }
-  if ('oneOf' in shape) {
-    if (typeof value !== 'string' || !shape.oneOf.includes(value)) throw wrong();
-    return value;
+  return at ?? null;
+}
+
+/** zod's first complaint as one line in the protocol's words: path, what was expected, what came. */
+function schemaError(root: z.ZodType, issue: z.core.$ZodIssue, prefix: string): SchemaError {
+  const path = prefix + issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+  const field = schemaAt(root, issue.path);
+  const input = (issue as { input?: unknown }).input;
+  if (issue.code === 'invalid_type' || issue.code === 'invalid_value') {
+    const expected = field ? describe(field) : issue.code === 'invalid_type' ? issue.expected : 'a documented value';
+    // JSON has no undefined: an undefined input is a field the device left out.
+    if (!('input' in issue) || input === undefined) return new SchemaError(path, `missing, expected ${expected}`);
+    // JSON.parse reads 1e999 as Infinity; zod reports it without the input.
+    const received = (issue as { received?: string }).received;
+    return new SchemaError(path, `expected ${expected}, got ${received === 'Infinity' ? 'a number out of range' : got(input)}`);
   }
-  if ('nullable' in shape) return value === null ? null : check(value, shape.nullable, path);
-  if ('items' in shape) {
-    if (!Array.isArray(value)) throw wrong();
-    return value.map((item, i) => check(item, shape.items, `${path}[${i}]`));
-  }
-  if (!isRecord(value)) throw wrong();
-  const out: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(shape.fields)) {
-    const at = `${path}.${key}`;
-    if (!Object.hasOwn(value, key)) {
-      if (typeof field === 'object' && 'absentIsNull' in field) {
-        out[key] = null;
-        continue;
-      }
-      throw new SchemaError(at, `missing, expected ${describe(field)}`);
-    }
-    out[key] = check(value[key], field, at);
-  }
-  return out;
+  return new SchemaError(path, issue.message);
+}
+
+function parse<T extends z.ZodType>(schema: T, body: unknown, prefix: string): z.output<T> {
+  const r = schema.safeParse(body, { reportInput: true });
+  if (!r.success) throw schemaError(schema, r.error.issues[0]!, prefix);
+  return r.data;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /**
@@ -337,21 +234,57 @@ function check(value: unknown, shape: Shape, path: string): unknown {
  */
 export function checkHello(body: unknown): HelloReply {
   if (isRecord(body) && Object.hasOwn(body, 'proto') && body.proto !== PROTO_VERSION) throw new UnsupportedProtoError(body.proto);
-  return check(body, HELLO, 'hello') as HelloReply;
+  return parse(HELLO, body, 'hello');
 }
 
-/** A tls.connect or mqtt.connect result, checked. Paths start with `connect`. */
-export function checkConnectResult(body: unknown): ConnectResult {
-  return check(body, CONNECT_RESULT, 'connect') as ConnectResult;
+/** What the host measured of a command, for the figures a device may leave to it. */
+export interface HostMeasure {
+  /** From handing the command line to the transport to reading the whole reply line, in ms. */
+  elapsedMs: number;
+}
+
+/**
+ * A tls.connect or mqtt.connect result, checked. Paths start with `connect`. Without timing from
+ * the device, `host.elapsedMs` stands in as total_ms (the phases are unknown: null).
+ */
+export function checkConnectResult(body: unknown, host?: HostMeasure): ConnectResult {
+  return connectResult(body, host, 'connect');
+}
+
+function connectResult(body: unknown, host: HostMeasure | undefined, prefix: string): ConnectResult {
+  const wire = parse(CONNECT_RESULT, body, prefix);
+  if (wire.timing) return { ...wire, timing: wire.timing };
+  if (!host) throw new SchemaError(`${prefix}.timing`, 'missing, and the host measured nothing to stand in for it');
+  return { ...wire, timing: hostTiming(host) };
+}
+
+function hostTiming(host: HostMeasure): Timing {
+  return { dns_ms: null, tcp_ms: null, tls_ms: null, mqtt_ms: null, total_ms: Math.round(host.elapsedMs), source: 'host' };
+}
+
+/** Whether `command` has a documented ok reply (reset and commands of later versions do not). */
+export function hasReplySchema(command: string): command is keyof Replies {
+  return Object.hasOwn(REPLY_SCHEMAS, command);
+}
+
+/** Whether `name` is a v1 event; a later version's events pass unchecked. */
+export function hasEventSchema(name: string): name is keyof Events {
+  return Object.hasOwn(EVENT_SCHEMAS, name);
 }
 
 /** The ok reply of `command`, checked. Paths start with the command name. */
-export function checkReply<C extends keyof Replies>(command: C, body: unknown): Replies[C] {
+export function checkReply<C extends keyof Replies>(command: C, body: unknown, host?: HostMeasure): Replies[C] {
   if (command === 'hello') return checkHello(body) as Replies[C];
-  return check(body, REPLY_SHAPES[command], command) as Replies[C];
+  if (command === 'tls.connect' || command === 'mqtt.connect') return connectResult(body, host, command) as Replies[C];
+  return parse(REPLY_SCHEMAS[command], body, command) as Replies[C];
+}
+
+/** The body of an `err` reply, checked: a string message and one of v1's codes. */
+export function checkErrReply(body: unknown): ErrReply {
+  return parse(ERR_BODY, body, 'err');
 }
 
 /** The body of event `name`, checked. Paths start with the event name. */
 export function checkEvent<E extends keyof Events>(name: E, body: unknown): Events[E] {
-  return check(body, EVENT_SHAPES[name], name) as Events[E];
+  return parse(EVENT_SCHEMAS[name], body, name) as Events[E];
 }

@@ -169,10 +169,10 @@ describe('Device', function () {
         const start = device.eventMark();
         const payload = Buffer.from('x'.repeat(100)).toString('base64');
         for (let i = 0; i < 200; i++) agent.say(`@hil * mqtt.message {"topic":"t/${i}","qos":0,"payload":"${payload}"}`);
-        agent.say('@hil * boot {"reason":"software"}');
+        agent.say('@hil * boot {"proto":1,"reason":"software"}');
         // A wait from now sees what comes; the last event is there, the 200 before it mostly not.
         const boot = await device.waitEvent('boot', { since: start + 200, timeoutMs: 5_000 });
-        expect(boot.body).to.deep.equal({ reason: 'software' });
+        expect(boot.body).to.deep.equal({ proto: 1, reason: 'software' });
         expect(device.events).to.have.length(50);
         expect(device.eventMark()).to.equal(start + 201);
         expect(device.events.at(-2)!.body).to.include({ topic: 't/199' });

@@ -4,7 +4,7 @@
  * or bus location, again on every open, and says which port it used.
  */
 import { expect } from 'chai';
-import { mkdir, rm, symlink } from 'node:fs/promises';
+import { mkdir, rename, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveTarget } from '../../harness/device/targets/index.ts';
 import { resolvePort } from '../../harness/device/targets/serial.ts';
@@ -28,13 +28,22 @@ describe('serial targets by identity', function () {
   let dev: string;
   const saved = { sys: process.env.HILT_SYSFS_ROOT, dev: process.env.HILT_DEV_ROOT };
 
-  /** Lays the bus out afresh: a re-enumeration, as far as the lister can tell. */
+  let generation = 0;
+
+  /**
+   * Lays the bus out afresh: a re-enumeration, as far as the lister can tell. The new tree is
+   * written beside the old one and swapped in with one rename of a symlink, as a real /sys never
+   * vanishes: a lister polling meanwhile sees the old bus or the new one, never none.
+   */
   async function bus(ports: FakeUsbPort[], links: Record<string, string> = {}): Promise<void> {
-    await rm(sys, { recursive: true, force: true });
-    await rm(dev, { recursive: true, force: true });
-    await mkdir(dev, { recursive: true });
-    await writeUsbSysfs(sys, ports);
-    for (const [name, target] of Object.entries(links)) await symlink(target, join(dev, name));
+    const next = join(tmp.dir, `bus-${++generation}`);
+    await mkdir(join(next, 'dev'), { recursive: true });
+    await writeUsbSysfs(join(next, 'sys'), ports);
+    for (const [name, target] of Object.entries(links)) await symlink(target, join(next, 'dev', name));
+    for (const [path, inside] of [[sys, 'sys'], [dev, 'dev']] as const) {
+      await symlink(join(next, inside), `${path}.new`);
+      await rename(`${path}.new`, path);
+    }
   }
 
   beforeEach(async function () {

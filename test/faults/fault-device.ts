@@ -48,6 +48,9 @@ function replyTo(command: string): object {
     case 'time.clear': return { epoch: 0, synced: false };
     case 'store.put': return { slot: 'x', bytes: 1, complete: true };
     case 'store.list': return { slots: [] };
+    case 'store.del': return { slot: 'x' };
+    case 'heap.release': return { free: HELLO.heap.free };
+    case 'heap.reserve': return { reserved: 0, free: HELLO.heap.free };
     default: return {};
   }
 }

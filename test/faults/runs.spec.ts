@@ -295,7 +295,7 @@ process.on = (event, listener) => { const added = on(event, listener); if (event
           return true;
         }
         if (command === 'reset') {
-          socket.write('@hil * boot {"reason":"software"}\n');
+          socket.write('@hil * boot {"proto":1,"reason":"software"}\n');
           return true;
         }
         if (command === 'heap.stats') {

@@ -15,6 +15,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 import type { RunResults } from '../../harness/report/model.ts';
+import { checkToolchain, nativeCacheRoot } from '../../harness/native/build.ts';
 import { REPO, tempDir, type Ran } from '../helpers.ts';
 
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
@@ -230,6 +231,28 @@ describe('hilt installed from its package', function () {
         clearTimeout(guard);
         try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
       }
+    });
+
+    it('hilt native build builds Mbed TLS from the sources the package ships', async function () {
+      this.timeout(20 * 60_000);
+      // The tarball a build in the default cache fetched, so this needs no network; without one, or
+      // without a toolchain, test/native/mbedtls.spec.ts says why and this has nothing to add.
+      const tarball = join(nativeCacheRoot(), 'downloads', 'mbedtls_3.6.6.orig.tar.bz2');
+      const ready = await checkToolchain().then(() => stat(tarball)).then(() => true, () => false);
+      if (!ready) {
+        console.log(`      skipped: no C toolchain for -m32 or no ${tarball} (npx hilt native build makes one)`);
+        this.skip();
+      }
+      const cache = join(root, 'native-cache');
+      const built = await new Promise<Ran>((resolve) => {
+        execFile('npx', ['--no', '--', 'hilt', 'native', 'build', '--json'], {
+          cwd: dir, env: { ...env, HILT_NATIVE_CACHE: cache, HILT_MBEDTLS_TARBALL: tarball }, timeout: 19 * 60_000, killSignal: 'SIGKILL', encoding: 'utf8',
+        }, (err, stdout, stderr) => resolve({ code: typeof err?.code === 'number' ? err.code : err ? -1 : 0, stdout, stderr }));
+      });
+      expect(built.code, built.stderr).to.equal(0);
+      const report = JSON.parse(built.stdout) as { mbedtls: { dir: string; facts: { version: string; pointerBits: number } } };
+      expect(report.mbedtls.facts).to.include({ version: '3.6.6', pointerBits: 32 });
+      expect(report.mbedtls.dir.startsWith(cache)).to.equal(true);
     });
 
     it('hilt run runs hilt\'s catalogue from the package: exit 0, report written, files shown as hilt/scenarios/...', async function () {

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import {
-  checkConnectResult, checkEvent, checkHello, checkReply, parseDeviceLine, SchemaError, UnsupportedProtoError,
+  checkConnectResult, checkErrReply, checkEvent, checkHello, checkReply, parseDeviceLine, SchemaError, UnsupportedProtoError,
 } from '../../harness/protocol/index.ts';
 
 /** The connect result example of PROTOCOL.md, as a device would print it. */
@@ -88,7 +88,8 @@ describe('schemas', () => {
       ['ciphersuites not an array', (h) => { h.mbedtls.ciphersuites = 'all'; },
         'hello.mbedtls.ciphersuites: expected array of strings, got string "all"'],
       ['a number among the ciphersuites', (h) => { h.mbedtls.ciphersuites.push(49195); },
-        'hello.mbedtls.ciphersuites: expected array of strings, got array'],
+        'hello.mbedtls.ciphersuites[2]: expected string, got number 49195'],
+      ['a heap size JSON reads as Infinity', (h) => { h.heap.free = Infinity; }, 'hello.heap.free: expected integer, got a number out of range'],
       ['a fractional heap size', (h) => { h.heap.free = 1.5; }, 'hello.heap.free: expected integer, got number 1.5'],
       ['a null chip', (h) => { h.chip = null; }, 'hello.chip: expected object, got null'],
       ['synced as 0', (h) => { h.time.synced = 0; }, 'hello.time.synced: expected boolean, got number 0'],
@@ -155,10 +156,53 @@ describe('schemas', () => {
       const body = connectBody();
       body.timing.source = 'board';
       expect(schemaError(() => checkConnectResult(body)).message).to.equal(
-        'connect.timing.source: expected one of device|model|host, got string "board"');
+        'connect.timing.source: expected one of device|model, got string "board"');
       const badType = connectBody();
       badType.error.mqtt_error_type = 1;
       expect(schemaError(() => checkConnectResult(badType)).path).to.equal('connect.error.mqtt_error_type');
+    });
+
+    it('refuses a device that says the host measured its figures', () => {
+      const body = connectBody();
+      body.heap.source = 'host';
+      expect(schemaError(() => checkConnectResult(body)).message).to.equal(
+        'connect.heap.source: expected one of device|model, got string "host"');
+    });
+
+    describe('timing measured by the host', () => {
+      for (const [what, spoil] of [['left out', (b: Record<string, any>) => { delete b.timing; }],
+        ['null', (b: Record<string, any>) => { b.timing = null; }]] as const) {
+        it(`stands in the host's elapsed time when the device's timing is ${what}`, () => {
+          const body = connectBody();
+          spoil(body);
+          expect(checkConnectResult(body, { elapsedMs: 912.4 }).timing).to.deep.equal(
+            { dns_ms: null, tcp_ms: null, tls_ms: null, mqtt_ms: null, total_ms: 912, source: 'host' });
+        });
+      }
+
+      it("keeps the device's own timing when it sent one", () => {
+        expect(checkConnectResult(connectBody(), { elapsedMs: 5 }).timing.total_ms).to.equal(915);
+      });
+
+      it('refuses a timing object without total_ms: the host does not patch half a measurement', () => {
+        const body = connectBody();
+        delete body.timing.total_ms;
+        expect(schemaError(() => checkConnectResult(body, { elapsedMs: 5 })).message).to.equal('connect.timing.total_ms: missing, expected number');
+      });
+
+      it('names the missing timing when there is no host measure either', () => {
+        const body = connectBody();
+        delete body.timing;
+        expect(schemaError(() => checkConnectResult(body)).path).to.equal('connect.timing');
+      });
+    });
+  });
+
+  describe('checkErrReply', () => {
+    it("takes v1's codes and refuses any other", () => {
+      expect(checkErrReply({ code: 'busy', message: 'hello is running' })).to.deep.equal({ code: 'busy', message: 'hello is running' });
+      expect(schemaError(() => checkErrReply({ code: 'oops', message: 'x' })).message).to.equal(
+        'err.code: expected one of bad_args|unknown_command|busy|too_long|no_slot|internal, got string "oops"');
     });
   });
 
@@ -173,6 +217,8 @@ describe('schemas', () => {
     it('name array elements by index', () => {
       expect(schemaError(() => checkReply('store.list', { slots: [{ slot: 'a', kind: 'ca', bytes: 1, sha256: 'x' }, { slot: 'b' }] })).message)
         .to.equal('store.list.slots[1].kind: missing, expected string');
+      expect(schemaError(() => checkReply('mqtt.connect', { connected: 'yes' })).message)
+        .to.equal('mqtt.connect.connected: expected boolean, got string "yes"');
       expect(schemaError(() => checkEvent('mqtt.message', { topic: 't', qos: '0', payload: '' })).path).to.equal('mqtt.message.qos');
     });
   });

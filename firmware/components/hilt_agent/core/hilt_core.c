@@ -143,33 +143,35 @@ typedef enum { PARSE_OK, PARSE_REFUSED, PARSE_NO_ID } parse_t;
  * Parses cmd->text (a protocol line within the limit, NUL-terminated) in place. On refusal,
  * cmd->id is the id to answer (PARSE_REFUSED) or there is none (PARSE_NO_ID).
  */
+/* The next token at *p (tokens are separated by runs of spaces; a tab belongs to a token). */
+static bool next_token(char **p, char *end, char **token, size_t *len)
+{
+    while (*p < end && **p == ' ') (*p)++;
+    if (*p == end) return false;
+    *token = *p;
+    while (*p < end && **p != ' ') (*p)++;
+    *len = (size_t)(*p - *token);
+    return true;
+}
+
 static parse_t parse_line(hilt_cmd_t *cmd, size_t len, hilt_fail_t *f)
 {
     char *p = cmd->text + sizeof PREFIX - 1, *end = cmd->text + len;
-    char **tokens = cmd->tokens;
-    size_t *lens = cmd->token_lens, n = 0, i, k;
+    char *t = NULL, *name;
+    size_t n = 0, name_len, k;
     hilt_buf_t b;
 
-    /* Tokens are separated by runs of spaces (tabs belong to a token, and are refused later). */
-    while (p < end) {
-        while (p < end && *p == ' ') p++;
-        if (p == end) break;
-        tokens[n] = p;
-        while (p < end && *p != ' ') p++;
-        lens[n] = (size_t)(p - tokens[n]);
-        n++;
-    }
     cmd->argc = 0;
-    cmd->id = n > 0 ? valid_id(tokens[0], lens[0]) : 0;
+    cmd->id = next_token(&p, end, &t, &n) ? valid_id(t, n) : 0;
     if (cmd->id == 0) {
         b = fail_begin(f, HILT_ERR_BAD_ARGS);
         hilt_buf_cat(&b, "id ");
-        hilt_buf_quote(&b, n > 0 ? tokens[0] : "", n > 0 ? lens[0] : 0);
+        hilt_buf_quote(&b, t != NULL ? t : "", t != NULL ? n : 0);
         hilt_buf_cat(&b, ": expected a decimal integer 1..2147483647 after '@hil'");
         fail_end(f, &b);
         return PARSE_NO_ID;
     }
-    if (n < 2) {
+    if (!next_token(&p, end, &name, &name_len)) {
         b = fail_begin(f, HILT_ERR_BAD_ARGS);
         hilt_buf_cat(&b, "no command after id ");
         hilt_buf_int(&b, cmd->id);
@@ -177,29 +179,28 @@ static parse_t parse_line(hilt_cmd_t *cmd, size_t len, hilt_fail_t *f)
         return PARSE_REFUSED;
     }
     cmd->command = NULL;
-    for (i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
-        if (strlen(COMMANDS[i]) == lens[1] && memcmp(COMMANDS[i], tokens[1], lens[1]) == 0) cmd->command = COMMANDS[i];
+    for (k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++) {
+        if (strlen(COMMANDS[k]) == name_len && memcmp(COMMANDS[k], name, name_len) == 0) cmd->command = COMMANDS[k];
     }
     if (cmd->command == NULL) {
         b = fail_begin(f, HILT_ERR_UNKNOWN_COMMAND);
         hilt_buf_cat(&b, "unknown command ");
-        hilt_buf_quote(&b, tokens[1], lens[1]);
+        hilt_buf_quote(&b, name, name_len);
         fail_end(f, &b);
         return PARSE_REFUSED;
     }
-    for (i = 2; i < n; i++) {
-        const char *t = tokens[i];
-        const char *eq = memchr(t, '=', lens[i]);
-        size_t key_len = eq ? (size_t)(eq - t) : lens[i];
+    while (next_token(&p, end, &t, &n)) {
+        const char *eq = memchr(t, '=', n);
+        size_t key_len = eq ? (size_t)(eq - t) : n;
         const char *why = NULL;
         if (eq == NULL) why = ": expected key=value";
         else if (!valid_key(t, key_len)) why = ": key must be a-z, 0-9 and _, not starting with a digit";
-        else if (key_len + 1 == lens[i]) why = ": empty value";
-        else if (unsafe_value(eq + 1, lens[i] - key_len - 1)) why = ": value contains a control character";
+        else if (key_len + 1 == n) why = ": empty value";
+        else if (unsafe_value(eq + 1, n - key_len - 1)) why = ": value contains a control character";
         if (why != NULL) {
             b = fail_begin(f, HILT_ERR_BAD_ARGS);
             hilt_buf_cat(&b, "argument ");
-            hilt_buf_quote(&b, t, lens[i]);
+            hilt_buf_quote(&b, t, n);
             hilt_buf_cat(&b, why);
             fail_end(f, &b);
             return PARSE_REFUSED;
@@ -218,16 +219,16 @@ static parse_t parse_line(hilt_cmd_t *cmd, size_t len, hilt_fail_t *f)
             fail_text(f, HILT_ERR_BAD_ARGS, "too many arguments");
             return PARSE_REFUSED;
         }
-        /* Split in place: the key and the value become two C strings. */
-        tokens[i][key_len] = '\0';
-        tokens[i][lens[i]] = '\0';
+        /* Split in place: the key and the value become two C strings (the end is a space or the NUL). */
+        t[key_len] = '\0';
+        t[n] = '\0';
+        if (p < end) p++; /* past the separator just overwritten */
         cmd->args[cmd->argc].key = t;
         cmd->args[cmd->argc].value = t + key_len + 1;
-        cmd->args[cmd->argc].value_len = lens[i] - key_len - 1;
+        cmd->args[cmd->argc].value_len = n - key_len - 1;
         cmd->argc++;
     }
-    /* The command token ends where its space was. */
-    tokens[1][lens[1]] = '\0';
+    name[name_len] = '\0';
     return PARSE_OK;
 }
 
@@ -568,7 +569,7 @@ static size_t field_len(const char *s, size_t cap)
 
 static const char *source_name(hilt_source_t s)
 {
-    return s == HILT_SOURCE_DEVICE ? "device" : s == HILT_SOURCE_HOST ? "host" : "model";
+    return s == HILT_SOURCE_DEVICE ? "device" : "model";
 }
 
 static void json_ms(hilt_json_t *j, const char *key, int32_t v)
@@ -649,25 +650,30 @@ void hilt_write_connect_result(hilt_json_t *j, const hilt_connect_result_t *r, b
     }
 
     hilt_json_key(j, "timing");
-    hilt_json_begin_object(j);
-    json_ms(j, "dns_ms", r->dns_ms);
-    json_ms(j, "tcp_ms", r->tcp_ms);
-    json_ms(j, "tls_ms", r->tls_ms);
-    json_ms(j, "mqtt_ms", mqtt_ms);
-    {
-        /* As the emulator: the sum of the phases reached, when the port gave no total. */
-        int64_t total = r->total_ms;
-        if (total < 0) {
-            /* in 64 bits: four int32 phases may add up past INT32_MAX */
-            total = (int64_t)(r->dns_ms > 0 ? r->dns_ms : 0) + (int64_t)(r->tcp_ms > 0 ? r->tcp_ms : 0) +
-                    (int64_t)(r->tls_ms > 0 ? r->tls_ms : 0) + (int64_t)(mqtt_ms > 0 ? mqtt_ms : 0);
+    if (r->total_ms < 0 && r->dns_ms < 0 && r->tcp_ms < 0 && r->tls_ms < 0 && mqtt_ms < 0) {
+        /* nothing measured: the host times the round trip (docs/protocol.md, source "host") */
+        hilt_json_null(j);
+    } else {
+        hilt_json_begin_object(j);
+        json_ms(j, "dns_ms", r->dns_ms);
+        json_ms(j, "tcp_ms", r->tcp_ms);
+        json_ms(j, "tls_ms", r->tls_ms);
+        json_ms(j, "mqtt_ms", mqtt_ms);
+        {
+            /* As the emulator: the sum of the phases reached, when the port gave no total. */
+            int64_t total = r->total_ms;
+            if (total < 0) {
+                /* in 64 bits: four int32 phases may add up past INT32_MAX */
+                total = (int64_t)(r->dns_ms > 0 ? r->dns_ms : 0) + (int64_t)(r->tcp_ms > 0 ? r->tcp_ms : 0) +
+                        (int64_t)(r->tls_ms > 0 ? r->tls_ms : 0) + (int64_t)(mqtt_ms > 0 ? mqtt_ms : 0);
+            }
+            hilt_json_key(j, "total_ms");
+            hilt_json_int(j, total);
         }
-        hilt_json_key(j, "total_ms");
-        hilt_json_int(j, total);
+        hilt_json_key(j, "source");
+        hilt_json_string(j, source_name(r->timing_source));
+        hilt_json_end_object(j);
     }
-    hilt_json_key(j, "source");
-    hilt_json_string(j, source_name(r->timing_source));
-    hilt_json_end_object(j);
 
     hilt_json_key(j, "heap");
     hilt_json_begin_object(j);
@@ -802,7 +808,7 @@ static run_t cmd_store_put(hilt_core_t *c, hilt_json_t *j)
 {
     const char *slot, *kind_text;
     hilt_kind_t kind;
-    unsigned index, count;
+    unsigned index = 0, count = 0;
     size_t chunk_len;
     hilt_transfer_t *t;
     hilt_buf_t b;
@@ -1344,7 +1350,7 @@ static run_t cmd_connect(hilt_core_t *c, hilt_json_t *j)
     TRY(arg_list(c, "alpn", &alpn));
     if (alpn != NULL) {
         /* esp-tls takes a NULL-terminated array: split the value in place. */
-        char *v = (char *)alpn->value;
+        char *v = alpn->value;
         size_t i;
         c->alpn[cfg.alpn_count++] = v;
         for (i = 0; i < alpn->value_len; i++) {
@@ -1565,7 +1571,8 @@ static void handle_line(hilt_core_t *c, const uint8_t *line, size_t kept, size_t
             hilt_buf_t b;
             hilt_buf_init(&b, msg, sizeof msg);
             hilt_buf_cat(&b, "ignored input that is not a protocol line (");
-            hilt_buf_int(&b, (int64_t)total);
+            /* as the emulator counts it: its splitter keeps the first 4096 bytes of a line */
+            hilt_buf_int(&b, (int64_t)(total > HILT_FRAME_COUNTED ? HILT_FRAME_COUNTED : total));
             hilt_buf_cat(&b, " bytes)");
             log_line(c, HILT_LOG_W, msg);
         }

@@ -51,7 +51,7 @@ typedef struct {
 
 typedef struct {
     const char *key;
-    const char *value;
+    char *value;                    /* in hilt_cmd_t.text, which a command may split in place */
     size_t value_len;
 } hilt_arg_t;
 
@@ -62,9 +62,6 @@ typedef struct {
     const char *command;
     hilt_arg_t args[HILT_MAX_ARGS];
     size_t argc;
-    /* the tokenizer's work space, here rather than on a small task stack */
-    char *tokens[HILT_FRAME_KEEP / 2 + 2];
-    size_t token_lens[HILT_FRAME_KEEP / 2 + 2];
 } hilt_cmd_t;
 
 typedef enum {

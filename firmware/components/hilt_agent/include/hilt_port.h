@@ -35,8 +35,12 @@ struct hilt_core; /* opaque: the core's state, handed to the port by bind() */
 /** A timing phase or a CONNACK code that does not apply: the reply shows null. */
 #define HILT_NONE (-1)
 
-/** Where a number comes from (docs/protocol.md, `source`). */
-typedef enum { HILT_SOURCE_DEVICE = 0, HILT_SOURCE_MODEL = 1, HILT_SOURCE_HOST = 2 } hilt_source_t;
+/**
+ * Where a number comes from (docs/protocol.md, `source`). "host" is never a device's to claim: a
+ * port that measured no time at all leaves every phase and total_ms HILT_NONE, the reply says
+ * `"timing": null`, and the host measures the command's round trip itself.
+ */
+typedef enum { HILT_SOURCE_DEVICE = 0, HILT_SOURCE_MODEL = 1 } hilt_source_t;
 
 /** ESP-IDF log levels, as the first letter of a log line. */
 typedef enum { HILT_LOG_E = 'E', HILT_LOG_W = 'W', HILT_LOG_I = 'I', HILT_LOG_D = 'D' } hilt_log_level_t;
@@ -162,7 +166,7 @@ typedef struct {
 
     /* timing in ms; HILT_NONE for a phase never reached (mqtt_ms always for tls.connect) */
     int32_t dns_ms, tcp_ms, tls_ms, mqtt_ms;
-    int32_t total_ms;                /* HILT_NONE: the core writes the sum of the phases */
+    int32_t total_ms;                /* HILT_NONE: the core writes the sum of the phases; all HILT_NONE: timing null */
     hilt_source_t timing_source;
 
     /* heap in bytes: free before, lowest during, free after; peak_used = before - min */
@@ -214,8 +218,8 @@ typedef struct hilt_port {
 
     /* --- heap --------------------------------------------------------------------------------- */
     void (*heap_stats)(void *ctx, hilt_heap_stats_t *out);
-    /** Holds up to `bytes` (at most what is free) until heap_release; returns what it holds now
-     * from this call. Several calls add up. */
+    /** Holds `bytes`, or what is free if less, until heap_release; returns the bytes this call
+     * took. Several calls add up. */
     uint32_t (*heap_reserve)(void *ctx, uint32_t bytes);
     void (*heap_release)(void *ctx);
 

@@ -1,0 +1,147 @@
+/**
+ * The native target's Mbed TLS, built for real (fetched, checksum verified, 32-bit, ESP-IDF v5.5
+ * config) and asked about itself through its own API; what it says is held against the
+ * emulator's model of the same sdkconfig, which until now was the only description of what an
+ * ESP32 offers. Skipped with one line when this machine cannot build it (no gcc, make, 32-bit
+ * support, or no way to reach the source).
+ */
+import { expect } from 'chai';
+import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { mbedtlsConfigOf, parseSdkconfig, REFERENCE_SDKCONFIG } from '../../emulator/mbedtls/sdkconfig.ts';
+import { ExitCode } from '../../harness/errors.ts';
+import {
+  FIRMWARE_DIR, MBEDTLS_VERSION, NativeBuildError, buildMbedtls, checkToolchain, probeMbedtls, sourcesKey, type MbedtlsBuild, type MbedtlsFacts,
+} from '../../harness/native/build.ts';
+import { run, tempDir } from '../helpers.ts';
+
+describe('native: Mbed TLS built as ESP-IDF v5.5 builds it', function () {
+  // A first build fetches 5.5 MB and compiles the library: about a minute on a loaded machine.
+  this.timeout(20 * 60_000);
+  const model = mbedtlsConfigOf(parseSdkconfig(REFERENCE_SDKCONFIG, 'REFERENCE_SDKCONFIG'));
+  let build: MbedtlsBuild;
+  let facts: MbedtlsFacts;
+
+  before(async function () {
+    try {
+      await checkToolchain();
+      build = await buildMbedtls();
+    } catch (err) {
+      // Only what the machine lacks skips; any other failure of the build is a failure.
+      const unreachable = err instanceof NativeBuildError && err.exitCode === ExitCode.unreachable;
+      const noToolchain = err instanceof NativeBuildError && /apt-get install/.test(err.message);
+      if (unreachable || noToolchain) {
+        console.log(`      skipped: ${err.message}`);
+        this.skip();
+      }
+      throw err;
+    }
+    facts = await probeMbedtls(build);
+  });
+
+  it(`is Mbed TLS ${MBEDTLS_VERSION}`, () => {
+    expect(facts.version).to.equal('3.6.6');
+  });
+
+  it('is a 32-bit build: pointers and bignum limbs as on the ESP32', () => {
+    expect(facts.pointerBits).to.equal(32);
+    expect(facts.limbBits).to.equal(32);
+  });
+
+  it('has the record buffers, protocol versions and clock the reference sdkconfig gives', () => {
+    expect({ in: facts.inContentLen, out: facts.outContentLen }).to.deep.equal({ in: model.inContentLen, out: model.outContentLen });
+    expect({ in: facts.inContentLen, out: facts.outContentLen }).to.deep.equal({ in: 16384, out: 4096 });
+    expect(facts.tls13).to.equal(model.tls13).and.equal(false);
+    expect(facts.haveTimeDate).to.equal(model.haveTimeDate).and.equal(true);
+  });
+
+  it('lets the host agent count the library\'s allocations (MBEDTLS_PLATFORM_MEMORY)', () => {
+    expect(facts.platformMemory).to.equal(true);
+  });
+
+  it("offers the emulator's suites in the emulator's order, plus the ARIA suites the emulator leaves out", () => {
+    // mbedtls_ssl_list_ciphersuites() is what the ClientHello carries. The emulator's table
+    // (emulator/mbedtls/ciphersuites.ts) leaves ARIA out, but ESP-IDF v5.5's esp_config.h never
+    // undefines MBEDTLS_ARIA_C, which Mbed TLS 3.6 enables by default: a real ESP32 offers them.
+    // When the emulator learns them, this becomes one deep equality.
+    const aria = facts.ciphersuites.filter((s) => s.includes('-ARIA-'));
+    expect(facts.ciphersuites.filter((s) => !s.includes('-ARIA-'))).to.deep.equal(model.ciphersuites);
+    expect(aria).to.have.length(20);
+    expect(aria.every((s) => /^TLS-(ECDHE-ECDSA|ECDHE-RSA|ECDH-ECDSA|ECDH-RSA|RSA)-WITH-ARIA-(128|256)-(GCM|CBC)-SHA(256|384)$/.test(s))).to.equal(true);
+    expect(model.ciphersuites.some((s) => s.includes('ARIA'))).to.equal(false);
+  });
+
+  it("offers the emulator's groups, in the emulator's order", () => {
+    // The emulator names groups as Node does; Mbed TLS by its curve names.
+    const mbedtlsName: Record<string, string> = { X25519: 'x25519', 'P-256': 'secp256r1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' };
+    expect(facts.groups).to.deep.equal(model.curves.map((g) => mbedtlsName[g] ?? g));
+    for (const group of facts.groups) expect(facts.curves).to.include(group);
+  });
+
+  it("has the macros ESP-IDF's own esp_config.h gives, but for the documented host differences (IDF_PATH)", async function () {
+    const idf = process.env.IDF_PATH;
+    if (!idf) {
+      console.log('      skipped: set IDF_PATH to an ESP-IDF v5.5 checkout to compare with its esp_config.h');
+      this.skip();
+    }
+    const r = await run(join(FIRMWARE_DIR, 'host/mbedtls/check-against-idf.sh'), [idf, build.dir], { timeoutMs: 60_000 });
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.include('only the documented HOST differences');
+  });
+
+  it('two builds at once into an empty cache: one builds, the other waits for it and takes its folder', async () => {
+    const tmp = await tempDir();
+    try {
+      // The tarball the first build fetched, so this needs no network.
+      const env = { ...process.env, HILT_MBEDTLS_TARBALL: join(build.dir, '..', 'downloads', 'mbedtls_3.6.6.orig.tar.bz2') };
+      const [a, b] = await Promise.all([buildMbedtls({ cacheDir: tmp.dir, env }), buildMbedtls({ cacheDir: tmp.dir, env })]);
+      expect([a.cached, b.cached].sort()).to.deep.equal([false, true]);
+      expect(a.dir).to.equal(b.dir);
+      expect((await probeMbedtls(a)).version).to.equal('3.6.6');
+      expect((await readdir(tmp.dir)).filter((n) => n.includes('.partial-') || n.endsWith('.lock'))).to.deep.equal([]);
+    } finally {
+      await tmp.remove();
+    }
+  });
+
+  it("is not rebuilt by make when a checkout touches its sources (the agent's build depends on it)", async () => {
+    // A git checkout or merge gives files new times without changing them; the folder's name already
+    // stands for their contents, so make must take the library as up to date.
+    const config = join(FIRMWARE_DIR, 'host/mbedtls/esp32_idf55_config.h');
+    const before = await stat(config);
+    const later = new Date(Date.now() + 3600_000);
+    await utimes(config, later, later);
+    try {
+      const r = await run('make', ['-q', '-C', FIRMWARE_DIR, `MBEDTLS_OUT=${build.dir}`, join(build.dir, 'lib', 'libmbedtls.a')]);
+      expect(r.code, 'make -q: 0 means up to date').to.equal(0);
+    } finally {
+      await utimes(config, before.atime, before.mtime);
+    }
+  });
+
+  it('comes from the cache the second time, in the same folder', async () => {
+    const again = await buildMbedtls();
+    expect(again.cached).to.equal(true);
+    expect(again.dir).to.equal(build.dir);
+    expect(again.dir).to.match(new RegExp(`mbedtls-${MBEDTLS_VERSION}-${again.key}$`));
+  });
+});
+
+describe('native: the cache key', () => {
+  it('changes when a source changes, and only then', async () => {
+    const tmp = await tempDir();
+    try {
+      await mkdir(join(tmp.dir, 'host'), { recursive: true });
+      await writeFile(join(tmp.dir, 'host', 'config.h'), '#define MBEDTLS_SSL_OUT_CONTENT_LEN 4096\n');
+      const first = await sourcesKey(tmp.dir, ['host/config.h'], ['mbedtls-3.6.6']);
+      expect(await sourcesKey(tmp.dir, ['host/config.h'], ['mbedtls-3.6.6'])).to.equal(first);
+      await writeFile(join(tmp.dir, 'host', 'config.h'), '#define MBEDTLS_SSL_OUT_CONTENT_LEN 16384\n');
+      const second = await sourcesKey(tmp.dir, ['host/config.h'], ['mbedtls-3.6.6']);
+      expect(second).to.not.equal(first);
+      expect(second).to.match(/^[0-9a-f]{16}$/);
+      expect(await sourcesKey(tmp.dir, ['host/config.h'], ['mbedtls-3.6.7'])).to.not.equal(second);
+    } finally {
+      await tmp.remove();
+    }
+  });
+});
