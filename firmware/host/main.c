@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,7 +329,17 @@ static int64_t clock_now(void)
 /* Mbed TLS's time(): certificate dates are judged by the agent's clock, not the host's. */
 static mbedtls_time_t mbedtls_clock(mbedtls_time_t *out)
 {
-    mbedtls_time_t t = (mbedtls_time_t)clock_now();
+    int64_t now = clock_now();
+    mbedtls_time_t t;
+    /* An ESP32's time_t has 64 bits (ESP-IDF 5); a 32-bit Linux build has 32 unless built with
+     * _TIME_BITS=64. Past 2038 such a build cannot say the date: say so rather than wrap. */
+    if (sizeof(mbedtls_time_t) < sizeof(int64_t) && now > INT32_MAX) {
+        static int warned;
+        if (!warned) log_line('W', "hil_agent", "the clock is past 2038, which this build's 32-bit time_t cannot hold: Mbed TLS sees 2038-01-19");
+        warned = 1;
+        now = INT32_MAX;
+    }
+    t = (mbedtls_time_t)now;
     if (out) *out = t;
     return t;
 }
