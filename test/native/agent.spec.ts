@@ -5,6 +5,8 @@
  * Skipped, with one line, without a C toolchain for -m32 or while the Makefile has no agent target.
  */
 import { expect } from 'chai';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { buildAgent, buildMbedtls, checkToolchain, NativeBuildError } from '../../harness/native/build.ts';
 import { Device } from '../../harness/device/device.ts';
 import { ProcessTransport } from '../../harness/transport/process.ts';
@@ -100,5 +102,27 @@ describe('native: the host agent through ProcessTransport and Device', function 
     expect(result.connected).to.equal(false);
     expect(result.error).to.deep.include({ esp_err: 0, mqtt_error_type: 'CONNECTION_REFUSED', connack: 5 });
     await device!.expect(/W \(\d+\) mqtt_client: Connection refused, not authorized$/, { since: mark, timeoutMs: 5_000 });
+  });
+
+  it('offers only the suites named in ciphers=, and the server picks among them', async () => {
+    const result = await device!.connect('tls.connect', { ...tlsArgs('good'), ciphers: 'TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256' });
+    expect(result.connected, JSON.stringify(result.error)).to.equal(true);
+    expect(result.tls!.cipher).to.equal('TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256');
+    await device!.command('tls.close');
+  });
+
+  it('negotiates ALPN: the protocol the server chose comes back in tls.alpn', async () => {
+    const { chain, key } = ctx.pki.material('server-valid');
+    const server = tls.createServer({ cert: chain, key, ALPNProtocols: ['mqtt'] }, (socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const result = await device!.connect('tls.connect', { host: '127.0.0.1', port, sni: 'localhost', ca: 'lab_ca', alpn: 'x-other,mqtt' });
+      expect(result.connected, JSON.stringify(result.error)).to.equal(true);
+      expect(result.tls!.alpn).to.equal('mqtt');
+      await device!.command('tls.close');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
