@@ -324,14 +324,7 @@ static int set_client_config(etls_t *tls, const char *host, const etls_cfg_t *cf
     }
     if (cfg->alpn_protos) {
 #if defined(MBEDTLS_SSL_ALPN)
-        size_t n = 0;
-        while (cfg->alpn_protos[n] && n < ETLS_MAX_ALPN) {
-            snprintf(tls->alpn_store[n], ETLS_ALPN_LEN, "%s", cfg->alpn_protos[n]);
-            tls->alpn_list[n] = tls->alpn_store[n];
-            n++;
-        }
-        tls->alpn_list[n] = NULL;
-        if ((ret = mbedtls_ssl_conf_alpn_protocols(&tls->conf, tls->alpn_list)) != 0) {
+        if ((ret = mbedtls_ssl_conf_alpn_protocols(&tls->conf, cfg->alpn_protos)) != 0) {
             logf_(tls, 'E', TAG_MBEDTLS, "mbedtls_ssl_conf_alpn_protocols returned -0x%04X", -ret);
             capture_mbedtls(tls, ret);
             return ESP_ERR_MBEDTLS_SSL_CONF_ALPN_PROTOCOLS_FAILED;
@@ -359,15 +352,8 @@ static int set_client_config(etls_t *tls, const char *host, const etls_cfg_t *cf
         logf_(tls, 'E', TAG_MBEDTLS, "You have to provide both clientcert_buf and clientkey_buf for mutual authentication");
         return ESP_ERR_INVALID_STATE;
     }
-    if (cfg->ciphersuites_list && cfg->ciphersuites_list[0] != 0) {
-        size_t n = 0;
-        while (cfg->ciphersuites_list[n] && n < ETLS_MAX_SUITES) {
-            tls->suites[n] = cfg->ciphersuites_list[n];
-            n++;
-        }
-        tls->suites[n] = 0;
-        mbedtls_ssl_conf_ciphersuites(&tls->conf, tls->suites);
-    }
+    if (cfg->ciphersuites_list && cfg->ciphersuites_list[0] != 0)
+        mbedtls_ssl_conf_ciphersuites(&tls->conf, cfg->ciphersuites_list);
     return ESP_OK;
 }
 

@@ -84,11 +84,13 @@ typedef struct {
     size_t clientcert_bytes;
     const uint8_t *clientkey_buf;
     size_t clientkey_bytes;
+    /* Mbed TLS keeps these two lists (not copies) for the connection's life: the caller's
+     * memory must outlive it, as esp-tls's callers' does. */
     const int *ciphersuites_list;        /* 0-terminated, NULL: the library's default */
     etls_version_t tls_version;
     int timeout_ms;                      /* 0: 10 s */
     int skip_common_name;
-    const char *const *alpn_protos;      /* NULL-terminated, NULL: none */
+    const char **alpn_protos;            /* NULL-terminated, NULL: none */
 } etls_cfg_t;
 
 /* esp_tls_last_error_t plus the socket errno esp-tls keeps beside it. */
@@ -123,10 +125,11 @@ typedef struct {
     mbedtls_x509_crt cacert;
     mbedtls_x509_crt clientcert;
     mbedtls_pk_context clientkey;
+    /* A client never uses these, but esp_tls_t has them: with them this struct is about the size
+     * a board allocates for each connection (esp_tls_init), and the agent allocates it likewise. */
+    mbedtls_x509_crt servercert;
+    mbedtls_pk_context serverkey;
     int handle_ready;                    /* the Mbed TLS contexts are initialised */
-    int suites[ETLS_MAX_SUITES + 1];     /* Mbed TLS keeps pointers to these for the config's life */
-    char alpn_store[ETLS_MAX_ALPN][ETLS_ALPN_LEN];
-    const char *alpn_list[ETLS_MAX_ALPN + 1];
     etls_error_t error;
     /* phases in ms, -1 when not reached */
     long dns_ms, tcp_ms, tls_ms;

@@ -57,9 +57,8 @@ typedef struct {
     int log_colors;
     char mac[18];
     int stdin_eof;
-    /* the open connection */
-    int open;
-    etls_t tls;
+    /* the open connection: esp-tls's handle, allocated from the board's heap as esp_tls_init does */
+    etls_t *tls;
     int mqtt_up;
     mqtt_client_t mqtt;
 } host_t;
@@ -209,11 +208,12 @@ static void on_message(void *user, const char *topic, size_t topic_len, int qos,
 
 static void close_connection(void)
 {
-    if (!H.open) return;
+    if (!H.tls) return;
     if (H.mqtt_up) mqtt_client_disconnect(&H.mqtt);
-    if (H.tls.handle_ready) (void)mbedtls_ssl_close_notify(&H.tls.ssl);
-    etls_destroy(&H.tls);
-    H.open = 0;
+    if (H.tls->handle_ready) (void)mbedtls_ssl_close_notify(&H.tls->ssl);
+    etls_destroy(H.tls);
+    hc_free(H.tls);
+    H.tls = NULL;
     H.mqtt_up = 0;
 }
 
@@ -243,13 +243,13 @@ static int port_read(void *ctx, uint8_t *buf, size_t cap, uint32_t timeout_ms)
         struct pollfd p[2];
         int n = 0, r;
         long left = deadline - mono_ms();
-        if (H.mqtt_up && etls_pending(&H.tls) > 0) service_mqtt(0);
+        if (H.mqtt_up && etls_pending(H.tls) > 0) service_mqtt(0);
         if (H.stdin_eof || terminated) return -1;
         p[n].fd = STDIN_FILENO;
         p[n].events = POLLIN;
         p[n++].revents = 0;
         if (H.mqtt_up) {
-            p[n].fd = H.tls.sockfd;
+            p[n].fd = H.tls->sockfd;
             p[n].events = POLLIN;
             p[n++].revents = 0;
             /* Wake for the keepalive's PINGREQ too. */
@@ -394,17 +394,17 @@ static void mqtt_transport_error(void)
 
 static void fill_tls_info(hilt_connect_result_t *res, int complete)
 {
-    const mbedtls_ssl_session *s = complete ? H.tls.ssl.MBEDTLS_PRIVATE(session) : H.tls.ssl.MBEDTLS_PRIVATE(session_negotiate);
+    const mbedtls_ssl_session *s = complete ? H.tls->ssl.MBEDTLS_PRIVATE(session) : H.tls->ssl.MBEDTLS_PRIVATE(session_negotiate);
     const char *name;
     if (!s) return;
     res->has_tls = true;
-    snprintf(res->version, sizeof res->version, "%s", mbedtls_ssl_get_version(&H.tls.ssl));
+    snprintf(res->version, sizeof res->version, "%s", mbedtls_ssl_get_version(&H.tls->ssl));
     name = mbedtls_ssl_get_ciphersuite_name(s->MBEDTLS_PRIVATE(ciphersuite));
     snprintf(res->cipher, sizeof res->cipher, "%s", name ? name : "unknown");
     if (!complete) return;
 #if defined(MBEDTLS_SSL_ALPN)
     {
-        const char *alpn = mbedtls_ssl_get_alpn_protocol(&H.tls.ssl);
+        const char *alpn = mbedtls_ssl_get_alpn_protocol(&H.tls->ssl);
         if (alpn) {
             res->has_alpn = true;
             snprintf(res->alpn, sizeof res->alpn, "%s", alpn);
@@ -413,7 +413,7 @@ static void fill_tls_info(hilt_connect_result_t *res, int complete)
 #endif
     {
         /* mbedtls_ssl_get_peer_cert is NULL until a handshake completes, as on the board. */
-        const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&H.tls.ssl);
+        const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&H.tls->ssl);
         if (peer) {
             unsigned char digest[32];
             int i;
@@ -426,9 +426,14 @@ static void fill_tls_info(hilt_connect_result_t *res, int complete)
     }
 }
 
+/* The lists Mbed TLS keeps pointers to while the connection is open (the core's strings live
+ * only for the call): the agent's own memory, as an app's esp_tls_cfg_t is, not the heap. */
+static int suites[ETLS_MAX_SUITES + 1];
+static char alpn_store[ETLS_MAX_ALPN][ETLS_ALPN_LEN];
+static const char *alpn_list[ETLS_MAX_ALPN + 1];
+
 static const char *port_connect(void *ctx, const hilt_connect_config_t *cfg, hilt_connect_result_t *res)
 {
-    static int suites[ETLS_MAX_SUITES + 1];
     etls_env_t env = { etls_log, wait_fd, now_cb, NULL };
     etls_cfg_t tc;
     size_t i, n = 0;
@@ -453,24 +458,41 @@ static const char *port_connect(void *ctx, const hilt_connect_config_t *cfg, hil
     tc.tls_version = cfg->tls == HILT_TLS_1_2 ? ETLS_1_2 : cfg->tls == HILT_TLS_1_3 ? ETLS_1_3 : ETLS_ANY;
     tc.timeout_ms = (int)cfg->timeout_ms;
     tc.skip_common_name = cfg->skip_cn;
-    tc.alpn_protos = cfg->alpn;
+    if (cfg->alpn) {
+        for (n = 0; n < cfg->alpn_count && n < ETLS_MAX_ALPN && cfg->alpn[n]; n++) {
+            snprintf(alpn_store[n], sizeof alpn_store[n], "%s", cfg->alpn[n]);
+            alpn_list[n] = alpn_store[n];
+        }
+        alpn_list[n] = NULL;
+        tc.alpn_protos = alpn_list;
+    }
 
     res->heap_before = (uint32_t)hc_free_bytes();
     res->heap_source = HILT_SOURCE_DEVICE;
     res->timing_source = HILT_SOURCE_DEVICE;
     hc_mark();
-    etls_init(&H.tls, &env);
-    H.open = 1;
-    r = etls_conn_new_sync(&H.tls, cfg->host, cfg->port, &tc);
-    res->dns_ms = (int32_t)H.tls.dns_ms;
-    res->tcp_ms = (int32_t)H.tls.tcp_ms;
-    res->tls_ms = (int32_t)H.tls.tls_ms;
+    H.tls = hc_calloc(1, sizeof *H.tls);
+    if (!H.tls) {
+        /* esp_tls_init() returns NULL; there is no connection to report on. */
+        logf_('E', "transport_base", "Failed to open a new connection");
+        if (cfg->mqtt) {
+            mqtt_transport_error();
+            res->mqtt_error_type = HILT_MQTT_ERROR_TCP_TRANSPORT;
+        }
+        res->esp_err = ESP_ERR_NO_MEM;
+        goto done;
+    }
+    etls_init(H.tls, &env);
+    r = etls_conn_new_sync(H.tls, cfg->host, cfg->port, &tc);
+    res->dns_ms = (int32_t)H.tls->dns_ms;
+    res->tcp_ms = (int32_t)H.tls->tcp_ms;
+    res->tls_ms = (int32_t)H.tls->tls_ms;
     if (r != 1) {
-        if (H.tls.reached_server_hello) fill_tls_info(res, 0);
-        res->esp_err = H.tls.error.last_error;
-        res->stack_err = H.tls.error.esp_tls_error_code;
-        res->verify_flags = (uint32_t)H.tls.error.esp_tls_flags;
-        res->sock_errno = H.tls.error.sock_errno;
+        if (H.tls->reached_server_hello) fill_tls_info(res, 0);
+        res->esp_err = H.tls->error.last_error;
+        res->stack_err = H.tls->error.esp_tls_error_code;
+        res->verify_flags = (uint32_t)H.tls->error.esp_tls_flags;
+        res->sock_errno = H.tls->error.sock_errno;
         close_connection();
         /* esp-mqtt's transport (and the agent, for tls.connect) report a failed open. */
         logf_('E', "transport_base", "Failed to open a new connection");
@@ -488,7 +510,7 @@ static const char *port_connect(void *ctx, const hilt_connect_config_t *cfg, hil
 
     /* esp-mqtt: CONNECT, then CONNACK within the network timeout. */
     {
-        mqtt_io_t io = { mqtt_send, mqtt_recv, now_cb, &H.tls };
+        mqtt_io_t io = { mqtt_send, mqtt_recv, now_cb, H.tls };
         mqtt_connect_opts_t o;
         int connack, present;
         mqtt_status_t s;
