@@ -1,12 +1,17 @@
 /**
  * The TLS ciphersuites an ESP32 can offer, in Mbed TLS 3.6's default preference order
  * (ciphersuite_preference in library/ssl_ciphersuites.c), with the OpenSSL name Node needs to
- * offer or accept the same suite. PSK, ARIA and NULL suites are left out: ESP-IDF does not enable
- * them by default and hilt has no scenario for them. 3DES suites no longer exist in Mbed TLS 3.x,
+ * offer or accept the same suite. PSK and NULL suites are left out: ESP-IDF does not enable them
+ * by default and hilt has no scenario for them. ARIA is in: ESP-IDF v5.5's esp_config.h has no
+ * Kconfig option for MBEDTLS_ARIA_C and never undefines it, so the 20 ARIA suites Mbed TLS 3.6
+ * enables by default are on every board's list (checked against the library in
+ * test/native/mbedtls.spec.ts). 3DES suites no longer exist in Mbed TLS 3.x,
  * so CONFIG_MBEDTLS_DES_C changes nothing here.
  *
  * `openssl: ''` marks suites OpenSSL cannot speak at all: static ECDH (ECDH-ECDSA, ECDH-RSA;
- * removed from OpenSSL in 1.1.0) and Camellia-GCM (never implemented). A device offering them
+ * removed from OpenSSL in 1.1.0), Camellia-GCM and ARIA-CBC (never implemented). Node's own
+ * OpenSSL is built without ARIA at all: it skips those names in a cipher list, so an emulated
+ * board offers every suite but ARIA while a real one offers ARIA too (docs/fidelity.md). A device offering them
  * is still modelled; a Node peer simply cannot pick them.
  */
 import type { MbedtlsConfig } from './sdkconfig.ts';
@@ -60,6 +65,12 @@ const PREFERENCE: ReadonlyArray<readonly [string, string]> = [
   ['TLS-ECDHE-RSA-WITH-CAMELLIA-256-CBC-SHA384', 'ECDHE-RSA-CAMELLIA256-SHA384'],
   ['TLS-DHE-RSA-WITH-CAMELLIA-256-CBC-SHA256', 'DHE-RSA-CAMELLIA256-SHA256'],
   ['TLS-DHE-RSA-WITH-CAMELLIA-256-CBC-SHA', 'DHE-RSA-CAMELLIA256-SHA'],
+  ['TLS-ECDHE-ECDSA-WITH-ARIA-256-GCM-SHA384', 'ECDHE-ECDSA-ARIA256-GCM-SHA384'],
+  ['TLS-ECDHE-RSA-WITH-ARIA-256-GCM-SHA384', 'ECDHE-ARIA256-GCM-SHA384'],
+  ['TLS-DHE-RSA-WITH-ARIA-256-GCM-SHA384', 'DHE-RSA-ARIA256-GCM-SHA384'],
+  ['TLS-ECDHE-ECDSA-WITH-ARIA-256-CBC-SHA384', ''],
+  ['TLS-ECDHE-RSA-WITH-ARIA-256-CBC-SHA384', ''],
+  ['TLS-DHE-RSA-WITH-ARIA-256-CBC-SHA384', ''],
   // AES-128 block
   ['TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256'],
   ['TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256'],
@@ -81,6 +92,12 @@ const PREFERENCE: ReadonlyArray<readonly [string, string]> = [
   ['TLS-ECDHE-RSA-WITH-CAMELLIA-128-CBC-SHA256', 'ECDHE-RSA-CAMELLIA128-SHA256'],
   ['TLS-DHE-RSA-WITH-CAMELLIA-128-CBC-SHA256', 'DHE-RSA-CAMELLIA128-SHA256'],
   ['TLS-DHE-RSA-WITH-CAMELLIA-128-CBC-SHA', 'DHE-RSA-CAMELLIA128-SHA'],
+  ['TLS-ECDHE-ECDSA-WITH-ARIA-128-GCM-SHA256', 'ECDHE-ECDSA-ARIA128-GCM-SHA256'],
+  ['TLS-ECDHE-RSA-WITH-ARIA-128-GCM-SHA256', 'ECDHE-ARIA128-GCM-SHA256'],
+  ['TLS-DHE-RSA-WITH-ARIA-128-GCM-SHA256', 'DHE-RSA-ARIA128-GCM-SHA256'],
+  ['TLS-ECDHE-ECDSA-WITH-ARIA-128-CBC-SHA256', ''],
+  ['TLS-ECDHE-RSA-WITH-ARIA-128-CBC-SHA256', ''],
+  ['TLS-DHE-RSA-WITH-ARIA-128-CBC-SHA256', ''],
   // Static RSA and static ECDH come after every (EC)DHE suite.
   ['TLS-RSA-WITH-AES-256-GCM-SHA384', 'AES256-GCM-SHA384'],
   ['TLS-RSA-WITH-AES-256-CCM', 'AES256-CCM'],
@@ -100,6 +117,12 @@ const PREFERENCE: ReadonlyArray<readonly [string, string]> = [
   ['TLS-ECDH-RSA-WITH-CAMELLIA-256-CBC-SHA384', ''],
   ['TLS-ECDH-ECDSA-WITH-CAMELLIA-256-GCM-SHA384', ''],
   ['TLS-ECDH-ECDSA-WITH-CAMELLIA-256-CBC-SHA384', ''],
+  ['TLS-ECDH-ECDSA-WITH-ARIA-256-GCM-SHA384', ''],
+  ['TLS-ECDH-RSA-WITH-ARIA-256-GCM-SHA384', ''],
+  ['TLS-RSA-WITH-ARIA-256-GCM-SHA384', 'ARIA256-GCM-SHA384'],
+  ['TLS-ECDH-ECDSA-WITH-ARIA-256-CBC-SHA384', ''],
+  ['TLS-ECDH-RSA-WITH-ARIA-256-CBC-SHA384', ''],
+  ['TLS-RSA-WITH-ARIA-256-CBC-SHA384', ''],
   ['TLS-RSA-WITH-AES-128-GCM-SHA256', 'AES128-GCM-SHA256'],
   ['TLS-RSA-WITH-AES-128-CCM', 'AES128-CCM'],
   ['TLS-RSA-WITH-AES-128-CBC-SHA256', 'AES128-SHA256'],
@@ -118,6 +141,12 @@ const PREFERENCE: ReadonlyArray<readonly [string, string]> = [
   ['TLS-ECDH-RSA-WITH-CAMELLIA-128-CBC-SHA256', ''],
   ['TLS-ECDH-ECDSA-WITH-CAMELLIA-128-GCM-SHA256', ''],
   ['TLS-ECDH-ECDSA-WITH-CAMELLIA-128-CBC-SHA256', ''],
+  ['TLS-ECDH-ECDSA-WITH-ARIA-128-GCM-SHA256', ''],
+  ['TLS-ECDH-RSA-WITH-ARIA-128-GCM-SHA256', ''],
+  ['TLS-RSA-WITH-ARIA-128-GCM-SHA256', 'ARIA128-GCM-SHA256'],
+  ['TLS-ECDH-ECDSA-WITH-ARIA-128-CBC-SHA256', ''],
+  ['TLS-ECDH-RSA-WITH-ARIA-128-CBC-SHA256', ''],
+  ['TLS-RSA-WITH-ARIA-128-CBC-SHA256', ''],
 ];
 
 /** Reads version, key exchange and cipher out of an Mbed TLS name, which spells them all. */
@@ -147,7 +176,8 @@ function cipherEnabled(suite: Suite, sel: SuiteSelection): boolean {
   const c = sel.ciphers;
   const { cipher } = suite;
   if (cipher.startsWith('CHACHA20')) return c.chachaPoly;
-  const block = cipher.startsWith('AES') ? c.aes : cipher.startsWith('CAMELLIA') ? c.camellia : false;
+  // ARIA has no Kconfig switch in ESP-IDF: always on, subject to the mode (GCM, CBC) like the rest.
+  const block = cipher.startsWith('AES') ? c.aes : cipher.startsWith('CAMELLIA') ? c.camellia : cipher.startsWith('ARIA') ? true : false;
   const mode = cipher.includes('-GCM') ? c.gcm : cipher.includes('-CCM') ? c.ccm : cipher.includes('-CBC') ? c.cbc : false;
   return block && mode;
 }

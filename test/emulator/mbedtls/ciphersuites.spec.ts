@@ -40,11 +40,12 @@ describe('mbedtls ciphersuites', function () {
     }
   });
 
-  it('leaves OpenSSL\'s name empty exactly where OpenSSL has no such suite (static ECDH, Camellia-GCM)', function () {
+  it('leaves OpenSSL\'s name empty exactly where OpenSSL has no such suite (static ECDH, Camellia-GCM, ARIA-CBC)', function () {
     const stdNames = new Set([...openssl.values()].map((v) => v.std));
     for (const suite of SUITES.filter((s) => s.openssl === '')) {
       expect(stdNames.has(iana(suite)), suite.mbedtls).to.equal(false);
-      expect(suite.kex?.startsWith('ECDH-') || suite.cipher.startsWith('CAMELLIA') && suite.cipher.includes('GCM'), suite.mbedtls).to.equal(true);
+      expect(suite.kex?.startsWith('ECDH-') || suite.cipher.startsWith('CAMELLIA') && suite.cipher.includes('GCM')
+        || suite.cipher.startsWith('ARIA') && suite.cipher.includes('CBC'), suite.mbedtls).to.equal(true);
     }
   });
 
@@ -62,7 +63,8 @@ describe('mbedtls ciphersuites', function () {
     expect(suiteByOpenssl('TLS_AES_128_GCM_SHA256')?.mbedtls).to.equal('TLS1-3-AES-128-GCM-SHA256');
     expect(suiteByOpenssl('ecdhe-ecdsa-aes128-gcm-sha256')).to.equal(undefined);
     expect(suiteByOpenssl('')).to.equal(undefined);
-    expect(suiteByMbedtls('TLS-ECDHE-ECDSA-WITH-ARIA-128-GCM-SHA256')).to.equal(undefined);
+    expect(suiteByOpenssl('ECDHE-ECDSA-ARIA128-GCM-SHA256')?.mbedtls).to.equal('TLS-ECDHE-ECDSA-WITH-ARIA-128-GCM-SHA256');
+    expect(suiteByMbedtls('TLS-PSK-WITH-AES-128-GCM-SHA256')).to.equal(undefined);
   });
 
   describe('what the reference firmware offers', function () {
@@ -75,11 +77,11 @@ describe('mbedtls ciphersuites', function () {
       expect(lastEcdhe).to.be.lessThan(firstStatic);
     });
 
-    it('for ECDHE-ECDSA: AES-256 before AES-128, and GCM before CCM before CBC within each', function () {
+    it('for ECDHE-ECDSA: AES-256 before AES-128, GCM before CCM before CBC within each, ARIA after AES', function () {
       const ecdsa = offered().filter((s) => s.kex === 'ECDHE-ECDSA').map((s) => s.cipher + (s.hash === 'SHA1' ? '/SHA1' : ''));
       expect(ecdsa).to.deep.equal([
-        'AES-256-GCM', 'AES-256-CCM', 'AES-256-CBC', 'AES-256-CBC/SHA1', 'AES-256-CCM-8',
-        'AES-128-GCM', 'AES-128-CCM', 'AES-128-CBC', 'AES-128-CBC/SHA1', 'AES-128-CCM-8',
+        'AES-256-GCM', 'AES-256-CCM', 'AES-256-CBC', 'AES-256-CBC/SHA1', 'AES-256-CCM-8', 'ARIA-256-GCM', 'ARIA-256-CBC',
+        'AES-128-GCM', 'AES-128-CCM', 'AES-128-CBC', 'AES-128-CBC/SHA1', 'AES-128-CCM-8', 'ARIA-128-GCM', 'ARIA-128-CBC',
       ]);
     });
 
