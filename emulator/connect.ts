@@ -127,6 +127,9 @@ function peerChain(socket: TLSSocket): X509Certificate[] {
 function wireFailure(err: NodeJS.ErrnoException, rawEnded: boolean, rawReset: boolean): { stack: number; errno: number } {
   const text = `${err.code ?? ''} ${err.message}`;
   if (/ALERT/i.test(text) || / alert /.test(err.message)) return { stack: MBEDTLS_ERR.MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE!, errno: 0 };
+  // Node reports a peer's FIN before the handshake ended as ECONNRESET too, but with this
+  // message; Mbed TLS reads that FIN as EOF (the library does: test/native/differential.spec.ts).
+  if (rawEnded || err.message.startsWith('Client network socket disconnected')) return { stack: MBEDTLS_ERR.MBEDTLS_ERR_SSL_CONN_EOF!, errno: 0 };
   if (rawReset || err.code === 'ECONNRESET' && !rawEnded) return { stack: MBEDTLS_ERR.MBEDTLS_ERR_NET_CONN_RESET!, errno: 104 };
   if (err.code === 'EPIPE') return { stack: MBEDTLS_ERR.MBEDTLS_ERR_NET_SEND_FAILED!, errno: 32 };
   if (rawEnded || err.code === 'ECONNRESET') return { stack: MBEDTLS_ERR.MBEDTLS_ERR_SSL_CONN_EOF!, errno: 0 };
@@ -241,7 +244,8 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   });
   timing.tcp_ms = Math.round((performance.now() - tcpStart) * 10) / 10;
   // esp-tls connects non-blocking and waits in select(): failures surface as "delayed connect
-  // error", and lwIP turns a refused port (RST) into ECONNRESET.
+  // error", and lwIP turns a refused port (RST) into ECONNRESET. lwIP's errno numbers are not
+  // Linux's: EHOSTUNREACH is 118 there (113 is ECONNABORTED).
   if (tcp === 'timeout') {
     out.e('esp-tls', `[sock=${SOCK}] select() timeout`);
     return fail(failure('ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT'));
@@ -249,7 +253,7 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   if (tcp !== 'ok') {
     const unreachable = tcp.code === 'EHOSTUNREACH' || tcp.code === 'ENETUNREACH';
     out.e('esp-tls', `[sock=${SOCK}] delayed connect error: ${unreachable ? 'Host is unreachable' : 'Connection reset by peer'}`);
-    return fail(failure('ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST', { sock_errno: unreachable ? 113 : 104 }));
+    return fail(failure('ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST', { sock_errno: unreachable ? 118 : 104 }));
   }
   const socket = raw!;
   socket.on('end', () => { rawEnded = true; });
@@ -297,7 +301,8 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   const outcome = await new Promise<'ok' | 'timeout' | NodeJS.ErrnoException>((resolve) => {
     const s = tls.connect({
       socket,
-      servername: isIp(spec.sni) ? undefined : spec.sni,
+      // esp-tls calls mbedtls_ssl_set_hostname only without skip_common_name: no SNI otherwise.
+      servername: isIp(spec.sni) || spec.skipCn ? undefined : spec.sni,
       secureContext: secureContextFor({
         ciphers: opensslCipherList(spec.suites),
         minVersion: 'TLSv1.2',
@@ -438,7 +443,11 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     out.i('hil_agent', 'MQTT_EVENT_ERROR');
     out.e('mqtt_client', 'MQTT connect failed');
     out.i('hil_agent', 'MQTT_EVENT_DISCONNECTED');
-    return { result: result(failure('ESP_OK', { mqtt_error_type: 'CONNECTION_REFUSED', connack: code })), session: null };
+    // A CONNACK did arrive: the result says what it carried (docs/protocol.md, `mqtt`).
+    return {
+      result: result(failure('ESP_OK', { mqtt_error_type: 'CONNECTION_REFUSED', connack: code }), { session_present: mqttOutcome.sessionPresent, connack: code }),
+      session: null,
+    };
   }
   out.i('hil_agent', 'MQTT_EVENT_CONNECTED');
   const client = session.mqtt!;

@@ -543,6 +543,10 @@ static const char *port_connect(void *ctx, const hilt_connect_config_t *cfg, hil
             res->esp_err = ESP_OK;
             res->mqtt_error_type = HILT_MQTT_ERROR_CONNECTION_REFUSED;
             res->connack = connack;
+            /* A CONNACK arrived: the result's `mqtt` says what it carried (docs/protocol.md). */
+            res->has_mqtt = true;
+            res->session_present = 0;
+            res->mqtt_connack = connack;
         } else if (s == MQTT_TIMEOUT) {
             /* No CONNACK within the network timeout: esp-mqtt gives up without an error event. */
             logf_('E', "mqtt_client", "esp_mqtt_connect: mqtt_message_receive() returned 0");

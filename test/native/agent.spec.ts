@@ -101,6 +101,7 @@ describe('native: the host agent through ProcessTransport and Device', function 
     const result = await device!.connect('mqtt.connect', { ...tlsArgs('good'), client_id: 'someone-else' });
     expect(result.connected).to.equal(false);
     expect(result.error).to.deep.include({ esp_err: 0, mqtt_error_type: 'CONNECTION_REFUSED', connack: 5 });
+    expect(result.mqtt, 'a CONNACK arrived').to.deep.equal({ session_present: false, connack: 5 });
     await device!.expect(/W \(\d+\) mqtt_client: Connection refused, not authorized$/, { since: mark, timeoutMs: 5_000 });
   });
 

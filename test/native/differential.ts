@@ -1,0 +1,228 @@
+/**
+ * The same connects on the emulated board and on the host agent (the agent core over the real
+ * Mbed TLS 3.6, configured as ESP-IDF v5.5 configures it), against one lab: what each device
+ * reported (esp_err, stack_err, verify flags and strings, version, suite, mqtt), the esp-tls /
+ * esp-mqtt console lines, what the broker recorded of each attempt, and the SNI a TLS server saw.
+ * The library is the reference: where the two differ, the emulator is wrong unless the difference
+ * is listed in KNOWN with the reason it stays.
+ *
+ * Used by test/native/differential.spec.ts (which asserts it) and by
+ * test/native/fidelity-table.ts (which writes docs/fidelity.md from it).
+ */
+import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import { isDeepStrictEqual } from 'node:util';
+import { Device } from '../../harness/device/device.ts';
+import { startLab, type Attempt, type Lab } from '../../harness/lab/index.ts';
+import { PROFILES } from '../../harness/lab/profiles.ts';
+import { buildAgent, buildMbedtls } from '../../harness/native/build.ts';
+import { ensurePki, type Pki } from '../../harness/pki/index.ts';
+import type { ConnectResult } from '../../harness/protocol/index.ts';
+import { MemoryTransport } from '../../harness/transport/index.ts';
+import { ProcessTransport } from '../../harness/transport/process.ts';
+import { openStreamBoard } from '../../emulator/index.ts';
+import { tempDir } from '../helpers.ts';
+
+export const DEVICE_ID = 'hilt-device-1'; // the CN of client-valid: the lab's identity rule
+
+export interface Case {
+  /** Unique, stable: the key KNOWN and the table use. */
+  name: string;
+  command: 'tls.connect' | 'mqtt.connect';
+  /** A lab listener, 'sni' (a TLS server that records the SNI it got) or 'refused' (a closed port). */
+  target: string;
+  ca?: string;
+  identity?: string | null;
+  args?: Record<string, string | number>;
+  /** Run with the device clock cleared (scenario 04). */
+  clockCleared?: boolean;
+}
+
+/** Every lab profile with both commands, then the other connects of the wave-1 scenarios. */
+export const CASES: readonly Case[] = [
+  ...PROFILES.flatMap((p): Case[] => (['tls.connect', 'mqtt.connect'] as const).map((command) => ({
+    name: `${p.name} ${command}`, command, target: p.name, ca: p.trust ?? 'bundle-current',
+    ...(p.kind === 'stall' ? { args: { timeout_ms: 1_500 } } : {}),
+  }))),
+  { name: 'next-root with the old bundle (12)', command: 'mqtt.connect', target: 'next-root', ca: 'bundle-current' },
+  { name: 'next-root with the transition bundle (12)', command: 'mqtt.connect', target: 'next-root', ca: 'bundle-transition' },
+  { name: 'good with the transition bundle (12)', command: 'mqtt.connect', target: 'good', ca: 'bundle-transition' },
+  { name: 'device clock not set (04)', command: 'mqtt.connect', target: 'good', clockCleared: true },
+  { name: 'expired device certificate (13)', command: 'mqtt.connect', target: 'good', identity: 'client-expired' },
+  { name: 'device certificate from an unknown CA (14)', command: 'mqtt.connect', target: 'good', identity: 'client-rogue' },
+  { name: 'client id not the certificate CN (15)', command: 'mqtt.connect', target: 'good', args: { client_id: `not-${DEVICE_ID}` } },
+  { name: 'no client certificate on good', command: 'mqtt.connect', target: 'good', identity: null },
+  { name: 'wrong-host with skip_cn (07)', command: 'mqtt.connect', target: 'wrong-host', args: { skip_cn: 1 } },
+  { name: 'SNI sent by default', command: 'tls.connect', target: 'sni' },
+  { name: 'SNI with skip_cn', command: 'tls.connect', target: 'sni', args: { skip_cn: 1 } },
+  { name: 'refused port', command: 'mqtt.connect', target: 'refused' },
+];
+
+/**
+ * Differences that stay, by case name and field, with the reason. Anything else that differs is
+ * an emulator defect (the spec fails on it); anything listed that no longer differs fails too,
+ * so this list and docs/fidelity.md stay true.
+ */
+export const KNOWN: Readonly<Record<string, Readonly<Record<string, string>>>> = {};
+
+/** What one device did for one case, in comparable form (no timing, no heap: docs/fidelity.md). */
+export interface Observation {
+  connected: boolean;
+  version: string | null;
+  cipher: string | null;
+  error: Record<string, unknown> | null;
+  mqtt: ConnectResult['mqtt'];
+  /** esp-tls, esp-tls-mbedtls, transport_base, mqtt_client lines, timestamps removed. */
+  lines: string[];
+  broker: Record<string, unknown> | null;
+  /** The server name the SNI server saw ('sni' cases only; null: none sent). */
+  sni?: string | null;
+}
+
+export interface Row {
+  case: Case;
+  native: Observation;
+  emulator: Observation;
+  /** field -> [native, emulator], for the fields that differ. */
+  differences: Record<string, [unknown, unknown]>;
+}
+
+const ERROR_FIELDS = ['esp_err', 'esp_err_name', 'stack_err', 'stack_err_name', 'verify_flags', 'verify_info', 'mqtt_error_type', 'connack', 'sock_errno'] as const;
+const LINE = /^([EWI]) \(\d+\) (esp-tls|esp-tls-mbedtls|transport_base|mqtt_client): (.*)$/;
+
+function observe(result: ConnectResult, lines: string[], attempt: Attempt | null): Observation {
+  const error = result.error as Record<string, unknown> | null;
+  return {
+    connected: result.connected,
+    version: result.connected ? result.tls?.version ?? null : null,
+    cipher: result.connected ? result.tls?.cipher ?? null : null,
+    error: error ? Object.fromEntries(ERROR_FIELDS.map((k) => [k, error[k] ?? null])) : null,
+    mqtt: result.mqtt,
+    lines: lines.flatMap((l) => { const m = LINE.exec(l); return m ? [`${m[1]} ${m[2]}: ${m[3]}`] : []; }),
+    broker: attempt && {
+      tls: attempt.tls && {
+        outcome: attempt.tls.outcome, reason: attempt.tls.reason, protocol: attempt.tls.protocol, cipher: attempt.tls.cipher,
+        client: attempt.tls.clientCertificate?.subject ?? null,
+      },
+      mqtt: attempt.mqtt && { clientId: attempt.mqtt.clientId, connack: attempt.mqtt.connack },
+      closedBy: attempt.closed?.by ?? null,
+    },
+  };
+}
+
+/** The fields of two observations that differ (lines compared as a whole). */
+export function differences(a: Observation, b: Observation): Record<string, [unknown, unknown]> {
+  const out: Record<string, [unknown, unknown]> = {};
+  for (const key of ['connected', 'version', 'cipher', 'mqtt', 'lines', 'sni'] as const) {
+    if (!isDeepStrictEqual(a[key] ?? null, b[key] ?? null)) out[key] = [a[key] ?? null, b[key] ?? null];
+  }
+  for (const key of ERROR_FIELDS) {
+    const x = a.error?.[key] ?? null;
+    const y = b.error?.[key] ?? null;
+    if (!isDeepStrictEqual(x, y)) out[`error.${key}`] = [x, y];
+  }
+  for (const key of ['tls', 'mqtt', 'closedBy'] as const) {
+    const x = a.broker?.[key] ?? null;
+    const y = b.broker?.[key] ?? null;
+    if (!isDeepStrictEqual(x, y)) out[`broker.${key}`] = [x, y];
+  }
+  return out;
+}
+
+/** A TLS server that only records the server name each ClientHello carried. */
+async function sniServer(pki: Pki): Promise<{ port: number; seen: Array<string | null>; close: () => Promise<void> }> {
+  const seen: Array<string | null> = [];
+  const { chain, key } = pki.material('server-valid');
+  const server = tls.createServer({ cert: chain, key }, (socket) => {
+    seen.push(typeof socket.servername === 'string' ? socket.servername : null);
+    socket.on('error', () => {});
+    socket.end();
+  });
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port, seen,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A port that refuses: bound, then closed again. */
+async function refusedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Builds the host agent (null when this machine cannot: the caller skips), then runs every case
+ * on both devices, one after the other, each against a fresh view of the lab.
+ */
+export async function compareAll(log: (line: string) => void = () => {}): Promise<Row[]> {
+  const agent = await buildAgent(await buildMbedtls());
+  if (!agent) throw new Error('firmware/Makefile has no agent target');
+  const tmp = await tempDir('hilt-differential-');
+  let lab: Lab | null = null;
+  const devices: Device[] = [];
+  const sni = { server: null as Awaited<ReturnType<typeof sniServer>> | null };
+  let board: ReturnType<typeof openStreamBoard> | null = null;
+  try {
+    const pki = await ensurePki({ dir: tmp.dir, devices: [DEVICE_ID] });
+    lab = await startLab({ pki });
+    sni.server = await sniServer(pki);
+    const refused = await refusedPort();
+    const native = await Device.open(new ProcessTransport({ command: agent.binary }));
+    devices.push(native);
+    board = openStreamBoard({ index: 7 });
+    const emulator = await Device.open(new MemoryTransport(board.stream, 'emulated ESP32'));
+    devices.push(emulator);
+    for (const device of devices) await device.command('time.set', { epoch: Math.floor(Date.now() / 1000) });
+
+    const run = async (device: Device, c: Case): Promise<Observation> => {
+      const port = c.target === 'sni' ? sni.server!.port : c.target === 'refused' ? refused : lab!.listener(c.target).port;
+      const identity = c.identity === undefined ? 'client-valid' : c.identity;
+      const args = {
+        host: '127.0.0.1', port, sni: 'localhost', ca: 'ca',
+        ...(identity ? { cert: 'dev_cert', key: 'dev_key' } : {}),
+        ...(c.command === 'mqtt.connect' ? { client_id: DEVICE_ID } : {}),
+        timeout_ms: 10_000, ...c.args,
+      };
+      // A board holds 8 slots: each case stores the trust and identity it uses.
+      await device.store('ca', 'ca', pki.bundle(c.ca ?? 'bundle-current'));
+      if (identity) {
+        await device.store('dev_cert', 'cert', pki.material(identity).cert);
+        await device.store('dev_key', 'key', pki.material(identity).key);
+      }
+      if (c.clockCleared) await device.command('time.clear');
+      const mark = device.mark();
+      const labMark = lab!.attempts.mark();
+      const seenBefore = sni.server!.seen.length;
+      const result = await device.connect(c.command, args);
+      const lines = device.consoleSince(mark);
+      if (result.connected) await device.command(c.command === 'mqtt.connect' ? 'mqtt.disconnect' : 'tls.close');
+      if (c.clockCleared) await device.command('time.set', { epoch: Math.floor(Date.now() / 1000) });
+      const listener = c.target !== 'sni' && c.target !== 'refused';
+      const attempt = listener ? await lab!.attempts.next(c.target, { after: labMark, until: 'closed', timeoutMs: 15_000 }) : null;
+      const observation = observe(result, lines, attempt);
+      if (c.target === 'sni') observation.sni = sni.server!.seen.length > seenBefore ? sni.server!.seen[seenBefore]! : null;
+      return observation;
+    };
+
+    const rows: Row[] = [];
+    for (const c of CASES) {
+      const n = await run(native, c);
+      const e = await run(emulator, c);
+      const row = { case: c, native: n, emulator: e, differences: differences(n, e) };
+      log(`${c.name}: ${Object.keys(row.differences).join(', ') || 'same'}`);
+      rows.push(row);
+    }
+    return rows;
+  } finally {
+    for (const device of devices) await device.close().catch(() => {});
+    await board?.close();
+    await sni.server?.close();
+    await lab?.close();
+    await tmp.remove();
+  }
+}

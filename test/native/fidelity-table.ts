@@ -1,0 +1,72 @@
+/**
+ * Regenerates the comparison table of docs/fidelity.md: runs every case of
+ * test/native/differential.ts on the emulator and on the host agent, and replaces what lies
+ * between the table markers of the file with the result. Everything else in the file is left
+ * as it is (other sections are written by hand).
+ *
+ *   npx tsx test/native/fidelity-table.ts [docs/fidelity.md]
+ *
+ * Exit 0 when written, 2 when the file has no markers, 3 when the host agent cannot be built.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { NativeBuildError } from '../../harness/native/build.ts';
+import { compareAll, KNOWN, type Observation, type Row } from './differential.ts';
+
+const BEGIN = '<!-- fidelity-table:begin (npx tsx test/native/fidelity-table.ts) -->';
+const END = '<!-- fidelity-table:end -->';
+
+const hex = (n: unknown) => typeof n === 'number' ? `0x${n.toString(16)}` : String(n);
+
+/** One cell: what the host agent (the library) reported. */
+function outcome(o: Observation): string {
+  if (o.connected) return `connected ${o.version} ${o.cipher}`;
+  const e = o.error!;
+  const parts = [String(e.esp_err_name)];
+  if (e.stack_err) parts.push(`-${hex(e.stack_err)}`);
+  if (e.verify_flags) parts.push(`flags ${hex(e.verify_flags)}`);
+  if (e.connack !== null) parts.push(`CONNACK ${e.connack}`);
+  if (e.sock_errno) parts.push(`errno ${e.sock_errno}`);
+  return parts.join(' ');
+}
+
+function differs(row: Row): string {
+  const fields = Object.keys(row.differences);
+  if (fields.length === 0) return 'same';
+  const known = KNOWN[row.case.name] ?? {};
+  return fields.map((f) => known[f] ? `${f} (known: ${known[f]})` : `**${f}**`).join('; ');
+}
+
+export function table(rows: Row[]): string {
+  const same = rows.filter((r) => Object.keys(r.differences).length === 0).length;
+  return [
+    `${rows.length} cases; ${same} identical on every compared field. Generated ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| case | command | host agent (Mbed TLS 3.6.6) | emulator differs in |',
+    '|---|---|---|---|',
+    ...rows.map((r) => `| ${r.case.name} | ${r.case.command} | ${outcome(r.native).replaceAll('|', '\\|')} | ${differs(r).replaceAll('|', '\\|')} |`),
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const file = process.argv[2] ?? 'docs/fidelity.md';
+  const text = await readFile(file, 'utf8');
+  const start = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  if (start < 0 || end < start) {
+    process.stderr.write(`fidelity-table: ${file} has no "${BEGIN}" ... "${END}" markers: add them where the table goes\n`);
+    return 2;
+  }
+  let rows: Row[];
+  try {
+    rows = await compareAll((line) => process.stderr.write(`${line}\n`));
+  } catch (err) {
+    if (!(err instanceof NativeBuildError)) throw err;
+    process.stderr.write(`fidelity-table: cannot build the host agent: ${err.message}\n`);
+    return 3;
+  }
+  await writeFile(file, `${text.slice(0, start + BEGIN.length)}\n${table(rows)}\n${text.slice(end)}`);
+  process.stderr.write(`fidelity-table: ${file}: ${rows.length} cases written\n`);
+  return 0;
+}
+
+process.exitCode = await main();
