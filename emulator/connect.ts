@@ -123,6 +123,19 @@ function peerChain(socket: TLSSocket): X509Certificate[] {
   return chain;
 }
 
+/**
+ * The errno esp-tls sees for a failed TCP connect, from Node's error code. lwIP turns a refused
+ * port (RST) into ECONNRESET, and on ESP-IDF errno numbers are newlib's, not Linux's:
+ * ECONNRESET 104, ENETUNREACH 114, EHOSTUNREACH 118 (113 is ECONNABORTED there). The host agent
+ * maps the same way (firmware/host/esp_tls_host.c, etls_lwip_errno).
+ */
+export const CONNECT_ERRNO: Readonly<Record<string, { errno: number; text: string }>> = {
+  EHOSTUNREACH: { errno: 118, text: 'Host is unreachable' },
+  ENETUNREACH: { errno: 114, text: 'Network is unreachable' },
+};
+const RESET = { errno: 104, text: 'Connection reset by peer' };
+export const connectErrno = (code: string | undefined) => (code && CONNECT_ERRNO[code]) || RESET;
+
 /** What Mbed TLS returns for a handshake that ended on the wire, from what Node saw. */
 function wireFailure(err: NodeJS.ErrnoException, rawEnded: boolean, rawReset: boolean): { stack: number; errno: number } {
   const text = `${err.code ?? ''} ${err.message}`;
@@ -244,16 +257,15 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   });
   timing.tcp_ms = Math.round((performance.now() - tcpStart) * 10) / 10;
   // esp-tls connects non-blocking and waits in select(): failures surface as "delayed connect
-  // error", and lwIP turns a refused port (RST) into ECONNRESET. lwIP's errno numbers are not
-  // Linux's: EHOSTUNREACH is 118 there (113 is ECONNABORTED).
+  // error" with lwIP's errno (connectErrno).
   if (tcp === 'timeout') {
     out.e('esp-tls', `[sock=${SOCK}] select() timeout`);
     return fail(failure('ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT'));
   }
   if (tcp !== 'ok') {
-    const unreachable = tcp.code === 'EHOSTUNREACH' || tcp.code === 'ENETUNREACH';
-    out.e('esp-tls', `[sock=${SOCK}] delayed connect error: ${unreachable ? 'Host is unreachable' : 'Connection reset by peer'}`);
-    return fail(failure('ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST', { sock_errno: unreachable ? 118 : 104 }));
+    const { errno, text } = connectErrno(tcp.code);
+    out.e('esp-tls', `[sock=${SOCK}] delayed connect error: ${text}`);
+    return fail(failure('ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST', { sock_errno: errno }));
   }
   const socket = raw!;
   socket.on('end', () => { rawEnded = true; });
