@@ -6,7 +6,7 @@
  *
  *   npx tsx test/native/fidelity-table.ts [docs/fidelity.md]
  *
- * Exit 0 when written, 2 when the file has no markers, 3 when the host agent cannot be built.
+ * Exit 0 when written, 2 when the file has no markers, 3 when the host agent cannot be built or run.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { NativeBuildError } from '../../harness/native/build.ts';
@@ -33,7 +33,7 @@ function differs(row: Row): string {
   const fields = Object.keys(row.differences);
   if (fields.length === 0) return 'same';
   const known = KNOWN[row.case.name] ?? {};
-  return fields.map((f) => known[f] ? `${f} (known: ${known[f]})` : `**${f}**`).join('; ');
+  return fields.map((f) => known[f] ? `${f} (known, see above)` : `**${f}** (not explained)`).join('; ');
 }
 
 export function table(rows: Row[]): string {
@@ -60,8 +60,9 @@ async function main(): Promise<number> {
   try {
     rows = await compareAll((line) => process.stderr.write(`${line}\n`));
   } catch (err) {
-    if (!(err instanceof NativeBuildError)) throw err;
-    process.stderr.write(`fidelity-table: cannot build the host agent: ${err.message}\n`);
+    // A missing toolchain, a build that failed, an agent that would not start: one line.
+    const what = err instanceof NativeBuildError ? 'cannot build the host agent' : 'the comparison stopped';
+    process.stderr.write(`fidelity-table: ${what}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 3;
   }
   await writeFile(file, `${text.slice(0, start + BEGIN.length)}\n${table(rows)}\n${text.slice(end)}`);
