@@ -9,9 +9,8 @@
  * so CONFIG_MBEDTLS_DES_C changes nothing here.
  *
  * `openssl: ''` marks suites OpenSSL cannot speak at all: static ECDH (ECDH-ECDSA, ECDH-RSA;
- * removed from OpenSSL in 1.1.0), Camellia-GCM and ARIA-CBC (never implemented). Node's own
- * OpenSSL is built without ARIA at all: it skips those names in a cipher list, so an emulated
- * board offers every suite but ARIA while a real one offers ARIA too (docs/fidelity.md). A device offering them
+ * removed from OpenSSL in 1.1.0), Camellia-GCM and ARIA-CBC (never implemented). So an emulated
+ * board's ClientHello carries the ARIA-GCM suites but not the ARIA-CBC ones (docs/fidelity.md). A device offering them
  * is still modelled; a Node peer simply cannot pick them.
  */
 import type { MbedtlsConfig } from './sdkconfig.ts';
