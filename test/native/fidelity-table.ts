@@ -49,7 +49,13 @@ export function table(rows: Row[]): string {
 
 async function main(): Promise<number> {
   const file = process.argv[2] ?? 'docs/fidelity.md';
-  const text = await readFile(file, 'utf8');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    process.stderr.write(`fidelity-table: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}): give the path of docs/fidelity.md\n`);
+    return 2;
+  }
   const start = text.indexOf(BEGIN);
   const end = text.indexOf(END);
   if (start < 0 || end < start) {
