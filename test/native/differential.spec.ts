@@ -21,7 +21,12 @@ describe('native: the emulator against the real Mbed TLS, case by case', functio
       console.log(`    (skipped: ${err.message})`);
       this.skip();
     }
-    rows = await compareAll();
+    const compared = await compareAll();
+    if (!compared) {
+      console.log('    (skipped: firmware/Makefile has no agent target)');
+      this.skip();
+    }
+    rows = compared!;
   });
 
   for (const c of CASES) {

@@ -62,13 +62,17 @@ async function main(): Promise<number> {
     process.stderr.write(`fidelity-table: ${file} has no "${BEGIN}" ... "${END}" markers: add them where the table goes\n`);
     return 2;
   }
-  let rows: Row[];
+  let rows: Row[] | null;
   try {
     rows = await compareAll((line) => process.stderr.write(`${line}\n`));
   } catch (err) {
     // A missing toolchain, a build that failed, an agent that would not start: one line.
     const what = err instanceof NativeBuildError ? 'cannot build the host agent' : 'the comparison stopped';
     process.stderr.write(`fidelity-table: ${what}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 3;
+  }
+  if (!rows) {
+    process.stderr.write('fidelity-table: firmware/Makefile has no agent target: nothing to compare with\n');
     return 3;
   }
   await writeFile(file, `${text.slice(0, start + BEGIN.length)}\n${table(rows)}\n${text.slice(end)}`);
