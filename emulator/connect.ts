@@ -303,6 +303,7 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   // 4. The handshake, on the wire.
   const tlsStart = performance.now();
   let keyedChain: X509Certificate[] = [];
+  let keyedEcdhe = true;
   const outcome = await new Promise<'ok' | 'timeout' | NodeJS.ErrnoException>((resolve) => {
     const s = tls.connect({
       socket,
@@ -321,7 +322,12 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     secure = s;
     // Key material is derived once the server's flight is processed: the chain is known by then,
     // and stays known should the server refuse what the device sends next.
-    s.once('keylog', () => { keyedChain = peerChain(s); });
+    s.on('keylog', () => {
+      const chain = peerChain(s);
+      if (chain.length === 0) return; // TLS 1.3 derives keys before the server's certificate
+      keyedChain = chain;
+      keyedEcdhe = Boolean(suiteByOpenssl(s.getCipher()?.name ?? '')?.kex?.startsWith('ECDHE')) || s.getProtocol() === 'TLSv1.3';
+    });
     const timer = setTimeout(() => resolve('timeout'), Math.max(0, remaining()));
     s.once('secureConnect', () => { clearTimeout(timer); resolve('ok'); });
     s.once('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); resolve(err); });
@@ -337,9 +343,9 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     // A server that refused the device's own flight (its certificate) did so after the device had
     // parsed and verified the chain and done its key exchange: the heap went that deep.
     if (keyedChain.length > 0) {
-      const reachedPlan = planConnection(buffers, heapShape(shape, keyedChain, spec.ca ?? [], true));
-      lowest = Math.min(lowest, heapBefore - reachedPlan.peak);
-      heap.touch(reachedPlan.peak - held);
+      const reached = Math.min(heapBefore, planConnection(buffers, heapShape(shape, keyedChain, spec.ca ?? [], keyedEcdhe)).peak);
+      lowest = Math.min(lowest, heapBefore - reached);
+      heap.touch(reached - held);
     }
     return handshakeFailed(stack, 0, errno);
   }

@@ -95,5 +95,20 @@ describe('heap model', function () {
       expect((await agent.ok<{ free: number }>('heap.stats')).free).to.equal(result.heap.before);
       await lab.attempts.next('good', { until: 'closed' });
     });
+
+    it('a broker that refuses the device\'s certificate did so after the whole handshake: the peak says so', async function () {
+      const good = await agent.connect('mqtt.connect', args());
+      expect(good.connected).to.equal(true);
+      await agent.ok('mqtt.disconnect');
+      await lab.attempts.next('good', { until: 'closed' });
+      await agent.put('rogue-crt', 'cert', pki.material('client-rogue').cert);
+      await agent.put('rogue-key', 'key', pki.material('client-rogue').key);
+      const refused = await agent.connect('mqtt.connect', { ...args(), cert: 'rogue-crt', key: 'rogue-key' });
+      expect(refused.connected).to.equal(false);
+      // The real library: 34,092 B refused vs 34,096 B connected (docs/fidelity.md).
+      expect(refused.heap.peak_used).to.be.within(good.heap.peak_used * 0.95, good.heap.peak_used * 1.05);
+      expect(refused.heap.after).to.equal(refused.heap.before);
+      await lab.attempts.next('good', { until: 'closed' });
+    });
   });
 });
