@@ -51,7 +51,8 @@ export const nativeTarget: TargetKind = {
       description: `hilt's agent on Mbed TLS (native${args.length ? ` ${args.join(' ')}` : ''})`,
       async transport() {
         // One build per target; a failed one is tried again by the next call.
-        built ??= agentBinary(url, (line) => process.stderr.write(`hilt: ${line}\n`)).catch((err: unknown) => {
+        // Progress goes to stdout with the run's other output: stderr stays for the one line of a failure.
+        built ??= agentBinary(url, (line) => process.stdout.write(`hilt: ${line}\n`)).catch((err: unknown) => {
           built = null;
           throw err;
         });

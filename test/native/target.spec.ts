@@ -1,0 +1,79 @@
+/**
+ * `--target native`: the whole wave-1 catalogue, run by `hilt run` as a user runs it, against the
+ * host agent (hilt's agent in C on the real Mbed TLS 3.6, built for 32 bits as ESP-IDF v5.5
+ * configures it). Skipped, with one line, without a C toolchain that builds -m32 programs.
+ */
+import { expect } from 'chai';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resolveTarget } from '../../harness/device/targets/index.ts';
+import { UsageError } from '../../harness/errors.ts';
+import { buildAgent, buildMbedtls, checkToolchain, NativeBuildError } from '../../harness/native/build.ts';
+import { hilt, latestResults, REPO, tempDir } from '../helpers.ts';
+
+describe('native target: options', () => {
+  it('passes heap, largest and log_level to the agent; resets with the agent\'s reset command, as esp_restart on a board', () => {
+    const target = resolveTarget('native:?heap=60000&largest=40000&log_level=4');
+    expect(target).to.include({ kind: 'native', mode: 'agent', reset: 'agent' });
+    expect(target.description).to.include('--heap 60000 --largest 40000 --log-level 4');
+    expect(resolveTarget('native').description).to.not.include('--');
+  });
+
+  for (const [url, why] of [
+    ['native:somewhere', /write options as native:\?heap=BYTES/],
+    ['native:?heap=100', /heap=100: give a whole number from 16384 to 67108864/],
+    ['native:?heap=1e5', /heap=1e5: give a whole number/],
+    ['native:?log_level=6', /log_level=6: give a whole number from 0 to 5/],
+    ['native:?sdkconfig=x', /unknown option "sdkconfig": this kind takes heap, largest, log_level/],
+    ['native:?heap=20000&heap=30000', /heap given twice/],
+  ] as const) {
+    it(`refuses ${url}`, () => {
+      expect(() => resolveTarget(url)).to.throw(UsageError, why);
+    });
+  }
+});
+
+describe('native target: hilt run --target native, the wave-1 catalogue', function () {
+  this.timeout(900_000);
+  let dir: { dir: string; remove: () => Promise<void> } | null = null;
+
+  before(async function () {
+    try {
+      await checkToolchain();
+    } catch (err) {
+      if (!(err instanceof NativeBuildError)) throw err;
+      console.log(`    (skipped: ${err.message})`);
+      this.skip();
+    }
+    // Built here (or found in the cache) so the run below is timed without it.
+    await buildAgent(await buildMbedtls());
+    dir = await tempDir('hilt-native-target-');
+  });
+  after(async () => { await dir?.remove(); });
+
+  it('passes every scenario, or skips it saying why; heap and timing are the device\'s own', async () => {
+    const ran = await hilt(['run', '--target', 'native', '--certs', join(dir!.dir, 'certs')], { cwd: dir!.dir, timeoutMs: 600_000 });
+    expect(ran.code, ran.stdout + ran.stderr).to.equal(0);
+    expect(ran.stderr, 'nothing on stderr when all is well').to.equal('');
+    const results = await latestResults(dir!.dir);
+    expect(results.run.target).to.equal('native');
+    expect(results.run.infrastructureError).to.equal(null);
+    // Every file of the catalogue ran: none is left out silently.
+    const files = (await readdir(join(REPO, 'scenarios'))).filter((f) => f.endsWith('.spec.ts'));
+    expect(files).to.have.length.greaterThanOrEqual(16);
+    for (const file of files) {
+      expect(results.scenarios.some((s) => s.file.endsWith(`scenarios/${file}`)), `${file} has a result`).to.equal(true);
+    }
+    for (const s of results.scenarios) {
+      expect(s.outcome, `${s.title}: ${JSON.stringify(s.failure)}`).to.be.oneOf(['passed', 'skipped']);
+      if (s.outcome === 'skipped') expect(JSON.stringify(s), `${s.title} says why it was skipped`).to.match(/skipped: \S/);
+    }
+    expect(results.totals.failed + results.totals.error).to.equal(0);
+    // The heap figures are the library's real allocations, not the emulator's model.
+    const happy = results.scenarios.find((s) => s.file.endsWith('01-mtls-happy-path.spec.ts') && s.outcome === 'passed')!;
+    const peak = happy.metrics.find((m) => m.name === 'heap_peak_used')!;
+    expect(peak.source).to.equal('device');
+    expect(peak.values[0]).to.be.greaterThan(20_000);
+    expect(results.run.security).to.include({ tls13: false });
+  });
+});
