@@ -5,10 +5,16 @@
  */
 import { expect } from 'chai';
 import { readdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { join } from 'node:path';
+import { Device } from '../../harness/device/device.ts';
 import { resolveTarget } from '../../harness/device/targets/index.ts';
 import { UsageError } from '../../harness/errors.ts';
 import { buildAgent, buildMbedtls, checkToolchain, NativeBuildError } from '../../harness/native/build.ts';
+import { certSpec } from '../../harness/pki/catalog.ts';
+import { issue, type Material } from '../../harness/pki/issue.ts';
+import { ProcessTransport } from '../../harness/transport/process.ts';
 import { hilt, latestResults, REPO, tempDir } from '../helpers.ts';
 
 describe('native target: options', () => {
@@ -75,5 +81,47 @@ describe('native target: hilt run --target native, the wave-1 catalogue', functi
     expect(peak.source).to.equal('device');
     expect(peak.values[0]).to.be.greaterThan(20_000);
     expect(results.run.security).to.include({ tls13: false });
+  });
+});
+
+describe('native target: the clock past 2038, as an ESP32\'s 64-bit time_t holds it', function () {
+  this.timeout(600_000);
+  let device: Device | null = null;
+  let server: tls.Server | null = null;
+  let root: Material;
+
+  before(async function () {
+    try {
+      await checkToolchain();
+    } catch (err) {
+      if (!(err instanceof NativeBuildError)) throw err;
+      console.log(`    (skipped: ${err.message})`);
+      this.skip();
+    }
+    const agent = (await buildAgent(await buildMbedtls()))!;
+    // A root and a broker certificate issued as if it were 2040: the broker's is valid from
+    // 2039-12-31 only, so a clock held at 2038 finds it not yet valid.
+    const in2040 = Date.UTC(2040, 0, 1);
+    root = await issue(certSpec('root-current')!, null, [], in2040);
+    const leaf = await issue(certSpec('server-valid')!, root, ['localhost', '127.0.0.1'], in2040);
+    server = tls.createServer({ cert: leaf.cert, key: leaf.key }, (socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    device = await Device.open(new ProcessTransport({ command: agent.binary }));
+  });
+  after(async () => {
+    await device?.close();
+    if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+  });
+
+  it('checks certificate dates against a clock set to 2040, with no warning', async () => {
+    await device!.store('root2040', 'ca', root.cert);
+    const epoch = Math.floor(Date.UTC(2040, 5, 1) / 1000);
+    expect(await device!.command('time.set', { epoch })).to.include({ epoch, synced: true });
+    const mark = device!.mark();
+    const port = (server!.address() as AddressInfo).port;
+    const result = await device!.connect('tls.connect', { host: '127.0.0.1', port, sni: 'localhost', ca: 'root2040' });
+    expect(result.connected, JSON.stringify(result.error)).to.equal(true);
+    await device!.command('tls.close');
+    expect(device!.consoleSince(mark).join('\n')).to.not.match(/past 2038/);
   });
 });
