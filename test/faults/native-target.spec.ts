@@ -1,11 +1,14 @@
 /**
  * `hilt run --target native` where the native target cannot be had: no C toolchain to build the
  * host agent on first use, options the agent does not take. One line on stderr, exit 2, no stack,
- * no half-built folder in the cache, no scenario run.
+ * no half-built folder in the cache, no scenario run. And Ctrl-C during that first build: exit 130
+ * at once, the build stopped, not finished first.
  */
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { buildMbedtls, checkToolchain, NativeBuildError } from '../../harness/native/build.ts';
 import { HILT_BIN, run, tempDir } from '../helpers.ts';
 import { expectOneCleanLine } from './helpers.ts';
 
@@ -44,4 +47,45 @@ describe('native target faults', function () {
       expect(await readdir(cache()).catch(() => [] as string[])).to.deep.equal([]);
     });
   }
+
+  it('Ctrl-C during the first-use build stops the build: exit 130, nothing built, no compiler left running', async function () {
+    let tarball: string;
+    try {
+      await checkToolchain();
+      // The pinned tarball from the default cache (fetched once), so this build needs no network.
+      tarball = join((await buildMbedtls()).dir, '..', 'downloads', 'mbedtls_3.6.6.orig.tar.bz2');
+    } catch (err) {
+      if (!(err instanceof NativeBuildError)) throw err;
+      console.log(`    (skipped: ${err.message})`);
+      return this.skip();
+    }
+    const child = spawn(process.execPath, [HILT_BIN, 'run', '--target', 'native', '--certs', join(tmp.dir, 'certs')], {
+      cwd: tmp.dir, env: { ...process.env, HILT_NATIVE_CACHE: cache(), HILT_MBEDTLS_TARBALL: tarball }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 100_000); // a bound, not an expectation
+    try {
+      // Interrupted once the library's build has begun (the line comes before make starts).
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (/building Mbed TLS/.test(stdout)) resolve();
+        });
+        void exited.then(() => reject(new Error(`hilt run exited before building: ${stdout}${stderr}`)));
+      });
+      child.kill('SIGINT');
+      expect(await exited, stdout + stderr).to.equal(130);
+    } finally {
+      clearTimeout(killer);
+    }
+    expect(stderr).to.not.match(/\n\s+at |internal error/);
+    const left = await readdir(cache());
+    expect(left.filter((f) => /^(mbedtls|agent)-[^.]+$/.test(f) || f.includes('.partial-')), left.join(', ')).to.deep.equal([]);
+    // The build's make ran in its own process group under the cache folder: none of it is left.
+    const ps = await run('ps', ['-eo', 'args']);
+    expect(ps.stdout.split('\n').filter((l) => l.includes(cache()))).to.deep.equal([]);
+  });
 });

@@ -22,8 +22,14 @@ const MIN_HEAP = 16_384;
 
 /** Builds (or finds) the agent; a build failure becomes the error kind the runner reports by exit code. */
 async function agentBinary(url: string, log: (line: string) => void): Promise<AgentBuild> {
+  // A first build takes a while: Ctrl-C stops it (its make and compilers killed) rather than
+  // waiting for it. The runner hears the signal too and ends the run with exit 130.
+  const controller = new AbortController();
+  const stop = () => controller.abort('interrupted');
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   try {
-    const agent = await buildAgent(await buildMbedtls({ log }), { log });
+    const agent = await buildAgent(await buildMbedtls({ log, signal: controller.signal }), { log, signal: controller.signal });
     if (!agent) throw new UsageError(`target ${url}: firmware/Makefile has no agent target: this copy of hilt cannot build the host agent`);
     return agent;
   } catch (err) {
@@ -32,6 +38,9 @@ async function agentBinary(url: string, log: (line: string) => void): Promise<Ag
     if (err.exitCode === ExitCode.unreachable) throw new TransportError(`target ${url}: ${err.message}`, { cause: err });
     if (err.exitCode === ExitCode.usage) throw new UsageError(`target ${url}: ${err.message}`, { cause: err });
     throw err;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   }
 }
 
