@@ -4,7 +4,7 @@
  * configures it). Skipped, with one line, without a C toolchain that builds -m32 programs.
  */
 import { expect } from 'chai';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { join } from 'node:path';
@@ -81,6 +81,13 @@ describe('native target: hilt run --target native, the wave-1 catalogue', functi
     expect(peak.source).to.equal('device');
     expect(peak.values[0]).to.be.greaterThan(20_000);
     expect(results.run.security).to.include({ tls13: false });
+    // Each scenario began from the agent's reset, which restarts it in place as esp_restart restarts a board.
+    const consoles = join(dir!.dir, 'reports', 'latest', 'console');
+    const logs = await readdir(consoles);
+    expect(logs).to.have.length(results.scenarios.length);
+    for (const log of logs) {
+      expect(await readFile(join(consoles, log), 'utf8'), log).to.match(/> @hil \d+ reset\n(.*\n)*.*@hil \* boot \{"proto":1,"reason":"SW_CPU_RESET"\}/);
+    }
   });
 });
 
