@@ -1,6 +1,7 @@
 /*
  * Prints, as one JSON object, what the built library says about itself: version, word sizes,
- * the width of the time it checks certificate dates against, record buffer lengths, protocol versions, and the ciphersuites it offers in order
+ * the width of its time_t (certificate dates are checked against it), record buffer lengths,
+ * protocol versions, and the ciphersuites it offers in order
  * (mbedtls_ssl_list_ciphersuites, the list a client sends in its ClientHello by default), the
  * groups a default client configuration offers, and the curves compiled in.
  * test/native/mbedtls.spec.ts compares these with the emulator's model of the same sdkconfig.

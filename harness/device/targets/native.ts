@@ -17,7 +17,7 @@ import { intOption, targetOptions } from './options.ts';
 
 /** The agent's own bounds for --heap and --largest (firmware/host/main.c, parse_size). */
 const MAX_HEAP = 64 * 1024 * 1024;
-/** Below this not even hello's connect buffers fit; the emulator's lower bound too. */
+/** The emulator's lower bound, so a heap= value means the same on both targets. */
 const MIN_HEAP = 16_384;
 
 /** Builds (or finds) the agent; a build failure becomes the error kind the runner reports by exit code. */
