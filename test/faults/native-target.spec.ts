@@ -2,14 +2,15 @@
  * `hilt run --target native` where the native target cannot be had: no C toolchain to build the
  * host agent on first use, options the agent does not take. One line on stderr, exit 2, no stack,
  * no half-built folder in the cache, no scenario run. And Ctrl-C during that first build: exit 130
- * at once, the build stopped, not finished first.
+ * at once, the build stopped, not finished first. An agent that dies mid-run is a device error
+ * (exit 3) that says how it died.
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildMbedtls, checkToolchain, NativeBuildError } from '../../harness/native/build.ts';
-import { HILT_BIN, run, tempDir } from '../helpers.ts';
+import { HILT_BIN, latestResults, run, tempDir, writeScenario } from '../helpers.ts';
 import { expectOneCleanLine } from './helpers.ts';
 
 describe('native target faults', function () {
@@ -87,5 +88,35 @@ describe('native target faults', function () {
     // The build's make ran in its own process group under the cache folder: none of it is left.
     const ps = await run('ps', ['-eo', 'args']);
     expect(ps.stdout.split('\n').filter((l) => l.includes(cache()))).to.deep.equal([]);
+  });
+
+  it('the agent killed during a scenario: exit 3, the run says how it died, the scenarios after it are not run', async function () {
+    try {
+      await checkToolchain();
+      await buildMbedtls(); // the default cache, as a user's run has it
+    } catch (err) {
+      if (!(err instanceof NativeBuildError)) throw err;
+      console.log(`    (skipped: ${err.message})`);
+      return this.skip();
+    }
+    // The scenario kills hilt's own child, the agent, as the kernel's OOM killer might.
+    const file = await writeScenario(tmp.dir, 'dies.spec.ts', `
+import { execFileSync } from 'node:child_process';
+describe('an agent that dies', () => {
+  scenario('is killed', async (ctx) => {
+    const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+    const agent = children.split('\\n').find((l) => l.includes('/hilt-agent'));
+    if (!agent) throw new Error('no agent among ' + children);
+    process.kill(Number(agent.trim().split(' ')[0]), 'SIGKILL');
+    await ctx.device.command('hello');
+  });
+  scenario('comes after', async (ctx) => { await ctx.device.command('hello'); });
+});`);
+    const r = await run(process.execPath, [HILT_BIN, 'run', '--target', 'native', '--certs', join(tmp.dir, 'certs'), file], { cwd: tmp.dir, timeoutMs: 110_000 });
+    expect(r.code, r.stdout + r.stderr).to.equal(3);
+    expect(r.stderr).to.not.match(/\n\s+at |internal error/);
+    const results = await latestResults(tmp.dir);
+    expect(results.run.infrastructureError, String(results.run.infrastructureError)).to.match(/process \S*native\/agent-\S* was killed by SIGKILL/);
+    expect(results.scenarios.map((s) => s.outcome)).to.deep.equal(['error', 'error']);
   });
 });
