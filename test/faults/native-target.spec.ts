@@ -117,6 +117,7 @@ describe('an agent that dies', () => {
     expect(r.stderr).to.not.match(/\n\s+at |internal error/);
     const results = await latestResults(tmp.dir);
     expect(results.run.infrastructureError, String(results.run.infrastructureError)).to.match(/process \S*native\/agent-\S* was killed by SIGKILL/);
+    expect(results.run.infrastructureError).to.match(/: the host agent exited: its last output is in the console log \(npx hilt native build rebuilds it\)$/);
     // (a hook cut short by the loss may add a result of its own)
     const shown = JSON.stringify(results.scenarios.map((s) => [s.title, s.outcome, s.failure?.message]));
     expect(results.scenarios.every((s) => s.outcome === 'error'), shown).to.equal(true);
