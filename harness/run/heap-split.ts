@@ -52,6 +52,7 @@ export async function bisectHeapSplit(free: number, probe: (leave: number) => Pr
   // The connect boundary, narrowed by what the first search sees on the way.
   let cLo = 0;
   let cHi = free;
+  let handshakeFails: number | null = null;
   while (hi - lo > precision) {
     const mid = Math.floor((lo + hi) / 2);
     const stage = await ask(mid);
@@ -59,11 +60,13 @@ export async function bisectHeapSplit(free: number, probe: (leave: number) => Pr
     else {
       hi = mid;
       if (stage === 'connected') cHi = Math.min(cHi, mid);
-      else cLo = Math.max(cLo, mid);
+      else {
+        cLo = Math.max(cLo, mid);
+        handshakeFails = Math.max(handshakeFails ?? 0, mid);
+      }
     }
   }
   cLo = Math.max(cLo, lo);
-  let handshakeFails: number | null = null;
   while (cHi - cLo > precision) {
     const mid = Math.floor((cLo + cHi) / 2);
     const stage = await ask(mid);

@@ -37,6 +37,15 @@ describe('heap split bisection', function () {
     expect(split.connects - split.setupFails).to.be.at.most(512);
   });
 
+  it('keeps a handshake failure the setup search saw, when the connect boundary is already narrow', async function () {
+    // Setup needs 40,000 B, a connect 40,300 B: the first search lands in between and that is the only sighting.
+    const device = thresholds(40_000, 40_300);
+    const split = await bisectHeapSplit(80_000, device.probe, 512);
+    // Its first probe below the full heap is 40,000 B: in the handshake; the second search never lands there again.
+    expect(device.asked.filter((leave) => leave >= 40_000 && leave < 40_300)).to.deep.equal([40_000]);
+    expect(split.handshakeFails).to.equal(40_000);
+  });
+
   it('refuses a device that does not connect with all its heap', async function () {
     const err = await rejection(bisectHeapSplit(20_000, thresholds(26_700, 34_100).probe));
     expect(err).to.be.instanceOf(HeapSplitError);
