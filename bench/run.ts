@@ -4,10 +4,11 @@ import { benchEndpointAttempt } from './endpoint-attempt.ts';
 import { benchFirmware } from './firmware.ts';
 import { benchFlash } from './flash.ts';
 import { benchFlood } from './flood.ts';
+import { benchHeap } from './heap.ts';
 import { benchLab } from './lab.ts';
 import { benchWave } from './wave.ts';
 
-const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab, emulator: benchEmulator, wave: benchWave, flood: benchFlood, endpoint: benchEndpointAttempt, firmware: benchFirmware, flash: benchFlash };
+const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab, emulator: benchEmulator, wave: benchWave, flood: benchFlood, endpoint: benchEndpointAttempt, firmware: benchFirmware, flash: benchFlash, heap: benchHeap };
 
 const wanted = process.argv.slice(2);
 for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {

@@ -136,6 +136,14 @@ export const CONNECT_ERRNO: Readonly<Record<string, { errno: number; text: strin
 const RESET = { errno: 104, text: 'Connection reset by peer' };
 export const connectErrno = (code: string | undefined) => (code && CONNECT_ERRNO[code]) || RESET;
 
+/** The connection's heap shape once the server's chain is known. */
+function heapShape(setup: ConnectionShape, chain: X509Certificate[], trusted: X509Certificate[], ecdhe: boolean): ConnectionShape {
+  // A lone certificate whose issuer is nowhere in the trust store leaves Mbed TLS no signature to check.
+  const top = chain[chain.length - 1];
+  const checksSignatures = chain.length > 1 || (top !== undefined && trusted.some((ca) => ca.subject === top.issuer));
+  return { ...setup, peer: chain.map(keyShape), ecdhe, largestRecord: chain.reduce((n, c) => n + c.raw.length, 0) + 100, checksSignatures };
+}
+
 /** What Mbed TLS returns for a handshake that ended on the wire, from what Node saw. */
 function wireFailure(err: NodeJS.ErrnoException, rawEnded: boolean, rawReset: boolean): { stack: number; errno: number } {
   const text = `${err.code ?? ''} ${err.message}`;
@@ -310,6 +318,8 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
 
   // 4. The handshake, on the wire.
   const tlsStart = performance.now();
+  let keyedChain: X509Certificate[] = [];
+  let keyedEcdhe = true;
   const outcome = await new Promise<'ok' | 'timeout' | NodeJS.ErrnoException>((resolve) => {
     const s = tls.connect({
       socket,
@@ -327,6 +337,14 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
       rejectUnauthorized: false,
     });
     secure = s;
+    // Key material is derived once the server's flight is processed: the chain is known by then,
+    // and stays known should the server refuse what the device sends next.
+    s.on('keylog', () => {
+      const chain = peerChain(s);
+      if (chain.length === 0) return; // TLS 1.3 derives keys before the server's certificate
+      keyedChain = chain;
+      keyedEcdhe = Boolean(suiteByOpenssl(s.getCipher()?.name ?? '')?.kex?.startsWith('ECDHE')) || s.getProtocol() === 'TLSv1.3';
+    });
     const timer = setTimeout(() => resolve('timeout'), Math.max(0, remaining()));
     s.once('secureConnect', () => { clearTimeout(timer); resolve('ok'); });
     s.once('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); resolve(err); });
@@ -339,6 +357,13 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   if (outcome !== 'ok') {
     timing.tls_ms = Math.round(wireMs);
     const { stack, errno } = wireFailure(outcome, rawEnded, rawReset);
+    // A server that refused the device's own flight (its certificate) did so after the device had
+    // parsed and verified the chain and done its key exchange: the heap went that deep.
+    if (keyedChain.length > 0) {
+      const reached = Math.min(heapBefore, planConnection(buffers, heapShape(shape, keyedChain, spec.ca ?? [], keyedEcdhe)).peak);
+      lowest = Math.min(lowest, heapBefore - reached);
+      heap.touch(reached - held);
+    }
     return handshakeFailed(stack, 0, errno);
   }
   const s = secure! as TLSSocket;
@@ -364,9 +389,7 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     certificates: chain.length,
     bytes: chain.reduce((n, c) => n + c.raw.length, 0) + 1500,
   }, ctx.chip).parts;
-  const plan: HeapPlan = planConnection(buffers, {
-    ...shape, peer: chain.map(keyShape), ecdhe, largestRecord: chain.reduce((n, c) => n + c.raw.length, 0) + 100,
-  });
+  const plan: HeapPlan = planConnection(buffers, heapShape(shape, chain, spec.ca ?? [], ecdhe));
   const [, certificatePhase, keyExchangePhase] = plan.phases;
   const verdict = ctx.insecure ? { flags: 0, stackErr: 0 } : judgeServerCertificate({
     chain, trusted: spec.ca ?? [], now: ctx.config.haveTimeDate ? ctx.clock() : null,

@@ -4,6 +4,7 @@
  */
 export { scenario, ScenarioContext } from './run/session.ts';
 export type { Bundle, ConnectOptions, Identity } from './run/session.ts';
+export type { HeapSplit } from './run/heap-split.ts';
 export { expect, datesUnchecked, describeResult, expectDeviceCertificateRefused } from './run/assertions.ts';
 export type { Attempt, Lab } from './lab/index.ts';
 export type { ConnectResult, HelloReply } from './protocol/index.ts';

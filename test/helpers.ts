@@ -145,9 +145,9 @@ export function scriptedReply(command: string): object {
 
 /**
  * May act on a command instead of the agent: return true when it handled it (`reply()` sends the
- * usual `ok`, or send something else, or nothing at all).
+ * usual `ok`, or send something else, e.g. `@hil <id> ok {...}`, or nothing at all).
  */
-export type AgentScript = (command: string, reply: () => void, socket: Socket) => boolean;
+export type AgentScript = (command: string, reply: () => void, socket: Socket, id: string) => boolean;
 
 export interface ScriptedAgent {
   port: number;
@@ -178,7 +178,7 @@ export async function scriptedAgent(script: AgentScript = () => false): Promise<
         heard.push(command);
         const body = scriptedReply(command);
         const reply = () => { socket.write(`@hil ${id} ok ${JSON.stringify(body)}\n`); };
-        if (!script(command, reply, socket)) reply();
+        if (!script(command, reply, socket, id)) reply();
       }
     });
   });

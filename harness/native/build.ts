@@ -227,7 +227,8 @@ async function fetchTarball(root: string, opts: NativeBuildOptions, env: NodeJS.
 }
 
 export function mbedtlsCflags(dir: string): string[] {
-  return ['-m32', `-I${join(dir, 'include')}`, '-DMBEDTLS_CONFIG_FILE="mbedtls/esp32_idf55_config.h"'];
+  // The 64-bit time_t the library was built with (mbedtls.mk, MBEDTLS_TIME64): its structures hold time_t.
+  return ['-m32', '-D_TIME_BITS=64', '-D_FILE_OFFSET_BITS=64', `-I${join(dir, 'include')}`, '-DMBEDTLS_CONFIG_FILE="mbedtls/esp32_idf55_config.h"'];
 }
 
 /** Mbed TLS for the native target, from the cache or built now. */
@@ -251,6 +252,8 @@ export interface MbedtlsFacts {
   version: string;
   pointerBits: number;
   limbBits: number;
+  /** sizeof(mbedtls_time_t): 64 as on an ESP32 (ESP-IDF 5), so dates past 2038 are checked as there. */
+  timeBits: number;
   inContentLen: number;
   outContentLen: number;
   tls13: boolean;

@@ -299,7 +299,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     };
     d.transport.once('close', (info: CloseInfo) => {
       if (info.expected || interrupted) return;
-      lose(`device ${d.description} went away (${info.reason}): check the board's power and cable, or the emulator/QEMU process`);
+      lose(`device ${d.description} went away (${info.reason}): ${lostDeviceHint(target.kind)}`);
     });
     /** Whose console log each file is: a write error may come after its scenario ended. */
     const logOwners = new Map<string, ScenarioRecord>();
@@ -605,6 +605,18 @@ function checkTunedTitles(mocha: Mocha, config: RunConfig): void {
   const hint = near.length ? `did you mean ${near.slice(0, 3).map(quoted).join(' or ')}?`
     : titles.size ? `its firmware scenarios are ${[...titles].slice(0, 5).map(quoted).join(', ')}${titles.size > 5 ? ', ...' : ''}` : 'it loads no firmware scenario';
   throw new UsageError(`hilt.config.json: firmware.scenarios[${quoted(unknown)}] names no firmware scenario of this run: ${hint} (a title is the scenario's own, as scenarios/firmware/README.md lists them)`);
+}
+
+/** What to look at when a device of this kind went away mid-run. */
+export function lostDeviceHint(kind: string): string {
+  switch (kind) {
+    case 'serial': return 'check the board\'s power and USB cable';
+    case 'rfc2217':
+    case 'tcp': return 'check the board, and the server or forwarder in between (ser2net, socat, hilt emulate)';
+    case 'qemu': return 'QEMU stopped: its last output is in the console log';
+    case 'native': return 'the host agent exited: its last output is in the console log (npx hilt native build rebuilds it)';
+    default: return 'the emulated board stopped: see the console log';
+  }
 }
 
 /** A scenario's console log, named after its id. */

@@ -10,6 +10,7 @@ import type { ArgValue, ConnectResult, HelloReply } from '../protocol/index.ts';
 import type { Device } from '../device/device.ts';
 import type { Source } from '../report/model.ts';
 import type { RunConfig } from './config.ts';
+import { findHeapSplit, type HeapSplit } from './heap-split.ts';
 
 /** A measured value of one repetition. */
 export interface Sample {
@@ -137,6 +138,21 @@ export class ScenarioContext {
    * result's timing and heap. The broker's record of it comes from `attempt()`.
    */
   async connect(listener: string, options: ConnectOptions = {}): Promise<ConnectResult> {
+    const result = await this.send(listener, options);
+    this.recordResult(result);
+    return result;
+  }
+
+  /**
+   * Where this connect runs out of heap on this device, found by bisection on the device's own
+   * answers (harness/run/heap-split.ts): the low-heap scenarios take their reserves from it. Its
+   * probes are not metrics; the heap is released afterwards.
+   */
+  findHeapSplit(listener: string, options: ConnectOptions = {}): Promise<HeapSplit> {
+    return findHeapSplit(this.device, () => this.send(listener, options));
+  }
+
+  private async send(listener: string, options: ConnectOptions): Promise<ConnectResult> {
     const l = this.lab.listener(listener);
     const trust = options.trust ?? 'current';
     const ca = trust === 'current' ? 'ca' : await this.slot(`ca-${trust}`, 'ca', () => this.pki.bundle(`bundle-${trust}`));
@@ -150,7 +166,7 @@ export class ScenarioContext {
     const host = l.host;
     this.since = this.device.mark();
     this.attemptMark = this.lab.attempts.mark();
-    const result = await this.device.connect(options.mqtt === false ? 'tls.connect' : 'mqtt.connect', {
+    return this.device.connect(options.mqtt === false ? 'tls.connect' : 'mqtt.connect', {
       host: host === '0.0.0.0' ? (this.session.config.labHosts[0] ?? '127.0.0.1') : host,
       port: l.port, ca, ...credentials,
       ...(options.mqtt === false ? {} : { client_id: options.clientId ?? this.deviceId }),
@@ -158,8 +174,6 @@ export class ScenarioContext {
       ...(options.timeoutMs ? { timeout_ms: options.timeoutMs } : {}),
       ...options.args,
     });
-    this.recordResult(result);
-    return result;
   }
 
   /** The broker's record of the last connect to `listener`, once the connection is closed. */

@@ -10,8 +10,8 @@ import { rejection, tempDir } from '../helpers.ts';
 import { hasSocat, ptyPair } from '../transport/peers.ts';
 
 describe('targets', function () {
-  it('knows emulator, serial, tcp, rfc2217 and qemu', function () {
-    expect(KINDS.map((k) => k.kind)).to.deep.equal(['emulator', 'serial', 'tcp', 'rfc2217', 'qemu']);
+  it('knows emulator, serial, tcp, rfc2217, qemu and native', function () {
+    expect(KINDS.map((k) => k.kind)).to.deep.equal(['emulator', 'serial', 'tcp', 'rfc2217', 'qemu', 'native']);
   });
 
   it('parses each kind with its options', function () {

@@ -43,9 +43,10 @@ describe('native: Mbed TLS built as ESP-IDF v5.5 builds it', function () {
     expect(facts.version).to.equal('3.6.6');
   });
 
-  it('is a 32-bit build: pointers and bignum limbs as on the ESP32', () => {
+  it('is a 32-bit build with a 64-bit time_t: pointers, bignum limbs and dates as on the ESP32', () => {
     expect(facts.pointerBits).to.equal(32);
     expect(facts.limbBits).to.equal(32);
+    expect(facts.timeBits, 'time_t of 64 bits, as an ESP32 has').to.equal(64);
   });
 
   it('has the record buffers, protocol versions and clock the reference sdkconfig gives', () => {

@@ -271,7 +271,7 @@ describe('ids', () => {
       await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ target: 'jtag:build' }));
       const kind = await hilt(['run', HAPPY], { cwd: dir });
       expect(kind.code).to.equal(2);
-      expect(kind.stderr).to.equal('hilt: hilt.config.json: target jtag:build: unknown kind "jtag": use one of emulator, serial, tcp, rfc2217, qemu (e.g. serial:/dev/ttyUSB0)\n');
+      expect(kind.stderr).to.equal('hilt: hilt.config.json: target jtag:build: unknown kind "jtag": use one of emulator, serial, tcp, rfc2217, qemu, native (e.g. serial:/dev/ttyUSB0)\n');
       await writeFile(join(dir, 'bench.json'), JSON.stringify({ target: 'tcp:localhost' }));
       const shape = await hilt(['run', HAPPY, '--config', 'bench.json'], { cwd: dir });
       expect(shape.code).to.equal(2);

@@ -12,8 +12,12 @@
 MBEDTLS_HERE := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 MBEDTLS_OUT ?=
 MBEDTLS_DOWNLOADS ?= $(MBEDTLS_OUT)/../downloads
-MBEDTLS_CFLAGS := -m32 -O2
-MBEDTLS_CPPFLAGS = -I$(MBEDTLS_OUT)/include -DMBEDTLS_CONFIG_FILE='"mbedtls/esp32_idf55_config.h"'
+# An ESP32's time_t has 64 bits (ESP-IDF 5); 32-bit glibc gives 32 unless asked, and Mbed TLS would
+# then read a clock past January 2038 wrongly. time_t is in the library's structures (the session's
+# start time), so every file that links it needs the same flags: they are in MBEDTLS_CPPFLAGS too.
+MBEDTLS_TIME64 := -D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64
+MBEDTLS_CFLAGS := -m32 -O2 $(MBEDTLS_TIME64)
+MBEDTLS_CPPFLAGS = $(MBEDTLS_TIME64) -I$(MBEDTLS_OUT)/include -DMBEDTLS_CONFIG_FILE='"mbedtls/esp32_idf55_config.h"'
 MBEDTLS_LIBS = $(MBEDTLS_OUT)/lib/libmbedtls.a $(MBEDTLS_OUT)/lib/libmbedx509.a $(MBEDTLS_OUT)/lib/libmbedcrypto.a
 
 .PHONY: mbedtls

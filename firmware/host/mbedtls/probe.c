@@ -1,6 +1,7 @@
 /*
  * Prints, as one JSON object, what the built library says about itself: version, word sizes,
- * record buffer lengths, protocol versions, and the ciphersuites it offers in order
+ * the width of its time_t (certificate dates are checked against it), record buffer lengths,
+ * protocol versions, and the ciphersuites it offers in order
  * (mbedtls_ssl_list_ciphersuites, the list a client sends in its ClientHello by default), the
  * groups a default client configuration offers, and the curves compiled in.
  * test/native/mbedtls.spec.ts compares these with the emulator's model of the same sdkconfig.
@@ -10,6 +11,7 @@
 
 #include "mbedtls/bignum.h"
 #include "mbedtls/ecp.h"
+#include "mbedtls/platform_time.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/ssl_ciphersuites.h"
 #include "mbedtls/version.h"
@@ -40,6 +42,7 @@ int main(void)
     mbedtls_version_get_string(version);
     printf("{\"version\":\"%s\",\"pointerBits\":%u,\"limbBits\":%u,", version,
            (unsigned) (sizeof(void *) * 8), (unsigned) (sizeof(mbedtls_mpi_uint) * 8));
+    printf("\"timeBits\":%u,", (unsigned) (sizeof(mbedtls_time_t) * 8));
     printf("\"inContentLen\":%d,\"outContentLen\":%d,", MBEDTLS_SSL_IN_CONTENT_LEN, MBEDTLS_SSL_OUT_CONTENT_LEN);
     printf("\"tls13\":%s,\"haveTimeDate\":%s,\"platformMemory\":%s,", TLS13, TIME_DATE, PLATFORM_MEMORY);
     printf("\"ciphersuites\":[");

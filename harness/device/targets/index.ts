@@ -1,13 +1,14 @@
 /** The target registry: a new kind is one file and one line in KINDS. */
 import { UsageError, hasControlCharacter, quoted } from '../../errors.ts';
 import { emulatorTarget } from './emulator.ts';
+import { nativeTarget } from './native.ts';
 import { qemuTarget } from './qemu.ts';
 import { rfc2217Target } from './rfc2217.ts';
 import { serialTarget } from './serial.ts';
 import { tcpTarget } from './tcp.ts';
 import type { Target, TargetContext, TargetKind } from './target.ts';
 
-export const KINDS: readonly TargetKind[] = [emulatorTarget, serialTarget, tcpTarget, rfc2217Target, qemuTarget];
+export const KINDS: readonly TargetKind[] = [emulatorTarget, serialTarget, tcpTarget, rfc2217Target, qemuTarget, nativeTarget];
 
 export function resolveTarget(url: string, context: TargetContext = {}): Target {
   // Checked first: every message below quotes the target as given.
