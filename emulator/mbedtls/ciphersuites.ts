@@ -9,9 +9,9 @@
  * so CONFIG_MBEDTLS_DES_C changes nothing here.
  *
  * `openssl: ''` marks suites OpenSSL cannot speak at all: static ECDH (ECDH-ECDSA, ECDH-RSA;
- * removed from OpenSSL in 1.1.0), Camellia-GCM and ARIA-CBC (never implemented). So an emulated
- * board's ClientHello carries the ARIA-GCM suites but not the ARIA-CBC ones (docs/fidelity.md). A device offering them
- * is still modelled; a Node peer simply cannot pick them.
+ * removed from OpenSSL in 1.1.0), Camellia-GCM and ARIA-CBC (never implemented). A device
+ * offering them is still modelled; a Node peer simply cannot pick them, and an emulated board's
+ * ClientHello leaves them out (docs/fidelity.md).
  */
 import type { MbedtlsConfig } from './sdkconfig.ts';
 
