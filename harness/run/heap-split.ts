@@ -87,10 +87,13 @@ export async function bisectHeapSplit(free: number, probe: (leave: number) => Pr
 export async function findHeapSplit(device: Device, connect: () => Promise<ConnectResult>, precision = 512): Promise<HeapSplit> {
   await device.command('heap.release');
   const { free } = await device.command('heap.stats');
-  return bisectHeapSplit(free, async (leave) => {
+  /** The connect with all the heap free: why there is no split to find, when it failed. */
+  let unreserved: ConnectResult | null = null;
+  const split = bisectHeapSplit(free, async (leave) => {
     await device.command('heap.reserve', { bytes: free - leave });
     try {
       const result = await connect();
+      if (leave === free) unreserved = result;
       if (result.connected) await device.command(result.mqtt ? 'mqtt.disconnect' : 'tls.close');
       return stageOf(result);
     } finally {
@@ -99,4 +102,12 @@ export async function findHeapSplit(device: Device, connect: () => Promise<Conne
       if (back !== free) throw new HeapSplitError(`heap did not return to its level during the search: ${free - back} B missing with ${leave} B left free`);
     }
   }, precision);
+  try {
+    return await split;
+  } catch (err) {
+    const failed = unreserved as ConnectResult | null;
+    if (!(err instanceof HeapSplitError) || !failed || failed.connected || !failed.error) throw err;
+    const names = [failed.error.esp_err_name, failed.error.stack_err_name].filter(Boolean).join(', ');
+    throw new HeapSplitError(`${err.message}; it failed with ${names}`);
+  }
 }
