@@ -6,9 +6,10 @@ import { benchFlash } from './flash.ts';
 import { benchFlood } from './flood.ts';
 import { benchHeap } from './heap.ts';
 import { benchLab } from './lab.ts';
+import { benchNative } from './native.ts';
 import { benchWave } from './wave.ts';
 
-const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab, emulator: benchEmulator, wave: benchWave, flood: benchFlood, endpoint: benchEndpointAttempt, firmware: benchFirmware, flash: benchFlash, heap: benchHeap };
+const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab, emulator: benchEmulator, wave: benchWave, flood: benchFlood, endpoint: benchEndpointAttempt, firmware: benchFirmware, flash: benchFlash, heap: benchHeap, native: benchNative };
 
 const wanted = process.argv.slice(2);
 for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {
