@@ -9,7 +9,6 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex, PassThrough } from 'node:stream';
-import { SerialPort } from 'serialport';
 import { openStreamBoard, servePty, serveRfc2217, serveTcp, type UartPeer } from '../../emulator/index.ts';
 import {
   MemoryTransport, ProcessTransport, Rfc2217Transport, SerialTransport, TcpTransport, type Transport, type TransportKind,
@@ -136,19 +135,17 @@ export async function ptyPair(): Promise<{ a: string; b: string; socat: ChildPro
   };
 }
 
+/**
+ * The serial rig: hilt's SerialTransport on a real pseudo-terminal whose far side is a TCP echo
+ * (ptyEcho below), not a `socat pty pty` pair with serialport echoing on its second end, which
+ * stalled a 64 KiB burst now and then under load (see ptyEcho).
+ */
 async function serialEcho(): Promise<Rig> {
-  const pair = await ptyPair();
-  const far = new SerialPort({ path: pair.b, baudRate: 115200, autoOpen: false });
-  await new Promise<void>((resolve, reject) => far.open((err) => (err ? reject(err) : resolve())));
-  far.on('error', () => undefined);
-  far.on('data', (chunk: Buffer) => far.write(chunk));
+  const echo = await ptyEcho();
   return {
-    transport: new SerialTransport({ path: pair.a }),
-    vanish: async () => { pair.socat.kill('SIGKILL'); },
-    release: async () => {
-      if (far.isOpen) await new Promise<void>((resolve) => far.close(() => resolve()));
-      await pair.release();
-    },
+    transport: new SerialTransport({ path: echo.path }),
+    vanish: async () => echo.vanish(),
+    release: () => echo.release(),
   };
 }
 
@@ -164,7 +161,7 @@ async function serialEcho(): Promise<Rig> {
  * socat carries both directions in one thread with blocking writes, so it and an echo writing
  * back through it can wait on each other. Here every writer's reader never stops reading.
  */
-async function ptyEcho(): Promise<{ path: string; release(): Promise<void> }> {
+async function ptyEcho(): Promise<{ path: string; vanish(): void; release(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -199,7 +196,8 @@ async function ptyEcho(): Promise<{ path: string; release(): Promise<void> }> {
     await release();
     throw err;
   }
-  return { path, release };
+  // The pty's master side goes at once: the transport's port hangs up, as a pulled cable's does.
+  return { path, vanish: () => { socat.kill('SIGKILL'); }, release };
 }
 
 /** ser2net serving a pty whose far side echoes. */
