@@ -4,12 +4,13 @@
  * brokers that misbehave after the TLS handshake. The agent is the real binary; the peers are
  * real TLS servers with the lab's certificates.
  */
+import { needToolchain } from '../native/toolchain.ts';
 import { expect } from 'chai';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { buildAgent, buildMbedtls, checkToolchain, FIRMWARE_DIR, NativeBuildError, type MbedtlsBuild } from '../../harness/native/build.ts';
+import { buildAgent, buildMbedtls, FIRMWARE_DIR, type MbedtlsBuild } from '../../harness/native/build.ts';
 import { Device } from '../../harness/device/device.ts';
 import { ProcessTransport } from '../../harness/transport/process.ts';
 import { run, tempDir, withLab } from '../helpers.ts';
@@ -45,13 +46,7 @@ describe('host agent faults (firmware/host)', function () {
   let device: Device | null = null;
 
   before(async function () {
-    try {
-      await checkToolchain();
-    } catch (err) {
-      if (!(err instanceof NativeBuildError)) throw err;
-      console.log(`    (skipped: ${err.message})`);
-      this.skip();
-    }
+    await needToolchain(this);
     mbedtls = await buildMbedtls();
     const agent = await buildAgent(mbedtls);
     if (!agent) {

@@ -4,10 +4,10 @@
  * The lab's listeners are real TLS servers; every TLS outcome here is the library's own.
  * Skipped, with one line, without a C toolchain for -m32 or while the Makefile has no agent target.
  */
+import { needAgent } from './toolchain.ts';
 import { expect } from 'chai';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
-import { buildAgent, buildMbedtls, checkToolchain, NativeBuildError } from '../../harness/native/build.ts';
 import { Device } from '../../harness/device/device.ts';
 import { ProcessTransport } from '../../harness/transport/process.ts';
 import { withLab } from '../helpers.ts';
@@ -18,19 +18,8 @@ describe('native: the host agent through ProcessTransport and Device', function 
   let device: Device | null = null;
 
   before(async function () {
-    try {
-      await checkToolchain();
-    } catch (err) {
-      if (!(err instanceof NativeBuildError)) throw err;
-      console.log(`    (skipped: ${err.message})`);
-      this.skip();
-    }
-    const agent = await buildAgent(await buildMbedtls());
-    if (!agent) {
-      console.log('    (skipped: firmware/Makefile has no agent target)');
-      this.skip();
-    }
-    device = await Device.open(new ProcessTransport({ command: agent!.binary }));
+    const agentBinary = await needAgent(this);
+    device = await Device.open(new ProcessTransport({ command: agentBinary }));
     const { pki } = ctx;
     await device.store('lab_ca', 'ca', pki.bundle('bundle-current'));
     await device.store('dev_cert', 'cert', pki.material('client-valid').cert);

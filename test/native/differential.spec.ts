@@ -5,8 +5,8 @@
  * and showed the broker the same, but for the differences KNOWN lists with their reason.
  * Skipped, with one line, without a C toolchain for -m32.
  */
+import { needToolchain } from './toolchain.ts';
 import { expect } from 'chai';
-import { checkToolchain, NativeBuildError } from '../../harness/native/build.ts';
 import { CASES, compareAll, KNOWN, type Row } from './differential.ts';
 
 describe('native: the emulator against the real Mbed TLS, case by case', function () {
@@ -14,13 +14,7 @@ describe('native: the emulator against the real Mbed TLS, case by case', functio
   let rows: Row[] = [];
 
   before(async function () {
-    try {
-      await checkToolchain();
-    } catch (err) {
-      if (!(err instanceof NativeBuildError)) throw err;
-      console.log(`    (skipped: ${err.message})`);
-      this.skip();
-    }
+    await needToolchain(this);
     const compared = await compareAll();
     if (!compared) {
       console.log('    (skipped: firmware/Makefile has no agent target)');

@@ -4,8 +4,8 @@
  * emulator, must take the same peak within 10 %. Skipped, with one line, without a C toolchain
  * for -m32 or while the Makefile has no agent target.
  */
+import { needAgent } from './toolchain.ts';
 import { expect } from 'chai';
-import { buildAgent, buildMbedtls, checkToolchain, NativeBuildError } from '../../harness/native/build.ts';
 import { Device } from '../../harness/device/device.ts';
 import { findHeapSplit } from '../../harness/run/heap-split.ts';
 import { withLab } from '../helpers.ts';
@@ -18,19 +18,8 @@ describe('native: the emulator\'s heap model against the host agent', function (
   let model: HeapFigure[] = [];
 
   before(async function () {
-    try {
-      await checkToolchain();
-    } catch (err) {
-      if (!(err instanceof NativeBuildError)) throw err;
-      console.log(`    (skipped: ${err.message})`);
-      this.skip();
-    }
-    const agent = await buildAgent(await buildMbedtls());
-    if (!agent) {
-      console.log('    (skipped: firmware/Makefile has no agent target)');
-      this.skip();
-    }
-    const device = await openNative(agent!.binary);
+    const agentBinary = await needAgent(this);
+    const device = await openNative(agentBinary);
     try {
       native = await measureHeap(device.device, ctx.lab, ctx.pki);
     } finally {
@@ -67,19 +56,8 @@ describe('native: the low-heap split, found by bisection on the host agent\'s an
   let device: Device | null = null;
 
   before(async function () {
-    try {
-      await checkToolchain();
-    } catch (err) {
-      if (!(err instanceof NativeBuildError)) throw err;
-      console.log(`    (skipped: ${err.message})`);
-      this.skip();
-    }
-    const agent = await buildAgent(await buildMbedtls());
-    if (!agent) {
-      console.log('    (skipped: firmware/Makefile has no agent target)');
-      this.skip();
-    }
-    device = (await openNative(agent!.binary)).device;
+    const agentBinary = await needAgent(this);
+    device = (await openNative(agentBinary)).device;
     await device.store('ca', 'ca', ctx.pki.bundle('bundle-current'));
     await device.store('cert', 'cert', ctx.pki.material('client-valid').cert);
     await device.store('key', 'key', ctx.pki.material('client-valid').key);

@@ -4,12 +4,13 @@
  * against the lab's listeners. Each part is a C program built by `make host-tests`; these tests
  * run them and check what they print. Skipped, with one line, without a C toolchain for -m32.
  */
+import { needToolchain } from './toolchain.ts';
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { buildMbedtls, checkToolchain, FIRMWARE_DIR, NativeBuildError, type MbedtlsBuild } from '../../harness/native/build.ts';
+import { buildMbedtls, FIRMWARE_DIR, type MbedtlsBuild } from '../../harness/native/build.ts';
 import { run, tempDir, withLab } from '../helpers.ts';
 
 const MOSQUITTO = ['/usr/sbin/mosquitto', 'mosquitto'].find((bin) => spawnSync(bin, ['-h'], { stdio: 'ignore' }).error === undefined);
@@ -66,13 +67,7 @@ describe('native: the host port\'s parts (firmware/host)', function () {
   let remove: () => Promise<void> = async () => {};
 
   before(async function () {
-    try {
-      await checkToolchain();
-    } catch (err) {
-      if (!(err instanceof NativeBuildError)) throw err;
-      console.log(`    (skipped: ${err.message})`);
-      this.skip();
-    }
+    await needToolchain(this);
     mbedtls = await buildMbedtls();
     const tmp = await tempDir('hilt-host-tests-');
     remove = tmp.remove;

@@ -3,6 +3,7 @@
  * host agent (hilt's agent in C on the real Mbed TLS 3.6, built for 32 bits as ESP-IDF v5.5
  * configures it). Skipped, with one line, without a C toolchain that builds -m32 programs.
  */
+import { needToolchain } from './toolchain.ts';
 import { expect } from 'chai';
 import { readdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { Device } from '../../harness/device/device.ts';
 import { resolveTarget } from '../../harness/device/targets/index.ts';
 import { UsageError } from '../../harness/errors.ts';
-import { buildAgent, buildMbedtls, checkToolchain, NativeBuildError } from '../../harness/native/build.ts';
+import { buildAgent, buildMbedtls } from '../../harness/native/build.ts';
 import { certSpec } from '../../harness/pki/catalog.ts';
 import { issue, type Material } from '../../harness/pki/issue.ts';
 import { ProcessTransport } from '../../harness/transport/process.ts';
@@ -44,13 +45,7 @@ describe('native target: hilt run --target native, the wave-1 catalogue', functi
   let dir: { dir: string; remove: () => Promise<void> } | null = null;
 
   before(async function () {
-    try {
-      await checkToolchain();
-    } catch (err) {
-      if (!(err instanceof NativeBuildError)) throw err;
-      console.log(`    (skipped: ${err.message})`);
-      this.skip();
-    }
+    await needToolchain(this);
     // Built here (or found in the cache) so the run below is timed without it.
     await buildAgent(await buildMbedtls());
     dir = await tempDir('hilt-native-target-');
@@ -98,13 +93,7 @@ describe('native target: the clock past 2038, as an ESP32\'s 64-bit time_t holds
   let root: Material;
 
   before(async function () {
-    try {
-      await checkToolchain();
-    } catch (err) {
-      if (!(err instanceof NativeBuildError)) throw err;
-      console.log(`    (skipped: ${err.message})`);
-      this.skip();
-    }
+    await needToolchain(this);
     const agent = (await buildAgent(await buildMbedtls()))!;
     // A root and a broker certificate issued as if it were 2040: the broker's is valid from
     // 2039-12-31 only, so a clock held at 2038 finds it not yet valid.
