@@ -29,6 +29,8 @@ export interface Budget {
   /** The measured value compared (the median when repeated). */
   measured: number;
   exceeded: boolean;
+  /** A budget relative to the baseline ("<= baseline + 10%"): the baseline's median it was computed from. */
+  baseline?: number;
 }
 
 export interface Metric {
@@ -41,6 +43,46 @@ export interface Metric {
   median: number;
   p95: number;
   budget?: Budget;
+}
+
+/** A few console lines around the ones that mattered to a scenario's verdict (errors, a panic, what an assertion named). */
+export interface ConsoleExcerpt {
+  /** 1-based number, in the scenario's console log, of the first line shown. */
+  firstLine: number;
+  lines: string[];
+  /** Why these lines: "the failure", "E (...) lines", "panic". */
+  reason: string;
+}
+
+/** One board of a multi-board run: `ScenarioResult.board` names it by `id`. */
+export interface BoardInfo {
+  /** Short and stable within the run: "b1", "b2", ... in --target order. */
+  id: string;
+  target: string;
+  port?: string;
+  /** The lab identity (client id, certificate CN) this board used. */
+  deviceId: string;
+  firmware: FirmwareIdentity | null;
+  /** This board's own report folder, relative to the run's (console logs, lab attempts). */
+  dir: string | null;
+  infrastructureError: string | null;
+}
+
+/** A run compared with a baseline run (`hilt compare`, `hilt run --baseline`). */
+export interface Comparison {
+  baseline: { path: string; runId: string; firmware: FirmwareIdentity | null; startedAt: string };
+  /** Scenarios whose outcome changed, or that only one run has. Keyed by `resultKey`. */
+  outcomes: Array<{ key: string; title: string; from: Outcome | 'absent'; to: Outcome | 'absent'; regression: boolean }>;
+  /** Medians compared per scenario and metric present in both runs. */
+  metrics: Array<{
+    key: string; name: string; unit: 'ms' | 'B';
+    baseline: number; current: number; delta: number; deltaPct: number | null;
+    /** Half-width of the band within which a change is noise (from the repetitions' spread). */
+    noise: number;
+    change: 'regressed' | 'improved' | 'unchanged';
+  }>;
+  /** Outcome regressions plus regressed metrics plus relative budgets exceeded: > 0 means exit 1. */
+  regressions: number;
 }
 
 /** What the broker saw: a lab attempt record, kept as the lab wrote it. */
@@ -73,6 +115,15 @@ export interface ScenarioResult {
    * something a release manager must hear of (a TLS warning alert, strictly exponential backoff).
    */
   warnings?: string[];
+  /** The board that ran it, in a multi-board run (`RunResults.run.boards`). */
+  board?: string;
+  /** Console lines that mattered, for junit.xml failures and report.html. */
+  console?: ConsoleExcerpt | null;
+}
+
+/** How a scenario result is matched across runs and boards: its id, and `@board` when it has one. */
+export function resultKey(s: Pick<ScenarioResult, 'id' | 'board'>): string {
+  return s.board ? `${s.id}@${s.board}` : s.id;
 }
 
 export interface FirmwareIdentity {
@@ -136,8 +187,18 @@ export interface RunResults {
     security: Record<string, unknown> | null;
     /** The trust bundle provisioned on the device and every certificate the lab served. */
     fingerprints: { trust: Array<{ name: string; sha256: string }>; served: Array<{ listener: string; name: string; sha256: string }> };
+    /** Repetitions per scenario asked for (--repeat / "repeat"). */
+    repeat?: number;
+    /** A multi-board run's boards; absent for one board. */
+    boards?: BoardInfo[];
+    /** `--shard i/n`: which part of the catalogue this run ran (1-based index). */
+    shard?: { index: number; count: number } | null;
+    /** `hilt merge`: the run ids this report was merged from. */
+    mergedFrom?: string[];
   };
   scenarios: ScenarioResult[];
+  /** Set when the run was compared with a baseline. */
+  comparison?: Comparison | null;
   totals: { passed: number; failed: number; error: number; skipped: number };
 }
 
