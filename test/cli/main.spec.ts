@@ -3,7 +3,11 @@
  * loading any, and the list must read exactly as it would with every command loaded.
  */
 import { expect } from 'chai';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { COMMANDS, buildProgram, commandNamed } from '../../harness/cli/main.ts';
+import { HILT_BIN, REPO, run, tempDir } from '../helpers.ts';
 
 describe('hilt command table', function () {
   it('--help lists the commands as the loaded commands describe themselves', async function () {
@@ -30,5 +34,44 @@ describe('hilt command table', function () {
     expect(commandNamed(['help'])).to.equal(undefined);
     expect(commandNamed(['--', 'emulate', 'x'])).to.equal('emulate');
     expect(commandNamed(['frobnicate'])).to.equal('frobnicate');
+  });
+});
+
+describe('hilt start-up: what loads', function () {
+  let dir: string;
+  let remove: () => Promise<void>;
+  before(async function () {
+    ({ dir, remove } = await tempDir());
+    // A resolve hook that writes down every module of hilt's that bin/hilt.js loads: appended
+    // synchronously, since hilt exits as soon as the command is done.
+    const base = pathToFileURL(REPO).href.replace(/\/?$/, '/');
+    await writeFile(join(dir, 'hook.mjs'), `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const resolved = await next(specifier, context);
+  if (resolved.url.startsWith(${JSON.stringify(base)})) appendFileSync(process.env.HILT_LOADED_LOG, resolved.url.slice(${base.length}) + '\\n');
+  return resolved;
+}
+`);
+    await writeFile(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hook.mjs')).href)});\n`);
+  });
+  after(() => remove());
+
+  async function loadedBy(args: string[]): Promise<string[]> {
+    const log = join(dir, `loaded-${args.join('-')}.log`);
+    const ran = await run(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, HILT_BIN, ...args], { cwd: dir, env: { ...process.env, HILT_LOADED_LOG: log } });
+    expect(ran.code, ran.stderr).to.equal(0);
+    return (await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('harness/') || l.startsWith('emulator/'));
+  }
+
+  it('hilt --help loads main.ts and none of the commands', async function () {
+    const loaded = await loadedBy(['--help']);
+    expect(loaded).to.include('harness/cli/main.ts');
+    expect(loaded.filter((f) => /^harness\/cli\/(?!main|args)/.test(f) || /^harness\/(run|lab|device|pki|report)\//.test(f) || f.startsWith('emulator/'))).to.deep.equal([]);
+  });
+
+  it('hilt help broker loads the broker command and no other', async function () {
+    const loaded = await loadedBy(['help', 'broker']);
+    expect(loaded).to.include('harness/cli/broker.ts');
+    expect(loaded.filter((f) => /^harness\/cli\/(run|certs|endpoint|emulate|flash|ports|native)\.ts$/.test(f))).to.deep.equal([]);
   });
 });
