@@ -4,6 +4,7 @@
  *
  * {
  *   "target": "serial:/dev/ttyUSB0",
+ *   "targets": ["serial:/dev/ttyUSB0", "serial:/dev/ttyUSB1"], "eachTarget": false,
  *   "certsDir": "certs", "reportDir": "reports",
  *   "lab": { "hosts": ["192.168.1.20"] },
  *   "timeouts": { "scenarioMs": 60000, "commandMs": 15000, "helloMs": 5000 },
@@ -37,7 +38,12 @@ export interface BudgetRule {
 }
 
 export interface RunConfig {
+  /** The first of `targets`: what a one-board command (flash, endpoint) uses. */
   target: string;
+  /** The boards of a run: "targets" in the file, or "target" as a list of one. */
+  targets: string[];
+  /** Run the whole catalogue on each target instead of splitting it across them. */
+  eachTarget: boolean;
   certsDir: string;
   reportDir: string;
   labHosts: string[];
@@ -50,7 +56,7 @@ export interface RunConfig {
    * Where a value came from, for messages that can only judge it later (a target's kind, a lab
    * host that cannot be bound): "--target", or "hilt.config.json: target". Absent: the default.
    */
-  sources: Partial<Record<'target' | 'labHosts', string>>;
+  sources: Partial<Record<'target' | 'targets' | 'labHosts', string>>;
   /**
    * The team's own scenario files: files, folders or globs relative to the working folder, used
    * when the command line names none. Null: hilt's own catalogue.
@@ -81,6 +87,8 @@ export const DEFAULT_FIRMWARE_DEVICE = 'esp32-hilt';
 
 export const DEFAULTS: RunConfig = {
   target: 'emulator',
+  targets: ['emulator'],
+  eachTarget: false,
   certsDir: 'certs',
   reportDir: 'reports',
   labHosts: [],
@@ -139,7 +147,7 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
   // Field names come from the file too: a line break in one must not break the message.
   const bad = (field: string, problem: string) => new UsageError(`${printable(file)}: ${printable(field)}: ${problem}`);
   if (!isObject(raw)) throw bad('(top level)', 'expected a JSON object like {"target": "emulator"}');
-  const known = ['target', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets', 'scenarios', 'reset', 'bench', 'endpoint', 'firmware'];
+  const known = ['target', 'targets', 'eachTarget', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets', 'scenarios', 'reset', 'bench', 'endpoint', 'firmware'];
   for (const key of Object.keys(raw)) if (!known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
   const config = defaultConfig();
   const str = (field: string, value: unknown) => {
@@ -153,9 +161,22 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw bad(field, `expected a whole number from ${min} to ${max}`);
     return value;
   };
+  if (raw.target !== undefined && raw.targets !== undefined) throw bad('targets', 'give either target or targets, not both: put every board in targets');
   if (raw.target !== undefined) {
     config.target = str('target', raw.target);
+    config.targets = [config.target];
     config.sources.target = `${printable(file)}: target`;
+  }
+  if (raw.targets !== undefined) {
+    if (!Array.isArray(raw.targets) || raw.targets.length === 0) throw bad('targets', 'expected a list of targets, like ["serial:/dev/ttyUSB0", "serial:/dev/ttyUSB1"]');
+    config.targets = raw.targets.map((t, i) => str(`targets[${i}]`, t));
+    config.target = config.targets[0]!;
+    config.sources.target = `${printable(file)}: targets[0]`;
+    config.sources.targets = `${printable(file)}: targets`;
+  }
+  if (raw.eachTarget !== undefined) {
+    if (typeof raw.eachTarget !== 'boolean') throw bad('eachTarget', 'expected true (the whole catalogue on each target) or false (split across them)');
+    config.eachTarget = raw.eachTarget;
   }
   if (raw.certsDir !== undefined) config.certsDir = str('certsDir', raw.certsDir);
   if (raw.reportDir !== undefined) config.reportDir = str('reportDir', raw.reportDir);
