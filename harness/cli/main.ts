@@ -7,6 +7,7 @@ import { ExitCode, HiltError } from '../errors.ts';
 import { refuseEmptyValues } from './args.ts';
 import { registerBroker } from './broker.ts';
 import { registerCerts } from './certs.ts';
+import { registerCompare } from './compare.ts';
 import { registerEmulate } from './emulate.ts';
 import { registerEndpoint } from './endpoint.ts';
 import { registerFlash } from './flash.ts';
@@ -15,7 +16,7 @@ import { registerPorts } from './ports.ts';
 import { registerRun } from './run.ts';
 import { VERSION } from '../version.ts';
 
-const COMMANDS = [registerRun, registerCerts, registerBroker, registerEndpoint, registerEmulate, registerFlash, registerPorts, registerNative];
+const COMMANDS = [registerRun, registerCerts, registerBroker, registerEndpoint, registerEmulate, registerFlash, registerPorts, registerNative, registerCompare];
 
 export function buildProgram(): Command {
   const program = new Command('hilt')
