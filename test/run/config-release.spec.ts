@@ -35,7 +35,24 @@ describe('run configuration: release workflow fields', function () {
     expect(validateConfig({ targets: ['emulator', 'emulator'] }, 'f').targets).to.deep.equal(['emulator', 'emulator']);
   });
 
+  it('baseline and reports.keep; budgets relative to the baseline', function () {
+    const config = validateConfig({ baseline: 'release/1.4.0', reports: { keep: 20 }, budgets: { tls_ms: '<= baseline + 10%', heap_peak_used: '<= baseline + 2 KiB', total_ms: '<= 3 s' } }, 'f');
+    expect(config).to.include({ baseline: 'release/1.4.0', reportsKeep: 20 });
+    expect(config.budgets.map((b) => [b.metric, b.relative ?? b.limit])).to.deep.equal([
+      ['tls_ms', { margin: 10, percent: true }], ['heap_peak_used', { margin: 2048, percent: false }], ['total_ms', 3000],
+    ]);
+    expect(validateConfig({}, 'f')).to.include({ baseline: null, reportsKeep: null });
+    expect(validateConfig({ reports: {} }, 'f').reportsKeep).to.equal(null);
+  });
+
   const mistakes: Array<[string, unknown, RegExp]> = [
+    ['a baseline that is no path', { baseline: 5 }, /^hilt\.config\.json: baseline: expected a non-empty string$/],
+    ['reports as a number', { reports: 20 }, /^hilt\.config\.json: reports: expected an object like \{"keep": 20\}$/],
+    ['keep 0', { reports: { keep: 0 } }, /^hilt\.config\.json: reports\.keep: expected a whole number from 1 to 100000$/],
+    ['an unknown reports field', { reports: { max: 3 } }, /^hilt\.config\.json: reports\.max: unknown field: reports takes keep$/],
+    ['a relative budget in the wrong unit', { budgets: { heap_peak_used: '<= baseline + 5 ms' } }, /^hilt\.config\.json: budgets\.heap_peak_used: ms does not measure heap_peak_used \(a size\)$/],
+    ['a relative budget below the baseline', { budgets: { tls_ms: '<= baseline - 10%' } }, /^hilt\.config\.json: budgets\.tls_ms: "<= baseline - 10%" is not a budget: write "<= 2000" \(ms\), "<= 48 KiB" \(bytes\) or "<= baseline \+ 10%"$/],
+    ['a relative budget with a huge margin', { budgets: { tls_ms: `<= baseline + ${'9'.repeat(400)} ms` } }, /^hilt\.config\.json: budgets\.tls_ms: "<= baseline \+ 9+ ms" is not a budget: the margin is too large$/],
     ['target and targets both', { target: 'emulator', targets: ['emulator'] }, /^hilt\.config\.json: targets: give either target or targets, not both: put every board in targets$/],
     ['an empty list of targets', { targets: [] }, /^hilt\.config\.json: targets: expected a list of targets, like \["serial:\/dev\/ttyUSB0", "serial:\/dev\/ttyUSB1"\]$/],
     ['targets as one string', { targets: 'emulator' }, /^hilt\.config\.json: targets: expected a list of targets/],
