@@ -32,6 +32,7 @@ export const COMMANDS: readonly LazyCommand[] = [
   { name: 'flash', usage: '[options]', description: 'flash an ESP-IDF build (its flasher_args.json) onto the target\'s board, verify every region by MD5 and check the board boots it', load: async () => (await import('./flash.ts')).registerFlash },
   { name: 'ports', usage: '[options]', description: 'list the serial ports: path, VID:PID, serial number, manufacturer, location, bridge and board family', load: async () => (await import('./ports.ts')).registerPorts },
   { name: 'native', usage: '', description: 'the native target: hilt\'s agent in C on the real Mbed TLS, run on this machine', load: async () => (await import('./native.ts')).registerNative },
+  { name: 'compare', usage: '[options] <old> <new>', description: 'compare a run with a baseline run: outcomes, metric medians beyond noise, relative budgets; exit 1 on a regression', load: async () => (await import('./compare.ts')).registerCompare },
 ];
 
 /**
