@@ -16,7 +16,20 @@ export const ExitCode = {
   interrupted: 130,
 } as const;
 
+/** HiltError's brand, for `instanceof HiltError` across copies (brandAcrossCopies below says why). */
+const HILT_ERROR = Symbol.for('hilt.error.HiltError');
+
 export class HiltError extends Error {
+  /**
+   * The command line's main.ts loads each command with import(); where main.ts itself was loaded
+   * through require (mocha loads test files that way), the command's errors come from the other
+   * copy of this module. Subclasses inherit this check but get the ordinary one.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== HiltError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[HILT_ERROR] === true;
+  }
+
   constructor(
     message: string,
     readonly exitCode: number = ExitCode.usage,
@@ -26,6 +39,7 @@ export class HiltError extends Error {
     this.name = 'HiltError';
   }
 }
+Object.defineProperty(HiltError.prototype, HILT_ERROR, { value: true });
 
 /**
  * Makes `instanceof cls` hold for instances made by any copy of hilt's modules in this process.

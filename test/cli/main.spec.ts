@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { COMMANDS, buildProgram, commandNamed } from '../../harness/cli/main.ts';
+import { COMMANDS, buildProgram, commandNamed, main } from '../../harness/cli/main.ts';
+import { HiltError, UsageError } from '../../harness/errors.ts';
 import { HILT_BIN, REPO, run, tempDir } from '../helpers.ts';
 
 describe('hilt command table', function () {
@@ -22,6 +23,25 @@ describe('hilt command table', function () {
     const [run, ...rest] = program.commands;
     expect(run!.options.map((o) => o.long)).to.include('--target');
     for (const other of rest) expect([other.options, other.commands], other.name()).to.deep.equal([[], []]);
+  });
+
+  // Found by test/faults/fuzz.spec.ts: main.ts required by mocha loads its commands with import(),
+  // a second copy of errors.ts, and took their usage errors for internal errors (exit 1, a stack).
+  it('a command\'s usage error from the other copy of hilt\'s modules: one line, exit 2', async function () {
+    const copy: string = '../../harness/errors.ts?other-copy';
+    const { HiltError: OtherHiltError, UsageError: OtherUsageError } = await import(copy) as typeof import('../../harness/errors.ts');
+    expect(OtherHiltError).to.not.equal(HiltError);
+    expect(new OtherUsageError('x')).to.be.instanceOf(HiltError);
+    expect(new HiltError('x')).to.not.be.instanceOf(UsageError);
+    let stderr = '';
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => { stderr += chunk; return true; }) as typeof process.stderr.write;
+    try {
+      expect(await main(['node', 'hilt', 'run', 'no-such.spec.ts'])).to.equal(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(stderr).to.equal('hilt: scenario file no-such.spec.ts does not exist (from the command line): give a file, a folder or a glob such as hil/*.spec.ts\n');
   });
 
   it('finds the command an argument list names, as commander reads it', function () {

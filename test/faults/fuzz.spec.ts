@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { UsageError } from '../../harness/errors.ts';
 import { METRICS, loadConfig, validateConfig, type RunConfig } from '../../harness/run/config.ts';
 import { KINDS, resolveTarget } from '../../harness/device/targets/index.ts';
-import { main } from '../../harness/cli/main.ts';
+import { buildProgram, main } from '../../harness/cli/main.ts';
 import {
   COMMANDS, ERR_CODES, LineSplitter, MAX_HOST_LINE, MAX_ID, PREFIX, ProtocolError,
   argBase64, argBool, argEnum, argInt, argList, argPart,
@@ -300,7 +300,7 @@ describe('fault catalogue: fuzz', function () {
     let dir: string;
     let remove: () => Promise<void>;
     let home: string;
-    before(async () => {
+    before(async function () {
       ({ dir, remove } = await tempDir('hilt-fuzz-cli-'));
       // A folder a user would run from: scenarios to find, so a bad --target is what stops the run.
       await mkdir(join(dir, 'scenarios'));
@@ -310,6 +310,10 @@ describe('fault catalogue: fuzz', function () {
       await writeFile(join(dir, 'not-json.json'), 'target: emulator\n');
       await writeFile(join(dir, 'odd-field.json'), '{"tar\\nget": "emulator"}');
       home = process.cwd();
+      // main() loads a command's modules when it is first named: load them all now, outside the
+      // bound on each case, which is for hangs and not for a busy machine compiling hilt.
+      this.timeout(60_000);
+      await buildProgram('all');
     });
     after(() => remove());
 
