@@ -9,7 +9,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -77,7 +77,7 @@ export async function benchStartup(): Promise<void> {
       }
     }
     const base = median(node);
-    console.log(`# start-up — ${new Date().toISOString()} — node ${process.version}; medians of ${ROUNDS} (${RUN_ROUNDS} for run), interleaved`);
+    console.log(`# start-up — ${new Date().toISOString()} — node ${process.version}; medians of ${ROUNDS} (${RUN_ROUNDS} for run), interleaved; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log(`node -e 0: ${base.toFixed(0)} ms`);
     console.log(`| command | ${bins.map(([name]) => name).join(' | ')} |`);
     console.log(`|---|${bins.map(() => '---|').join('')}`);
