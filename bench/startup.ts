@@ -90,5 +90,7 @@ export async function benchStartup(): Promise<void> {
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+    // postpack removes the build; after a failed pack it would stay and bin/hilt.js would run it.
+    await rm(join(REPO, 'dist'), { recursive: true, force: true });
   }
 }

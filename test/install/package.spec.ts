@@ -11,7 +11,7 @@
 import { expect } from 'chai';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 import type { RunResults } from '../../harness/report/model.ts';
@@ -124,7 +124,12 @@ describe('hilt installed from its package', function () {
     tarball = join(root, info!.filename);
     packed = info!.files.map((f) => f.path).sort();
   });
-  after(() => remove?.());
+  after(async () => {
+    await remove?.();
+    // postpack removes the build; a pack cut short (a timeout) would leave it, and bin/hilt.js
+    // would then run a stale dist/ instead of this checkout's sources.
+    await rm(join(REPO, 'dist'), { recursive: true, force: true });
+  });
 
   describe('the package', function () {
     it('is publishable: not private, a files list, engines, exports beside bin, a licence', async function () {
