@@ -19,7 +19,7 @@ import type { Console } from './console.ts';
 import type { BoardHeap, CertShape, ConnectionShape, HeapPlan } from './heap.ts';
 import { PARTS, RECORD_OVERHEAD, planConnection } from './heap.ts';
 import {
-  ESP_ERR, MBEDTLS_ERR, espErrName, judgeServerCertificate, mbedtlsErrName, mbedtlsHex, opensslCipherList,
+  BADCERT, ESP_ERR, MBEDTLS_ERR, espErrName, judgeServerCertificate, mbedtlsErrName, mbedtlsHex, opensslCipherList,
   suiteByOpenssl, verifyInfo, type MbedtlsConfig, type Suite,
 } from './mbedtls/index.ts';
 import { handshakeCryptoMs, recordCryptoMs, type ChipShape, type PublicKeyShape } from './timing.ts';
@@ -405,13 +405,19 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     chain, trusted: spec.ca ?? [], now: ctx.config.haveTimeDate ? ctx.clock() : null,
     expectedName: spec.skipCn ? null : spec.sni, kex: cipher?.kex ?? null, authmodeRequired: true,
   });
-  // The first allocation of the server's Certificate message is the mbedtls_x509_crt to parse it
-  // into (SSL_ALLOC_FAILED); the parse itself then fails with X.509's code. The key exchange's
-  // deepest allocations are bignum limbs (MPI_ALLOC_FAILED), as the library reports there.
-  const stop = setupPlan.phases[0]!.bytes + PARTS.peerCertificate > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!, flags: 0 }
-    : certificatePhase!.bytes > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_ALLOC_FAILED!, flags: 0 }
-    : verdict.stackErr !== 0 ? { at: 'verify', code: verdict.stackErr, flags: verdict.flags }
-    : keyExchangePhase!.bytes > heapBefore ? { at: 'key_exchange', code: MBEDTLS_ERR.MBEDTLS_ERR_MPI_ALLOC_FAILED!, flags: 0 }
+  // Where the heap runs out, as Mbed TLS 3.6 reports it (docs/fidelity.md, "Fixed in the low-heap
+  // comparison"): the first allocation of the server's Certificate message is the mbedtls_x509_crt
+  // to parse it into (SSL_ALLOC_FAILED); then the parse (X.509's code). A chain parsed whose
+  // signature checks cannot get their temporaries fails verification as badly signed
+  // (NOT_TRUSTED, with whatever else the checks found). The key exchange's deepest allocations
+  // are bignum limbs (MPI_ALLOC_FAILED). A stop for lack of heap took the heap down to nothing.
+  const parsedBytes = planConnection(buffers, { ...heapShape(shape, chain, spec.ca ?? [], ecdhe), checksSignatures: false }).phases[1]!.bytes;
+  const verifyShort = certificatePhase!.bytes > heapBefore;
+  const stop = setupBytes + PARTS.peerCertificate > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!, flags: 0, reached: setupBytes }
+    : parsedBytes > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_ALLOC_FAILED!, flags: 0, reached: heapBefore }
+    : verifyShort ? { at: 'verify', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_CERT_VERIFY_FAILED!, flags: verdict.flags | BADCERT.NOT_TRUSTED!, reached: heapBefore }
+    : verdict.stackErr !== 0 ? { at: 'verify', code: verdict.stackErr, flags: verdict.flags, reached: certificatePhase!.bytes }
+    : keyExchangePhase!.bytes > heapBefore ? { at: 'key_exchange', code: MBEDTLS_ERR.MBEDTLS_ERR_MPI_ALLOC_FAILED!, flags: 0, reached: heapBefore }
     : null;
   const deviceMs = !stop ? Object.values(crypto).reduce((a, b) => a + b, 0)
     : stop.at === 'parse' ? crypto.parse!
@@ -419,8 +425,8 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     : crypto.parse! + crypto.chain! + crypto.serverSignature!;
   timing.tls_ms = Math.round(wireMs + deviceMs);
   if (ctx.realtime) await sleep(deviceMs);
-  // The low-water mark: everything up to the phase that ran out (or the peak when none did).
-  const reached = !stop ? plan.peak : stop.at === 'parse' ? plan.phases[0]!.bytes : certificatePhase!.bytes;
+  // The low-water mark: as deep as the attempt went (the peak when nothing stopped it).
+  const reached = stop ? stop.reached : plan.peak;
   lowest = Math.min(lowest, heapBefore - reached);
   heap.touch(reached - held);
   if (stop) return handshakeFailed(stop.code, stop.flags, 0);
