@@ -5,6 +5,7 @@ import { loadConfig, type RunConfig } from '../run/config.ts';
 import { Interrupts } from '../run/interrupts.ts';
 import { runScenarios } from '../run/runner.ts';
 import { scenarioFiles } from '../run/scenario-files.ts';
+import { parseShard } from '../run/shard.ts';
 import { KINDS, resolveTarget } from '../device/targets/index.ts';
 import type { ImageIdentity } from '../report/model.ts';
 import { flashWithReport, readBuild } from './flash.ts';
@@ -19,6 +20,7 @@ interface RunCliOptions {
   bail: boolean;
   config?: string;
   flash?: string;
+  shard?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -33,6 +35,7 @@ export function registerRun(program: Command): void {
     .option('--certs <dir>', 'lab PKI directory (default: certs)')
     .option('--config <file>', 'configuration file (default: hilt.config.json if present)')
     .option('--bail', 'stop at the first failing scenario', false)
+    .option('--shard <i/n>', 'run only part i of n of the scenarios (a split by scenario id, the same on every machine); join the parts with hilt merge')
     .option('--flash <dir>', 'flash this ESP-IDF build onto the target first (skipped when the board runs it already); its identity goes into the reports')
     .action(async (files: string[], opts: RunCliOptions) => {
       // Caught before anything else, so an interrupt at any moment of the run ends with a report.
@@ -54,6 +57,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   if (opts.reportDir) config.reportDir = opts.reportDir;
   if (opts.certs) config.certsDir = opts.certs;
   if (opts.repeat !== undefined) config.repeat = wholeNumber('--repeat', opts.repeat, 1, 1000);
+  const shard = opts.shard === undefined ? null : parseShard(opts.shard);
   if (opts.grep) {
     try {
       new RegExp(opts.grep);
@@ -75,7 +79,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
       return;
     }
   }
-  const outcome = await runScenarios({ files: scenarioList, filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image });
+  const outcome = await runScenarios({ files: scenarioList, filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image, shard });
   const { totals, run } = outcome.results;
   const where = shown(outcome.runDir) || outcome.runDir;
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
