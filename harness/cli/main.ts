@@ -10,12 +10,13 @@ import { registerCerts } from './certs.ts';
 import { registerEmulate } from './emulate.ts';
 import { registerEndpoint } from './endpoint.ts';
 import { registerFlash } from './flash.ts';
+import { registerMerge } from './merge.ts';
 import { registerNative } from './native.ts';
 import { registerPorts } from './ports.ts';
 import { registerRun } from './run.ts';
 import { VERSION } from '../version.ts';
 
-const COMMANDS = [registerRun, registerCerts, registerBroker, registerEndpoint, registerEmulate, registerFlash, registerPorts, registerNative];
+const COMMANDS = [registerRun, registerCerts, registerBroker, registerEndpoint, registerEmulate, registerFlash, registerPorts, registerNative, registerMerge];
 
 export function buildProgram(): Command {
   const program = new Command('hilt')

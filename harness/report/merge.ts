@@ -34,7 +34,8 @@ export function mergeResults(runs: RunResults[], options: MergeOptions = {}): Ru
     }
   });
 
-  if (!options.force) refuseMixedFirmware(runs, label);
+  const mixed = mixedFirmware(runs, label);
+  if (mixed && !options.force) throw new UsageError(`${mixed}: merge runs of one build, or pass --force`);
 
   const seen = new Map<string, number>();
   const scenarios: ScenarioResult[] = [];
@@ -63,6 +64,7 @@ export function mergeResults(runs: RunResults[], options: MergeOptions = {}): Ru
   if (repeats.length > 1) warnings.push(`the merged runs repeated scenarios a different number of times (${repeats.join(', ')}): their medians are not alike`);
   const versions = unique(runs.map((r) => r.run.hiltVersion));
   if (versions.length > 1) warnings.push(`the merged runs were made by different hilt versions (${versions.join(', ')})`);
+  if (mixed) warnings.push(`merged with --force: ${mixed}`);
   const missing = missingShards(runs);
   if (missing) warnings.push(missing);
 
@@ -106,18 +108,20 @@ function describe(f: FirmwareIdentity): string {
   return `${f.project} ${f.version}${f.elfSha256 ? ` (ELF ${f.elfSha256.slice(0, 12)})` : ''}`;
 }
 
-function refuseMixedFirmware(runs: RunResults[], label: (i: number) => string): void {
+/** "A and B tested different firmware (...)", or null when every run that knows its build tested one. */
+function mixedFirmware(runs: RunResults[], label: (i: number) => string): string | null {
   // A run that never reached its device has no firmware identity: it contradicts nothing.
   const known = runs.map((r, i) => ({ f: r.run.firmware, sha: r.run.image?.elfSha256 ?? null, i })).filter((x) => x.f !== null || x.sha !== null);
   const ref = known[0];
-  if (!ref) return;
+  if (!ref) return null;
   for (const x of known.slice(1)) {
     const differs = (ref.f && x.f && buildOf(ref.f) !== buildOf(x.f)) || (ref.sha && x.sha && ref.sha !== x.sha);
     if (differs) {
       const what = ref.f && x.f ? `${describe(ref.f)} and ${describe(x.f)}` : `images ${ref.sha!.slice(0, 12)} and ${x.sha!.slice(0, 12)}`;
-      throw new UsageError(`${label(ref.i)} and ${label(x.i)} tested different firmware (${what}): merge runs of one build, or pass --force`);
+      return `${label(ref.i)} and ${label(x.i)} tested different firmware (${what})`;
     }
   }
+  return null;
 }
 
 /** Boards of all runs; one board listed by two runs (the same bench, merged twice over) once. */

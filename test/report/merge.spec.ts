@@ -78,7 +78,9 @@ describe('mergeResults', function () {
     const [a, b] = shards();
     b.run.firmware = { ...b.run.firmware!, version: '1.4.3' };
     expect(() => mergeResults([a, b])).to.throw(UsageError, /run run-a and run run-b tested different firmware \(sensor-node 1\.4\.2 and sensor-node 1\.4\.3\).*--force/);
-    expect(mergeResults([a, b], { force: true }).scenarios).to.have.length(4);
+    const forced = mergeResults([a, b], { force: true });
+    expect(forced.scenarios).to.have.length(4);
+    expect(forced.run.warnings).to.include('merged with --force: run run-a and run run-b tested different firmware (sensor-node 1.4.2 and sensor-node 1.4.3)');
   });
 
   it('two boards of one build (another MAC and chip) are the same firmware; a run without an identity contradicts nothing', function () {
