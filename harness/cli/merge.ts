@@ -5,13 +5,13 @@
  * so the merged report is one folder a CI job can upload whole.
  */
 import type { Command } from 'commander';
-import { cp, lstat, readFile, realpath, stat } from 'node:fs/promises';
+import { cp, lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { ExitCode, UsageError, errnoOf, printable } from '../errors.ts';
 import { makeDir } from '../files.ts';
 import { mergeResults } from '../report/merge.ts';
 import type { RunResults } from '../report/model.ts';
-import { newRunId, REPORT_FILES, writeReports } from '../report/write.ts';
+import { LATEST, newRunId, REPORT_FILES, writeReports } from '../report/write.ts';
 import { shown } from './args.ts';
 
 interface MergeCliOptions {
@@ -23,7 +23,7 @@ export function registerMerge(program: Command): void {
   program
     .command('merge')
     .description('merge the reports of several runs (e.g. the --shard runs of CI machines) into one report')
-    .argument('<reports...>', 'report folders (reports/<run-id>, reports/latest) or their results.json files')
+    .argument('<reports...>', 'run folders (reports/<run-id>), reports folders (their latest run) or results.json files')
     .option('--out <dir>', 'folder for the merged report; a `latest` link beside it points at it (default: reports/<new run id>)')
     .option('--force', 'merge runs of different firmware builds', false)
     .action(async (inputs: string[], opts: MergeCliOptions) => {
@@ -85,7 +85,7 @@ export async function loadRun(input: string): Promise<Loaded> {
   const found = await stat(path).catch((err: unknown) => {
     throw new UsageError(`${printable(input)}: ${errnoOf(err) === 'ENOENT' ? 'does not exist' : `cannot be read (${errnoOf(err)})`}: give a report folder (reports/<run-id>) or its results.json`);
   });
-  const file = found.isDirectory() ? join(path, REPORT_FILES.results) : path;
+  const file = found.isDirectory() ? await resultsIn(path, input) : path;
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -102,6 +102,28 @@ export async function loadRun(input: string): Promise<Loaded> {
   const problem = shapeProblem(raw);
   if (problem) throw new UsageError(`${printable(shown(file))}: not a hilt results.json (${problem}): give the results.json hilt run wrote`);
   return { label: printable(input), dir: await realpath(dirname(file)), results: raw as RunResults };
+}
+
+/**
+ * A folder's results.json: its own (a run's folder), else, in a reports folder (--report-dir), the
+ * run `latest` names, else its one run. So a CI job can hand over its whole reports folder, with
+ * `latest` kept as a link, turned into a copy, or lost on the way.
+ */
+async function resultsIn(dir: string, input: string): Promise<string> {
+  const own = join(dir, REPORT_FILES.results);
+  const isFile = (p: string) => stat(p).then((s) => s.isFile(), () => false);
+  if (await isFile(own)) return own;
+  const latest = join(dir, LATEST, REPORT_FILES.results);
+  if (await isFile(latest)) return latest;
+  const runs: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (entry.isDirectory() && await isFile(join(dir, entry.name, REPORT_FILES.results))) runs.push(entry.name);
+  }
+  if (runs.length === 1) return join(dir, runs[0]!, REPORT_FILES.results);
+  if (runs.length > 1) {
+    throw new UsageError(`${printable(input)} holds ${runs.length} runs and no ${LATEST}: name the ones to merge (${runs.slice(0, 3).map((r) => printable(join(input, r))).join(', ')}${runs.length > 3 ? ', ...' : ''})`);
+  }
+  return own; // read below, and reported missing there
 }
 
 /** What a results.json lacks that merging reads, or null. (The rest is passed on as it is.) */

@@ -4,7 +4,7 @@
  * --out that would overwrite a report. Each: one line naming the input, exit 2, nothing written.
  */
 import { expect } from 'chai';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toResultsJson } from '../../harness/report/write.ts';
 import type { RunResults } from '../../harness/report/model.ts';
@@ -36,7 +36,7 @@ describe('hilt merge: bad inputs', function () {
     const { code, stderr, stdout } = await hilt(['merge', ...args, '--out', 'out'], { cwd: dir });
     expect(code, stderr + stdout).to.equal(2);
     expectOneCleanLine(stderr);
-    expect(stderr).to.match(line);
+    expect(stderr, stderr).to.match(line);
     expect(await readdir(dir)).to.not.include('out');
   }
 
@@ -100,6 +100,21 @@ describe('hilt merge: bad inputs', function () {
     const merged = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8')) as RunResults;
     expect(merged.scenarios[0]!.consoleLog).to.equal(null);
     expect(await readdir(join(dir, 'out'))).to.not.include('etc');
+  });
+
+  it('a reports folder as a CI artifact gives it: latest as a link or lost, one run; two runs and no latest is refused', async function () {
+    // shard-1: latest a link, beside an older run; shard-2: latest lost on the way, one run.
+    await report(dir, 'shard-1/old', runResults({ id: 'old' }, [all[0]!]));
+    await report(dir, 'shard-1/new', runResults({ id: 'new-1' }, [all[1]!]));
+    await symlink('new', join(dir, 'shard-1', 'latest'));
+    await report(dir, 'shard-2/run-2', runResults({ id: 'new-2' }, [all[3]!]));
+    const ok = await hilt(['merge', 'shard-1', 'shard-2', '--out', 'out'], { cwd: dir });
+    expect(ok.code, ok.stderr).to.equal(1); // the fixture's new-1 holds a failed scenario
+    const merged = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8')) as RunResults;
+    expect(merged.run.mergedFrom).to.deep.equal(['new-1', 'new-2']);
+    await rm(join(dir, 'shard-1', 'latest'));
+    await rm(join(dir, 'out'), { recursive: true });
+    await refused(['shard-1'], /^hilt: shard-1 holds 2 runs and no latest: name the ones to merge \(shard-1\/(new|old), shard-1\/(new|old)\)$/m);
   });
 
   it('no report given', async function () {
