@@ -10,13 +10,14 @@ import { registerCerts } from './certs.ts';
 import { registerEmulate } from './emulate.ts';
 import { registerEndpoint } from './endpoint.ts';
 import { registerFlash } from './flash.ts';
+import { registerInit } from './init.ts';
 import { registerMerge } from './merge.ts';
 import { registerNative } from './native.ts';
 import { registerPorts } from './ports.ts';
 import { registerRun } from './run.ts';
 import { VERSION } from '../version.ts';
 
-const COMMANDS = [registerRun, registerCerts, registerBroker, registerEndpoint, registerEmulate, registerFlash, registerPorts, registerNative, registerMerge];
+const COMMANDS = [registerRun, registerCerts, registerBroker, registerEndpoint, registerEmulate, registerFlash, registerPorts, registerNative, registerMerge, registerInit];
 
 export function buildProgram(): Command {
   const program = new Command('hilt')
