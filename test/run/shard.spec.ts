@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { UsageError } from '../../harness/errors.ts';
 import { parseShard, shardOf } from '../../harness/run/shard.ts';
-import { hilt, tempDir } from '../helpers.ts';
+import { join } from 'node:path';
+import { REPO, hilt, latestResults, tempDir } from '../helpers.ts';
 
 const IDS = [
   '01-mtls-happy-path/01-mutual-tls-happy-path-with-mqtt-connects-with-mutual-tls-publishes-and-receiv',
@@ -48,6 +49,22 @@ describe('--shard', function () {
         expect(stderr).to.match(new RegExp(`^hilt: --shard "${bad}": give i/n`));
       }
       expect(execFileSync('ls', ['-A', dir]).toString()).to.equal('');
+    } finally {
+      await remove();
+    }
+  });
+
+  it('a shard the selection leaves empty is a run of nothing: exit 0, a report with no scenarios and its shard', async function () {
+    this.timeout(60_000);
+    const { dir, remove } = await tempDir('hilt-shard-');
+    try {
+      const other = shardOf(IDS[0]!, 2) === 1 ? 2 : 1;
+      const { code, stdout, stderr } = await hilt(['run', join(REPO, 'scenarios', '01-mtls-happy-path.spec.ts'), '--shard', `${other}/2`], { cwd: dir, timeoutMs: 45_000 });
+      expect(code, stderr).to.equal(0);
+      expect(stdout).to.include('0 passed, 0 failed, 0 errors, 0 skipped');
+      const r = await latestResults(dir);
+      expect(r.scenarios).to.deep.equal([]);
+      expect(r.run.shard).to.deep.equal({ index: other, count: 2 });
     } finally {
       await remove();
     }
