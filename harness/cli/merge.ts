@@ -64,7 +64,8 @@ async function mergeCommand(inputs: string[], opts: MergeCliOptions): Promise<nu
   if (lost.length > 0) console.error(`hilt: warning: ${lost.length} console log${lost.length === 1 ? ' was' : 's were'} not found beside ${lost.length === 1 ? 'its' : 'their'} results.json, the merged report links none for ${lost.length === 1 ? 'it' : 'them'}`);
   if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
   for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
-  console.log(`report: ${shown(dirname(paths.results)) || '.'}/summary.md, results.json, junit.xml`);
+  const [first, ...rest] = Object.values(paths).map((p) => basename(p));
+  console.log(`report: ${shown(dirname(paths.results)) || '.'}/${[first, ...rest].join(', ')}`);
   return exitCodeOf(merged);
 }
 
