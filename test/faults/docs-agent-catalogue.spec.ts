@@ -129,6 +129,10 @@ describe('faults: a device written from docs/protocol.md alone', function () {
     // The log the comparison reads is what the agent said, line for line.
     expect(docs.lines.filter((l) => !agent.said.includes(l))).to.deep.equal([]);
     expect(docs.lines.length).to.be.greaterThan(50);
+    // Judged on what it reported: no scenario ends as a device error; it sends no timing, so hilt measured every one.
+    expect(docs.results.scenarios.filter((s) => s.outcome === 'error').map((s) => s.id)).to.deep.equal([]);
+    const sources = new Set(docs.results.scenarios.flatMap((s) => s.metrics.filter((m) => m.name === 'total_ms').map((m) => m.source)));
+    expect([...sources]).to.deep.equal(['host']);
 
     const v = compare(docs, reference);
     console.log(`      reported as the reference: ${v.same.length} of ${docs.results.scenarios.length}`);

@@ -55,7 +55,8 @@ const CONNECT_HEAP = 40_000;
 // The codes of docs/protocol.md, "What a connect reports".
 const ESP_ERR: Record<string, number> = {
   ESP_OK: 0, ESP_ERR_TIMEOUT: 0x107, ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME: 0x8001, ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST: 0x8004,
-  ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT: 0x8006, ESP_ERR_ESP_TLS_TCP_CLOSED_FIN: 0x8008, ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED: 0x801a,
+  ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT: 0x8006, ESP_ERR_ESP_TLS_TCP_CLOSED_FIN: 0x8008, ESP_ERR_MBEDTLS_SSL_SETUP_FAILED: 0x8017,
+  ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED: 0x801a,
 };
 const STACK_ERR: Record<number, string> = {
   0x2700: 'MBEDTLS_ERR_X509_CERT_VERIFY_FAILED', 0x7780: 'MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE', 0x7280: 'MBEDTLS_ERR_SSL_CONN_EOF',
@@ -311,8 +312,10 @@ export class DocsAgent {
       if (mqtt) this.log('E', 'mqtt_client', 'Error transport connect');
       return this.result(false, tlsInfo, this.failure(f, mqtt ? 'TCP_TRANSPORT' : null), null);
     };
-    const espTlsFailed = (f: Failure, line?: string) => failed(f, () => {
-      if (line) this.log('E', 'esp-tls', line);
+    /** esp-tls's failure before the handshake: its own lines (one `E esp-tls` line, or a printer), then the common ending. */
+    const espTlsFailed = (f: Failure, lines: string | (() => void)) => failed(f, () => {
+      if (typeof lines === 'string') this.log('E', 'esp-tls', lines);
+      else lines();
       this.log('E', 'esp-tls', 'Failed to open new connection');
     });
     const timedOut = () => failed({ esp: 'ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT' }, () => this.log('W', 'esp-tls', 'Failed to open new connection in specified timeout'));
@@ -343,6 +346,15 @@ export class DocsAgent {
       const [errno, text] = tcp.code === 'EHOSTUNREACH' ? [118, 'Host is unreachable'] : tcp.code === 'ENETUNREACH' ? [114, 'Network is unreachable'] : [104, 'Connection reset by peer'];
       return espTlsFailed({ esp: 'ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST', errno: errno as number }, `[sock=54] delayed connect error: ${text}`);
     }
+    // A secure build (as this agent is) has no way to skip verification: ca=none fails at setup.
+    if (!trusted) {
+      raw.destroy();
+      return espTlsFailed({ esp: 'ESP_ERR_MBEDTLS_SSL_SETUP_FAILED' }, () => {
+        this.log('E', 'esp-tls-mbedtls', 'No server verification option set in esp_tls_cfg_t structure. Check esp_tls API reference');
+        this.log('E', 'esp-tls-mbedtls', 'Failed to set client configurations, returned [0x8017] (ESP_ERR_MBEDTLS_SSL_SETUP_FAILED)');
+        this.log('E', 'esp-tls', 'create_ssl_handle failed');
+      });
+    }
     let ended = false;
     raw.on('end', () => { ended = true; });
     raw.on('error', () => {});
@@ -366,7 +378,7 @@ export class DocsAgent {
       secure.destroy();
       return failed({ esp: 'ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED', stack, flags, errno }, () => {
         this.log('E', 'esp-tls-mbedtls', `mbedtls_ssl_handshake returned ${hex4(stack)}`);
-        if (trusted) this.log('I', 'esp-tls-mbedtls', flags ? 'Failed to verify peer certificate!' : 'Certificate verified.');
+        this.log('I', 'esp-tls-mbedtls', flags ? 'Failed to verify peer certificate!' : 'Certificate verified.');
         this.log('E', 'esp-tls', 'Failed to open new connection');
       });
     };
@@ -385,10 +397,8 @@ export class DocsAgent {
     const chain = peerChain(secure);
     const suite = SUITES.find(([, o]) => o === secure.getCipher().name)?.[0] ?? secure.getCipher().name;
     tlsInfo = { version: secure.getProtocol(), cipher: suite, alpn: secure.alpnProtocol || null, peer: null };
-    if (trusted) {
-      const flags = chain.length === 0 ? NOT_TRUSTED : verifyFlags(chain, trusted, this.now(), skipCn ? null : sni);
-      if (flags) return handshakeFailed(0x2700, flags);
-    }
+    const flags = chain.length === 0 ? NOT_TRUSTED : verifyFlags(chain, trusted, this.now(), skipCn ? null : sni);
+    if (flags) return handshakeFailed(0x2700, flags);
     const leaf = chain[0];
     tlsInfo.peer = leaf ? { subject: dn(leaf.subject), issuer: dn(leaf.issuer), sha256: leaf.fingerprint256.replaceAll(':', '').toLowerCase() } : null;
     this.link = { tls: secure, mqtt: null, closing: false };
