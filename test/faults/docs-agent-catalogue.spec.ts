@@ -1,7 +1,8 @@
 /**
  * "A device written from docs/protocol.md alone must pass every scenario whose outcome it
  * reports correctly." The docs agent (docs-agent.ts: Node's OpenSSL and mqtt.js, nothing of
- * hilt's) and the reference (the built-in emulator) each run hilt's whole agent catalogue
+ * hilt's) and a reference (the built-in emulator; the native target, the real Mbed TLS, where a C
+ * toolchain is installed) each run hilt's whole agent catalogue
  * through `bin/hilt.js run`. Per scenario, what the device reported is read back from the run's
  * console log (every reply and event, as the harness received it) and cut down to what the
  * catalogue judges: a connect's verdict and error record, the TLS version, the MQTT fields, a
@@ -15,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunResults } from '../../harness/report/model.ts';
 import { hilt, latestResults, tempDir, writeScenario } from '../helpers.ts';
+import { needAgent } from '../native/toolchain.ts';
 import { DocsAgent } from './docs-agent.ts';
 
 /** Scenarios the docs agent reports differently from the reference, and why (by file). */
@@ -120,9 +122,9 @@ describe('faults: a device written from docs/protocol.md alone', function () {
     removers = [];
   });
 
-  it('passes every catalogue scenario whose outcomes it reports as the emulator does', async function () {
-    this.timeout(600_000);
-    const reference = await runOn('emulator:', await dir('hilt-docs-ref-'));
+  /** The whole catalogue on `target` and on the docs agent; every scenario reported alike must pass on the docs agent. */
+  async function holdsAgainst(target: string): Promise<void> {
+    const reference = await runOn(target, await dir('hilt-docs-ref-'));
     const docs = await runOn(agent.target, await dir('hilt-docs-agent-'));
     // The reference passes the catalogue: otherwise "reported as the reference" proves nothing.
     expect(reference.results.scenarios.filter((s) => s.outcome !== 'passed').map((s) => s.id)).to.deep.equal([]);
@@ -135,14 +137,26 @@ describe('faults: a device written from docs/protocol.md alone', function () {
     expect([...sources]).to.deep.equal(['host']);
 
     const v = compare(docs, reference);
-    console.log(`      reported as the reference: ${v.same.length} of ${docs.results.scenarios.length}`);
+    const name = target.replace(/:$/, '');
+    console.log(`      reported as ${name} did: ${v.same.length} of ${docs.results.scenarios.length}`);
     for (const s of v.same) console.log(`        ${s.outcome.padEnd(7)} ${s.id}`);
-    for (const d of v.different) console.log(`      reported differently: ${d.id}\n        docs agent: ${JSON.stringify(d.docs)}\n        reference:  ${JSON.stringify(d.reference)}`);
+    for (const d of v.different) console.log(`      reported differently: ${d.id}\n        docs agent: ${JSON.stringify(d.docs)}\n        ${`${name}:`.padEnd(11)} ${JSON.stringify(d.reference)}`);
     // Every scenario reported correctly passed on the docs agent.
     expect(v.same.filter((s) => s.outcome !== 'passed').map((s) => `${s.id}: ${s.outcome}: ${s.failure}`)).to.deep.equal([]);
     // Every difference is one the page cannot close for an OpenSSL agent, and is said here why.
     expect(v.different.map((d) => d.id.split('/')[0]).filter((file) => !EXPLAINED[file!])).to.deep.equal([]);
     expect(v.same.length).to.be.at.least(docs.results.scenarios.length - Object.keys(EXPLAINED).length);
+  }
+
+  it('passes every catalogue scenario whose outcomes it reports as the emulator does', async function () {
+    this.timeout(600_000);
+    await holdsAgainst('emulator:');
+  });
+
+  it('passes every catalogue scenario whose outcomes it reports as the native target (the real Mbed TLS) does', async function () {
+    this.timeout(900_000);
+    await needAgent(this);
+    await holdsAgainst('native');
   });
 
   it('is not blind: a scenario asserting a line only hilt\'s agent prints fails on the docs agent despite the same reports, and is named', async function () {
