@@ -370,6 +370,8 @@ export class DocsAgent {
       ...(own ? { cert: own.cert, key: own.key } : {}),
       ...(a.alpn ? { ALPNProtocols: a.alpn.split(',') } : {}),
     });
+    // Keys are derived once the server's hello is in: from then on the version and suite are known.
+    secure.once('keylog', () => { tlsInfo = { version: secure.getProtocol(), cipher: mbedtlsName(secure), alpn: null, peer: null }; });
     const handshake = await within(left(), new Promise<NodeJS.ErrnoException | null>((resolve) => {
       secure.once('secureConnect', () => resolve(null));
       secure.once('error', resolve);
@@ -395,15 +397,14 @@ export class DocsAgent {
       return handshakeFailed(0x7200, 0);
     }
     const chain = peerChain(secure);
-    const suite = SUITES.find(([, o]) => o === secure.getCipher().name)?.[0] ?? secure.getCipher().name;
-    tlsInfo = { version: secure.getProtocol(), cipher: suite, alpn: secure.alpnProtocol || null, peer: null };
+    tlsInfo = { version: secure.getProtocol(), cipher: mbedtlsName(secure), alpn: secure.alpnProtocol || null, peer: null };
     const flags = chain.length === 0 ? NOT_TRUSTED : verifyFlags(chain, trusted, this.now(), skipCn ? null : sni);
     if (flags) return handshakeFailed(0x2700, flags);
     const leaf = chain[0];
     tlsInfo.peer = leaf ? { subject: dn(leaf.subject), issuer: dn(leaf.issuer), sha256: leaf.fingerprint256.replaceAll(':', '').toLowerCase() } : null;
     this.link = { tls: secure, mqtt: null, closing: false };
     if (!mqtt) return hold(a.hold_ms, this.result(true, tlsInfo, null, null));
-    return this.mqttConnect(secure, a, tlsInfo, left() || 1);
+    return this.mqttConnect(secure, a, tlsInfo, timeoutMs);
   }
 
   /** esp-mqtt on the open TLS connection: CONNECT, then CONNACK or what came instead. */
@@ -499,6 +500,12 @@ async function within<T>(ms: number, promise: Promise<T>): Promise<T | 'timeout'
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The agreed suite by its Mbed TLS name. */
+function mbedtlsName(socket: TLSSocket): string {
+  const openssl = socket.getCipher().name;
+  return SUITES.find(([, o]) => o === openssl)?.[0] ?? openssl;
 }
 
 /** The certificates the server sent, leaf first. */
