@@ -328,7 +328,9 @@ export class DocsAgent {
     let address = a.host;
     if (!isIP(a.host)) {
       try {
-        address = (await lookup(a.host, { family: 4 })).address;
+        const answer = await within(left(), lookup(a.host, { family: 4 }));
+        if (answer === 'timeout') throw new Error('no answer within timeout_ms');
+        address = answer.address;
       } catch {
         return espTlsFailed({ esp: 'ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME' }, `couldn't get hostname for :${a.host}: getaddrinfo() returns 202, addrinfo=0x0`);
       }
