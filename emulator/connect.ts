@@ -279,9 +279,9 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   socket.on('end', () => { rawEnded = true; });
   socket.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET') rawReset = true; });
 
-  // 3. esp-tls builds the Mbed TLS handle: CA store, own certificate, ssl_setup buffers. The
-  // host agent counts this in tls_ms, as part of the TLS phase, failed or not.
-  if (spec.credentialError || (!spec.ca && !ctx.insecure)) timing.tls_ms = 0;
+  // 3. esp-tls builds the Mbed TLS handle: CA store, own certificate, ssl_setup buffers. This is
+  // the TLS phase already (the host agent times it in tls_ms), whether it fails or not.
+  timing.tls_ms = 0;
   if (spec.credentialError) {
     const { esp, stack, what } = spec.credentialError;
     const code = MBEDTLS_ERR[stack]!;
@@ -306,8 +306,6 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   };
   const setupPlan = planConnection(buffers, shape);
   const setupBytes = setupPlan.phases[0]!.bytes;
-  // Whatever esp-tls builds in its handshake phase counts as TLS time, even when it fails there.
-  timing.tls_ms = 0;
   if (setupPlan.largestBlock > heap.largest || !heap.take(setupBytes)) {
     // mbedtls_ssl_setup allocates, in order: the IN and OUT record buffers, the transform,
     // session and handshake parameters (SSL_ALLOC_FAILED), then the two transcript hashes
