@@ -33,6 +33,8 @@ export const COMMANDS: readonly LazyCommand[] = [
   { name: 'ports', usage: '[options]', description: 'list the serial ports: path, VID:PID, serial number, manufacturer, location, bridge and board family', load: async () => (await import('./ports.ts')).registerPorts },
   { name: 'native', usage: '', description: 'the native target: hilt\'s agent in C on the real Mbed TLS, run on this machine', load: async () => (await import('./native.ts')).registerNative },
   { name: 'compare', usage: '[options] <old> <new>', description: 'compare a run with a baseline run: outcomes, metric medians beyond noise, relative budgets; exit 1 on a regression', load: async () => (await import('./compare.ts')).registerCompare },
+  { name: 'merge', usage: '[options] <reports...>', description: 'merge the reports of several runs (e.g. the --shard runs of CI machines) into one report', load: async () => (await import('./merge.ts')).registerMerge },
+  { name: 'init', usage: '[options] [dir]', description: 'set up a firmware repository: hil/ with hilt.config.json, its JSON Schema and an example scenario; .gitignore entries; a CI workflow', load: async () => (await import('./init.ts')).registerInit },
 ];
 
 /**

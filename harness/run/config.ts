@@ -172,7 +172,8 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
   const bad = (field: string, problem: string) => new UsageError(`${printable(file)}: ${printable(field)}: ${problem}`);
   if (!isObject(raw)) throw bad('(top level)', 'expected a JSON object like {"target": "emulator"}');
   const known = ['target', 'targets', 'eachTarget', 'certsDir', 'reportDir', 'reports', 'baseline', 'lab', 'timeouts', 'repeat', 'budgets', 'scenarios', 'reset', 'bench', 'endpoint', 'firmware'];
-  for (const key of Object.keys(raw)) if (!known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
+  // "$schema" names the JSON Schema editors complete the file from (hilt init writes it): not a setting.
+  for (const key of Object.keys(raw)) if (key !== '$schema' && !known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
   const config = defaultConfig();
   const str = (field: string, value: unknown) => {
     if (typeof value !== 'string' || value === '') throw bad(field, 'expected a non-empty string');
