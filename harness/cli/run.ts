@@ -7,6 +7,7 @@ import { runScenarios } from '../run/runner.ts';
 import { pruneReports } from '../run/retention.ts';
 import { loadResults } from '../compare/load.ts';
 import { scenarioFiles } from '../run/scenario-files.ts';
+import { parseShard } from '../run/shard.ts';
 import { KINDS, resolveTarget } from '../device/targets/index.ts';
 import type { ImageIdentity } from '../report/model.ts';
 import { flashWithReport, readBuild } from './flash.ts';
@@ -23,6 +24,7 @@ interface RunCliOptions {
   flash?: string;
   baseline?: string;
   keep?: string;
+  shard?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -39,6 +41,7 @@ export function registerRun(program: Command): void {
     .option('--bail', 'stop at the first failing scenario', false)
     .option('--baseline <path>', 'compare with this run (a results.json or a report folder): relative budgets, changes beyond noise; exit 1 on a regression')
     .option('--keep <n>', 'keep the newest n run folders in the reports dir, removing older ones (default: the config\'s reports.keep, else all)')
+    .option('--shard <i/n>', 'run only part i of n of the scenarios (a split by scenario id, the same on every machine); join the parts with hilt merge')
     .option('--flash <dir>', 'flash this ESP-IDF build onto the target first (skipped when the board runs it already); its identity goes into the reports')
     .action(async (files: string[], opts: RunCliOptions) => {
       // Caught before anything else, so an interrupt at any moment of the run ends with a report.
@@ -65,6 +68,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   // Read before anything starts (a bad path is exit 2 with the board untouched), and before
   // `latest` moves to this run: --baseline reports/latest means the run before this one.
   const baseline = config.baseline === null ? null : await loadResults(config.baseline);
+  const shard = opts.shard === undefined ? null : parseShard(opts.shard);
   if (opts.grep) {
     try {
       new RegExp(opts.grep);
@@ -86,7 +90,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
       return;
     }
   }
-  const outcome = await runScenarios({ files: scenarioList, filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image, baseline });
+  const outcome = await runScenarios({ files: scenarioList, filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image, baseline, shard });
   const { totals, run } = outcome.results;
   const where = shown(outcome.runDir) || outcome.runDir;
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +

@@ -27,6 +27,7 @@ import { Interrupts } from './interrupts.ts';
 import { describeStray, noAttempt, NoAttemptError, setFirmwareSession, strayAttempts, watchEndpoint, type FirmwareSession } from './firmware-session.ts';
 import { runResetCommand } from './reset-command.ts';
 import { catalogueFiles, loadScenarios, scenarioStem, shownFile } from './scenario-files.ts';
+import { keepShard, type Shard } from './shard.ts';
 import { modeOf, setSession, type RunSession, type ScenarioRecord } from './session.ts';
 
 export interface RunOptions {
@@ -46,6 +47,8 @@ export interface RunOptions {
   image?: ImageIdentity | null;
   /** A run to compare with (hilt run --baseline): relative budgets and `results.comparison` (harness/compare). */
   baseline?: Baseline | null;
+  /** `--shard i/n`: run only this part of the selected scenarios (harness/run/shard.ts). */
+  shard?: Shard | null;
 }
 
 export interface RunOutcome {
@@ -169,10 +172,12 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   if (files.length > 0) await loadScenarios(mocha, files, options.grep);
   checkModes(mocha, target);
   if (target.mode === 'firmware' && !options.filesChosen) checkTunedTitles(mocha, config);
+  // Ids from the whole catalogue, before a shard leaves out the rest: the same id on every shard.
+  const ids = scenarioIds(mocha.suite);
+  if (options.shard) keepShard(mocha.suite, ids, options.shard);
   // The report folder is made and tried before the lab or the device starts: a folder that
   // cannot hold the report is the user's to fix (exit 2), and from here on `latest` names this run.
   await prepareRunDir(runDir, reportRoot, ['console']);
-  const ids = scenarioIds(mocha.suite);
 
   const scenarios: ScenarioResult[] = [];
   let infrastructureError: string | null = null;
@@ -524,6 +529,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       image: options.image ?? null,
       security: hello ? { ...hello.mbedtls } : null,
       fingerprints: fingerprintsOf(pki, lab),
+      ...(options.shard ? { shard: options.shard } : {}),
     },
     scenarios,
     totals: totalsOf(scenarios),
