@@ -159,6 +159,38 @@ describe('faults: a device written from docs/protocol.md alone', function () {
     await holdsAgainst('native');
   });
 
+  it('beyond the catalogue: reports what the emulator reports for every lab listener, over TLS and MQTT', async function () {
+    this.timeout(300_000);
+    // One scenario per listener (the stall one is scenario 16's), each connecting twice: TLS only, then MQTT.
+    const listeners: [string, string][] = [
+      ['good', '{}'], ['expired', '{}'], ['not-yet-valid', '{}'], ['wrong-host', '{}'], ['self-signed', '{}'], ['rogue', '{}'],
+      ['lookalike', '{}'], ['wrong-eku', '{}'], ['next-root', '{}'], ['rsa', "{ trust: 'rsa' }"], ['tls1.3-only', '{}'],
+      ['tls1.2-only', '{}'], ['restricted-cipher', '{}'], ['no-client-auth', '{}'], ['plain', '{}'],
+    ];
+    const body = `
+describe('every listener', () => {
+${listeners.map(([name, options]) => `  scenario('${name}', async (ctx) => {
+    for (const mqtt of [false, true]) {
+      const result = await ctx.connect('${name}', { ...${options}, mqtt });
+      if (result.connected) await ctx.disconnect(result);
+    }
+  });`).join('\n')}
+});`;
+    const refDir = await dir('hilt-docs-ref-');
+    const docsDir = await dir('hilt-docs-agent-');
+    const reference = await runOn('emulator:', refDir, [await writeScenario(refDir, 'listeners.spec.ts', body)]);
+    const docs = await runOn(agent.target, docsDir, [await writeScenario(docsDir, 'listeners.spec.ts', body)]);
+    const v = compare(docs, reference);
+    for (const d of v.different) console.log(`      reported differently: ${d.id}\n        docs agent: ${JSON.stringify(d.docs)}\n        emulator:   ${JSON.stringify(d.reference)}`);
+    expect(v.same).to.have.length(listeners.length);
+    const connects = [...docs.reports.values()].map((r) => r.filter((x) => /\.connect$/.test((x as { command?: string }).command ?? '')).length);
+    expect(connects).to.deep.equal(listeners.map(() => 2));
+    // Not all alike: the listeners end connects in many different ways, each reported as the reference does.
+    const outcomes = new Set([...docs.reports.values()].flatMap((r) => r.map((x) => JSON.stringify((x as { error?: unknown }).error ?? null))));
+    console.log(`      ${outcomes.size} different error records, all as the emulator reports them`);
+    expect(outcomes.size).to.be.at.least(8);
+  });
+
   it('is not blind: a scenario asserting a line only hilt\'s agent prints fails on the docs agent despite the same reports, and is named', async function () {
     this.timeout(120_000);
     const body = `

@@ -60,7 +60,7 @@ const ESP_ERR: Record<string, number> = {
 };
 const STACK_ERR: Record<number, string> = {
   0x2700: 'MBEDTLS_ERR_X509_CERT_VERIFY_FAILED', 0x7780: 'MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE', 0x7280: 'MBEDTLS_ERR_SSL_CONN_EOF',
-  0x0050: 'MBEDTLS_ERR_NET_CONN_RESET', 0x7200: 'MBEDTLS_ERR_SSL_INVALID_RECORD',
+  0x0050: 'MBEDTLS_ERR_NET_CONN_RESET', 0x7200: 'MBEDTLS_ERR_SSL_INVALID_RECORD', 0x7A00: 'MBEDTLS_ERR_SSL_BAD_CERTIFICATE',
 };
 /** Verify flags in the order Mbed TLS prints them, with its strings. */
 const FLAGS: ReadonlyArray<readonly [number, string]> = [
@@ -68,8 +68,10 @@ const FLAGS: ReadonlyArray<readonly [number, string]> = [
   [0x04, 'The certificate Common Name (CN) does not match with the expected CN'],
   [0x08, 'The certificate is not correctly signed by the trusted CA'],
   [0x0200, 'The certificate validity starts in the future'],
+  [0x1000, 'Usage does not match the extendedKeyUsage extension'],
 ];
-const EXPIRED = 0x01, CN_MISMATCH = 0x04, NOT_TRUSTED = 0x08, FUTURE = 0x0200;
+const EXPIRED = 0x01, CN_MISMATCH = 0x04, NOT_TRUSTED = 0x08, FUTURE = 0x0200, EXT_KEY_USAGE = 0x1000;
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1', ANY_EKU = '2.5.29.37.0';
 const CONNACK_TEXT: Record<number, string> = {
   1: 'Connection refused, bad protocol', 3: 'Connection refused, server unavailable',
   4: 'Connection refused, bad username or password', 5: 'Connection refused, not authorized',
@@ -326,7 +328,9 @@ export class DocsAgent {
     let address = a.host;
     if (!isIP(a.host)) {
       try {
-        address = (await lookup(a.host, { family: 4 })).address;
+        const answer = await within(left(), lookup(a.host, { family: 4 }));
+        if (answer === 'timeout') throw new Error('no answer within timeout_ms');
+        address = answer.address;
       } catch {
         return espTlsFailed({ esp: 'ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME' }, `couldn't get hostname for :${a.host}: getaddrinfo() returns 202, addrinfo=0x0`);
       }
@@ -399,7 +403,12 @@ export class DocsAgent {
     const chain = peerChain(secure);
     tlsInfo = { version: secure.getProtocol(), cipher: mbedtlsName(secure), alpn: secure.alpnProtocol || null, peer: null };
     const flags = chain.length === 0 ? NOT_TRUSTED : verifyFlags(chain, trusted, this.now(), skipCn ? null : sni);
-    if (flags) return handshakeFailed(0x2700, flags);
+    // Node gives the extendedKeyUsage OIDs as `keyUsage` (undefined without the extension); the
+    // keyUsage bits it does not give, so that check is left out.
+    const eku = chain[0]?.keyUsage;
+    const usage = eku && !eku.some((oid) => oid === SERVER_AUTH || oid === ANY_EKU) ? EXT_KEY_USAGE : 0;
+    if (flags) return handshakeFailed(0x2700, flags | usage);
+    if (usage) return handshakeFailed(0x7A00, usage);
     const leaf = chain[0];
     tlsInfo.peer = leaf ? { subject: dn(leaf.subject), issuer: dn(leaf.issuer), sha256: leaf.fingerprint256.replaceAll(':', '').toLowerCase() } : null;
     this.link = { tls: secure, mqtt: null, closing: false };
