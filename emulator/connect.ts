@@ -19,7 +19,7 @@ import type { Console } from './console.ts';
 import type { BoardHeap, CertShape, ConnectionShape, HeapPlan } from './heap.ts';
 import { PARTS, RECORD_OVERHEAD, planConnection } from './heap.ts';
 import {
-  ESP_ERR, MBEDTLS_ERR, espErrName, judgeServerCertificate, mbedtlsErrName, mbedtlsHex, opensslCipherList,
+  BADCERT, ESP_ERR, MBEDTLS_ERR, espErrName, judgeServerCertificate, mbedtlsErrName, mbedtlsHex, opensslCipherList,
   suiteByOpenssl, verifyInfo, type MbedtlsConfig, type Suite,
 } from './mbedtls/index.ts';
 import { handshakeCryptoMs, recordCryptoMs, type ChipShape, type PublicKeyShape } from './timing.ts';
@@ -279,9 +279,9 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   socket.on('end', () => { rawEnded = true; });
   socket.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET') rawReset = true; });
 
-  // 3. esp-tls builds the Mbed TLS handle: CA store, own certificate, ssl_setup buffers. The
-  // host agent counts this in tls_ms, as part of the TLS phase, failed or not.
-  if (spec.credentialError || (!spec.ca && !ctx.insecure)) timing.tls_ms = 0;
+  // 3. esp-tls builds the Mbed TLS handle: CA store, own certificate, ssl_setup buffers. This is
+  // the TLS phase already (the host agent times it in tls_ms), whether it fails or not.
+  timing.tls_ms = 0;
   if (spec.credentialError) {
     const { esp, stack, what } = spec.credentialError;
     const code = MBEDTLS_ERR[stack]!;
@@ -306,8 +306,6 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   };
   const setupPlan = planConnection(buffers, shape);
   const setupBytes = setupPlan.phases[0]!.bytes;
-  // Whatever esp-tls builds in its handshake phase counts as TLS time, even when it fails there.
-  timing.tls_ms = 0;
   if (setupPlan.largestBlock > heap.largest || !heap.take(setupBytes)) {
     // mbedtls_ssl_setup allocates, in order: the IN and OUT record buffers, the transform,
     // session and handshake parameters (SSL_ALLOC_FAILED), then the two transcript hashes
@@ -405,13 +403,19 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     chain, trusted: spec.ca ?? [], now: ctx.config.haveTimeDate ? ctx.clock() : null,
     expectedName: spec.skipCn ? null : spec.sni, kex: cipher?.kex ?? null, authmodeRequired: true,
   });
-  // The first allocation of the server's Certificate message is the mbedtls_x509_crt to parse it
-  // into (SSL_ALLOC_FAILED); the parse itself then fails with X.509's code. The key exchange's
-  // deepest allocations are bignum limbs (MPI_ALLOC_FAILED), as the library reports there.
-  const stop = setupPlan.phases[0]!.bytes + PARTS.peerCertificate > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!, flags: 0 }
-    : certificatePhase!.bytes > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_ALLOC_FAILED!, flags: 0 }
-    : verdict.stackErr !== 0 ? { at: 'verify', code: verdict.stackErr, flags: verdict.flags }
-    : keyExchangePhase!.bytes > heapBefore ? { at: 'key_exchange', code: MBEDTLS_ERR.MBEDTLS_ERR_MPI_ALLOC_FAILED!, flags: 0 }
+  // Where the heap runs out, as Mbed TLS 3.6 reports it (docs/fidelity.md, "Fixed in the low-heap
+  // comparison"): the first allocation of the server's Certificate message is the mbedtls_x509_crt
+  // to parse it into (SSL_ALLOC_FAILED); then the parse (X.509's code). A chain parsed whose
+  // signature checks cannot get their temporaries fails verification as badly signed
+  // (NOT_TRUSTED, with whatever else the checks found). The key exchange's deepest allocations
+  // are bignum limbs (MPI_ALLOC_FAILED). A stop for lack of heap took the heap down to nothing.
+  const parsedBytes = planConnection(buffers, { ...heapShape(shape, chain, spec.ca ?? [], ecdhe), checksSignatures: false }).phases[1]!.bytes;
+  const verifyShort = certificatePhase!.bytes > heapBefore;
+  const stop = setupBytes + PARTS.peerCertificate > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!, flags: 0, reached: setupBytes }
+    : parsedBytes > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_ALLOC_FAILED!, flags: 0, reached: heapBefore }
+    : verifyShort ? { at: 'verify', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_CERT_VERIFY_FAILED!, flags: verdict.flags | BADCERT.NOT_TRUSTED!, reached: heapBefore }
+    : verdict.stackErr !== 0 ? { at: 'verify', code: verdict.stackErr, flags: verdict.flags, reached: certificatePhase!.bytes }
+    : keyExchangePhase!.bytes > heapBefore ? { at: 'key_exchange', code: MBEDTLS_ERR.MBEDTLS_ERR_MPI_ALLOC_FAILED!, flags: 0, reached: heapBefore }
     : null;
   const deviceMs = !stop ? Object.values(crypto).reduce((a, b) => a + b, 0)
     : stop.at === 'parse' ? crypto.parse!
@@ -419,8 +423,8 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     : crypto.parse! + crypto.chain! + crypto.serverSignature!;
   timing.tls_ms = Math.round(wireMs + deviceMs);
   if (ctx.realtime) await sleep(deviceMs);
-  // The low-water mark: everything up to the phase that ran out (or the peak when none did).
-  const reached = !stop ? plan.peak : stop.at === 'parse' ? plan.phases[0]!.bytes : certificatePhase!.bytes;
+  // The low-water mark: as deep as the attempt went (the peak when nothing stopped it).
+  const reached = stop ? stop.reached : plan.peak;
   lowest = Math.min(lowest, heapBefore - reached);
   heap.touch(reached - held);
   if (stop) return handshakeFailed(stop.code, stop.flags, 0);
