@@ -1,7 +1,8 @@
 /**
- * Reading a run to compare: a results.json, or a report folder holding one (reports/<run-id>,
- * reports/latest), or a reports folder (its latest run). Whatever is wrong with it is one line naming the path and the fix (exit 2).
- * Only what a comparison reads is checked; fields a later hilt adds are kept.
+ * Reading a run to compare: a results.json, a report folder holding one (reports/<run-id>,
+ * reports/latest), or a reports folder (its latest run). Whatever is wrong with it is one line
+ * naming the path and the fix (exit 2). Only what a comparison reads is checked; fields a later
+ * hilt adds are kept.
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
