@@ -94,9 +94,9 @@ describe('hilt compare and hilt run --baseline, on the emulator', function () {
     expect(text.stdout).to.include(`\n${stored.regressions} regression${stored.regressions === 1 ? '' : 's'}\n`);
   });
 
-  it('a metric that regressed beyond noise fails the run by itself (exit 1), every scenario passed', async function () {
-    await writeFile(join(dir, 'no-budgets.json'), '{}');
-    const { code, stdout } = await hilt(['run', HAPPY, '--config', 'no-budgets.json', '--target', `emulator:?sdkconfig=${bigOut}`, '--baseline', `reports/${runs.a}`], { cwd: dir, timeoutMs: 60_000 });
+  it('a metric that regressed beyond noise fails the run by itself (exit 1), every scenario passed; "baseline" in the config', async function () {
+    await writeFile(join(dir, 'no-budgets.json'), JSON.stringify({ baseline: `reports/${runs.a}` }));
+    const { code, stdout } = await hilt(['run', HAPPY, '--config', 'no-budgets.json', '--target', `emulator:?sdkconfig=${bigOut}`], { cwd: dir, timeoutMs: 60_000 });
     expect(code, stdout).to.equal(1);
     const r = await results(await latestId());
     expect(r.totals).to.deep.equal({ passed: 1, failed: 0, error: 0, skipped: 0 });
