@@ -100,7 +100,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
   console.log(`report: ${where}/summary.md, results.json, junit.xml`);
   const comparison = outcome.results.comparison;
-  if (comparison) console.log(`compared with run ${comparison.baseline.runId}: ${comparison.regressions === 0 ? 'no regressions' : `${comparison.regressions} regression${comparison.regressions === 1 ? '' : 's'}`} (hilt compare ${config.baseline} ${where} for the details)`);
+  if (comparison) console.log(`compared with run ${comparison.baseline.runId}: ${comparison.regressions === 0 ? 'no regressions' : `${comparison.regressions} regression${comparison.regressions === 1 ? '' : 's'}`} (hilt compare ${shown(baseline?.folder ?? '') || config.baseline} ${where} for the details)`);
   if (config.reportsKeep !== null) {
     const pruned = await pruneReports(config.reportDir, config.reportsKeep, [outcome.runDir, ...(baseline?.folder ? [baseline.folder] : [])]);
     for (const failed of pruned.failed) console.error(`hilt: warning: old report not removed: ${failed}`);
