@@ -4,6 +4,7 @@
  * emulator, and that it never overwrites a file without --force.
  */
 import { expect } from 'chai';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as config from '../../harness/run/config.ts';
@@ -116,7 +117,9 @@ describe('hilt init', function () {
     const script = 'import sys, yaml, json; d = yaml.safe_load(sys.stdin); print(json.dumps(list(d.get("jobs", d))))';
     const keys: string[][] = [];
     for (const block of blocks) {
-      const parsed = await run('python3', ['-c', script], { input: block }).catch(() => null);
+      // Debian's python3 (where .ci/run installs python3-yaml), else whichever is on PATH.
+      const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+      const parsed = await run(python, ['-c', script], { input: block }).catch(() => null);
       if (!parsed || /No module named .?yaml/.test(parsed.stderr)) {
         console.log('      (skipped: python3 with PyYAML is needed to parse the workflows)');
         this.skip();
