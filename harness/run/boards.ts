@@ -108,7 +108,8 @@ export function combineBoards(boards: BoardRun[], run: {
       id: p.id, title: p.title, file: p.file, outcome: run.interrupted ? 'skipped' : 'error', durationMs: 0, repetitions: 0,
       failure: {
         kind: run.interrupted ? 'not-run' : 'infrastructure',
-        message: `not run: ${run.interrupted ? `the run was ${run.interrupted} before this scenario began` : b.stopped ?? `board ${b.id}'s report does not list it`}`,
+        message: run.interrupted ? `not run: the run was ${run.interrupted} before this scenario began`
+          : `not run to its end: ${b.stopped ?? `board ${b.id}'s report does not list it`}`,
       },
       metrics: [], attempts: [], consoleLog: null,
     }));
