@@ -88,13 +88,15 @@ export interface BoardRun {
 /**
  * The run's results from its boards' (pure: tested on hand-made boards). Each board's scenarios
  * carry its id and their console logs its folder; a planned scenario a board never reported (it
- * died) is an error with the board's reason. Scenarios keep the catalogue's order, board by board.
+ * died) is an error with the board's reason. Scenarios keep the catalogue's order (with
+ * --each-target, a scenario's boards in turn).
  */
 export function combineBoards(boards: BoardRun[], run: {
   id: string; started: Date; ended: Date; repeat: number; interrupted: string | null;
+  /** Every planned id in the catalogue's order. */
+  catalogue: string[];
 }): RunResults {
-  const order = new Map<string, number>();
-  for (const b of boards) for (const p of b.planned) if (!order.has(p.id)) order.set(p.id, order.size);
+  const order = new Map(run.catalogue.map((id, i) => [id, i]));
   const scenarios: Array<ScenarioResult & { board: string }> = [];
   const warnings: string[] = [];
   const notes: string[] = [];
@@ -331,7 +333,7 @@ async function boardsWithin(options: BoardsOptions, place: {
   };
   await Promise.all(boards.map(runOne));
 
-  const results = combineBoards(boards, { id: runId, started, ended: new Date(), repeat: config.repeat, interrupted });
+  const results = combineBoards(boards, { id: runId, started, ended: new Date(), repeat: config.repeat, interrupted, catalogue: plan.map((p) => p.id) });
   for (const b of boards) for (const s of results.scenarios) if (s.board === b.id) show(b, s);
   progress.finish();
   await writeReports(results, runDir, reportRoot);

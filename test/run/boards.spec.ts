@@ -49,7 +49,7 @@ describe('several boards in one run', function () {
       scenarios, totals: { passed: 0, failed: 0, error: 0, skipped: 0 },
     });
     const planned = (...ids: string[]) => ids.map((id) => ({ id, title: id, file: 'f.spec.ts' }));
-    const when = { id: 'run', started: new Date(0), ended: new Date(1000), repeat: 1, interrupted: null };
+    const when = { id: 'run', started: new Date(0), ended: new Date(1000), repeat: 1, interrupted: null, catalogue: ['a', 'b', 'c', 'd'] };
 
     it('tags each scenario with its board and its console log with the board\'s folder, in the catalogue\'s order', function () {
       const boards: BoardRun[] = [
@@ -57,9 +57,8 @@ describe('several boards in one run', function () {
         { id: 'b2', index: 2, target: 'emulator', dir: 'b2', planned: planned('b'), deviceId: 'esp32-000001-b2', results: boardResults([scenario('b', 'passed')]), reported: [], stopped: null },
       ];
       const r = combineBoards(boards, when);
-      // (the catalogue order is the boards' plans in turn: a, c from b1, then b)
       expect(r.scenarios.map((s) => [s.id, s.board, s.consoleLog])).to.deep.equal([
-        ['a', 'b1', 'b1/console/a.log'], ['c', 'b1', 'b1/console/c.log'], ['b', 'b2', 'b2/console/b.log'],
+        ['a', 'b1', 'b1/console/a.log'], ['b', 'b2', 'b2/console/b.log'], ['c', 'b1', 'b1/console/c.log'],
       ]);
       expect(r.totals).to.deep.equal({ passed: 2, failed: 1, error: 0, skipped: 0 });
       expect(r.run.boards!.map((b) => [b.id, b.deviceId, b.dir, b.infrastructureError])).to.deep.equal([
@@ -74,7 +73,7 @@ describe('several boards in one run', function () {
         { id: 'b1', index: 1, target: 'emulator', dir: 'b1', planned: planned('a', 'c'), deviceId: 'd1', results: boardResults([scenario('a', 'passed'), scenario('c', 'passed')]), reported: [], stopped: null },
         { id: 'b2', index: 2, target: 'emulator', dir: 'b2', planned: planned('b', 'd'), deviceId: 'd2', results: null, reported: [scenario('b', 'passed')], stopped: why },
       ], when);
-      expect(r.scenarios.map((s) => [s.id, s.board, s.outcome])).to.deep.equal([['a', 'b1', 'passed'], ['c', 'b1', 'passed'], ['b', 'b2', 'passed'], ['d', 'b2', 'error']]);
+      expect(r.scenarios.map((s) => [s.id, s.board, s.outcome])).to.deep.equal([['a', 'b1', 'passed'], ['b', 'b2', 'passed'], ['c', 'b1', 'passed'], ['d', 'b2', 'error']]);
       expect(r.scenarios[3]!.failure).to.deep.equal({ kind: 'infrastructure', message: `not run to its end: ${why}` });
       expect(r.run.infrastructureError).to.equal(`board b2 (emulator): ${why}`);
       expect(r.run.cutShort).to.equal(`b2: ${why}`);
