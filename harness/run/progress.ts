@@ -33,11 +33,13 @@ export class Progress {
   /** A status line is on screen (terminal only): cleared before anything else is written. */
   private status = false;
 
-  constructor(private readonly total: number, private readonly out: ProgressOutput = process.stdout) {}
+  constructor(private total: number, private readonly out: ProgressOutput = process.stdout) {}
 
   /** One scenario ended on `board`. */
   ended(board: string, result: Pick<ScenarioResult, 'id' | 'outcome' | 'durationMs' | 'failure'>): void {
     this.done += 1;
+    // (a failed hook is a result no plan counted)
+    this.total = Math.max(this.total, this.done);
     const width = String(this.total).length;
     const count = `[${String(this.done).padStart(width)}/${this.total}]`;
     // (a message from a device's output may hold anything: never a control character on the terminal)

@@ -11,6 +11,7 @@ import { existsSync, watch } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { RunResults } from '../../harness/report/model.ts';
 import { HILT_BIN, hilt, latestResults, tempDir, writeScenario } from '../helpers.ts';
 import { expectOneCleanLine } from './helpers.ts';
 
@@ -63,6 +64,18 @@ function filesIn(dir: string, count: number, timeoutMs = 60_000): Promise<string
     watcher.on('change', () => { void check(); });
     void check();
   });
+}
+
+/**
+ * Resolves once `done()` holds, looking again every 50 ms, bounded: a process's exit seen from
+ * outside its family has no event to wait on.
+ */
+async function until(done: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 describe('faults: several boards', function () {
@@ -172,6 +185,26 @@ describe('quick', () => {
       expect(own.run.cutShort).to.equal('interrupted (SIGINT)');
     }
     expect(existsSync(join(dir, 'reports', 'latest', 'junit.xml'))).to.equal(true);
+  });
+
+  it('the run\'s own process killed outright (SIGKILL): each board stops as if interrupted and still writes its report', async function () {
+    const marks = join(dir, 'marks');
+    const file = await stallingScenarios(marks, ['stall 1', 'stall 2']);
+    const c = spawn(process.execPath, [HILT_BIN, 'run', file, '--target', 'emulator', '--target', 'emulator'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(c);
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    // (the marks are named after each board's device id and hold its process's pid)
+    const boardPids = await Promise.all((await filesIn(marks, 2)).map(async (m) => Number(await readFile(join(marks, m), 'utf8'))));
+    c.kill('SIGKILL');
+    await exited;
+    // Each board notices its parent is gone (the IPC channel closes) and ends as on SIGTERM:
+    // its process exits once its report is written.
+    for (const pid of boardPids) await until(() => !alive(pid), `board process ${pid} to exit`);
+    const runDir = join(dir, 'reports', 'latest');
+    for (const b of ['b1', 'b2']) {
+      const own = JSON.parse(await readFile(join(runDir, b, 'results.json'), 'utf8')) as RunResults;
+      expect(own.run.cutShort).to.equal('interrupted (SIGTERM)');
+    }
   });
 
   describe('targets that cannot make one run: exit 2 with one line, before any board starts', function () {
