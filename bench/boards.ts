@@ -3,11 +3,13 @@
  * the scenarios split across them): wall time as a user sees it, and the part of it the boards
  * spent in scenarios. The lab PKI is made by a first run that is not counted; the board counts
  * then take turns, so a machine whose load drifts drifts for all of them alike. Then once more
- * with --repeat 5, where the scenarios' own time outweighs each board's start.
+ * with --repeat 5, and the firmware catalogue against the emulated application (the good app of
+ * bench/firmware.ts), where the scenarios' own time (the app's scaled timers) outweighs each
+ * board's start.
  * Run: npm run bench -- boards
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { RunResults } from '../harness/report/model.ts';
@@ -15,17 +17,22 @@ import type { RunResults } from '../harness/report/model.ts';
 const REPO = resolve(import.meta.dirname, '..');
 const COUNTS = [1, 2, 4];
 const ROUNDS = 3;
+/** bench/firmware.ts's good app and config: AWS's backoff with jitter, timed for CI, an endpoint on any free port. */
+const GOOD_APP = { timeScale: 0.05, keepaliveS: 20, reconnect: { policy: 'backoff-jitter' } };
+const CONFIG = { endpoint: { port: 0 }, firmware: { scenarios: { 'MQTT Keepalive (no PINGRESP)': { boundMs: 4000 } } } };
+const APP_TARGET = 'emulator:?firmware=app&settings=app.json';
 const REPEAT = 5;
 
-async function once(cwd: string, files: string[], boards: number, extra: string[] = []): Promise<{ wallMs: number; results: RunResults }> {
-  const targets = [...Array.from({ length: boards }, () => ['--target', 'emulator']).flat(), ...extra];
+async function once(cwd: string, files: string[], boards: number, extra: string[] = [], target = 'emulator'): Promise<{ wallMs: number; results: RunResults }> {
+  const targets = [...Array.from({ length: boards }, () => ['--target', target]).flat(), ...extra];
   const t0 = performance.now();
   const code = await new Promise<number | null>((done) => {
     const child = spawn(process.execPath, [join(REPO, 'bin', 'hilt.js'), 'run', ...files, ...targets], { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
     child.once('exit', done);
   });
   const wallMs = performance.now() - t0;
-  if (code !== 0) throw new Error(`hilt run on ${boards} board(s) exited ${code}`);
+  // (the firmware catalogue fails one scenario with this app: bench/README.md, firmware)
+  if (code !== 0 && !(code === 1 && target !== 'emulator')) throw new Error(`hilt run on ${boards} board(s) exited ${code}`);
   const results = JSON.parse(await readFile(join(cwd, 'reports', 'latest', 'results.json'), 'utf8')) as RunResults;
   return { wallMs, results };
 }
@@ -39,6 +46,8 @@ export async function benchBoards(): Promise<void> {
   const files = (await readdir(scenarios)).filter((f) => f.endsWith('.spec.ts')).sort().map((f) => join(scenarios, f));
   const cwd = await mkdtemp(join(tmpdir(), 'hilt-boards-'));
   try {
+    await writeFile(join(cwd, 'app.json'), JSON.stringify(GOOD_APP));
+    await writeFile(join(cwd, 'hilt.config.json'), JSON.stringify(CONFIG));
     await once(cwd, files, 1); // the lab PKI, made once
     const walls = new Map<number, number[]>(COUNTS.map((n) => [n, []]));
     const busiest = new Map<number, number[]>(COUNTS.map((n) => [n, []]));
@@ -64,6 +73,11 @@ export async function benchBoards(): Promise<void> {
     for (const n of COUNTS) repeated.set(n, (await once(cwd, files, n, ['--repeat', String(REPEAT)])).wallMs);
     for (const n of COUNTS) {
       console.log(`--repeat ${REPEAT}, ${n} board${n > 1 ? 's' : ''}: ${s(repeated.get(n)!)} wall, ${(repeated.get(n)! / repeated.get(1)!).toFixed(2)}x one board`);
+    }
+    const firmware = new Map<number, number>();
+    for (const n of COUNTS) firmware.set(n, (await once(cwd, [], n, [], APP_TARGET)).wallMs);
+    for (const n of COUNTS) {
+      console.log(`firmware catalogue, ${n} emulated app${n > 1 ? 's' : ''}: ${s(firmware.get(n)!)} wall, ${(firmware.get(n)! / firmware.get(1)!).toFixed(2)}x one board`);
     }
   } finally {
     await rm(cwd, { recursive: true, force: true });
