@@ -17,7 +17,7 @@ import { MqttClient } from 'mqtt';
 import type { ConnectResult } from '../harness/protocol/index.ts';
 import type { Console } from './console.ts';
 import type { BoardHeap, CertShape, ConnectionShape, HeapPlan } from './heap.ts';
-import { RECORD_OVERHEAD, planConnection } from './heap.ts';
+import { PARTS, RECORD_OVERHEAD, planConnection } from './heap.ts';
 import {
   ESP_ERR, MBEDTLS_ERR, espErrName, judgeServerCertificate, mbedtlsErrName, mbedtlsHex, opensslCipherList,
   suiteByOpenssl, verifyInfo, type MbedtlsConfig, type Suite,
@@ -279,7 +279,9 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   socket.on('end', () => { rawEnded = true; });
   socket.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET') rawReset = true; });
 
-  // 3. esp-tls builds the Mbed TLS handle: CA store, own certificate, ssl_setup buffers.
+  // 3. esp-tls builds the Mbed TLS handle: CA store, own certificate, ssl_setup buffers. The
+  // host agent counts this in tls_ms, as part of the TLS phase, failed or not.
+  if (spec.credentialError || (!spec.ca && !ctx.insecure)) timing.tls_ms = 0;
   if (spec.credentialError) {
     const { esp, stack, what } = spec.credentialError;
     const code = MBEDTLS_ERR[stack]!;
@@ -304,14 +306,22 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   };
   const setupPlan = planConnection(buffers, shape);
   const setupBytes = setupPlan.phases[0]!.bytes;
+  // Whatever esp-tls builds in its handshake phase counts as TLS time, even when it fails there.
+  timing.tls_ms = 0;
   if (setupPlan.largestBlock > heap.largest || !heap.take(setupBytes)) {
-    // esp-tls had its contexts, the CA store and the own certificate before the buffers failed.
+    // mbedtls_ssl_setup allocates, in order: the IN and OUT record buffers, the transform,
+    // session and handshake parameters (SSL_ALLOC_FAILED), then the two transcript hashes
+    // (mbedtls_ssl_reset_checksum: MD_ALLOC_FAILED). esp-tls had its contexts, the CA store and
+    // the own certificate before. The first allocation that does not fit decides the code.
     const buffersBytes = ctx.config.dynamicBuffer ? 0 : ctx.config.inContentLen + ctx.config.outContentLen + 2 * RECORD_OVERHEAD;
-    const beforeBuffers = Math.min(setupBytes - buffersBytes, heap.free);
-    lowest = Math.min(lowest, heap.free - Math.max(0, beforeBuffers));
-    out.e('esp-tls-mbedtls', `mbedtls_ssl_setup returned ${mbedtlsHex(MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!)}`);
+    const beforeHashes = setupBytes - PARTS.transcriptHashes;
+    const hashes = setupPlan.largestBlock <= heap.largest && heap.free >= beforeHashes;
+    const reached = hashes ? beforeHashes : setupBytes - buffersBytes - PARTS.sslContexts - PARTS.handshake - PARTS.transcriptHashes;
+    lowest = Math.min(lowest, heap.free - Math.max(0, Math.min(reached, heap.free)));
+    const code = hashes ? MBEDTLS_ERR.MBEDTLS_ERR_MD_ALLOC_FAILED! : MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!;
+    out.e('esp-tls-mbedtls', `mbedtls_ssl_setup returned ${mbedtlsHex(code)}`);
     out.e('esp-tls', 'create_ssl_handle failed');
-    return fail(failure('ESP_ERR_MBEDTLS_SSL_SETUP_FAILED', { stack_err: -MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED! }));
+    return fail(failure('ESP_ERR_MBEDTLS_SSL_SETUP_FAILED', { stack_err: -code }));
   }
   held = setupBytes;
   lowest = Math.min(lowest, heap.free);
@@ -395,9 +405,13 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     chain, trusted: spec.ca ?? [], now: ctx.config.haveTimeDate ? ctx.clock() : null,
     expectedName: spec.skipCn ? null : spec.sni, kex: cipher?.kex ?? null, authmodeRequired: true,
   });
-  const stop = certificatePhase!.bytes > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_ALLOC_FAILED!, flags: 0 }
+  // The first allocation of the server's Certificate message is the mbedtls_x509_crt to parse it
+  // into (SSL_ALLOC_FAILED); the parse itself then fails with X.509's code. The key exchange's
+  // deepest allocations are bignum limbs (MPI_ALLOC_FAILED), as the library reports there.
+  const stop = setupPlan.phases[0]!.bytes + PARTS.peerCertificate > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!, flags: 0 }
+    : certificatePhase!.bytes > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_ALLOC_FAILED!, flags: 0 }
     : verdict.stackErr !== 0 ? { at: 'verify', code: verdict.stackErr, flags: verdict.flags }
-    : keyExchangePhase!.bytes > heapBefore ? { at: 'key_exchange', code: MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!, flags: 0 }
+    : keyExchangePhase!.bytes > heapBefore ? { at: 'key_exchange', code: MBEDTLS_ERR.MBEDTLS_ERR_MPI_ALLOC_FAILED!, flags: 0 }
     : null;
   const deviceMs = !stop ? Object.values(crypto).reduce((a, b) => a + b, 0)
     : stop.at === 'parse' ? crypto.parse!

@@ -12,6 +12,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { judgeAgainstBaseline } from '../compare/budgets.ts';
 import { ExitCode, UsageError, printable, quoted } from '../errors.ts';
 import { newRunId, prepareRunDir, writeReports } from '../report/index.ts';
 import {
@@ -184,10 +185,10 @@ export async function runAsBoard(brief: BoardBrief, interrupts: Interrupts): Pro
 /** The config a board runs with: its own target, and in firmware mode its own device id and endpoint port. */
 function boardConfig(config: RunConfig, target: string, index: number, source: string): RunConfig {
   const own: RunConfig = { ...structuredClone(config), target, sources: { ...config.sources, target: `${source} (board b${index})` } };
-  // (the fields of hilt.config.json's targets, when present: this board is its only one)
-  const withTargets = own as RunConfig & { targets?: string[]; eachTarget?: boolean };
-  if (withTargets.targets) withTargets.targets = [target];
-  if (withTargets.eachTarget) withTargets.eachTarget = false;
+  own.targets = [target];
+  own.eachTarget = false;
+  // Budgets relative to a baseline are judged once, on the run's combined results.
+  own.budgets = config.budgets.filter((rule) => !rule.relative);
   own.firmware.deviceId = boardDeviceId(config.firmware.deviceId, index);
   // Each board's lab has its endpoint: the next port for each board (0 stays any free port).
   if (config.endpoint.port !== 0) {
@@ -247,7 +248,7 @@ async function boardsWithin(options: BoardsOptions, place: {
 }): Promise<RunOutcome> {
   const { config, targets } = options;
   const { started, runId, reportRoot, runDir, interrupts, children } = place;
-  const source = config.sources.target ?? 'targets';
+  const source = config.sources.targets ?? config.sources.target ?? 'targets';
   checkTargets(config, targets, source);
   await checkLabHosts(config);
   // Every board runs the same files: the plan is made once, here, and bad usage stops here (exit 2).
@@ -334,6 +335,8 @@ async function boardsWithin(options: BoardsOptions, place: {
   await Promise.all(boards.map(runOne));
 
   const results = combineBoards(boards, { id: runId, started, ended: new Date(), repeat: config.repeat, interrupted, catalogue: plan.map((p) => p.id) });
+  if (options.shard) results.run.shard = options.shard;
+  judgeAgainstBaseline(results, config.budgets, options.baseline ?? null);
   for (const b of boards) for (const s of results.scenarios) if (s.board === b.id) show(b, s);
   progress.finish();
   await writeReports(results, runDir, reportRoot);
