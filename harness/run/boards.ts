@@ -250,6 +250,7 @@ async function boardsWithin(options: BoardsOptions, place: {
   const { started, runId, reportRoot, runDir, interrupts, children } = place;
   const source = config.sources.targets ?? config.sources.target ?? 'targets';
   checkTargets(config, targets, source);
+  const configs = targets.map((target, i) => boardConfig(config, target, i + 1, source));
   await checkLabHosts(config);
   // Every board runs the same files: the plan is made once, here, and bad usage stops here (exit 2).
   const plan = await planScenarios(options, targetOf(config, targets[0]!, source));
@@ -282,7 +283,7 @@ async function boardsWithin(options: BoardsOptions, place: {
   const runOne = async (b: BoardRun): Promise<void> => {
     if (b.planned.length === 0 || interrupted) return;
     const brief: BoardBrief = {
-      config: boardConfig(config, b.target, b.index, source), files: options.files, filesChosen: options.filesChosen ?? false,
+      config: configs[b.index - 1]!, files: options.files, filesChosen: options.filesChosen ?? false,
       ...(options.grep ? { grep: options.grep } : {}), bail: options.bail ?? false,
       board: { id: b.id, index: b.index, dir: join(runDir, b.dir), ids: b.planned.map((p) => p.id) },
     };
