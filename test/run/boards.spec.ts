@@ -126,6 +126,20 @@ describe('several boards in one run', function () {
     });
   });
 
+  it('a one-board run off a terminal: mocha\'s line per scenario, and no escape code either', async function () {
+    this.timeout(60_000);
+    const { dir, remove } = await tempDir('hilt-boards-one-');
+    try {
+      const file = await writeScenario(dir, 'one.spec.ts', `describe('one', () => { scenario('says hello', async (ctx) => { await ctx.device.command('hello'); }); });`);
+      const { code, stdout } = await hilt(['run', file], { cwd: dir, timeoutMs: 50_000 });
+      expect(code, stdout).to.equal(0);
+      expect(stdout).to.match(/✔ says hello/);
+      expect(stdout).to.not.include('\x1b');
+    } finally {
+      await remove();
+    }
+  });
+
   describe('real runs on two emulated boards', function () {
     this.timeout(120_000);
     let dir: string;
