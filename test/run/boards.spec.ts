@@ -223,5 +223,22 @@ describe('boards', () => {
       ]);
       expect(stdout).to.match(/^\[4\/4\] /m);
     });
+
+    it('targets and eachTarget from hilt.config.json; --target on the command line replaces them', async function () {
+      const { writeFile, rm } = await import('node:fs/promises');
+      await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ targets: ['emulator', 'emulator'], eachTarget: true }));
+      try {
+        const fromConfig = await hilt(['run', file, '--grep', 'connects 1'], { cwd: dir, timeoutMs: 100_000 });
+        expect(fromConfig.code, fromConfig.stdout + fromConfig.stderr).to.equal(0);
+        expect((await latestResults(dir)).scenarios.map((s) => s.board)).to.deep.equal(['b1', 'b2']);
+        const one = await hilt(['run', file, '--grep', 'connects 1', '--target', 'emulator'], { cwd: dir, timeoutMs: 100_000 });
+        expect(one.code, one.stdout + one.stderr).to.equal(0);
+        const r = await latestResults(dir);
+        expect(r.run.boards).to.equal(undefined);
+        expect(r.scenarios.map((s) => s.board)).to.deep.equal([undefined]);
+      } finally {
+        await rm(join(dir, 'hilt.config.json'));
+      }
+    });
   });
 });
