@@ -83,7 +83,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
   // (a lab key whose mode had drifted: set back, but whoever runs the bench should know)
   for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
-  console.log(`report: ${where}/summary.md, results.json, junit.xml`);
+  console.log(`report: ${where}/report.html, summary.md, results.json, junit.xml`);
   if (interrupts.signal && !run.cutShort) console.error(`hilt: interrupted (${interrupts.signal}) once the scenarios had run: the report is complete`);
   process.exitCode = outcome.exitCode;
 }
