@@ -36,3 +36,31 @@ export function verdictOf(totals: { passed: number; failed: number; error: numbe
   const errors = `${totals.error} ${totals.error === 1 ? 'error' : 'errors'}`;
   return `${totals.passed} passed, ${totals.failed} failed, ${errors}, ${totals.skipped} skipped`;
 }
+
+/**
+ * Why a scenario was skipped: the reason the run recorded (not run: --bail ...), or the one a
+ * scenario gave with `ctx.skip(reason)` (kept as the note "skipped: reason"); null if neither.
+ */
+export function skipReason(s: ScenarioResult): string | null {
+  if (s.failure?.message) return s.failure.message;
+  const note = (s.notes ?? []).find((n) => n.startsWith('skipped: '));
+  return note ? note.slice('skipped: '.length) : null;
+}
+
+/** A console excerpt as plain text: where it is from, then its lines. '' when there is none. */
+export function excerptText(s: ScenarioResult): string {
+  const c = s.console;
+  if (!c?.lines.length) return '';
+  const last = c.firstLine + c.lines.length - 1;
+  return [`console, lines ${c.firstLine}-${last}${s.consoleLog ? ` of ${s.consoleLog}` : ''} (${c.reason}):`, ...c.lines].join('\n');
+}
+
+/** "850 ms", "14.1 s", "3 min 12 s". */
+export function duration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return 'unknown';
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { securityFindings, type Finding } from './findings.ts';
-import { dateOf, fileStem, HEAP_PEAK_METRIC, metricOf, num, TLS_METRIC } from './format.ts';
+import { dateOf, duration, fileStem, HEAP_PEAK_METRIC, metricOf, num, TLS_METRIC } from './format.ts';
 import { chartSpecs, reconnectIntervalsOf, type ChartSpec } from './html-charts.ts';
 import { SCRIPT, STYLE } from './html-page.ts';
 import { html, raw, scriptJson, type Html } from './html-template.ts';
@@ -135,15 +135,6 @@ ${item('Run', run.id)}
 ${item('hilt', run.hiltVersion)}
 </dl>
 </header>`;
-}
-
-export function duration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return 'unknown';
-  if (ms < 1_000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${Math.round(s - m * 60)} s`;
 }
 
 // --- verdicts and run-level alerts -------------------------------------------------------------

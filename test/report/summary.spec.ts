@@ -39,15 +39,16 @@ describe('summary.md', function () {
     const { tables, rows } = table(md);
     expect(tables).to.equal(1);
     expect(rows.map((r) => r[0])).to.deep.equal(scenarios().map((s) => s.title));
-    expect(rows.every((r) => r.length === 5)).to.equal(true);
+    // (the first scenario ran 5 times: a p95 column)
+    expect(rows.every((r) => r.length === 6)).to.equal(true);
     expect(rows.map((r) => r[1])).to.deep.equal(['✅ pass', '❌ fail', '⚠️ error', '⏭ skipped']);
   });
 
   it('shows device figures plainly and marks modelled ones with a footnote', function () {
     const [passed, failed, errored] = table(md).rows;
-    expect(passed!.slice(2, 4)).to.deep.equal(['1210', '40.2']);
-    expect(failed!.slice(2, 4)).to.deep.equal(['2450[^model]', '44.0[^model]']);
-    expect(errored!.slice(2, 4)).to.deep.equal(['—', '—']);
+    expect(passed!.slice(2, 5)).to.deep.equal(['1210', '1250', '40.2']);
+    expect(failed!.slice(2, 5)).to.deep.equal(['2450[^model]', '2450[^model]', '44.0[^model]']);
+    expect(errored!.slice(2, 5)).to.deep.equal(['—', '—', '—']);
     expect(md).to.match(/^\[\^model\]: `model`: estimated/m);
     expect(md).to.not.include('[^host]');
     expect(md).to.include('Figures without a marker were measured by the firmware on the device');
@@ -59,15 +60,15 @@ describe('summary.md', function () {
     list[0]!.title = 'a|b';
     const { rows } = table(toSummaryMarkdown(runResults({}, list)));
     expect(rows).to.have.length(4);
-    expect(rows.every((r) => r.length === 5)).to.equal(true);
+    expect(rows.every((r) => r.length === 6)).to.equal(true);
     expect(rows[0]![0]).to.equal('a\\|b');
-    expect(rows[1]![4]).to.equal('too slow \\| way<br>too slow &lt;none>; budget tls_ms <= 2000 exceeded: 2450');
-    expect(rows[2]![4]).to.equal('device emulator: no reply to hello within 5000 ms');
+    expect(rows[1]![5]).to.equal('too slow \\| way<br>too slow &lt;none>; budget tls_ms <= 2000 exceeded: 2450');
+    expect(rows[2]![5]).to.equal('device emulator: no reply to hello within 5000 ms');
   });
 
   it('drops console colour codes from notes', function () {
     const failed = table(md).rows[1]!;
-    expect(failed[4]).to.equal(`handshake &lt;tls_ms> & "alert" 'bad_certificate'; budget tls_ms <= 2000 exceeded: 2450`);
+    expect(failed[5]).to.equal(`handshake &lt;tls_ms> & "alert" 'bad_certificate'; budget tls_ms <= 2000 exceeded: 2450`);
   });
 
   it('marks host-measured figures with their own footnote', function () {
