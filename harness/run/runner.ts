@@ -359,7 +359,9 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       runner.on('fail', (runnable: Mocha.Runnable, err) => {
         failures.set(runnable, err);
         // A failed hook counts as a failed scenario of its own: the run must not pass over it.
-        if ((runnable as { type?: string }).type === 'hook') {
+        // Not when the device is lost already: whether a hook was under way when the loss came
+        // is a race, and the scenarios it held back are listed as not run with the loss as reason.
+        if ((runnable as { type?: string }).type === 'hook' && !infrastructureError) {
           const result = hookResult(runnable, err, interrupted);
           firstFailed ??= result.id;
           scenarios.push(result);
