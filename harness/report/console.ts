@@ -11,7 +11,7 @@
  * docs/reports.md says the same for readers.
  */
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { detectPanic, parseLogLine, stripColours } from '../device/log.ts';
 import type { ConsoleExcerpt, RunResults, ScenarioResult } from './model.ts';
@@ -142,25 +142,22 @@ async function countNewlines(path: string, end: number): Promise<number> {
 /**
  * The results with each scenario's console excerpt read from its log under `runDir`, where the
  * scenario has a log and no excerpt yet (a merged run keeps those it came with). A log that is
- * missing, unreadable or outside the run's folder gives no excerpt: it is not worth failing the
- * reports for.
+ * missing, unreadable or outside the run's folder (by its path or where a link leads: a results
+ * file names its logs, and a report must not show a file the run did not write) gives no
+ * excerpt: it is not worth failing the reports for.
  */
 export async function withConsoleExcerpts(results: RunResults, runDir: string): Promise<RunResults> {
-  const dir = resolve(runDir);
+  const dir = await realpath(runDir).catch(() => resolve(runDir));
   const scenarios: ScenarioResult[] = [];
   for (const s of results.scenarios) {
-    if (s.console !== undefined || !s.consoleLog) {
-      scenarios.push(s);
-      continue;
-    }
-    const path = resolve(dir, s.consoleLog);
-    const inside = relative(dir, path);
-    if (inside.startsWith('..') || isAbsolute(inside)) {
-      scenarios.push(s);
-      continue;
-    }
-    const read = await readLogLines(path).catch(() => null);
+    const path = s.console === undefined && s.consoleLog ? await realpath(resolve(dir, s.consoleLog)).catch(() => null) : null;
+    const read = path && within(dir, path) ? await readLogLines(path).catch(() => null) : null;
     scenarios.push(read ? { ...s, console: chooseExcerpt(read.lines, read.firstLineNo, s) } : s);
   }
   return { ...results, scenarios };
+}
+
+function within(dir: string, path: string): boolean {
+  const inside = relative(dir, path);
+  return inside !== '' && !inside.startsWith('..') && !isAbsolute(inside);
 }
