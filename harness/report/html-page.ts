@@ -1,7 +1,8 @@
 /**
  * report.html's own style and script: hilt's text, embedded as is. The script reads the chart
  * data from the page, draws each chart with Chart.js (inlined before it), and makes the verdict
- * filter work. Without script the page still shows everything but the charts.
+ * filter and the folding of details work. Without script the page shows everything, details
+ * unfolded, but the charts.
  */
 
 export const STYLE = `
@@ -33,6 +34,15 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .filters { display: flex; gap: 6px; flex-wrap: wrap; margin: 8px 0; }
 .filters button { border: 1px solid var(--line); background: #fff; padding: 3px 12px; border-radius: 14px; cursor: pointer; font: inherit; }
 .filters button[aria-pressed="true"] { background: #1a1a1a; color: #fff; border-color: #1a1a1a; }
+table.scenarios { table-layout: fixed; }
+table.scenarios > thead > tr > th:not(:first-child) { width: 170px; }
+table.scenarios > thead > tr > th.result, table.scenarios > thead > tr > th.time { width: 90px; }
+table.scenarios > tbody > tr > td:first-child { overflow-wrap: anywhere; }
+table.scenarios > tbody > tr.summary > td { border-bottom: none; }
+table.scenarios > tbody > tr.details > td { padding-top: 0; }
+button.toggle { border: none; background: none; padding: 0; font: inherit; text-align: left; cursor: pointer; color: inherit; }
+button.toggle::before { content: "▾ "; color: #777; }
+button.toggle[aria-expanded="false"]::before { content: "▸ "; }
 details > summary { cursor: pointer; }
 .detail { margin: 6px 0 4px 14px; }
 .detail pre { background: #f6f6f6; border: 1px solid var(--line); padding: 6px 8px; overflow-x: auto; white-space: pre; max-height: 420px; }
@@ -60,8 +70,19 @@ export const SCRIPT = `
       var canvas = document.getElementById(spec.id);
       if (canvas && window.Chart) new window.Chart(canvas, spec.config);
     });
+    // Details of what passed fold away; a click on a scenario's title shows or hides them.
+    Array.prototype.forEach.call(document.querySelectorAll('tbody.scenario'), function (body) {
+      var toggle = body.querySelector('button.toggle');
+      var details = body.querySelector('tr.details');
+      var show = function (open) {
+        details.hidden = !open;
+        toggle.setAttribute('aria-expanded', String(open));
+      };
+      show(body.dataset.open === 'true');
+      toggle.addEventListener('click', function () { show(details.hidden); });
+    });
     var buttons = Array.prototype.slice.call(document.querySelectorAll('.filters button'));
-    var rows = Array.prototype.slice.call(document.querySelectorAll('tr.scenario'));
+    var rows = Array.prototype.slice.call(document.querySelectorAll('tbody.scenario'));
     var apply = function (wanted) {
       buttons.forEach(function (b) { b.setAttribute('aria-pressed', String(b.dataset.filter === wanted)); });
       rows.forEach(function (row) {

@@ -258,16 +258,24 @@ ${VERDICTS.map((v) => html`<button type="button" data-filter="${v}" aria-pressed
 <table class="scenarios">
 <thead><tr><th>Scenario</th>${columns.length
     ? columns.map((c) => html`<th>${c}</th>`)
-    : html`<th>Result</th><th class="num">TLS ms</th><th class="num">Heap peak KiB</th>`}<th class="num">Time</th></tr></thead>
-<tbody>
-${[...rows.values()].map((list) => scenarioRow(list, columns))}
-${rows.size === 0 ? html`<tr><td colspan="${columns.length + 4}" class="muted">No scenario ran.</td></tr>` : ''}
-</tbody>
+    : html`<th class="result">Result</th><th class="num">TLS ms</th><th class="num">Heap peak KiB</th>`}<th class="num time">Time</th></tr></thead>
+${[...rows.values()].map((list) => scenarioRows(list, columns))}
+${rows.size === 0 ? html`<tbody><tr><td colspan="${width(columns)}" class="muted">No scenario ran.</td></tr></tbody>` : ''}
 </table>
 </section>`;
 }
 
-function scenarioRow(list: ScenarioResult[], columns: string[]): Html {
+/** How many columns the scenario table has. */
+function width(columns: string[]): number {
+  return 2 + (columns.length || 3);
+}
+
+/**
+ * One scenario: its row, and under it a row across the whole table with its details. The page's
+ * script folds the details of what passed (a click on the title opens them); without script,
+ * everything is shown.
+ */
+function scenarioRows(list: ScenarioResult[], columns: string[]): Html {
   const first = list[0]!;
   const verdicts = [...new Set(list.map(verdictOf))];
   const time = list.reduce((t, s) => t + (Number.isFinite(s.durationMs) ? s.durationMs : 0), 0);
@@ -277,11 +285,15 @@ function scenarioRow(list: ScenarioResult[], columns: string[]): Html {
       return s ? html`<td>${badge(s)}<br><span class="muted">${figure(metricOf(s, TLS_METRIC), 'ms')}</span></td>` : html`<td class="muted">—</td>`;
     })
     : html`<td>${badge(first)}</td><td class="num">${figure(metricOf(first, TLS_METRIC), '')}</td><td class="num">${figure(metricOf(first, HEAP_PEAK_METRIC), '', 1024)}</td>`;
-  return html`<tr class="scenario" data-id="${first.id}" data-verdicts="${verdicts.join(' ')}">
-<td><details><summary>${first.title || first.id} <span class="muted">${fileStem(first.file)}</span></summary>
+  // What went wrong stays open; the rest opens on demand.
+  const open = verdicts.some((v) => v === 'fail' || v === 'error');
+  return html`<tbody class="scenario" data-id="${first.id}" data-verdicts="${verdicts.join(' ')}" data-open="${String(open)}">
+<tr class="summary"><td><button type="button" class="toggle" aria-expanded="true">${first.title || first.id}</button> <span class="muted">${fileStem(first.file)}</span></td>
+${cells}<td class="num">${duration(time)}</td></tr>
+<tr class="details"><td colspan="${width(columns)}">
 ${list.map((s) => scenarioDetail(s, list.length > 1 || columns.length > 0))}
-</details></td>
-${cells}<td class="num">${duration(time)}</td></tr>`;
+</td></tr>
+</tbody>`;
 }
 
 function badge(s: ScenarioResult): Html {

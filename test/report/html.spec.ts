@@ -49,9 +49,11 @@ describe('report.html', function () {
 
     it('has one row per scenario, carrying its verdicts for the filter', function () {
       const page = toReportHtml(runResults({}, allVerdicts()));
-      const rows = [...page.matchAll(/<tr class="scenario" data-id="([^"]+)" data-verdicts="([^"]+)">/g)].map((m) => [m[1], m[2]]);
-      expect(rows).to.deep.equal(allVerdicts().map((s) => [s.id, verdictOf(s)]));
+      const rows = [...page.matchAll(/<tbody class="scenario" data-id="([^"]+)" data-verdicts="([^"]+)" data-open="([^"]+)">/g)].map((m) => [m[1], m[2], m[3]]);
+      expect(rows.map((r) => r.slice(0, 2))).to.deep.equal(allVerdicts().map((s) => [s.id, verdictOf(s)]));
       expect(rows.map((r) => r[1])).to.deep.equal(['pass', 'fail', 'error', 'skipped', 'warn']);
+      // What went wrong is open from the start.
+      expect(rows.map((r) => r[2])).to.deep.equal(['false', 'true', 'true', 'false', 'false']);
       expect(page).to.include('not run: --bail after 05-handshake-budget failed');
     });
 
@@ -70,11 +72,11 @@ describe('report.html', function () {
 
     it('gives each board a column and a row of its own, and names the board that was lost', function () {
       const page = toReportHtml(boardsRun());
-      expect(page).to.match(/<thead><tr><th>Scenario<\/th><th>b1<\/th><th>b2<\/th><th class="num">Time<\/th><\/tr><\/thead>/);
+      expect(page).to.match(/<thead><tr><th>Scenario<\/th><th>b1<\/th><th>b2<\/th><th class="num time">Time<\/th><\/tr><\/thead>/);
       expect(page).to.include('<dt>Targets</dt><dd>emulator:, serial:/dev/ttyUSB1</dd>');
       expect(page).to.match(/<tr data-board="b2">[\s\S]*?unreachable<\/span> device serial:\/dev\/ttyUSB1 went away/);
       // One row for the scenario both boards ran, with a detail for each.
-      expect(page.match(/<tr class="scenario"/g)).to.have.length(4);
+      expect(page.match(/<tbody class="scenario"/g)).to.have.length(4);
       expect(page).to.include('data-key="01-valid-server@b1"').and.include('data-key="01-valid-server@b2"');
     });
 
@@ -135,7 +137,7 @@ describe('report.html', function () {
     it('says so in place of the charts when Chart.js cannot be read', function () {
       const page = toReportHtml(repeatedRun(), { problem: 'chart.js could not be read (ENOENT): reinstall hilt\'s dependencies (npm ci)' });
       expect(page).to.include('Charts not drawn: chart.js could not be read (ENOENT)');
-      expect(page).to.include('<tr class="scenario"');
+      expect(page).to.include('<tbody class="scenario"');
     });
   });
 
@@ -160,7 +162,12 @@ describe('report.html', function () {
 
     /** What the rendered page holds: rows shown per verdict filter, charts drawn, the title. */
     const READ = `(() => {
-      const rows = () => [...document.querySelectorAll('tr.scenario')];
+      const rows = () => [...document.querySelectorAll('tbody.scenario')];
+      // Details: folded for what passed, open for what failed; a click on the title unfolds them.
+      const unfolded = () => rows().filter((r) => !r.querySelector('tr.details').hidden).map((r) => r.dataset.id);
+      const foldedAtFirst = unfolded();
+      for (const r of rows()) if (r.dataset.open !== 'true') r.querySelector('button.toggle').click();
+      const afterClicks = unfolded();
       const shown = () => rows().filter((r) => !r.hidden).map((r) => r.dataset.id);
       const byFilter = {};
       for (const b of document.querySelectorAll('.filters button')) { b.click(); byFilter[b.dataset.filter] = shown(); }
@@ -172,11 +179,11 @@ describe('report.html', function () {
         for (let i = 3; i < px.length; i += 4) if (px[i] > 0) inked++;
         return { id: c.id, drawn: !!chart, points: chart ? chart.data.datasets.reduce((n, d) => n + d.data.length, 0) : 0, inked, width: c.width };
       });
-      return { ready: document.documentElement.dataset.hiltReady, title: document.title, rows: rows().length, byFilter, charts,
+      return { ready: document.documentElement.dataset.hiltReady, title: document.title, rows: rows().length, byFilter, charts, foldedAtFirst, afterClicks,
         // Elements a device's text would have made had it been taken as markup: any image, a fourth script.
         injected: document.querySelectorAll('img').length + Math.max(0, document.scripts.length - 3) };
     })()`;
-    type Read = { ready: string; title: string; rows: number; byFilter: Record<string, string[]>; charts: Array<{ id: string; drawn: boolean; points: number; inked: number; width: number }>; injected: number };
+    type Read = { ready: string; title: string; rows: number; byFilter: Record<string, string[]>; foldedAtFirst: string[]; afterClicks: string[]; charts: Array<{ id: string; drawn: boolean; points: number; inked: number; width: number }>; injected: number };
 
     async function check(name: string, results: RunResults, then?: (page: OpenedPage) => Promise<void>): Promise<Read> {
       const page = await open(name, toReportHtml(results));
@@ -187,6 +194,8 @@ describe('report.html', function () {
         const ids = [...new Set(results.scenarios.map((s) => s.id))];
         expect(read.rows).to.equal(ids.length);
         expect(read.byFilter.all).to.deep.equal(ids);
+        expect(read.foldedAtFirst).to.deep.equal(ids.filter((id) => results.scenarios.some((s) => s.id === id && (s.outcome === 'failed' || s.outcome === 'error'))));
+        expect(read.afterClicks).to.deep.equal(ids);
         for (const v of ['pass', 'warn', 'fail', 'error', 'skipped']) {
           expect(read.byFilter[v], v).to.deep.equal(ids.filter((id) => results.scenarios.some((s) => s.id === id && verdictOf(s) === v)));
         }
@@ -260,7 +269,7 @@ describe('report.html', function () {
         try {
           expect(written.problems).to.deep.equal({ exceptions: [], consoleErrors: [], logErrors: [], network: [] });
           expect(await written.evaluate<string>('document.documentElement.dataset.hiltReady')).to.equal('charts');
-          expect(await written.evaluate<string[]>('[...document.querySelectorAll("tr.scenario")].map((r) => r.dataset.id)'))
+          expect(await written.evaluate<string[]>('[...document.querySelectorAll("tbody.scenario")].map((r) => r.dataset.id)'))
             .to.deep.equal(results.scenarios.map(resultKey));
           expect(await written.evaluate<number>('document.querySelectorAll("#security li[data-severity]").length')).to.be.above(0);
         } finally {
