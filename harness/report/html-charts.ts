@@ -4,7 +4,7 @@
  * the markup so each chart can be read (and tested) as data.
  */
 import { HEAP_PEAK_METRIC, TLS_METRIC } from './format.ts';
-import { resultKey, type Metric, type RunResults, type ScenarioResult } from './model.ts';
+import type { Metric, RunResults, ScenarioResult } from './model.ts';
 
 export interface ChartSpec {
   id: string;
@@ -42,6 +42,20 @@ export function chartLabel(s: ScenarioResult): string {
   return s.board ? `${cut} @${s.board}` : cut;
 }
 
+/**
+ * The labels of a chart's scenarios, each one different: a category axis puts every point whose
+ * label is the same on one bar, and two titles may start alike.
+ */
+export function chartLabels(scenarios: ScenarioResult[]): string[] {
+  const seen = new Map<string, number>();
+  return scenarios.map((s) => {
+    const label = chartLabel(s);
+    const n = (seen.get(label) ?? 0) + 1;
+    seen.set(label, n);
+    return n === 1 ? label : `${label} (${n})`;
+  });
+}
+
 export function chartSpecs(results: RunResults): ChartSpec[] {
   const specs: ChartSpec[] = [];
   const phases = phaseChart(results.scenarios);
@@ -69,7 +83,7 @@ function phaseChart(scenarios: ScenarioResult[]): ChartSpec | null {
     config: {
       type: 'bar',
       data: {
-        labels: shown.map(chartLabel),
+        labels: chartLabels(shown),
         datasets: present.map((p) => ({
           label: p.replace(/_ms$/, '').toUpperCase(),
           data: shown.map((s) => finiteMedian(metric(s, p))),
@@ -91,7 +105,7 @@ function distributionChart(scenarios: ScenarioResult[], name: string): ChartSpec
   const heap = name === HEAP_PEAK_METRIC;
   const scale = (v: number) => (heap ? Math.round((v / 1024) * 10) / 10 : v);
   const unit = heap ? 'KiB' : metric(shown[0]!, name)!.unit;
-  const labels = shown.map(chartLabel);
+  const labels = chartLabels(shown);
   const points = shown.flatMap((s, i) => metric(s, name)!.values.filter(Number.isFinite).map((v) => ({ x: labels[i], y: scale(v) })));
   const budgets = shown.flatMap((s, i) => {
     const b = metric(s, name)!.budget;
@@ -112,7 +126,8 @@ function distributionChart(scenarios: ScenarioResult[], name: string): ChartSpec
     config: {
       type: 'bar',
       data: { labels, datasets },
-      options: baseOptions({ stacked: false, unit }),
+      // (median first in the legend: the datasets' order puts the budget on top of the bars)
+      options: { ...baseOptions({ stacked: false, unit }), plugins: { legend: { position: 'bottom', reverse: true } } },
     },
   };
 }
@@ -131,8 +146,8 @@ function backoffChart(scenarios: ScenarioResult[]): ChartSpec | null {
       type: 'line',
       data: {
         labels: Array.from({ length: longest }, (_, i) => `wait ${i + 1}`),
-        datasets: series.map(({ s, waits }, i) => ({
-          label: chartLabel(s), data: waits, borderColor: colours[i % colours.length], backgroundColor: colours[i % colours.length], tension: 0,
+        datasets: series.map(({ waits }, i) => ({
+          label: chartLabels(series.map((x) => x.s))[i], data: waits, borderColor: colours[i % colours.length], backgroundColor: colours[i % colours.length], tension: 0,
         })),
       },
       options: baseOptions({ stacked: false, unit: 'ms' }),
@@ -160,9 +175,4 @@ function metric(s: ScenarioResult, name: string): Metric | undefined {
 
 function finiteMedian(m: Metric | undefined): number | null {
   return m && Number.isFinite(m.median) ? m.median : null;
-}
-
-/** Every scenario key a chart draws, for tests and the page's script. */
-export function chartedKeys(results: RunResults): string[] {
-  return results.scenarios.filter((s) => s.metrics.length > 0 || reconnectIntervalsOf(s)).map(resultKey);
 }

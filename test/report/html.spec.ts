@@ -100,6 +100,16 @@ describe('report.html', function () {
       expect(toReportHtml(repeatedRun())).to.include('1210 (p95 1250)');
     });
 
+    it('gives two scenarios whose titles start alike bars of their own', function () {
+      const list = repeatedRun().scenarios.slice(0, 2);
+      list[0]!.title = 'refuses a broker whose certificate is expired (ECDSA chain)';
+      list[1]!.title = 'refuses a broker whose certificate is expired (RSA chain)';
+      const tls = chartSpecs(runResults({}, list)).find((s) => s.id === 'chart-tls_ms')!;
+      const data = (tls.config as { data: { labels: string[]; datasets: Array<{ data: Array<{ x: string }> }> } }).data;
+      expect(new Set(data.labels).size).to.equal(2);
+      expect(new Set(data.datasets[1]!.data.map((p) => p.x))).to.deep.equal(new Set(data.labels));
+    });
+
     it('draws the reconnect intervals of firmware backoff scenarios, whatever their verdict', function () {
       const run = firmwareRun();
       expect(run.scenarios.map(reconnectIntervalsOf)).to.deep.equal([[1010, 1890, 4120, 7650, 16300], [1000, 2000, 4000, 8000], [500, 500, 500, 500]]);
