@@ -17,9 +17,9 @@ import { MqttClient } from 'mqtt';
 import type { ConnectResult } from '../harness/protocol/index.ts';
 import type { Console } from './console.ts';
 import type { BoardHeap, CertShape, ConnectionShape, HeapPlan } from './heap.ts';
-import { RECORD_OVERHEAD, planConnection } from './heap.ts';
+import { PARTS, RECORD_OVERHEAD, planConnection } from './heap.ts';
 import {
-  ESP_ERR, MBEDTLS_ERR, espErrName, judgeServerCertificate, mbedtlsErrName, mbedtlsHex, opensslCipherList,
+  BADCERT, ESP_ERR, MBEDTLS_ERR, espErrName, judgeServerCertificate, mbedtlsErrName, mbedtlsHex, opensslCipherList,
   suiteByOpenssl, verifyInfo, type MbedtlsConfig, type Suite,
 } from './mbedtls/index.ts';
 import { handshakeCryptoMs, recordCryptoMs, type ChipShape, type PublicKeyShape } from './timing.ts';
@@ -279,7 +279,9 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   socket.on('end', () => { rawEnded = true; });
   socket.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET') rawReset = true; });
 
-  // 3. esp-tls builds the Mbed TLS handle: CA store, own certificate, ssl_setup buffers.
+  // 3. esp-tls builds the Mbed TLS handle: CA store, own certificate, ssl_setup buffers. This is
+  // the TLS phase already (the host agent times it in tls_ms), whether it fails or not.
+  timing.tls_ms = 0;
   if (spec.credentialError) {
     const { esp, stack, what } = spec.credentialError;
     const code = MBEDTLS_ERR[stack]!;
@@ -305,13 +307,19 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   const setupPlan = planConnection(buffers, shape);
   const setupBytes = setupPlan.phases[0]!.bytes;
   if (setupPlan.largestBlock > heap.largest || !heap.take(setupBytes)) {
-    // esp-tls had its contexts, the CA store and the own certificate before the buffers failed.
+    // mbedtls_ssl_setup allocates, in order: the IN and OUT record buffers, the transform,
+    // session and handshake parameters (SSL_ALLOC_FAILED), then the two transcript hashes
+    // (mbedtls_ssl_reset_checksum: MD_ALLOC_FAILED). esp-tls had its contexts, the CA store and
+    // the own certificate before. The first allocation that does not fit decides the code.
     const buffersBytes = ctx.config.dynamicBuffer ? 0 : ctx.config.inContentLen + ctx.config.outContentLen + 2 * RECORD_OVERHEAD;
-    const beforeBuffers = Math.min(setupBytes - buffersBytes, heap.free);
-    lowest = Math.min(lowest, heap.free - Math.max(0, beforeBuffers));
-    out.e('esp-tls-mbedtls', `mbedtls_ssl_setup returned ${mbedtlsHex(MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!)}`);
+    const beforeHashes = setupBytes - PARTS.transcriptHashes;
+    const hashes = setupPlan.largestBlock <= heap.largest && heap.free >= beforeHashes;
+    const reached = hashes ? beforeHashes : setupBytes - buffersBytes - PARTS.sslContexts - PARTS.handshake - PARTS.transcriptHashes;
+    lowest = Math.min(lowest, heap.free - Math.max(0, Math.min(reached, heap.free)));
+    const code = hashes ? MBEDTLS_ERR.MBEDTLS_ERR_MD_ALLOC_FAILED! : MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!;
+    out.e('esp-tls-mbedtls', `mbedtls_ssl_setup returned ${mbedtlsHex(code)}`);
     out.e('esp-tls', 'create_ssl_handle failed');
-    return fail(failure('ESP_ERR_MBEDTLS_SSL_SETUP_FAILED', { stack_err: -MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED! }));
+    return fail(failure('ESP_ERR_MBEDTLS_SSL_SETUP_FAILED', { stack_err: -code }));
   }
   held = setupBytes;
   lowest = Math.min(lowest, heap.free);
@@ -395,9 +403,19 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     chain, trusted: spec.ca ?? [], now: ctx.config.haveTimeDate ? ctx.clock() : null,
     expectedName: spec.skipCn ? null : spec.sni, kex: cipher?.kex ?? null, authmodeRequired: true,
   });
-  const stop = certificatePhase!.bytes > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_ALLOC_FAILED!, flags: 0 }
-    : verdict.stackErr !== 0 ? { at: 'verify', code: verdict.stackErr, flags: verdict.flags }
-    : keyExchangePhase!.bytes > heapBefore ? { at: 'key_exchange', code: MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!, flags: 0 }
+  // Where the heap runs out, as Mbed TLS 3.6 reports it (docs/fidelity.md, "Fixed in the low-heap
+  // comparison"): the first allocation of the server's Certificate message is the mbedtls_x509_crt
+  // to parse it into (SSL_ALLOC_FAILED); then the parse (X.509's code). A chain parsed whose
+  // signature checks cannot get their temporaries fails verification as badly signed
+  // (NOT_TRUSTED, with whatever else the checks found). The key exchange's deepest allocations
+  // are bignum limbs (MPI_ALLOC_FAILED). A stop for lack of heap took the heap down to nothing.
+  const parsedBytes = planConnection(buffers, { ...heapShape(shape, chain, spec.ca ?? [], ecdhe), checksSignatures: false }).phases[1]!.bytes;
+  const verifyShort = certificatePhase!.bytes > heapBefore;
+  const stop = setupBytes + PARTS.peerCertificate > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_SSL_ALLOC_FAILED!, flags: 0, reached: setupBytes }
+    : parsedBytes > heapBefore ? { at: 'parse', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_ALLOC_FAILED!, flags: 0, reached: heapBefore }
+    : verifyShort ? { at: 'verify', code: MBEDTLS_ERR.MBEDTLS_ERR_X509_CERT_VERIFY_FAILED!, flags: verdict.flags | BADCERT.NOT_TRUSTED!, reached: heapBefore }
+    : verdict.stackErr !== 0 ? { at: 'verify', code: verdict.stackErr, flags: verdict.flags, reached: certificatePhase!.bytes }
+    : keyExchangePhase!.bytes > heapBefore ? { at: 'key_exchange', code: MBEDTLS_ERR.MBEDTLS_ERR_MPI_ALLOC_FAILED!, flags: 0, reached: heapBefore }
     : null;
   const deviceMs = !stop ? Object.values(crypto).reduce((a, b) => a + b, 0)
     : stop.at === 'parse' ? crypto.parse!
@@ -405,8 +423,8 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     : crypto.parse! + crypto.chain! + crypto.serverSignature!;
   timing.tls_ms = Math.round(wireMs + deviceMs);
   if (ctx.realtime) await sleep(deviceMs);
-  // The low-water mark: everything up to the phase that ran out (or the peak when none did).
-  const reached = !stop ? plan.peak : stop.at === 'parse' ? plan.phases[0]!.bytes : certificatePhase!.bytes;
+  // The low-water mark: as deep as the attempt went (the peak when nothing stopped it).
+  const reached = stop ? stop.reached : plan.peak;
   lowest = Math.min(lowest, heapBefore - reached);
   heap.touch(reached - held);
   if (stop) return handshakeFailed(stop.code, stop.flags, 0);

@@ -16,18 +16,30 @@ export const RECORD_OVERHEAD = 13 + 16 + 48 + 256;
 
 /**
  * Model constants, in bytes. Each is one part Mbed TLS or esp-tls allocates; the comments say
- * what it stands for. They were fitted as a set to the host agent's peaks (2026-12-01, see
+ * what it stands for. The structure sizes are sizeof() in the host agent's 32-bit build plus the
+ * counting allocator's 4 B; the rest were fitted as a set to the host agent's peaks (2026-12-01, see
  * docs/fidelity.md "Heap"), from the differences between scenarios that stop at different points
  * of the same handshake: a ServerHello alert (setup only), an untrusted one-certificate chain
  * (parse, no signature checked), an expired chain (parse + two ECDSA verifies), a success.
  */
 export const PARTS = {
   /** esp_tls struct (ssl context and config, CTR-DRBG, entropy, x509 and pk heads inside it). */
-  espTlsAndSocket: 1_500,
-  /** What mbedtls_ssl_setup allocates besides the record buffers: session and transform being negotiated. */
-  sslContexts: 500,
-  /** Handshake parameters (mbedtls_ssl_setup allocates them in 3.x): transcript hashes, randoms, ECDH context. */
-  handshake: 640,
+  espTlsAndSocket: 1_304,
+  /**
+   * What mbedtls_ssl_setup allocates after the record buffers and keeps for the connection: the
+   * transform and session being negotiated (sizeof 276 and 136 in the 32-bit build, + 4 B each).
+   */
+  sslContexts: 420,
+  /** The handshake parameters mbedtls_ssl_setup allocates next (sizeof 584 + 4), freed once the handshake ends. */
+  handshake: 588,
+  /**
+   * The transcript hashes, setup's last allocations (mbedtls_ssl_reset_checksum: a SHA-256 and a
+   * SHA-384 context, sizeof 108 and 212 + 4 B each), freed with the handshake parameters. When one
+   * cannot be had, mbedtls_ssl_setup returns MBEDTLS_ERR_MD_ALLOC_FAILED, not SSL_ALLOC_FAILED.
+   */
+  transcriptHashes: 328,
+  /** The mbedtls_x509_crt the peer's chain is parsed into (sizeof 408 + 4): the handshake's first allocation. */
+  peerCertificate: 412,
   /** mbedtls_x509_crt bookkeeping per parsed certificate (names, extensions lists), besides its DER and key. */
   perCertificate: 694,
   /** Temporaries of a P-256 ECDHE keygen + shared secret in software, the ServerKeyExchange check and the client's signature. */
@@ -37,7 +49,7 @@ export const PARTS = {
   /** Temporaries of the ECDSA P-256 verifies of a chain. */
   ecdsaVerify: 2_920,
   /** The two record transforms (keys, GCM/CCM contexts) once keys are derived. */
-  transforms: 1_200,
+  transforms: 1_476,
 } as const;
 
 export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa' | 'other';
@@ -117,13 +129,14 @@ export function planConnection(buffers: BufferConfig, shape: ConnectionShape): H
   const certificateBuffers = buffers.dynamicBuffer ? shape.largestRecord + RECORD_OVERHEAD : staticBuffers;
   const keyExchangeBuffers = buffers.dynamicBuffer ? outBuffer : staticBuffers;
   // Mbed TLS 3.x allocates the handshake parameters in mbedtls_ssl_setup, with the buffers.
-  const setup = base + setupBuffers + ca + own + PARTS.handshake;
-  const certificate = base + certificateBuffers + ca + own + PARTS.handshake + peer + verifyTemp;
+  const handshake = PARTS.handshake + PARTS.transcriptHashes;
+  const setup = base + setupBuffers + ca + own + handshake;
+  const certificate = base + certificateBuffers + ca + own + handshake + peer + verifyTemp;
   // After verification: the CA store may be freed (FREE_CA_CERT), the peer chain is kept only
   // with KEEP_PEER_CERTIFICATE; the key exchange temporaries come now.
   const caAfter = buffers.freeCaCert ? 0 : ca;
   const peerAfter = buffers.keepPeerCertificate ? peer : 0;
-  const keyExchange = base + keyExchangeBuffers + caAfter + own + PARTS.handshake + peerAfter + kexTemp;
+  const keyExchange = base + keyExchangeBuffers + caAfter + own + handshake + peerAfter + kexTemp;
   const steadyBuffers = buffers.dynamicBuffer ? 0 : staticBuffers;
   const established = base + steadyBuffers + caAfter + (buffers.freeConfigData ? 0 : own) + peerAfter + PARTS.transforms;
 

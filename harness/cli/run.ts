@@ -4,7 +4,10 @@ import { ExitCode, UsageError, printable, quoted } from '../errors.ts';
 import { loadConfig, type RunConfig } from '../run/config.ts';
 import { Interrupts } from '../run/interrupts.ts';
 import { runScenarios } from '../run/runner.ts';
+import { pruneReports } from '../run/retention.ts';
+import { loadResults } from '../compare/load.ts';
 import { scenarioFiles } from '../run/scenario-files.ts';
+import { parseShard } from '../run/shard.ts';
 import { KINDS, resolveTarget } from '../device/targets/index.ts';
 import type { ImageIdentity } from '../report/model.ts';
 import { flashWithReport, readBuild } from './flash.ts';
@@ -19,6 +22,9 @@ interface RunCliOptions {
   bail: boolean;
   config?: string;
   flash?: string;
+  baseline?: string;
+  keep?: string;
+  shard?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -33,6 +39,9 @@ export function registerRun(program: Command): void {
     .option('--certs <dir>', 'lab PKI directory (default: certs)')
     .option('--config <file>', 'configuration file (default: hilt.config.json if present)')
     .option('--bail', 'stop at the first failing scenario', false)
+    .option('--baseline <path>', 'compare with this run (a results.json or a report folder): relative budgets, changes beyond noise; exit 1 on a regression')
+    .option('--keep <n>', 'keep the newest n run folders in the reports dir, removing older ones (default: the config\'s reports.keep, else all)')
+    .option('--shard <i/n>', 'run only part i of n of the scenarios (a split by scenario id, the same on every machine); join the parts with hilt merge')
     .option('--flash <dir>', 'flash this ESP-IDF build onto the target first (skipped when the board runs it already); its identity goes into the reports')
     .action(async (files: string[], opts: RunCliOptions) => {
       // Caught before anything else, so an interrupt at any moment of the run ends with a report.
@@ -54,6 +63,12 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   if (opts.reportDir) config.reportDir = opts.reportDir;
   if (opts.certs) config.certsDir = opts.certs;
   if (opts.repeat !== undefined) config.repeat = wholeNumber('--repeat', opts.repeat, 1, 1000);
+  if (opts.keep !== undefined) config.reportsKeep = wholeNumber('--keep', opts.keep, 1, 100_000);
+  if (opts.baseline !== undefined) config.baseline = opts.baseline;
+  // Read before anything starts (a bad path is exit 2 with the board untouched), and before
+  // `latest` moves to this run: --baseline reports/latest means the run before this one.
+  const baseline = config.baseline === null ? null : await loadResults(config.baseline);
+  const shard = opts.shard === undefined ? null : parseShard(opts.shard);
   if (opts.grep) {
     try {
       new RegExp(opts.grep);
@@ -75,7 +90,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
       return;
     }
   }
-  const outcome = await runScenarios({ files: scenarioList, filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image });
+  const outcome = await runScenarios({ files: scenarioList, filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image, baseline, shard });
   const { totals, run } = outcome.results;
   const where = shown(outcome.runDir) || outcome.runDir;
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
@@ -84,6 +99,12 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   // (a lab key whose mode had drifted: set back, but whoever runs the bench should know)
   for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
   console.log(`report: ${where}/report.html, summary.md, results.json, junit.xml`);
+  const comparison = outcome.results.comparison;
+  if (comparison) console.log(`compared with run ${comparison.baseline.runId}: ${comparison.regressions === 0 ? 'no regressions' : `${comparison.regressions} regression${comparison.regressions === 1 ? '' : 's'}`} (hilt compare ${config.baseline} ${where} for the details)`);
+  if (config.reportsKeep !== null) {
+    const pruned = await pruneReports(config.reportDir, config.reportsKeep, [outcome.runDir, ...(baseline?.folder ? [baseline.folder] : [])]);
+    for (const failed of pruned.failed) console.error(`hilt: warning: old report not removed: ${failed}`);
+  }
   if (interrupts.signal && !run.cutShort) console.error(`hilt: interrupted (${interrupts.signal}) once the scenarios had run: the report is complete`);
   process.exitCode = outcome.exitCode;
 }

@@ -12,16 +12,16 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ExitCode, HiltError, UsageError, errnoOf, hasControlCharacter, printable, quoted } from '../errors.ts';
 import { makeDir } from '../files.ts';
 import { withLockFile } from '../lock.ts';
+import { PACKAGE_DIR } from '../package.ts';
 
 export const MBEDTLS_VERSION = '3.6.6';
 
-/** firmware/ beside this checkout's harness/. */
-export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
+/** firmware/ in hilt's package folder. */
+export const FIRMWARE_DIR = join(PACKAGE_DIR, 'firmware') + sep;
 
 /** What decides the Mbed TLS build (firmware/Makefile only includes mbedtls.mk: other parts edit it). */
 const MBEDTLS_INPUTS = ['host/mbedtls/mbedtls.mk', 'host/mbedtls/fetch.sh', 'host/mbedtls/esp32_idf55_config.h', 'host/mbedtls/probe.c'];

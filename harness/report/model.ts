@@ -81,6 +81,12 @@ export interface Comparison {
     noise: number;
     change: 'regressed' | 'improved' | 'unchanged';
   }>;
+  /**
+   * Relative budgets ("<= baseline + 10%") judged against the baseline, per scenario and metric
+   * both runs have. Optional (added by P3 for `hilt compare`'s view): a run's own relative budgets
+   * are also on its metrics (`Metric.budget.baseline`).
+   */
+  budgets?: Array<{ key: string; metric: string; expression: string; baseline: number; limit: number; measured: number; exceeded: boolean }>;
   /** Outcome regressions plus regressed metrics plus relative budgets exceeded: > 0 means exit 1. */
   regressions: number;
 }

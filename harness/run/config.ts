@@ -4,11 +4,13 @@
  *
  * {
  *   "target": "serial:/dev/ttyUSB0",
- *   "certsDir": "certs", "reportDir": "reports",
+ *   "targets": ["serial:/dev/ttyUSB0", "serial:/dev/ttyUSB1"], "eachTarget": false,
+ *   "certsDir": "certs", "reportDir": "reports", "reports": { "keep": 20 },
+ *   "baseline": "release/1.4.0/results.json",
  *   "lab": { "hosts": ["192.168.1.20"] },
  *   "timeouts": { "scenarioMs": 60000, "commandMs": 15000, "helloMs": 5000 },
  *   "repeat": 5,
- *   "budgets": { "tls_ms": "<= 2000", "heap_peak_used": "<= 48 KiB" },
+ *   "budgets": { "tls_ms": "<= 2000", "heap_peak_used": "<= baseline + 2 KiB", "total_ms": "<= baseline + 10%" },
  *   "scenarios": ["hil/", "vendor/hil-*.spec.ts"],
  *   "reset": { "command": "uhubctl -a cycle -p 2", "timeoutMs": 30000 },
  *   "bench": { "reset": { "hard": "R1|W200|R0", "download": ["classic", "classic-slow"], "bootTimeoutMs": 2000 } },
@@ -32,12 +34,23 @@ export type MetricName = keyof typeof METRICS;
 export interface BudgetRule {
   metric: MetricName;
   op: '<=' | '<' | '>=' | '>';
+  /** The limit in the metric's unit; 0 for a relative budget, whose limit each scenario's baseline sets. */
   limit: number;
   expression: string;
+  /**
+   * "<= baseline + 10%", "<= baseline + 5 ms": the limit is the baseline run's median of the same
+   * scenario plus `margin` (percent of that median, or in the metric's unit).
+   */
+  relative?: { margin: number; percent: boolean };
 }
 
 export interface RunConfig {
+  /** The first of `targets`: what a one-board command (flash, endpoint) uses. */
   target: string;
+  /** The boards of a run: "targets" in the file, or "target" as a list of one. */
+  targets: string[];
+  /** Run the whole catalogue on each target instead of splitting it across them. */
+  eachTarget: boolean;
   certsDir: string;
   reportDir: string;
   labHosts: string[];
@@ -46,11 +59,15 @@ export interface RunConfig {
   helloTimeoutMs: number;
   repeat: number;
   budgets: BudgetRule[];
+  /** A run to compare with (a results.json or a report folder); null: none. */
+  baseline: string | null;
+  /** How many run folders reportDir keeps (the oldest beyond go after a run); null: all. */
+  reportsKeep: number | null;
   /**
    * Where a value came from, for messages that can only judge it later (a target's kind, a lab
    * host that cannot be bound): "--target", or "hilt.config.json: target". Absent: the default.
    */
-  sources: Partial<Record<'target' | 'labHosts', string>>;
+  sources: Partial<Record<'target' | 'targets' | 'labHosts', string>>;
   /**
    * The team's own scenario files: files, folders or globs relative to the working folder, used
    * when the command line names none. Null: hilt's own catalogue.
@@ -81,6 +98,8 @@ export const DEFAULT_FIRMWARE_DEVICE = 'esp32-hilt';
 
 export const DEFAULTS: RunConfig = {
   target: 'emulator',
+  targets: ['emulator'],
+  eachTarget: false,
   certsDir: 'certs',
   reportDir: 'reports',
   labHosts: [],
@@ -89,6 +108,8 @@ export const DEFAULTS: RunConfig = {
   helloTimeoutMs: 5_000,
   repeat: 1,
   budgets: [],
+  baseline: null,
+  reportsKeep: null,
   sources: {},
   scenarios: null,
   reset: null,
@@ -109,22 +130,33 @@ export function parseBudget(metric: string, expression: unknown): BudgetRule | s
   // Own keys only: "constructor" and "__proto__" are in every object, but are no metrics.
   if (!Object.hasOwn(METRICS, metric)) return `unknown metric: use one of ${Object.keys(METRICS).join(', ')}`;
   if (typeof expression !== 'string') return 'write the budget as a string such as "<= 2000"';
-  const m = /^\s*(<=|<|>=|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|B|KiB|KB|MiB)?\s*$/.exec(expression);
-  if (!m) return `${quoted(expression)} is not a budget: write "<= 2000" (ms) or "<= 48 KiB" (bytes)`;
+  const relative = /^\s*(<=|<|>=|>)\s*baseline\s*(?:\+\s*(\d+(?:\.\d+)?)\s*(%|ms|s|B|KiB|KB|MiB)?)?\s*$/.exec(expression);
+  const m = relative ?? /^\s*(<=|<|>=|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|B|KiB|KB|MiB)?\s*$/.exec(expression);
+  if (!m) return `${quoted(expression)} is not a budget: write "<= 2000" (ms), "<= 48 KiB" (bytes) or "<= baseline + 10%"`;
   const unit = m[3] ?? '';
   const kind = METRICS[metric as MetricName];
-  if (unit && (kind === 'ms') !== (unit === 'ms' || unit === 's')) return `${unit} does not measure ${metric} (${kind === 'ms' ? 'a time' : 'a size'})`;
-  const limit = Number(m[2]) * UNITS[unit]!;
-  if (!Number.isFinite(limit)) return `${quoted(expression)} is not a budget: the limit is too large`;
-  return { metric: metric as MetricName, op: m[1] as BudgetRule['op'], limit, expression: `${metric} ${expression.trim()}` };
+  if (unit && unit !== '%' && (kind === 'ms') !== (unit === 'ms' || unit === 's')) return `${unit} does not measure ${metric} (${kind === 'ms' ? 'a time' : 'a size'})`;
+  const amount = Number(m[2] ?? 0) * (unit === '%' ? 1 : UNITS[unit]!);
+  if (!Number.isFinite(amount)) return `${quoted(expression)} is not a budget: the ${relative ? 'margin' : 'limit'} is too large`;
+  const rule: BudgetRule = { metric: metric as MetricName, op: m[1] as BudgetRule['op'], limit: relative ? 0 : amount, expression: `${metric} ${expression.trim()}` };
+  if (relative) rule.relative = { margin: amount, percent: unit === '%' };
+  return rule;
 }
 
-export function withinBudget(rule: BudgetRule, value: number): boolean {
+/** A relative budget's limit for one scenario, from the baseline's median of the same metric. */
+export function relativeLimit(rule: BudgetRule, baselineMedian: number): number {
+  if (!rule.relative) return rule.limit;
+  const { margin, percent } = rule.relative;
+  return percent ? baselineMedian * (1 + margin / 100) : baselineMedian + margin;
+}
+
+/** Whether `value` keeps the rule; `limit`: a relative rule's limit for this scenario (relativeLimit). */
+export function withinBudget(rule: BudgetRule, value: number, limit = rule.limit): boolean {
   switch (rule.op) {
-    case '<=': return value <= rule.limit;
-    case '<': return value < rule.limit;
-    case '>=': return value >= rule.limit;
-    case '>': return value > rule.limit;
+    case '<=': return value <= limit;
+    case '<': return value < limit;
+    case '>=': return value >= limit;
+    case '>': return value > limit;
   }
 }
 
@@ -139,8 +171,9 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
   // Field names come from the file too: a line break in one must not break the message.
   const bad = (field: string, problem: string) => new UsageError(`${printable(file)}: ${printable(field)}: ${problem}`);
   if (!isObject(raw)) throw bad('(top level)', 'expected a JSON object like {"target": "emulator"}');
-  const known = ['target', 'certsDir', 'reportDir', 'lab', 'timeouts', 'repeat', 'budgets', 'scenarios', 'reset', 'bench', 'endpoint', 'firmware'];
-  for (const key of Object.keys(raw)) if (!known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
+  const known = ['target', 'targets', 'eachTarget', 'certsDir', 'reportDir', 'reports', 'baseline', 'lab', 'timeouts', 'repeat', 'budgets', 'scenarios', 'reset', 'bench', 'endpoint', 'firmware'];
+  // "$schema" names the JSON Schema editors complete the file from (hilt init writes it): not a setting.
+  for (const key of Object.keys(raw)) if (key !== '$schema' && !known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
   const config = defaultConfig();
   const str = (field: string, value: unknown) => {
     if (typeof value !== 'string' || value === '') throw bad(field, 'expected a non-empty string');
@@ -153,13 +186,32 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw bad(field, `expected a whole number from ${min} to ${max}`);
     return value;
   };
+  if (raw.target !== undefined && raw.targets !== undefined) throw bad('targets', 'give either target or targets, not both: put every board in targets');
   if (raw.target !== undefined) {
     config.target = str('target', raw.target);
+    config.targets = [config.target];
     config.sources.target = `${printable(file)}: target`;
+  }
+  if (raw.targets !== undefined) {
+    if (!Array.isArray(raw.targets) || raw.targets.length === 0) throw bad('targets', 'expected a list of targets, like ["serial:/dev/ttyUSB0", "serial:/dev/ttyUSB1"]');
+    config.targets = raw.targets.map((t, i) => str(`targets[${i}]`, t));
+    config.target = config.targets[0]!;
+    config.sources.target = `${printable(file)}: targets[0]`;
+    config.sources.targets = `${printable(file)}: targets`;
+  }
+  if (raw.eachTarget !== undefined) {
+    if (typeof raw.eachTarget !== 'boolean') throw bad('eachTarget', 'expected true (the whole catalogue on each target) or false (split across them)');
+    config.eachTarget = raw.eachTarget;
   }
   if (raw.certsDir !== undefined) config.certsDir = str('certsDir', raw.certsDir);
   if (raw.reportDir !== undefined) config.reportDir = str('reportDir', raw.reportDir);
   if (raw.repeat !== undefined) config.repeat = int('repeat', raw.repeat, 1, 1000);
+  if (raw.baseline !== undefined) config.baseline = str('baseline', raw.baseline);
+  if (raw.reports !== undefined) {
+    if (!isObject(raw.reports)) throw bad('reports', 'expected an object like {"keep": 20}');
+    for (const key of Object.keys(raw.reports)) if (key !== 'keep') throw bad(`reports.${key}`, 'unknown field: reports takes keep');
+    if (raw.reports.keep !== undefined) config.reportsKeep = int('reports.keep', raw.reports.keep, 1, 100_000);
+  }
   if (raw.lab !== undefined) {
     if (!isObject(raw.lab)) throw bad('lab', 'expected an object like {"hosts": ["192.168.1.20"]}');
     for (const key of Object.keys(raw.lab)) if (key !== 'hosts') throw bad(`lab.${key}`, 'unknown field: lab takes hosts');

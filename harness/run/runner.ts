@@ -22,10 +22,12 @@ import { newRunId, prepareRunDir, ReportWriteError, writeReports } from '../repo
 import { settleWithin, within } from '../time.ts';
 import { VERSION } from '../version.ts';
 import { withinBudget, type RunConfig } from './config.ts';
+import { judgeAgainstBaseline, type Baseline } from '../compare/budgets.ts';
 import { Interrupts } from './interrupts.ts';
 import { describeStray, noAttempt, NoAttemptError, setFirmwareSession, strayAttempts, watchEndpoint, type FirmwareSession } from './firmware-session.ts';
 import { runResetCommand } from './reset-command.ts';
 import { catalogueFiles, loadScenarios, scenarioStem, shownFile } from './scenario-files.ts';
+import { keepShard, type Shard } from './shard.ts';
 import { modeOf, setSession, type RunSession, type ScenarioRecord } from './session.ts';
 
 export interface RunOptions {
@@ -43,6 +45,10 @@ export interface RunOptions {
   interrupts?: Interrupts;
   /** The image flashed before the run (hilt run --flash), for the reports. */
   image?: ImageIdentity | null;
+  /** A run to compare with (hilt run --baseline): relative budgets and `results.comparison` (harness/compare). */
+  baseline?: Baseline | null;
+  /** `--shard i/n`: run only this part of the selected scenarios (harness/run/shard.ts). */
+  shard?: Shard | null;
 }
 
 export interface RunOutcome {
@@ -166,10 +172,12 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   if (files.length > 0) await loadScenarios(mocha, files, options.grep);
   checkModes(mocha, target);
   if (target.mode === 'firmware' && !options.filesChosen) checkTunedTitles(mocha, config);
+  // Ids from the whole catalogue, before a shard leaves out the rest: the same id on every shard.
+  const ids = scenarioIds(mocha.suite);
+  if (options.shard) keepShard(mocha.suite, ids, options.shard);
   // The report folder is made and tried before the lab or the device starts: a folder that
   // cannot hold the report is the user's to fix (exit 2), and from here on `latest` names this run.
   await prepareRunDir(runDir, reportRoot, ['console']);
-  const ids = scenarioIds(mocha.suite);
 
   const scenarios: ScenarioResult[] = [];
   let infrastructureError: string | null = null;
@@ -521,10 +529,12 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       image: options.image ?? null,
       security: hello ? { ...hello.mbedtls } : null,
       fingerprints: fingerprintsOf(pki, lab),
+      ...(options.shard ? { shard: options.shard } : {}),
     },
     scenarios,
     totals: totalsOf(scenarios),
   };
+  judgeAgainstBaseline(results, config.budgets, options.baseline ?? null);
   // An interrupt while the reports are written does not cut them short: they are bounded.
   await writeReports(results, runDir, reportRoot);
   stopListening();
@@ -534,7 +544,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   }
   const exitCode = interrupts.signal ? ExitCode.interrupted
     : infrastructureError || results.totals.error > 0 ? ExitCode.unreachable
-    : results.totals.failed > 0 ? ExitCode.failed : ExitCode.ok;
+    : results.totals.failed > 0 || (results.comparison?.regressions ?? 0) > 0 ? ExitCode.failed : ExitCode.ok;
   return { exitCode, runDir, results };
 }
 
@@ -690,7 +700,8 @@ function firmwareIdentityOf(d: FirmwareDevice | null): FirmwareIdentity | null {
 
 /** A measured median over its budget fails a scenario that otherwise passed. */
 function applyBudgets(result: ScenarioResult, config: RunConfig): void {
-  for (const rule of config.budgets) {
+  // (relative budgets need the baseline: judged once the run is over, harness/compare/budgets.ts)
+  for (const rule of config.budgets.filter((r) => !r.relative)) {
     const metric = result.metrics.find((m) => m.name === rule.metric);
     if (!metric) continue;
     const exceeded = !withinBudget(rule, metric.median);

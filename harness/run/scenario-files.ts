@@ -5,13 +5,14 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { globSync, hasMagic } from 'glob';
 import type Mocha from 'mocha';
 import { UsageError, printable, quoted } from '../errors.ts';
+import { PACKAGE_DIR } from '../package.ts';
+import { loadTypeScript } from './typescript.ts';
 
 /** hilt's own package and catalogue, found from this file so that they work from node_modules/hilt too. */
-const PACKAGE = fileURLToPath(new URL('../..', import.meta.url));
+const PACKAGE = PACKAGE_DIR;
 export const CATALOGUE = join(PACKAGE, 'scenarios');
 
 /** A scenario file: ESM, CommonJS or TypeScript of either kind (tsx loads them all). */
@@ -110,6 +111,7 @@ function missingHilt(err: unknown): string | null {
 
 /** Loads the scenario files into mocha; a file that does not load is the user's to fix (exit 2). */
 export async function loadScenarios(mocha: Mocha, files: string[], grep: string | undefined): Promise<void> {
+  await loadTypeScript();
   for (const f of files) mocha.addFile(f);
   // Mocha announces each file before it loads it: the last one announced is the one that failed.
   let loading = files[0]!;

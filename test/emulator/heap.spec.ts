@@ -6,6 +6,9 @@ import { expect } from 'chai';
 import { CALIBRATION, openStreamBoard, planConnection, type StreamBoard } from '../../emulator/index.ts';
 import { startLab, type Lab } from '../../harness/lab/index.ts';
 import { ensurePki, type Pki } from '../../harness/pki/index.ts';
+import { Device } from '../../harness/device/device.ts';
+import { findHeapSplit } from '../../harness/run/heap-split.ts';
+import { MemoryTransport } from '../../harness/transport/memory.ts';
 import { tempDir } from '../helpers.ts';
 import { AgentClient } from './agent-client.ts';
 
@@ -86,8 +89,8 @@ describe('heap model', function () {
 
     it('enough for the buffers but not for the handshake: handshake fails with an allocation error, heap back', async function () {
       const free = (await agent.ok<{ free: number }>('heap.stats')).free;
-      // Setup takes about 26.8 KB, the verified chain about 32.4 KB.
-      await agent.ok('heap.reserve', { bytes: free - 30_000 });
+      // Setup takes about 26.8 KB, the parsed chain about 29.4 KB (its verification 32.4 KB).
+      await agent.ok('heap.reserve', { bytes: free - 28_000 });
       const result = await agent.connect('mqtt.connect', args());
       expect(result.error!.esp_err_name).to.equal('ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED');
       expect(result.error!.stack_err_name).to.match(/ALLOC_FAILED$/);
@@ -109,6 +112,80 @@ describe('heap model', function () {
       expect(refused.heap.peak_used).to.be.within(good.heap.peak_used * 0.95, good.heap.peak_used * 1.05);
       expect(refused.heap.after).to.equal(refused.heap.before);
       await lab.attempts.next('good', { until: 'closed' });
+    });
+  });
+
+  // What the real library reports on each side of the two boundaries, to the byte (the host agent
+  // over Mbed TLS 3.6.6; test/native/differential.ts compares the two devices case by case).
+  describe('the allocation that fails on each side of the setup and handshake boundaries, as Mbed TLS 3.6', function () {
+    let pki: Pki;
+    let lab: Lab;
+    let served: StreamBoard;
+    let device: Device;
+    let remove: () => Promise<void>;
+
+    before(async function () {
+      const tmp = await tempDir();
+      remove = tmp.remove;
+      pki = await ensurePki({ dir: tmp.dir });
+      lab = await startLab({ pki, profiles: ['good'] });
+      served = openStreamBoard();
+      device = await Device.open(new MemoryTransport(served.stream, 'emulated ESP32'));
+      await device.store('ca', 'ca', pki.bundle('bundle-current'));
+      await device.store('cert', 'cert', pki.material('client-valid').cert);
+      await device.store('key', 'key', pki.material('client-valid').key);
+      await device.command('time.set', { epoch: Math.floor(Date.now() / 1000) });
+    });
+    after(async function () {
+      await device?.close();
+      await served?.close();
+      await lab?.close();
+      await remove();
+    });
+
+    const connect = () => device.connect('mqtt.connect', {
+      host: '127.0.0.1', port: lab.listener('good').port, sni: 'localhost', ca: 'ca', cert: 'cert', key: 'key', client_id: 'hilt-device-1',
+    });
+    const withLeft = async (leave: number) => {
+      const { free } = await device.command('heap.stats');
+      await device.command('heap.reserve', { bytes: free - leave });
+      try {
+        return await connect();
+      } finally {
+        await device.command('heap.release');
+      }
+    };
+    const codeAt = async (leave: number) => {
+      const r = await withLeft(leave);
+      if (r.connected) await device.command('mqtt.disconnect');
+      return r.connected ? 'connected' : `${r.error!.esp_err_name} ${r.error!.stack_err_name}`;
+    };
+
+    it('setup: the transcript hashes last (MD_ALLOC_FAILED), the buffers and contexts before them (SSL_ALLOC_FAILED)', async function () {
+      const split = await findHeapSplit(device, connect, 1);
+      expect(split.setupPasses - split.setupFails).to.equal(1);
+      const short = await withLeft(split.setupFails);
+      expect(short.error).to.include({ esp_err_name: 'ESP_ERR_MBEDTLS_SSL_SETUP_FAILED', stack_err: 0x5180, stack_err_name: 'MBEDTLS_ERR_MD_ALLOC_FAILED' });
+      expect(short.timing.tls_ms, 'esp-tls got as far as its TLS phase: tls_ms is timed').to.be.a('number');
+      // The SHA-256 and SHA-384 contexts are 328 B together: a byte more short, the handshake parameters fail.
+      expect(await codeAt(split.setupPasses - 328)).to.equal('ESP_ERR_MBEDTLS_SSL_SETUP_FAILED MBEDTLS_ERR_MD_ALLOC_FAILED');
+      expect(await codeAt(split.setupPasses - 329)).to.equal('ESP_ERR_MBEDTLS_SSL_SETUP_FAILED MBEDTLS_ERR_SSL_ALLOC_FAILED');
+    });
+
+    it('verify: a chain parsed whose signature checks cannot get their temporaries fails as badly signed', async function () {
+      // The library: 29,264-32,359 B free for this connect (docs/fidelity.md); the model: from about 29.4 KB.
+      const r = await withLeft(31_000);
+      expect(r.error).to.include({ esp_err_name: 'ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED', stack_err_name: 'MBEDTLS_ERR_X509_CERT_VERIFY_FAILED', verify_flags: 0x08 });
+      expect(r.heap.peak_used, 'the heap went down to nothing').to.equal(31_000);
+    });
+
+    it('handshake: the peer certificate\'s struct first (SSL_ALLOC_FAILED), bignum limbs deepest (MPI_ALLOC_FAILED)', async function () {
+      const split = await findHeapSplit(device, connect, 1);
+      expect(await codeAt(split.setupPasses)).to.equal('ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED MBEDTLS_ERR_SSL_ALLOC_FAILED');
+      expect(await codeAt(split.setupPasses + 412)).to.equal('ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED MBEDTLS_ERR_X509_ALLOC_FAILED');
+      expect(split.handshakeFails).to.equal(split.connects - 1);
+      expect(await codeAt(split.handshakeFails!)).to.equal('ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED MBEDTLS_ERR_MPI_ALLOC_FAILED');
+      expect(await codeAt(split.connects)).to.equal('connected');
     });
   });
 });

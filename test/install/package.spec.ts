@@ -10,8 +10,8 @@
  */
 import { expect } from 'chai';
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 import type { RunResults } from '../../harness/report/model.ts';
@@ -137,14 +137,21 @@ describe('hilt installed from its package', function () {
     });
 
     it('the tarball holds the program, the catalogue, the docs and the licence; no tests, benches, CI scripts or untracked files', async function () {
-      for (const needed of ['LICENSE', 'README.md', 'package.json', 'bin/hilt.js', 'harness/index.ts', 'harness/cli/main.ts', 'emulator/index.ts', 'scenarios/01-mtls-happy-path.spec.ts', 'docs/scenarios.md']) {
+      for (const needed of ['LICENSE', 'README.md', 'package.json', 'bin/hilt.js', 'harness/index.ts', 'harness/cli/main.ts', 'emulator/index.ts', 'scenarios/01-mtls-happy-path.spec.ts', 'docs/scenarios.md',
+        'dist/harness/cli/main.js', 'dist/harness/index.js', 'dist/harness/run/compiled-hooks.js', 'dist/emulator/index.js']) {
         expect(packed).to.include(needed);
       }
       expect(packed.filter((f) => /^(test|bench|\.ci|certs|reports|node_modules)\//.test(f) || /^\.|\/\./.test(f))).to.deep.equal([]);
+      // The build is the packing's own (prepack), and postpack removes it: a checkout runs from source.
+      expect(existsSync(join(REPO, 'dist')), 'dist/ left in the checkout after npm pack').to.equal(false);
       const git = await sh('git', ['ls-files'], REPO);
       if (git.code !== 0) this.skip(); // not a git checkout (an unpacked tarball): nothing to compare with
       const tracked = new Set(git.stdout.split('\n'));
-      expect(packed.filter((f) => !tracked.has(f) && f !== 'package.json')).to.deep.equal([]);
+      // Built files come from tracked sources, one for one.
+      const untracked = packed.filter((f) => !tracked.has(f) && f !== 'package.json');
+      expect(untracked.filter((f) => !/^dist\/.*\.js$/.test(f) || !tracked.has(f.replace(/^dist\/(.*)\.js$/, '$1.ts')))).to.deep.equal([]);
+      const sources = [...tracked].filter((f) => /^(harness|emulator)\/.*\.ts$/.test(f));
+      expect(sources.filter((f) => !packed.includes(`dist/${f.replace(/\.ts$/, '.js')}`))).to.deep.equal([]);
     });
 
     it('every package the program imports at run time is a dependency, not a devDependency', function () {
@@ -181,6 +188,29 @@ describe('hilt installed from its package', function () {
       const { code, stdout } = await npx(dir, ['--help']);
       expect(code).to.equal(0);
       for (const command of ['run', 'certs', 'broker', 'emulate']) expect(stdout).to.match(new RegExp(`^  ${command} `, 'm'));
+    });
+
+    it('runs compiled: --help, --version and a run with the command line\'s and the runner\'s sources out of the way', async function () {
+      // What only the compiled build can run without: bin/hilt.js falls back to source when
+      // dist/ is missing, so a run that works with these sources gone ran from dist/.
+      const hilt = join(dir, 'node_modules', 'hilt');
+      const hidden = [join(hilt, 'harness', 'cli'), join(hilt, 'harness', 'run', 'runner.ts')];
+      for (const path of hidden) await rename(path, `${path}.hidden`);
+      try {
+        const help = await npx(dir, ['--help']);
+        expect(help.code, help.stderr).to.equal(0);
+        expect(help.stdout).to.match(/^  run \[options\] \[files\.\.\.\] /m);
+        const version = await npx(dir, ['--version']);
+        expect(version.code, version.stderr).to.equal(0);
+        expect(version.stdout.trim()).to.equal(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version);
+        const one = join(hilt, 'scenarios', '01-mtls-happy-path.spec.ts');
+        const ran = await npx(dir, ['run', '--target', 'emulator:', '--report-dir', 'compiled-reports', one], { timeoutMs: 60_000 });
+        expect(ran.code, ran.stderr + ran.stdout).to.equal(0);
+        const r = JSON.parse(await readFile(join(dir, 'compiled-reports', 'latest', 'results.json'), 'utf8')) as RunResults;
+        expect(r.scenarios.map((s) => [s.file, s.outcome])).to.deep.equal([['hilt/scenarios/01-mtls-happy-path.spec.ts', 'passed']]);
+      } finally {
+        for (const path of hidden) await rename(`${path}.hidden`, path);
+      }
     });
 
     it('hilt certs --dir x writes the lab PKI there, private keys 0600', async function () {

@@ -1,8 +1,10 @@
 /**
  * The same connects on the emulated board and on the host agent (the agent core over the real
  * Mbed TLS 3.6, configured as ESP-IDF v5.5 configures it), against one lab: what each device
- * reported (esp_err, stack_err, verify flags and strings, version, suite, mqtt), the esp-tls /
- * esp-mqtt console lines, what the broker recorded of each attempt, and the SNI a TLS server saw.
+ * reported (esp_err, stack_err, verify flags and strings, version, suite, mqtt), the shape of its
+ * timing (which phases it reached; not the values), the esp-tls / esp-mqtt console lines, what the
+ * broker recorded of each attempt, and the SNI a TLS server saw. The low-heap connects run with the
+ * reserve each device's own bisection finds (harness/run/heap-split.ts), as scenarios 10 and 11 do.
  * The library is the reference: where the two differ, the emulator is wrong unless the difference
  * is listed in KNOWN with the reason it stays.
  *
@@ -16,6 +18,7 @@ import { Device } from '../../harness/device/device.ts';
 import { startLab, type Attempt, type Lab } from '../../harness/lab/index.ts';
 import { PROFILES } from '../../harness/lab/profiles.ts';
 import { buildAgent, buildMbedtls } from '../../harness/native/build.ts';
+import { findHeapSplit, type HeapSplit } from '../../harness/run/heap-split.ts';
 import { ensurePki, type Pki } from '../../harness/pki/index.ts';
 import type { ConnectResult } from '../../harness/protocol/index.ts';
 import { MemoryTransport } from '../../harness/transport/index.ts';
@@ -36,7 +39,17 @@ export interface Case {
   args?: Record<string, string | number>;
   /** Run with the device clock cleared (scenario 04). */
   clockCleared?: boolean;
+  /** Run with all but some heap reserved: where this device's own bisection says, or a given amount (HeapPoint). */
+  heap?: HeapPoint;
 }
+
+/**
+ * Where a low-heap case leaves the heap, from the device's own split of the same connect:
+ * scenario 10's and 11's reserves (their bisection, 512 B steps), and the four sides of the two
+ * boundaries to the byte (setup's last allocation fails / setup passes and the handshake's first
+ * one fails / the handshake's deepest one fails / it connects).
+ */
+export type HeapPoint = 'scenario 10' | 'scenario 11' | 'setup fails' | 'setup passes' | 'handshake fails' | 'connects' | { free: number };
 
 /** Every lab profile with both commands, then the other connects of the wave-1 scenarios. */
 export const CASES: readonly Case[] = [
@@ -58,6 +71,18 @@ export const CASES: readonly Case[] = [
   { name: 'refused port', command: 'mqtt.connect', target: 'refused' },
   // ARIA is on by default in the library; the emulator's TLS (OpenSSL) must negotiate it the same.
   { name: 'only an ARIA suite offered (ciphers=)', command: 'tls.connect', target: 'good', args: { ciphers: 'TLS-ECDHE-ECDSA-WITH-ARIA-128-GCM-SHA256' } },
+  // Static RSA suites, named against the library's order: a device offers them in its own
+  // (ciphersuite_preference: AES-256 > ARIA-256 > AES-128), and the rsa listener takes the
+  // device's first, so the suite agreed shows the order.
+  { name: 'static RSA suites, named out of order (ciphers=)', command: 'tls.connect', target: 'rsa', ca: 'bundle-rsa',
+    args: { ciphers: 'TLS-RSA-WITH-AES-128-GCM-SHA256,TLS-RSA-WITH-ARIA-256-GCM-SHA384,TLS-RSA-WITH-AES-256-CBC-SHA' } },
+  // Low heap (scenarios 10 and 11), each device at its own split of scenario 01's connect.
+  ...(['scenario 10', 'scenario 11', 'setup fails', 'setup passes', 'handshake fails', 'connects'] as const).map((heap): Case => ({
+    name: `low heap: ${heap}`, command: 'mqtt.connect', target: 'good', heap,
+  })),
+  // Inside the verify range on both (library 29,264-32,359 B, model 29,4xx-32,355 B): the chain
+  // is parsed, its signature checks cannot get their temporaries and it fails as badly signed.
+  { name: 'low heap: 31,000 B free, the chain parsed but not verified', command: 'mqtt.connect', target: 'good', heap: { free: 31_000 } },
 ];
 
 /**
@@ -66,18 +91,56 @@ export const CASES: readonly Case[] = [
  * so this list and docs/fidelity.md stay true.
  */
 export const KNOWN: Readonly<Record<string, Readonly<Record<string, string>>>> = Object.fromEntries([
-  ...['expired', 'not-yet-valid', 'wrong-host', 'self-signed', 'rogue', 'lookalike', 'wrong-eku']
-    .flatMap((p) => [`${p} tls.connect`, `${p} mqtt.connect`]),
-  'next-root with the old bundle (12)', 'device clock not set (04)',
-].map((name) => [name, {
-  // Mbed TLS rejects the server's certificate when it arrives and alerts (or closes): the broker
-  // records a failed handshake. The emulator's TLS is Node's, which verifies only once its
-  // handshake has finished: the broker records a completed handshake the device then closes.
-  // The device's own report and lines are the library's in both; only the broker's view differs.
-  'broker.tls': 'Node verifies the server after its handshake: the broker sees it complete, then a close',
-}]));
+  ...[
+    ...['expired', 'not-yet-valid', 'wrong-host', 'self-signed', 'rogue', 'lookalike', 'wrong-eku']
+      .flatMap((p) => [`${p} tls.connect`, `${p} mqtt.connect`]),
+    'next-root with the old bundle (12)', 'device clock not set (04)',
+  ].map((name) => [name, {
+    // Mbed TLS rejects the server's certificate when it arrives and alerts (or closes): the broker
+    // records a failed handshake. The emulator's TLS is Node's, which verifies only once its
+    // handshake has finished: the broker records a completed handshake the device then closes.
+    // The device's own report and lines are the library's in both; only the broker's view differs.
+    'broker.tls': 'Node verifies the server after its handshake: the broker sees it complete, then a close',
+  }]),
+  ...['low heap: scenario 11', 'low heap: setup passes', 'low heap: handshake fails', 'low heap: 31,000 B free, the chain parsed but not verified'].map((name) => [name, {
+    // The same for the heap: the library runs out part-way through the server's flight (parsing
+    // its certificate) or its own key exchange and stops there; the emulator's model decides once
+    // Node's handshake is over, and only then does the device close. Report and lines agree.
+    'broker.tls': 'the heap model decides after Node\'s handshake: the broker sees it complete, then a close',
+  }]),
+]);
 
-/** What one device did for one case, in comparable form (no timing, no heap: docs/fidelity.md). */
+/**
+ * A timing object's structure, not its values (those are the machine's, or the model's): which
+ * phases the attempt reached, and whether the figures hang together as docs/protocol.md defines
+ * them (a phase reached means every earlier one was; none negative; total_ms is the whole attempt,
+ * so at least each phase and, rounding aside, their sum).
+ */
+export interface TimingShape {
+  /** 'host' when the device sent none and hilt measured the round trip. */
+  by: 'device' | 'host';
+  /** The phases that are not null, in dns, tcp, tls, mqtt order. */
+  reached: string[];
+  /** Every rule above holds; otherwise the first one broken. */
+  consistent: true | string;
+}
+
+const PHASES = ['dns_ms', 'tcp_ms', 'tls_ms', 'mqtt_ms'] as const;
+
+export function timingShape(timing: ConnectResult['timing']): TimingShape {
+  const values = PHASES.map((p) => timing[p]);
+  const reached = PHASES.filter((_, i) => values[i] !== null).map((p) => p.slice(0, -3));
+  const numbers = values.filter((v): v is number => v !== null);
+  const sum = numbers.reduce((a, b) => a + b, 0);
+  const broken = values.some((v, i) => v !== null && values.slice(0, i).includes(null)) ? 'a phase reached after one that was not'
+    : numbers.some((v) => v < 0) || timing.total_ms < 0 ? 'a negative time'
+    : numbers.some((v) => v > timing.total_ms + 1) ? 'a phase longer than total_ms'
+    : timing.total_ms + 1 < sum ? 'total_ms shorter than its phases together'
+    : null;
+  return { by: timing.source === 'host' ? 'host' : 'device', reached, consistent: broken ?? true };
+}
+
+/** What one device did for one case, in comparable form (heap figures: docs/fidelity.md "Heap"). */
 export interface Observation {
   connected: boolean;
   version: string | null;
@@ -89,6 +152,9 @@ export interface Observation {
   broker: Record<string, unknown> | null;
   /** The server name the SNI server saw ('sni' cases only; null: none sent). */
   sni?: string | null;
+  timing: TimingShape;
+  /** Low-heap cases: the free heap the device was left with (its own split; not compared). */
+  leave?: number;
 }
 
 export interface Row {
@@ -110,6 +176,7 @@ function observe(result: ConnectResult, lines: string[], attempt: Attempt | null
     cipher: result.connected ? result.tls?.cipher ?? null : null,
     error: error ? Object.fromEntries(ERROR_FIELDS.map((k) => [k, error[k] ?? null])) : null,
     mqtt: result.mqtt,
+    timing: timingShape(result.timing),
     lines: lines.flatMap((l) => { const m = LINE.exec(l); return m ? [`${m[1]} ${m[2]}: ${m[3]}`] : []; }),
     broker: attempt && {
       tls: attempt.tls && {
@@ -125,7 +192,7 @@ function observe(result: ConnectResult, lines: string[], attempt: Attempt | null
 /** The fields of two observations that differ (lines compared as a whole). */
 export function differences(a: Observation, b: Observation): Record<string, [unknown, unknown]> {
   const out: Record<string, [unknown, unknown]> = {};
-  for (const key of ['connected', 'version', 'cipher', 'mqtt', 'lines', 'sni'] as const) {
+  for (const key of ['connected', 'version', 'cipher', 'mqtt', 'lines', 'sni', 'timing'] as const) {
     if (!isDeepStrictEqual(a[key] ?? null, b[key] ?? null)) out[key] = [a[key] ?? null, b[key] ?? null];
   }
   for (const key of ERROR_FIELDS) {
@@ -139,6 +206,33 @@ export function differences(a: Observation, b: Observation): Record<string, [unk
     if (!isDeepStrictEqual(x, y)) out[`broker.${key}`] = [x, y];
   }
   return out;
+}
+
+/** Each device's splits, by precision: searched once, used by every low-heap case. */
+const splits = new WeakMap<Device, Map<number, HeapSplit>>();
+
+/** The free heap a low-heap case leaves `device` with, from its own split of `connect`. */
+async function heapLeave(device: Device, point: HeapPoint, connect: () => Promise<ConnectResult>): Promise<number> {
+  if (typeof point === 'object') return point.free;
+  // The scenarios search in 512 B steps (their default); the boundaries are found to the byte.
+  const precision = point === 'scenario 10' || point === 'scenario 11' ? 512 : 1;
+  const mine = splits.get(device) ?? new Map<number, HeapSplit>();
+  splits.set(device, mine);
+  const split = mine.get(precision) ?? await findHeapSplit(device, connect, precision);
+  mine.set(precision, split);
+  const { in_content_len: inLen, out_content_len: outLen } = device.hello!.mbedtls;
+  switch (point) {
+    // scenarios/10-low-heap-setup.spec.ts: half the record buffers short of setup
+    case 'scenario 10': return split.setupFails - Math.floor((inLen + outLen) / 2);
+    // scenarios/11-low-heap-handshake.spec.ts: the most free heap with which the handshake failed
+    case 'scenario 11':
+    case 'handshake fails':
+      if (split.handshakeFails === null) throw new Error(`no handshake failure between ${split.setupPasses} B and ${split.connects} B free`);
+      return split.handshakeFails;
+    case 'setup fails': return split.setupFails;
+    case 'setup passes': return split.setupPasses;
+    case 'connects': return split.connects;
+  }
 }
 
 /** A TLS server that only records the server name each ClientHello carried. */
@@ -207,10 +301,13 @@ export async function compareAll(log: (line: string) => void = () => {}): Promis
         await device.store('dev_key', 'key', pki.material(identity).key);
       }
       if (c.clockCleared) await device.command('time.clear');
+      const leave = c.heap ? await heapLeave(device, c.heap, () => device.connect(c.command, args)) : null;
+      const { free } = await device.command('heap.stats');
+      if (leave !== null) await device.command('heap.reserve', { bytes: free - leave });
       const mark = device.mark();
       const labMark = lab!.attempts.mark();
       const seenBefore = sni.server!.seen.length;
-      const result = await device.connect(c.command, args);
+      const result = await device.connect(c.command, args).finally(async () => { if (leave !== null) await device.command('heap.release'); });
       const lines = device.consoleSince(mark);
       if (result.connected) await device.command(c.command === 'mqtt.connect' ? 'mqtt.disconnect' : 'tls.close');
       if (c.clockCleared) await device.command('time.set', { epoch: Math.floor(Date.now() / 1000) });
@@ -218,6 +315,7 @@ export async function compareAll(log: (line: string) => void = () => {}): Promis
       const attempt = listener ? await lab!.attempts.next(c.target, { after: labMark, until: 'closed', timeoutMs: 15_000 }) : null;
       const observation = observe(result, lines, attempt);
       if (c.target === 'sni') observation.sni = sni.server!.seen.length > seenBefore ? sni.server!.seen[seenBefore]! : null;
+      if (leave !== null) observation.leave = leave;
       return observation;
     };
 

@@ -29,6 +29,17 @@ function outcome(o: Observation): string {
   return parts.join(' ');
 }
 
+/** Where a low-heap case ran: each device's free heap, from its own split (they may differ). */
+function heapCell(r: Row): string {
+  const b = (n: number | undefined) => n === undefined ? '?' : `${n.toLocaleString('en-US')} B`;
+  return r.native.leave === undefined ? '' : ` (free: ${b(r.native.leave)}; emulator ${b(r.emulator.leave)})`;
+}
+
+/** The timing phases the host agent reached, as the structure both devices must share. */
+function timingCell(o: Observation): string {
+  return o.timing.by === 'host' ? 'none sent (host measured)' : o.timing.reached.join(' ');
+}
+
 function differs(row: Row): string {
   const fields = Object.keys(row.differences);
   if (fields.length === 0) return 'same';
@@ -41,9 +52,9 @@ export function table(rows: Row[]): string {
   return [
     `${rows.length} cases; ${same} identical on every compared field. Generated ${new Date().toISOString().slice(0, 10)}.`,
     '',
-    '| case | command | host agent (Mbed TLS 3.6.6) | emulator differs in |',
-    '|---|---|---|---|',
-    ...rows.map((r) => `| ${r.case.name} | ${r.case.command} | ${outcome(r.native).replaceAll('|', '\\|')} | ${differs(r).replaceAll('|', '\\|')} |`),
+    '| case | command | host agent (Mbed TLS 3.6.6) | timing phases | emulator differs in |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.case.name} | ${r.case.command} | ${(outcome(r.native) + heapCell(r)).replaceAll('|', '\\|')} | ${timingCell(r.native)} | ${differs(r).replaceAll('|', '\\|')} |`),
   ].join('\n');
 }
 

@@ -7,8 +7,14 @@
  */
 import { expect } from 'chai';
 import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { SUITES } from '../../emulator/mbedtls/ciphersuites.ts';
 import { mbedtlsConfigOf, parseSdkconfig, REFERENCE_SDKCONFIG } from '../../emulator/mbedtls/sdkconfig.ts';
+import { openStreamBoard } from '../../emulator/index.ts';
+import { Device } from '../../harness/device/device.ts';
+import { parseClientHello } from '../../harness/lab/clienthello.ts';
+import { MemoryTransport } from '../../harness/transport/memory.ts';
 import { ExitCode } from '../../harness/errors.ts';
 import {
   FIRMWARE_DIR, MBEDTLS_VERSION, NativeBuildError, buildMbedtls, checkToolchain, probeMbedtls, sourcesKey, type MbedtlsBuild, type MbedtlsFacts,
@@ -66,6 +72,27 @@ describe('native: Mbed TLS built as ESP-IDF v5.5 builds it', function () {
     // are on a real ESP32's list, and so on the emulator's.
     expect(facts.ciphersuites).to.deep.equal(model.ciphersuites);
     expect(facts.ciphersuites.filter((s) => s.includes('-ARIA-'))).to.have.length(20);
+  });
+
+  it("ranks suites as the library's own source does: the emulator's table is ciphersuite_preference, in order", async () => {
+    // The probe sees only this build's configuration (no Camellia, no ChaCha20, no DHE); the
+    // source's list covers every suite any configuration can enable.
+    const preference = await sourcePreference(build);
+    expect(preference, 'ssl_ciphersuites.c read').to.include('TLS-RSA-WITH-CAMELLIA-128-CBC-SHA');
+    // The emulator leaves out the PSK, EC-JPAKE and NULL suites (ESP-IDF enables none of them).
+    expect(SUITES.map((s) => s.mbedtls)).to.deep.equal(preference.filter((n) => !/PSK|ECJPAKE|NULL/.test(n)));
+  });
+
+  it('with Camellia on, an emulated board offers on the wire the suites OpenSSL speaks in ciphersuite_preference order', async () => {
+    // CONFIG_MBEDTLS_CAMELLIA_C=y interleaves Camellia between AES-256, ARIA-256, AES-128 and
+    // ARIA-128, for ECDHE and static RSA alike: the order a server picks from.
+    const sdkconfig = parseSdkconfig(`${REFERENCE_SDKCONFIG}CONFIG_MBEDTLS_CAMELLIA_C=y\n`, 'camellia');
+    const expected = (await sourcePreference(build))
+      .filter((n) => mbedtlsConfigOf(sdkconfig).ciphersuites.includes(n) && SUITES.find((s) => s.mbedtls === n)!.openssl !== '');
+    expect(expected.filter((n) => n.includes('CAMELLIA'))).to.have.length(8);
+    const offered = await offeredSuites(sdkconfig);
+    // IANA names spell the suite as Mbed TLS does, with _ for -.
+    expect(offered.filter((n) => n.startsWith('TLS_') && !n.includes('SCSV')).map((n) => n.replaceAll('_', '-'))).to.deep.equal(expected);
   });
 
   it("offers the emulator's groups, in the emulator's order", () => {
@@ -142,3 +169,43 @@ describe('native: the cache key', () => {
     }
   });
 });
+
+/** ciphersuite_preference in library/ssl_ciphersuites.c of the pinned tarball, in Mbed TLS's names. */
+async function sourcePreference(build: MbedtlsBuild): Promise<string[]> {
+  const tarball = join(build.dir, '..', 'downloads', `mbedtls_${MBEDTLS_VERSION}.orig.tar.bz2`);
+  const r = await run('tar', ['-xjOf', tarball, `mbedtls-${MBEDTLS_VERSION}/library/ssl_ciphersuites.c`], { timeoutMs: 60_000 });
+  expect(r.code, r.stderr).to.equal(0);
+  const body = /static const int ciphersuite_preference\[\] =\s*\{([\s\S]*?)\n\};/.exec(r.stdout)?.[1] ?? '';
+  return [...body.matchAll(/\bMBEDTLS_(TLS(?:1_3)?_[A-Z0-9_]+)/g)].map((m) => m[1]!.replaceAll('_', '-'));
+}
+
+/** The suites an emulated board with `sdkconfig` puts in its ClientHello, as IANA names. */
+async function offeredSuites(sdkconfig: ReturnType<typeof parseSdkconfig>): Promise<string[]> {
+  let hello: string[] = [];
+  const server = net.createServer((socket) => {
+    let bytes = Buffer.alloc(0);
+    socket.on('error', () => {});
+    socket.on('data', (chunk) => {
+      bytes = Buffer.concat([bytes, chunk]);
+      const record = parseClientHello(bytes);
+      if (record) {
+        hello = record.cipherSuites.map((s) => s.name);
+        socket.destroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const board = openStreamBoard({ sdkconfig });
+  const device = await Device.open(new MemoryTransport(board.stream, 'emulated ESP32'));
+  try {
+    // Any CA will do: the server never answers, it only reads the hello.
+    const ca = await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=any', '-days', '1']);
+    await device.store('ca', 'ca', ca.stdout);
+    await device.connect('tls.connect', { host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca: 'ca', timeout_ms: 5_000 });
+  } finally {
+    await device.close();
+    await board.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  return hello;
+}

@@ -160,10 +160,18 @@ const hilt_code_name_t hilt_mbedtls_err_names[] = {
     {0x6a, "MBEDTLS_ERR_ASN1_ALLOC_FAILED"},
     {0x6c, "MBEDTLS_ERR_ASN1_BUF_TOO_SMALL"},
     {0x10, "MBEDTLS_ERR_MPI_ALLOC_FAILED"},
+    {0x5080, "MBEDTLS_ERR_MD_FEATURE_UNAVAILABLE"},
+    {0x5100, "MBEDTLS_ERR_MD_BAD_INPUT_DATA"},
+    {0x5180, "MBEDTLS_ERR_MD_ALLOC_FAILED"},
+    {0x5200, "MBEDTLS_ERR_MD_FILE_IO_ERROR"},
+    {0x34, "MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED"},
+    {0x36, "MBEDTLS_ERR_CTR_DRBG_REQUEST_TOO_BIG"},
+    {0x38, "MBEDTLS_ERR_CTR_DRBG_INPUT_TOO_BIG"},
+    {0x3a, "MBEDTLS_ERR_CTR_DRBG_FILE_IO_ERROR"},
     {0x1, "MBEDTLS_ERR_ERROR_GENERIC_ERROR"},
     {0x6e, "MBEDTLS_ERR_ERROR_CORRUPTION_DETECTED"},
 };
-const size_t hilt_mbedtls_err_name_count = 126;
+const size_t hilt_mbedtls_err_name_count = 134;
 
 /* MBEDTLS_X509_CRT_ERROR_INFO_LIST order: the order mbedtls_x509_crt_verify_info prints. */
 const hilt_flag_text_t hilt_verify_texts[] = {

@@ -1,0 +1,204 @@
+/**
+ * `hilt merge DIR... [--out DIR] [--force]`: the reports of several runs (the shards of one
+ * catalogue, from different CI machines) as one report, written by the same writer a run uses.
+ * Each run's console logs and board folders are copied under runs/<run id>/ in the merged folder,
+ * so the merged report is one folder a CI job can upload whole.
+ */
+import type { Command } from 'commander';
+import { cp, lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { dirname, basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { ExitCode, UsageError, errnoOf, printable } from '../errors.ts';
+import { makeDir } from '../files.ts';
+import { mergeResults } from '../report/merge.ts';
+import type { RunResults } from '../report/model.ts';
+import { LATEST, newRunId, REPORT_FILES, writeReports } from '../report/write.ts';
+import { shown } from './args.ts';
+
+interface MergeCliOptions {
+  out?: string;
+  force: boolean;
+}
+
+export function registerMerge(program: Command): void {
+  program
+    .command('merge')
+    .description('merge the reports of several runs (e.g. the --shard runs of CI machines) into one report')
+    .argument('<reports...>', 'run folders (reports/<run-id>), reports folders (their latest run) or results.json files')
+    .option('--out <dir>', 'folder for the merged report; a `latest` link beside it points at it (default: reports/<new run id>)')
+    .option('--force', 'merge runs of different firmware builds', false)
+    .action(async (inputs: string[], opts: MergeCliOptions) => {
+      process.exitCode = await mergeCommand(inputs, opts);
+    });
+}
+
+/** One input, read: where its files are, and its results. */
+interface Loaded {
+  label: string;
+  dir: string;
+  results: RunResults;
+}
+
+async function mergeCommand(inputs: string[], opts: MergeCliOptions): Promise<number> {
+  const loaded: Loaded[] = [];
+  for (const input of inputs) loaded.push(await loadRun(input));
+  const id = newRunId();
+  const out = resolve(opts.out ?? join('reports', id));
+  await refuseOverwrite(out, loaded);
+  // Each run's files go under runs/<its id>/ (ids are unique in practice; a clash gets -2).
+  const prefixes = uniqueFolders(loaded.map((l) => `runs/${safeName(l.results.run.id)}`));
+  const merged = mergeResults(loaded.map((l) => l.results), { force: opts.force, labels: loaded.map((l) => l.label), prefixes, id });
+
+  await makeDir(out).catch((err: unknown) => {
+    throw new UsageError(`cannot create ${printable(out)} (${errnoOf(err)}): choose another folder with --out`);
+  });
+  const lost: string[] = [];
+  for (const [i, l] of loaded.entries()) await copyRunFiles(l, out, prefixes[i]!, lost);
+  for (const s of merged.scenarios) {
+    if (s.consoleLog && lost.includes(s.consoleLog)) s.consoleLog = null;
+  }
+  const paths = await writeReports(merged, out, dirname(out));
+
+  const { totals, run } = merged;
+  console.log(`merged ${loaded.length} run${loaded.length === 1 ? '' : 's'}: ${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
+    `${run.cutShort ? ` (cut short: ${run.cutShort})` : ''}`);
+  if (lost.length > 0) console.error(`hilt: warning: ${lost.length} console log${lost.length === 1 ? ' was' : 's were'} not found beside ${lost.length === 1 ? 'its' : 'their'} results.json, the merged report links none for ${lost.length === 1 ? 'it' : 'them'}`);
+  if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
+  for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
+  const [first, ...rest] = Object.values(paths).map((p) => basename(p));
+  console.log(`report: ${shown(dirname(paths.results)) || '.'}/${[first, ...rest].join(', ')}`);
+  return exitCodeOf(merged);
+}
+
+/**
+ * The status a run with these results would have ended with, so a CI merge job fails as the
+ * shards did: 3 when a device or the lab broke, 1 when a scenario failed or a run was cut short
+ * (scenarios that never ran are not a pass), else 0.
+ */
+export function exitCodeOf(results: RunResults): number {
+  if (results.run.infrastructureError || results.totals.error > 0) return ExitCode.unreachable;
+  if (results.totals.failed > 0 || results.run.cutShort) return ExitCode.failed;
+  return ExitCode.ok;
+}
+
+/** A report folder (its results.json) or a results.json file; anything else is one usage line. */
+export async function loadRun(input: string): Promise<Loaded> {
+  const path = resolve(input);
+  const found = await stat(path).catch((err: unknown) => {
+    throw new UsageError(`${printable(input)}: ${errnoOf(err) === 'ENOENT' ? 'does not exist' : `cannot be read (${errnoOf(err)})`}: give a report folder (reports/<run-id>) or its results.json`);
+  });
+  const file = found.isDirectory() ? await resultsIn(path, input) : path;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const why = errnoOf(err) === 'ENOENT' ? `has no ${REPORT_FILES.results} (a run that never finished writing its reports?)` : `cannot be read (${errnoOf(err)})`;
+    throw new UsageError(`${printable(input)}: ${why}: give a report folder hilt run wrote, or its results.json`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${printable(shown(file))}: not valid JSON (${printable((err as Error).message)}): give the results.json hilt run wrote`);
+  }
+  const problem = shapeProblem(raw);
+  if (problem) throw new UsageError(`${printable(shown(file))}: not a hilt results.json (${problem}): give the results.json hilt run wrote`);
+  return { label: printable(input), dir: await realpath(dirname(file)), results: raw as RunResults };
+}
+
+/**
+ * A folder's results.json: its own (a run's folder), else, in a reports folder (--report-dir), the
+ * run `latest` names, else its one run. So a CI job can hand over its whole reports folder, with
+ * `latest` kept as a link, turned into a copy, or lost on the way.
+ */
+async function resultsIn(dir: string, input: string): Promise<string> {
+  const own = join(dir, REPORT_FILES.results);
+  const isFile = (p: string) => stat(p).then((s) => s.isFile(), () => false);
+  if (await isFile(own)) return own;
+  const latest = join(dir, LATEST, REPORT_FILES.results);
+  if (await isFile(latest)) return latest;
+  const runs: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (entry.isDirectory() && await isFile(join(dir, entry.name, REPORT_FILES.results))) runs.push(entry.name);
+  }
+  if (runs.length === 1) return join(dir, runs[0]!, REPORT_FILES.results);
+  if (runs.length > 1) {
+    throw new UsageError(`${printable(input)} holds ${runs.length} runs and no ${LATEST}: name the ones to merge (${runs.slice(0, 3).map((r) => printable(join(input, r))).join(', ')}${runs.length > 3 ? ', ...' : ''})`);
+  }
+  return own; // read below, and reported missing there
+}
+
+/** What a results.json lacks that merging reads, or null. (The rest is passed on as it is.) */
+function shapeProblem(raw: unknown): string | null {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(raw)) return 'not an object';
+  if (typeof raw.schema !== 'number') return 'no "schema" number';
+  const run = raw.run;
+  if (!isObject(run)) return 'no "run" object';
+  for (const key of ['id', 'startedAt', 'endedAt', 'target', 'hiltVersion'] as const) {
+    if (typeof run[key] !== 'string') return `run.${key} is not a string`;
+  }
+  for (const key of ['warnings', 'notes'] as const) if (!Array.isArray(run[key])) return `run.${key} is not a list`;
+  const fp = run.fingerprints;
+  if (!isObject(fp) || !Array.isArray(fp.trust) || !Array.isArray(fp.served)) return 'run.fingerprints is not {trust, served}';
+  if (!Array.isArray(raw.scenarios)) return 'no "scenarios" list';
+  const bad = raw.scenarios.findIndex((s) => !isObject(s) || typeof s.id !== 'string' || !['passed', 'failed', 'error', 'skipped'].includes(String(s.outcome)));
+  if (bad >= 0) return `scenarios[${bad}] has no id or a wrong outcome`;
+  return null;
+}
+
+/**
+ * The merged report must not land on a run it reads (its results.json would be replaced) nor on
+ * an earlier report: an existing results.json in --out is refused.
+ */
+async function refuseOverwrite(out: string, loaded: Loaded[]): Promise<void> {
+  const real = await realpath(out).catch(() => out);
+  if (loaded.some((l) => l.dir === real)) throw new UsageError(`--out ${printable(shown(out))} is one of the reports being merged: give a new folder`);
+  if (await lstat(join(out, REPORT_FILES.results)).then(() => true, () => false)) {
+    throw new UsageError(`--out ${printable(shown(out))} holds a report already (${REPORT_FILES.results}): give a new folder, or remove it first`);
+  }
+}
+
+/**
+ * Copies the console logs and board folders a run's results name into `to`. A file the results
+ * name outside the run's folder is not copied (a results.json could name any path); one that is
+ * missing (only results.json was kept) is listed in `lost` under its merged path.
+ */
+async function copyRunFiles(l: Loaded, out: string, prefix: string, lost: string[]): Promise<void> {
+  const to = join(out, prefix);
+  const names = [
+    ...l.results.scenarios.map((s) => s.consoleLog).filter((p): p is string => typeof p === 'string'),
+    ...(l.results.run.boards ?? []).map((b) => b.dir).filter((p): p is string => typeof p === 'string'),
+  ];
+  for (const name of new Set(names)) {
+    const from = resolve(l.dir, name);
+    const rel = relative(l.dir, from);
+    const merged = `${prefix}/${name}`;
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+      lost.push(merged);
+      continue;
+    }
+    try {
+      await makeDir(dirname(join(to, rel)));
+      await cp(from, join(to, rel), { recursive: true, errorOnExist: false, force: true });
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw new UsageError(`cannot copy ${printable(shown(from))} into the merged report (${errnoOf(err)}): check ${printable(shown(to))} can be written`);
+      lost.push(merged);
+    }
+  }
+}
+
+/** A run id as a folder name: ids hilt makes are safe already; anything else is made so. */
+function safeName(id: string): string {
+  const name = basename(id).replace(/[^A-Za-z0-9._-]/g, '_');
+  return name === '' || name === '.' || name === '..' ? 'run' : name;
+}
+
+function uniqueFolders(names: string[]): string[] {
+  const taken = new Set<string>();
+  return names.map((name) => {
+    let n = name;
+    for (let k = 2; taken.has(n); k++) n = `${name}-${k}`;
+    taken.add(n);
+    return n;
+  });
+}

@@ -1,0 +1,125 @@
+/**
+ * `hilt merge` and `hilt run --shard` given what CI jobs get wrong: a missing artifact, a run that
+ * never wrote its results.json, a corrupt or foreign JSON file, runs of two firmware builds, an
+ * --out that would overwrite a report. Each: one line naming the input, exit 2, nothing written.
+ */
+import { expect } from 'chai';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { toResultsJson } from '../../harness/report/write.ts';
+import type { RunResults } from '../../harness/report/model.ts';
+import { hilt, tempDir } from '../helpers.ts';
+import { runResults, scenarios } from '../report/fixtures.ts';
+import { expectOneCleanLine } from './helpers.ts';
+
+async function report(dir: string, name: string, results: RunResults): Promise<string> {
+  await mkdir(join(dir, name), { recursive: true });
+  await writeFile(join(dir, name, 'results.json'), toResultsJson(results));
+  return name;
+}
+
+describe('hilt merge: bad inputs', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let remove: () => Promise<void>;
+  const all = scenarios();
+
+  beforeEach(async function () {
+    ({ dir, remove } = await tempDir('hilt-merge-faults-'));
+    await report(dir, 'a', runResults({ id: 'run-a' }, [all[0]!, all[1]!]));
+    await report(dir, 'b', runResults({ id: 'run-b' }, [all[2]!]));
+  });
+  afterEach(() => remove());
+
+  /** Runs the merge and checks the refusal: exit 2, one clean line matching `line`, no out folder. */
+  async function refused(args: string[], line: RegExp): Promise<void> {
+    const { code, stderr, stdout } = await hilt(['merge', ...args, '--out', 'out'], { cwd: dir });
+    expect(code, stderr + stdout).to.equal(2);
+    expectOneCleanLine(stderr);
+    expect(stderr, stderr).to.match(line);
+    expect(await readdir(dir)).to.not.include('out');
+  }
+
+  it('a report folder that does not exist', async function () {
+    await refused(['a', 'shard-2'], /^hilt: shard-2: does not exist: give a report folder/);
+  });
+
+  it('a folder without results.json (a run that never finished)', async function () {
+    await mkdir(join(dir, 'half'));
+    await writeFile(join(dir, 'half', 'junit.xml'), '<testsuites/>');
+    await refused(['a', 'half'], /^hilt: half: has no results\.json/);
+  });
+
+  it('a results.json that is not JSON, and JSON that is not a run', async function () {
+    await mkdir(join(dir, 'torn'));
+    await writeFile(join(dir, 'torn', 'results.json'), '{"schema": 1, "run": {"id": "x"');
+    await refused(['a', 'torn'], /^hilt: torn\/results\.json: not valid JSON \(/);
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'not-a-run' }));
+    await refused(['a', 'package.json'], /^hilt: package\.json: not a hilt results\.json \(no "schema" number\)/);
+    await writeFile(join(dir, 'torn', 'results.json'), JSON.stringify({ ...runResults(), scenarios: [{ id: 'x', outcome: 'green' }] }));
+    await refused(['a', 'torn'], /not a hilt results\.json \(scenarios\[0\] has no id or a wrong outcome\)/);
+  });
+
+  it('a results.json of another schema', async function () {
+    await writeFile(join(dir, 'b', 'results.json'), JSON.stringify({ ...runResults({ id: 'run-b' }, []), schema: 7 }));
+    await refused(['a', 'b'], /^hilt: b has results schema 7, this hilt reads 1/);
+  });
+
+  it('runs of two firmware builds: refused, and merged with --force and a warning', async function () {
+    const other = runResults({ id: 'run-c' }, [all[3]!]);
+    other.run.firmware = { ...other.run.firmware!, version: '1.5.0' };
+    await report(dir, 'c', other);
+    await refused(['a', 'c'], /^hilt: a and c tested different firmware \(sensor-node 1\.4\.2 and sensor-node 1\.5\.0\): merge runs of one build, or pass --force$/m);
+    const forced = await hilt(['merge', 'a', 'c', '--out', 'out', '--force'], { cwd: dir });
+    // The fixture's a holds a failed scenario: exit 1, as that run had.
+    expect(forced.code, forced.stderr).to.equal(1);
+    expect(forced.stderr).to.include('hilt: warning: merged with --force: a and c tested different firmware');
+    const merged = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8')) as RunResults;
+    expect(merged.scenarios.map((s) => s.id)).to.have.length(3);
+  });
+
+  it('--out onto an earlier report or onto an input is refused; the reports stay as they were', async function () {
+    const before = await readFile(join(dir, 'a', 'results.json'), 'utf8');
+    const onto = await hilt(['merge', 'a', 'b', '--out', 'a'], { cwd: dir });
+    expect(onto.code).to.equal(2);
+    expectOneCleanLine(onto.stderr);
+    expect(onto.stderr).to.match(/^hilt: --out a is one of the reports being merged/);
+    await report(dir, 'old', runResults({ id: 'old' }, []));
+    const over = await hilt(['merge', 'a', 'b', '--out', 'old'], { cwd: dir });
+    expect(over.code).to.equal(2);
+    expect(over.stderr).to.match(/^hilt: --out old holds a report already/);
+    expect(await readFile(join(dir, 'a', 'results.json'), 'utf8')).to.equal(before);
+  });
+
+  it('console logs a results.json names outside its folder are not copied', async function () {
+    const escaping = runResults({ id: 'run-e' }, [{ ...all[3]!, consoleLog: '../../../etc/passwd' }]);
+    await report(dir, 'e', escaping);
+    const { code, stderr } = await hilt(['merge', 'e', '--out', 'out'], { cwd: dir });
+    expect(code, stderr).to.equal(0);
+    expect(stderr).to.include('1 console log was not found beside its results.json');
+    const merged = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8')) as RunResults;
+    expect(merged.scenarios[0]!.consoleLog).to.equal(null);
+    expect(await readdir(join(dir, 'out'))).to.not.include('etc');
+  });
+
+  it('a reports folder as a CI artifact gives it: latest as a link or lost, one run; two runs and no latest is refused', async function () {
+    // shard-1: latest a link, beside an older run; shard-2: latest lost on the way, one run.
+    await report(dir, 'shard-1/old', runResults({ id: 'old' }, [all[0]!]));
+    await report(dir, 'shard-1/new', runResults({ id: 'new-1' }, [all[1]!]));
+    await symlink('new', join(dir, 'shard-1', 'latest'));
+    await report(dir, 'shard-2/run-2', runResults({ id: 'new-2' }, [all[3]!]));
+    const ok = await hilt(['merge', 'shard-1', 'shard-2', '--out', 'out'], { cwd: dir });
+    expect(ok.code, ok.stderr).to.equal(1); // the fixture's new-1 holds a failed scenario
+    const merged = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8')) as RunResults;
+    expect(merged.run.mergedFrom).to.deep.equal(['new-1', 'new-2']);
+    await rm(join(dir, 'shard-1', 'latest'));
+    await rm(join(dir, 'out'), { recursive: true });
+    await refused(['shard-1'], /^hilt: shard-1 holds 2 runs and no latest: name the ones to merge \(shard-1\/(new|old), shard-1\/(new|old)\)$/m);
+  });
+
+  it('no report given', async function () {
+    const { code, stderr } = await hilt(['merge'], { cwd: dir });
+    expect(code).to.equal(2);
+    expectOneCleanLine(stderr.replace(/^error:/, 'hilt:'));
+  });
+});
