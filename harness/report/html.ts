@@ -366,9 +366,10 @@ function mqttOf(a: AttemptRecord): string {
   if (!m || typeof m !== 'object') return '';
   const parts: string[] = [];
   if (m.clientId !== undefined) parts.push(`client ${String(m.clientId)}`);
-  const connack = m.connack as Record<string, unknown> | null | undefined;
-  if (connack && typeof connack === 'object') parts.push(`CONNACK ${String(connack.returnCode ?? connack.code ?? '')}`.trim());
-  return parts.join(', ') || JSON.stringify(m).slice(0, 200);
+  // The lab records the CONNACK's return code (0 accepted, 5 not authorised); null: none was sent.
+  if (typeof m.connack === 'number') parts.push(`CONNACK ${m.connack}`);
+  else if (m.connack === null) parts.push('no CONNACK');
+  return parts.join(', ');
 }
 
 /**

@@ -144,6 +144,22 @@ describe('report.html', function () {
       expect(page).to.include('(lines 12–12: the device&#39;s connect result)');
     });
 
+    it('shows the broker\'s record of each connection as the lab wrote it', function () {
+      const list = allVerdicts();
+      list[0]!.attempts = [
+        { id: 1, listener: 'good', tls: { outcome: 'ok', reason: null, protocol: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES256-GCM-SHA384' },
+          mqtt: { clientId: 'esp32-000001', keepalive: 120, clean: true, protocolVersion: 4, username: null, connack: 5 }, closed: { by: 'broker', reason: 'CONNACK refused' } },
+        { id: 2, listener: 'expired', tls: { outcome: 'failed', reason: 'certificate expired', protocol: null, cipher: null }, mqtt: null, closed: { by: 'device' } },
+      ];
+      const page = toReportHtml(runResults({}, list));
+      const table = /<table class="attempts">([\s\S]*?)<\/table>/.exec(page)![1]!;
+      const rows = [...table.matchAll(/<tr><td>([\s\S]*?)<\/td><\/tr>/g)].map((m) => m[1]!.split(/<\/td>\s*<td>/).map((c) => c.trim()));
+      expect(rows).to.deep.equal([
+        ['good', 'ok', 'TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384', 'client esp32-000001, CONNACK 5', 'CONNACK refused'],
+        ['expired', 'failed (certificate expired)', '', '', 'device'],
+      ]);
+    });
+
     it('says so in place of the charts when Chart.js cannot be read', function () {
       const page = toReportHtml(repeatedRun(), { problem: 'chart.js could not be read (ENOENT): reinstall hilt\'s dependencies (npm ci)' });
       expect(page).to.include('Charts not drawn: chart.js could not be read (ENOENT)');
