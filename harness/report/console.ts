@@ -24,6 +24,11 @@ const TAIL_LINES = 10;
 const MAX_LINE_CHARS = 1_000;
 /** Only the end of a longer log is read: a flooding device must not fill the report writer's memory. */
 export const MAX_READ_BYTES = 8 * 1024 * 1024;
+/**
+ * All excerpts of a run are chosen within this time (counting the lines of huge logs is the slow
+ * part); scenarios past it get none, and the reports are written within their own bound.
+ */
+export const EXCERPTS_MS = 3_000;
 
 interface Mark { weight: number; reason: string }
 
@@ -110,8 +115,11 @@ export function shown(line: string): string {
   return text.length > MAX_LINE_CHARS ? `${text.slice(0, MAX_LINE_CHARS)}… (${text.length - MAX_LINE_CHARS} more characters)` : text;
 }
 
-/** The log's lines, or its last MAX_READ_BYTES of them, with the number of the first one. */
-export async function readLogLines(path: string): Promise<{ lines: string[]; firstLineNo: number }> {
+/**
+ * The log's lines, or its last MAX_READ_BYTES of them, with the number of the first one. Rejects
+ * when counting the lines before those runs past `deadline` (a performance.now() time).
+ */
+export async function readLogLines(path: string, deadline = Infinity): Promise<{ lines: string[]; firstLineNo: number }> {
   const size = (await stat(path)).size;
   const skip = Math.max(0, size - MAX_READ_BYTES);
   const file = await open(path, 'r');
@@ -128,13 +136,19 @@ export async function readLogLines(path: string): Promise<{ lines: string[]; fir
   if (skip === 0) return { lines, firstLineNo: 1 };
   // The first line read is most likely a part of one: drop it, and count the lines skipped.
   lines.shift();
-  return { lines, firstLineNo: (await countNewlines(path, skip)) + 2 };
+  return { lines, firstLineNo: (await countNewlines(path, skip, deadline)) + 2 };
 }
 
-async function countNewlines(path: string, end: number): Promise<number> {
+async function countNewlines(path: string, end: number, deadline: number): Promise<number> {
   let n = 0;
-  for await (const chunk of createReadStream(path, { start: 0, end: end - 1 }) as AsyncIterable<Buffer>) {
-    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
+  const stream = createReadStream(path, { start: 0, end: end - 1 });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (performance.now() > deadline) throw new Error(`counting the lines of ${path} took too long`);
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
+    }
+  } finally {
+    stream.destroy();
   }
   return n;
 }
@@ -143,15 +157,17 @@ async function countNewlines(path: string, end: number): Promise<number> {
  * The results with each scenario's console excerpt read from its log under `runDir`, where the
  * scenario has a log and no excerpt yet (a merged run keeps those it came with). A log that is
  * missing, unreadable or outside the run's folder (by its path or where a link leads: a results
- * file names its logs, and a report must not show a file the run did not write) gives no
- * excerpt: it is not worth failing the reports for.
+ * file names its logs, and a report must not show a file the run did not write), or reached
+ * after `timeMs`, gives no excerpt: it is not worth failing the reports for.
  */
-export async function withConsoleExcerpts(results: RunResults, runDir: string): Promise<RunResults> {
+export async function withConsoleExcerpts(results: RunResults, runDir: string, timeMs = EXCERPTS_MS): Promise<RunResults> {
+  const deadline = performance.now() + timeMs;
   const dir = await realpath(runDir).catch(() => resolve(runDir));
   const scenarios: ScenarioResult[] = [];
   for (const s of results.scenarios) {
-    const path = s.console === undefined && s.consoleLog ? await realpath(resolve(dir, s.consoleLog)).catch(() => null) : null;
-    const read = path && within(dir, path) ? await readLogLines(path).catch(() => null) : null;
+    const wanted = s.console === undefined && s.consoleLog && performance.now() < deadline;
+    const path = wanted ? await realpath(resolve(dir, s.consoleLog!)).catch(() => null) : null;
+    const read = path && within(dir, path) ? await readLogLines(path, deadline).catch(() => null) : null;
     scenarios.push(read ? { ...s, console: chooseExcerpt(read.lines, read.firstLineNo, s) } : s);
   }
   return { ...results, scenarios };

@@ -99,6 +99,9 @@ describe('console excerpt', function () {
       expect(lines.length * line.length).to.be.at.most(MAX_READ_BYTES);
       const e = chooseExcerpt(lines, firstLineNo, failed)!;
       expect(e.firstLine + e.lines.length - 1).to.equal(count + 1);
+      // Counting the lines before the end is what takes time; past its deadline it gives up.
+      const late = await readLogLines(path, performance.now() - 1).then(() => null, (err: Error) => err);
+      expect(late?.message).to.match(/took too long/);
     } finally {
       await remove();
     }
@@ -138,6 +141,15 @@ describe('console excerpt', function () {
       expect(out.scenarios[0]!.console).to.deep.equal({ firstLine: 7, lines: ['kept'], reason: 'merged' });
       expect(out.scenarios[1]).to.not.have.property('console');
       expect(out.scenarios[2]).to.not.have.property('console');
+    });
+
+    it('chooses no more excerpts once their time is up', async function () {
+      const results = runResults();
+      const runDir = join(root, 'run');
+      await mkdir(join(runDir, 'console'), { recursive: true });
+      await writeFile(join(runDir, results.scenarios[1]!.consoleLog!), `${log(['E (9) esp-tls: handshake timed out']).join('\n')}\n`);
+      expect((await withConsoleExcerpts(results, runDir)).scenarios[1]!.console).to.not.equal(undefined);
+      expect((await withConsoleExcerpts(results, runDir, 0)).scenarios[1]).to.not.have.property('console');
     });
 
     it('gives no excerpt for a log that cannot be read, and writes the reports all the same', async function () {
