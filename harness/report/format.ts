@@ -1,6 +1,6 @@
 /** Small formatting rules the report views share, so junit.xml and summary.md never disagree. */
 import { basename } from 'node:path';
-import type { Metric, ScenarioResult } from './model.ts';
+import type { Metric, RunResults, ScenarioResult } from './model.ts';
 
 /** The metrics the views single out by name. */
 export const TLS_METRIC = 'tls_ms';
@@ -63,4 +63,9 @@ export function duration(ms: number): string {
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(s / 60);
   return `${m} min ${Math.round(s - m * 60)} s`;
+}
+
+/** Repetitions per scenario: as asked for (`run.repeat`), else the most any scenario ran. */
+export function repetitionsOf(results: RunResults): number {
+  return results.run.repeat ?? Math.max(1, ...results.scenarios.map((s) => s.repetitions));
 }

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { securityFindings, type Finding } from './findings.ts';
-import { dateOf, duration, fileStem, HEAP_PEAK_METRIC, metricOf, num, TLS_METRIC } from './format.ts';
+import { dateOf, duration, fileStem, HEAP_PEAK_METRIC, metricOf, num, repetitionsOf, TLS_METRIC } from './format.ts';
 import { chartSpecs, reconnectIntervalsOf, type ChartSpec } from './html-charts.ts';
 import { SCRIPT, STYLE } from './html-page.ts';
 import { html, raw, scriptJson, type Html } from './html-template.ts';
@@ -128,7 +128,7 @@ ${item(targetsOf(results).length > 1 ? 'Targets' : 'Target', targetsOf(results).
 ${item('Port', run.port)}
 ${item('Started', run.startedAt)}
 ${item('Duration', duration(run.durationMs))}
-${item('Repetitions', run.repeat && run.repeat > 1 ? String(run.repeat) : null)}
+${item('Repetitions', repetitionsOf(results) > 1 ? String(repetitionsOf(results)) : null)}
 ${item('Shard', run.shard ? `${run.shard.index} of ${run.shard.count}` : null)}
 ${item('Merged from', run.mergedFrom?.length ? run.mergedFrom.join(', ') : null)}
 ${item('Run', run.id)}

@@ -4,7 +4,7 @@
  * figure is marked, because a modelled time is not a measured time.
  */
 import { securityFindings } from './findings.ts';
-import { dateOf, duration, HEAP_PEAK_METRIC, metricOf, num, TLS_METRIC, verdictOf } from './format.ts';
+import { dateOf, duration, HEAP_PEAK_METRIC, metricOf, num, repetitionsOf, TLS_METRIC, verdictOf } from './format.ts';
 import { resultKey, totalsOf, type Comparison, type ImageIdentity, type Metric, type Outcome, type RunResults, type ScenarioResult, type Source } from './model.ts';
 
 const RESULT: Record<Outcome, string> = {
@@ -96,7 +96,7 @@ function imageLine(image: ImageIdentity): string {
 /** How long, how many times, which part: what a figure in the table rests on. */
 function runLine(results: RunResults): string {
   const { run } = results;
-  const repeat = run.repeat ?? Math.max(1, ...results.scenarios.map((s) => s.repetitions));
+  const repeat = repetitionsOf(results);
   const parts = [`Duration ${duration(run.durationMs)}`, `${repeat} repetition${repeat === 1 ? '' : 's'} per scenario`];
   if (run.shard) parts.push(`shard ${run.shard.index} of ${run.shard.count}`);
   if (run.mergedFrom?.length) parts.push(`merged from ${run.mergedFrom.length} runs (${run.mergedFrom.join(', ')})`);

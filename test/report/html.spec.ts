@@ -12,7 +12,7 @@ import { toReportHtml, verdictOf } from '../../harness/report/html.ts';
 import { resultKey, type RunResults } from '../../harness/report/model.ts';
 import { hilt, REPO, tempDir } from '../helpers.ts';
 import { chromiumMissing, openInChromium, type OpenedPage } from './chromium.ts';
-import { allVerdicts, boardsRun, comparedRun, firmwareRun, repeatedRun, runResults, XSS } from './fixtures.ts';
+import { allVerdicts, boardsRun, comparedRun, firmwareRun, repeatedRun, runResults, scenarios, XSS } from './fixtures.ts';
 
 /** A run with every verdict, and a device that printed markup into a title, a note and its console. */
 function hostileRun(): RunResults {
@@ -63,6 +63,9 @@ describe('report.html', function () {
         buildDir: 'build', state: 'flashed', confirmedBy: 'hello',
       } });
       const page = toReportHtml(run);
+      // (without run.repeat, as a runner that does not set it writes: the most any scenario ran)
+      expect(toReportHtml(runResults())).to.include('<dt>Repetitions</dt><dd>5</dd>');
+      expect(toReportHtml(runResults({}, scenarios().slice(1)))).to.not.include('<dt>Repetitions</dt>');
       for (const text of ['<dt>ESP-IDF</dt><dd>v5.2.1</dd>', `<code>${'ab'.repeat(32)}</code>`, '<dt>Built</dt><dd>Nov 30 2026 12:34:56</dd>',
         '<dt>Target</dt><dd>emulator</dd>', '<dt>hilt</dt><dd>0.1.0</dd>', '<dt>Started</dt><dd>2026-11-23T02:51:07.250Z</dd>',
         '<dt>Duration</dt><dd>14.1 s</dd>', '<dt>Repetitions</dt><dd>5</dd>']) {
