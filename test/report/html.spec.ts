@@ -73,6 +73,19 @@ describe('report.html', function () {
       }
     });
 
+    it('says why a run was cut short, what broke, and the bench\'s warnings, under the counts', function () {
+      const page = toReportHtml(runResults({
+        cutShort: 'device unreachable after 07-low-heap: remaining 8 scenarios not run',
+        infrastructureError: 'device emulator: no reply to hello within 5000 ms',
+        warnings: ['root-current: key roots/current.key was mode 0644, open to others: set to 0600'],
+      }));
+      const alerts = page.slice(page.indexOf('<section id="verdict"'), page.indexOf('<section id="security"'));
+      expect(alerts).to.include('<p class="alert">Infrastructure: device emulator: no reply to hello within 5000 ms</p>');
+      expect(alerts).to.include('<p class="alert">Run cut short: device unreachable after 07-low-heap: remaining 8 scenarios not run</p>');
+      expect(alerts).to.include('<p class="alert note">Warning: root-current: key roots/current.key was mode 0644');
+      expect(toReportHtml(runResults())).to.not.include('class="alert');
+    });
+
     it('gives each board a column and a row of its own, and names the board that was lost', function () {
       const page = toReportHtml(boardsRun());
       expect(page).to.match(/<thead><tr><th>Scenario<\/th><th>b1<\/th><th>b2<\/th><th class="num time">Time<\/th><\/tr><\/thead>/);
