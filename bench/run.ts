@@ -8,10 +8,11 @@ import { benchFlood } from './flood.ts';
 import { benchHeap } from './heap.ts';
 import { benchLab } from './lab.ts';
 import { benchNative } from './native.ts';
+import { benchReport } from './report.ts';
 import { benchStartup } from './startup.ts';
 import { benchWave } from './wave.ts';
 
-const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab, emulator: benchEmulator, wave: benchWave, flood: benchFlood, endpoint: benchEndpointAttempt, firmware: benchFirmware, flash: benchFlash, heap: benchHeap, native: benchNative, startup: benchStartup, boards: benchBoards };
+const BENCHES: Record<string, () => Promise<void>> = { lab: benchLab, emulator: benchEmulator, wave: benchWave, flood: benchFlood, endpoint: benchEndpointAttempt, firmware: benchFirmware, flash: benchFlash, heap: benchHeap, native: benchNative, startup: benchStartup, boards: benchBoards, report: benchReport };
 
 const wanted = process.argv.slice(2);
 for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {

@@ -116,7 +116,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
   // (a lab key whose mode had drifted: set back, but whoever runs the bench should know)
   for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
-  console.log(`report: ${where}/summary.md, results.json, junit.xml`);
+  console.log(`report: ${where}/report.html, summary.md, results.json, junit.xml`);
   const comparison = outcome.results.comparison;
   if (comparison) console.log(`compared with run ${comparison.baseline.runId}: ${comparison.regressions === 0 ? 'no regressions' : `${comparison.regressions} regression${comparison.regressions === 1 ? '' : 's'}`} (hilt compare ${shown(baseline?.folder ?? '') || config.baseline} ${where} for the details)`);
   if (config.reportsKeep !== null) {

@@ -11,11 +11,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { ExitCode, HiltError, UsageError, errnoOf } from '../errors.ts';
 import { makeDir, writeFileAtomic } from '../files.ts';
 import { within } from '../time.ts';
+import { withConsoleExcerpts } from './console.ts';
+import { toReportHtml } from './html.ts';
 import { toJUnitXml } from './junit.ts';
 import { RESULTS_SCHEMA, type RunResults } from './model.ts';
 import { toSummaryMarkdown } from './summary.ts';
 
-export const REPORT_FILES = { results: 'results.json', junit: 'junit.xml', summary: 'summary.md' } as const;
+export const REPORT_FILES = { results: 'results.json', junit: 'junit.xml', summary: 'summary.md', html: 'report.html' } as const;
 export const LATEST = 'latest';
 
 export type ReportPaths = { [K in keyof typeof REPORT_FILES]: string };
@@ -72,21 +74,28 @@ export function toResultsJson(results: RunResults): string {
   return `${JSON.stringify({ schema: RESULTS_SCHEMA, ...rest }, null, 2)}\n`;
 }
 
-/** `reportsRoot` null: no `latest` link (a board's report inside a multi-board run's folder). */
+/**
+ * Writes every report of `results` into `runDir`. Each scenario's console excerpt is read from
+ * its console log there first (console.ts), so results.json and the views carry the same one.
+  * `reportsRoot` null: no `latest` link (a board's report inside a multi-board run's folder).
+ */
 export async function writeReports(results: RunResults, runDir: string, reportsRoot: string | null): Promise<ReportPaths> {
   const dir = resolve(runDir);
   const paths: ReportPaths = {
     results: join(dir, REPORT_FILES.results),
     junit: join(dir, REPORT_FILES.junit),
     summary: join(dir, REPORT_FILES.summary),
+    html: join(dir, REPORT_FILES.html),
   };
-  // The views first and the model last: a results.json present means the run's reports are complete.
-  const files: Array<[string, string]> = [
-    [paths.junit, toJUnitXml(results)],
-    [paths.summary, toSummaryMarkdown(results)],
-    [paths.results, toResultsJson(results)],
-  ];
   const work = async () => {
+    const full = await withConsoleExcerpts(results, dir);
+    // The views first and the model last: a results.json present means the run's reports are complete.
+    const files: Array<[string, string]> = [
+      [paths.junit, toJUnitXml(full)],
+      [paths.summary, toSummaryMarkdown(full)],
+      [paths.html, toReportHtml(full)],
+      [paths.results, toResultsJson(full)],
+    ];
     for (const [path, data] of files) {
       try {
         await writeFileAtomic(path, data);
