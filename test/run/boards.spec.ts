@@ -124,6 +124,17 @@ describe('several boards in one run', function () {
         + '\r\x1b[K[2/3] b2 error b/two (1.2 s): device gone\n'
         + '\r\x1b[K[3/3] b1 passed c/three (1.2 s)\n');
     });
+
+    it('on a terminal: a status line is cut to the terminal\'s width (80 when it does not say), so it can be cleared in place', function () {
+      for (const [columns, width] of [[30, 29], [0, 79]] as const) {
+        let text = '';
+        const p = new Progress(1, { write: (t: string) => { text += t; }, isTTY: true, columns });
+        p.ended('b1', result(`a/${'x'.repeat(200)}`, 'passed'));
+        const line = text.replace('\r\x1b[K', '');
+        expect(line.length, `columns ${columns}`).to.equal(width);
+        expect(line.endsWith('…')).to.equal(true);
+      }
+    });
   });
 
   it('a one-board run off a terminal: mocha\'s line per scenario, and no escape code either', async function () {
