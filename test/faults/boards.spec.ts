@@ -93,7 +93,7 @@ describe('faults: several boards', function () {
   });
 
   /**
-   * Scenarios that say when they are under way: each writes a file named after its board's device
+   * Scenarios that say when they are under way: each puts a file named after its board's device
    * id (holding its process's pid) into `marks`, then waits on the lab's stall listener, which
    * never answers, for up to 30 s.
    */
@@ -101,12 +101,14 @@ describe('faults: several boards', function () {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(marks);
     return writeScenario(dir, 'stalls.spec.ts', `
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 describe('stalls', () => {
   for (const title of ${JSON.stringify(titles)}) {
     scenario(title, async (ctx) => {
       if (!title.includes('stall')) return;
-      writeFileSync(${JSON.stringify(marks)} + '/' + ctx.deviceId, String(process.pid));
+      // (written aside and renamed in: the test never reads a mark before its pid is in it)
+      writeFileSync(${JSON.stringify(marks)} + '/.' + ctx.deviceId, String(process.pid));
+      renameSync(${JSON.stringify(marks)} + '/.' + ctx.deviceId, ${JSON.stringify(marks)} + '/' + ctx.deviceId);
       await ctx.connect('stall', { timeoutMs: 30000 });
     });
   }
@@ -145,6 +147,7 @@ describe('quick', () => {
     const [mark] = await filesIn(marks, 1);
     expect(mark).to.equal('esp32-000001-b2');
     const boardPid = Number(await readFile(join(marks, mark!), 'utf8'));
+    expect(boardPid).to.be.above(1); // (never 0: that would signal this process's own group)
     process.kill(boardPid, 'SIGKILL');
     expect(await exited, out).to.equal(3);
     const r = await latestResults(dir);
@@ -195,6 +198,7 @@ describe('quick', () => {
     const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
     // (the marks are named after each board's device id and hold its process's pid)
     const boardPids = await Promise.all((await filesIn(marks, 2)).map(async (m) => Number(await readFile(join(marks, m), 'utf8'))));
+    for (const pid of boardPids) expect(pid).to.be.above(1);
     c.kill('SIGKILL');
     await exited;
     // Each board notices its parent is gone (the IPC channel closes) and ends as on SIGTERM:
