@@ -328,7 +328,9 @@ async function boardsWithin(options: BoardsOptions, place: {
     const lastError = stderrTail.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? '';
     b.results = await readResults(join(runDir, b.dir, 'results.json'));
     const said = lastError.replace(/^hilt: /, '');
-    if (!b.results) {
+    if (!b.results && interrupted && exit.code === ExitCode.interrupted) {
+      // Interrupted before it had a run of its own (hilt still loading): nothing of it began.
+    } else if (!b.results) {
       const how = exit.error ? `could not be started (${printable(exit.error.message)})`
         : exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`;
       b.stopped = `board ${b.id} (${b.target}) ${how} before writing its report${said ? `: ${printable(said)}` : ''}`;

@@ -190,6 +190,38 @@ describe('quick', () => {
     expect(existsSync(join(dir, 'reports', 'latest', 'junit.xml'))).to.equal(true);
   });
 
+  it('Ctrl-C while the boards\' processes still load: exit 130, their scenarios not run, and no bench error blamed on them', async function () {
+    const marks = join(dir, 'marks');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(marks);
+    const file = await writeScenario(dir, 'quick.spec.ts', `describe('quick', () => { for (const n of [1, 2]) scenario('hello ' + n, async (ctx) => { await ctx.device.command('hello'); }); });`);
+    // A preload (Node passes it on to the boards, fork() keeps execArgv) that, in a board's
+    // process only, says when bin/hilt.js's interrupt guard goes in: hilt is still loading then.
+    const preload = `data:text/javascript,import { writeFileSync } from 'node:fs';
+if (process.env.HILT_BOARD) { const on = process.on.bind(process); let said = false;
+process.on = (event, listener) => { const added = on(event, listener); if (event === 'SIGINT' && !said) { said = true; writeFileSync(${JSON.stringify(marks)} + '/' + process.pid, ''); } return added; }; }`;
+    const c = spawn(process.execPath, [`--import=${preload}`, HILT_BIN, 'run', file, '--target', 'emulator', '--target', 'emulator'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(c);
+    let out = '';
+    c.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    c.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => c.once('exit', resolve));
+    await filesIn(marks, 2);
+    c.kill('SIGINT');
+    expect(await exited, out).to.equal(130);
+    const r = await latestResults(dir);
+    expect(r.run.cutShort).to.equal('interrupted (SIGINT)');
+    for (const b of r.run.boards!) {
+      if (existsSync(join(dir, 'reports', 'latest', b.dir!, 'results.json'))) continue; // (a board that had begun its run reported it)
+      // A board stopped while hilt loaded began nothing: not a device or lab fault.
+      expect(b.infrastructureError, b.id).to.equal(null);
+      for (const s of r.scenarios.filter((x) => x.board === b.id)) {
+        expect(s.failure).to.deep.equal({ kind: 'not-run', message: 'not run: the run was interrupted (SIGINT) before this scenario began' });
+      }
+    }
+    expect(r.run.infrastructureError).to.equal(null);
+  });
+
   it('the run\'s own process killed outright (SIGKILL): each board stops as if interrupted and still writes its report', async function () {
     const marks = join(dir, 'marks');
     const file = await stallingScenarios(marks, ['stall 1', 'stall 2']);
