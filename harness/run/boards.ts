@@ -21,7 +21,7 @@ import {
 import type { RunConfig } from './config.ts';
 import { within } from '../time.ts';
 import { Interrupts } from './interrupts.ts';
-import { Progress, type ProgressOutput } from './progress.ts';
+import { Progress } from './progress.ts';
 import {
   boardDeviceId, checkLabHosts, planScenarios, runScenarios, targetOf,
   type BoardMessage, type PlannedScenario, type RunOptions, type RunOutcome,
@@ -43,8 +43,6 @@ export interface BoardsOptions extends RunOptions {
   each: boolean;
   /** The script a child runs (hilt's own entry point, as this process was started). */
   entry: string;
-  /** Where progress goes (default stdout). */
-  progress?: ProgressOutput;
 }
 
 /** What a child is handed through BOARD_ENV. */

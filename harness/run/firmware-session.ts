@@ -32,8 +32,11 @@ export interface FirmwareSession {
   deviceId: string;
   /** The broker URI the device was told to use (its test build's, or the emulated app's settings). */
   uri: string;
-  /** Serves `behaviour` and brings the device to a known state, bounded by `boundMs` when it must wait for the device. */
-  begin(behaviour: EndpointBehaviour, boundMs: number): Promise<void>;
+  /**
+   * Serves `behaviour` and brings the device to a known state, bounded by `boundMs` when it must
+   * wait for the device; `attempts`: how many the scenario watches (for the run's progress).
+   */
+  begin(behaviour: EndpointBehaviour, boundMs: number, attempts?: number): Promise<void>;
   /** Back to refusing: the device's retries do not leak into the next scenario. */
   end(): void;
   record(test: Mocha.Test): ScenarioRecord;
@@ -251,7 +254,7 @@ function firmwareTest(title: string, spec: FirmwareSpec, body: (ctx: FirmwareCon
     this.timeout(s.knownStateBoundMs(bound) + bound + 5_000);
     try {
       const mark = s.lab.attempts.mark();
-      await s.begin(spec.endpoint, bound);
+      await s.begin(spec.endpoint, bound, attemptsWanted);
       const ctx = new FirmwareContext(s, rec, test, bound, attemptsWanted, mark);
       rec.samples.push([]);
       await body(ctx);

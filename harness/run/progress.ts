@@ -1,8 +1,9 @@
 /**
- * Progress of a multi-board run: a line per scenario as it ends (board, id, outcome, duration,
- * how many of how many). On a terminal the passes update one status line in place and only what
- * went wrong stays on screen; anywhere else (CI logs, a pipe, a file) every line is plain text,
- * without a single escape code, so a log reads the same as it was written.
+ * Progress of a run. Several boards: a line per scenario as it ends (board, id, outcome,
+ * duration, how many of how many). One board: mocha's own line per scenario, and in between what
+ * the running scenario is at (its repetition, a firmware scenario's attempts, how long so far).
+ * On a terminal that goes on one status line updated in place; anywhere else (CI logs, a pipe, a
+ * file) only plain lines, without a single escape code, so a log reads the same as it was written.
  */
 import { printable } from '../errors.ts';
 import type { Outcome, ScenarioResult } from '../report/model.ts';
@@ -28,48 +29,219 @@ const CLEAR_LINE = '\r\x1b[K';
 /** What stays on a terminal: a scenario that did not pass is worth its own line. */
 const LASTING: ReadonlySet<Outcome> = new Set(['failed', 'error']);
 
+/** `[ 3/18]`: how far a run is, padded so the lines keep their columns. */
+function counter(n: number, total: number): string {
+  const width = String(total).length;
+  return `[${String(n).padStart(width)}/${total}]`;
+}
+
+/**
+ * The one line at the bottom of a terminal that is rewritten in place, and the lines that stay.
+ * Off a terminal there is no status line: `show` writes nothing and `say` a plain line.
+ */
+export class StatusLine {
+  /** A status line is on screen (terminal only): cleared before anything else is written. */
+  private shown = false;
+
+  constructor(readonly out: ProgressOutput = process.stdout) {}
+
+  get isTTY(): boolean {
+    return this.out.isTTY === true;
+  }
+
+  /**
+   * How long a status line may be: a wrapped one could not be cleared in place. (A terminal that
+   * does not say its width, as under `script`, reports 0 columns: taken as 80.)
+   */
+  get width(): number {
+    return Math.max(20, (this.out.columns || 80) - 1);
+  }
+
+  /** Replaces the status line (terminal only), cut to the terminal's width. */
+  show(text: string): void {
+    if (!this.isTTY) return;
+    const columns = this.width;
+    // (text from a device's output or a title may hold anything: never a control character on the terminal)
+    const line = printable(text);
+    this.out.write(`${CLEAR_LINE}${line.length > columns ? `${line.slice(0, columns - 1)}…` : line}`);
+    this.shown = true;
+  }
+
+  /** A line of its own, below where the status line was. */
+  say(text: string): void {
+    this.out.write(`${this.shown && this.isTTY ? CLEAR_LINE : ''}${printable(text)}\n`);
+    this.shown = false;
+  }
+
+  /** Takes the status line off the screen (before someone else writes). */
+  clear(): void {
+    if (this.shown && this.isTTY) this.out.write(CLEAR_LINE);
+    this.shown = false;
+  }
+
+  /** The last status line stays, ended with a line break. */
+  keep(): void {
+    if (this.shown && this.isTTY) this.out.write('\n');
+    this.shown = false;
+  }
+}
+
 export class Progress {
   private done = 0;
-  /** A status line is on screen (terminal only): cleared before anything else is written. */
-  private status = false;
+  private readonly line: StatusLine;
 
-  constructor(private total: number, private readonly out: ProgressOutput = process.stdout) {}
+  constructor(private total: number, out: ProgressOutput = process.stdout) {
+    this.line = new StatusLine(out);
+  }
 
   /** One scenario ended on `board`. */
   ended(board: string, result: Pick<ScenarioResult, 'id' | 'outcome' | 'durationMs' | 'failure'>): void {
     this.done += 1;
     // (a failed hook is a result no plan counted)
     this.total = Math.max(this.total, this.done);
-    const width = String(this.total).length;
-    const count = `[${String(this.done).padStart(width)}/${this.total}]`;
-    // (a message from a device's output may hold anything: never a control character on the terminal)
-    const why = result.failure && result.outcome !== 'passed' ? `: ${printable(result.failure.message)}` : '';
-    const line = `${count} ${board} ${result.outcome} ${printable(result.id)} (${duration(result.durationMs)})${why}`;
-    if (!this.out.isTTY) {
-      this.out.write(`${line}\n`);
-      return;
-    }
-    if (LASTING.has(result.outcome)) {
-      this.out.write(`${this.status ? CLEAR_LINE : ''}${line}\n`);
-      this.status = false;
-      return;
-    }
-    // Cut to the terminal's width: a wrapped status line could not be cleared in place.
-    // (a terminal that does not say its width, as under `script`, reports 0 columns: taken as 80)
-    const columns = Math.max(20, (this.out.columns || 80) - 1);
-    this.out.write(`${CLEAR_LINE}${line.length > columns ? `${line.slice(0, columns - 1)}…` : line}`);
-    this.status = true;
+    const why = result.failure && result.outcome !== 'passed' ? `: ${result.failure.message}` : '';
+    const line = `${counter(this.done, this.total)} ${board} ${result.outcome} ${result.id} (${duration(result.durationMs)})${why}`;
+    // Off a terminal every line is plain; on one, only what went wrong stays on screen.
+    if (!this.line.isTTY || LASTING.has(result.outcome)) this.line.say(line);
+    else this.line.show(line);
   }
 
   /** A line of its own (a board that stopped), below any status line. */
   say(text: string): void {
-    this.out.write(`${this.status && this.out.isTTY ? CLEAR_LINE : ''}${printable(text)}\n`);
-    this.status = false;
+    this.line.say(text);
   }
 
   /** The run is over: the last status line stays, ended with a line break. */
   finish(): void {
-    if (this.status && this.out.isTTY) this.out.write('\n');
-    this.status = false;
+    this.line.keep();
   }
+}
+
+/** How often a terminal's status line is redrawn while a scenario runs (its time goes on). */
+const TICK_MS = 1000;
+
+/**
+ * What a one-board run's scenario is at, between mocha's lines: `[3/18] id: repetition 2/5, 4.1 s`.
+ * On a terminal that is the status line, redrawn each second; anything else written to the
+ * terminal (mocha's lines, a warning on stderr) takes it off the screen first. Off a terminal
+ * only what makes a scenario long gets a plain line: a repetition after the first, and each
+ * attempt of a firmware scenario that watches several (a backoff series).
+ */
+export class ScenarioProgress {
+  private readonly line: StatusLine;
+  /** The running scenario's number (1-based), id and start; no id between scenarios. */
+  private index = 0;
+  private id: string | null = null;
+  private started = 0;
+  private repetitions = 0;
+  /** What the running scenario is at, besides its time ("repetition 2/5", "attempt 3/8"). */
+  private doing = '';
+  private timer: NodeJS.Timeout | null = null;
+  /** Undoes the watch on the streams that share the terminal. */
+  private unwatch: Array<() => void> = [];
+  /** The last thing someone else wrote ended its line: the status line may be drawn below it. */
+  private atLineStart = true;
+
+  constructor(private total: number, out: ProgressOutput = process.stdout, private readonly now: () => number = () => performance.now()) {
+    // The status line writes through the stream's own write, never through the watch below.
+    const write = out.write.bind(out);
+    this.line = new StatusLine({ write, get isTTY() { return out.isTTY; }, get columns() { return out.columns; } });
+    if (this.line.isTTY) this.watch(out);
+  }
+
+  /**
+   * Another stream on the same terminal (stderr): what it writes clears the status line first.
+   * Off a terminal nothing is watched: no status line is ever drawn there.
+   */
+  watch(stream: ProgressOutput): void {
+    if (!this.line.isTTY || !stream.isTTY) return;
+    const own = Object.hasOwn(stream, 'write');
+    const original = stream.write;
+    stream.write = (...args: unknown[]) => {
+      this.line.clear();
+      const text = args[0];
+      if ((typeof text === 'string' || text instanceof Uint8Array) && text.length > 0) this.atLineStart = endsLine(text);
+      return (original as (...a: unknown[]) => unknown).apply(stream, args);
+    };
+    this.unwatch.push(() => {
+      if (own) stream.write = original;
+      else delete (stream as { write?: unknown }).write;
+    });
+  }
+
+  /** A scenario began. */
+  began(id: string): void {
+    this.index += 1;
+    this.total = Math.max(this.total, this.index);
+    this.id = id;
+    this.started = this.now();
+    this.repetitions = 0;
+    this.doing = '';
+    this.draw();
+    if (this.line.isTTY && !this.timer) {
+      this.timer = setInterval(() => this.draw(), TICK_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** A repetition of the running scenario begins (one of `of`); the first is the scenario's start. */
+  repetition(of: number): void {
+    this.repetitions += 1;
+    if (of <= 1) return;
+    this.doing = `repetition ${this.repetitions}/${of}`;
+    this.event(this.repetitions > 1);
+  }
+
+  /**
+   * A firmware scenario has seen `seen` attempts of the `wanted` it watches; `waiting`: the last
+   * one is closed and the device's next is awaited (its backoff).
+   */
+  attempts(seen: number, wanted: number, waiting: boolean, changed: boolean): void {
+    this.doing = `attempt ${seen}${wanted > 1 ? `/${wanted}` : ''}${waiting ? ', waiting for the next' : ''}`;
+    this.event(changed && wanted > 1);
+  }
+
+  /** The running scenario ended: mocha says how. */
+  ended(): void {
+    this.id = null;
+    this.line.clear();
+  }
+
+  /** The run is over: the timer stops, the streams are given back, the terminal left clean. */
+  finish(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.id = null;
+    this.line.clear();
+    for (const undo of this.unwatch.splice(0)) undo();
+  }
+
+  /** On a terminal the status line says it; elsewhere a plain line, when the event makes the scenario long. */
+  private event(lasting: boolean): void {
+    if (this.line.isTTY) this.draw();
+    else if (lasting && this.id !== null) this.line.say(this.text());
+  }
+
+  /** `[3/18] id: repetition 2/5, 4.1 s`; within `width`, the id is cut (in its middle) rather than what it is at. */
+  private text(width = Infinity): string {
+    const head = `${counter(this.index, this.total)} `;
+    const tail = `: ${this.doing ? `${this.doing}, ` : ''}${duration(this.now() - this.started)}`;
+    let id = printable(this.id ?? '');
+    const room = width - head.length - tail.length;
+    if (id.length > room) {
+      const keep = Math.max(0, room - 1);
+      id = `${id.slice(0, Math.ceil(keep / 2))}…${id.slice(id.length - Math.floor(keep / 2))}`;
+    }
+    return `${head}${id}${tail}`;
+  }
+
+  private draw(): void {
+    // (below a line someone left open, a status line would erase it)
+    if (this.id === null || !this.atLineStart) return;
+    this.line.show(this.text(this.line.width));
+  }
+}
+
+function endsLine(text: string | Uint8Array): boolean {
+  return typeof text === 'string' ? text.endsWith('\n') : text[text.length - 1] === 0x0a;
 }

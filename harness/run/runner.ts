@@ -24,6 +24,7 @@ import { VERSION } from '../version.ts';
 import { withinBudget, type RunConfig } from './config.ts';
 import { judgeAgainstBaseline, type Baseline } from '../compare/budgets.ts';
 import { Interrupts } from './interrupts.ts';
+import { ScenarioProgress, type ProgressOutput } from './progress.ts';
 import { describeStray, noAttempt, NoAttemptError, setFirmwareSession, strayAttempts, watchEndpoint, type FirmwareSession } from './firmware-session.ts';
 import { runResetCommand } from './reset-command.ts';
 import { catalogueFiles, loadScenarios, scenarioStem, shownFile } from './scenario-files.ts';
@@ -51,6 +52,8 @@ export interface RunOptions {
   shard?: Shard | null;
   /** This run is one board of a multi-board run (harness/run/boards.ts). */
   board?: BoardRole;
+  /** Where progress goes (default stdout; a board of a multi-board run shows none, its parent does). */
+  progress?: ProgressOutput;
 }
 
 /**
@@ -219,6 +222,10 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   let lab = null as Lab | null;
   let pki = null as Pki | null;
   let mochaRunner = null as Mocha.Runner | null;
+  /** What the running scenario is at, between mocha's lines (none for a board of a multi-board run: its parent shows progress). */
+  let progress = null as ScenarioProgress | null;
+  /** Stops following a firmware scenario's attempts for its progress. */
+  let unfollow = () => {};
   let transport = null as Transport | null;
 
   /** A bench reset command still running when the run is interrupted is stopped with it. */
@@ -291,6 +298,9 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   } finally {
     setSession(null);
     setFirmwareSession(null);
+    // The terminal is left clean (and its streams as they were) before the reports are told of.
+    unfollow();
+    progress?.finish();
     // Each log closed (or failed, and said so) before the report is written.
     await settleWithin(5_000, Promise.all(logsClosing));
     await settleWithin(5_000, device?.close() ?? Promise.resolve());
@@ -366,6 +376,11 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     }
 
     const failures = new Map<Mocha.Runnable, unknown>();
+    if (!options.board) {
+      progress = new ScenarioProgress(selectedTests(mocha).length, options.progress ?? process.stdout);
+      // (a warning on stderr, on the same terminal, would otherwise land at the end of the status line)
+      if (!options.progress) progress.watch(process.stderr);
+    }
     await new Promise<void>((done) => {
       const runner = mocha.run(() => done());
       mochaRunner = runner;
@@ -379,6 +394,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         rec.consoleLog = file;
         logOwners.set(join(runDir, file), rec);
         d.startLog(join(runDir, file));
+        progress?.began(ids.get(test)!);
       });
       runner.on('fail', (runnable: Mocha.Runnable, err) => {
         failures.set(runnable, err);
@@ -397,6 +413,8 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         if (endpoint) endScenario(endpoint);
         logsClosing.push(d.stopLog());
         current = null;
+        unfollow();
+        progress?.ended();
         const rec = record(test);
         if (endpoint) {
           const stray = strayAttempts(l, rec.attemptMark);
@@ -435,6 +453,8 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
       device: d, lab: l, pki: p, config, deviceId,
       async prepare() {
         if (infrastructureError) throw new DeviceError(infrastructureError);
+        // (called once before each repetition of a scenario: session.ts's scenario())
+        progress?.repetition(config.repeat);
         try {
           if (target.reset === 'agent') await d.reset(config.commandTimeoutMs);
           else await d.greet(config.helloTimeoutMs);
@@ -483,16 +503,46 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   function firmwareSession(d: FirmwareDevice, l: Lab, endpoint: Endpoint, p: Pki, deviceId: string, record: (test: Mocha.Test) => ScenarioRecord): void {
     const session: FirmwareSession = {
       device: d, lab: l, endpoint, pki: p, config, deviceId, uri: endpoint.url, record,
-      async begin(behaviour, boundMs) {
+      async begin(behaviour, boundMs, attempts = 1) {
         if (infrastructureError) throw new DeviceError(infrastructureError);
         const mark = l.attempts.mark();
+        followAttempts(l, endpoint, mark, attempts);
         endpoint.serve(behaviour);
         await knownState(d, l, endpoint, mark, boundMs);
       },
-      end: () => endScenario(endpoint),
+      end: () => {
+        unfollow();
+        endScenario(endpoint);
+      },
       knownStateBoundMs: (boundMs) => (target.resetDevice ? TARGET_RESET_MS : 0) + (config.reset?.timeoutMs ?? 0) + (config.reset ? 0 : boundMs),
     };
     setFirmwareSession(session);
+  }
+
+  /**
+   * A firmware scenario's attempts on the endpoint since `mark` (those it judges), for its
+   * progress: how many of the `wanted` it watches, and whether the device is between two (its
+   * backoff). Looked at on the same events every firmware wait looks on.
+   */
+  function followAttempts(l: Lab, endpoint: Endpoint, mark: number, wanted: number): void {
+    unfollow();
+    if (!progress) return;
+    const p = progress;
+    let seen = -1;
+    let waiting = false;
+    const stop = watchEndpoint(l, endpoint, () => {
+      const attempts = l.attempts.all.filter((a) => a.id > mark && a.listener === 'endpoint');
+      const closed = attempts.length > 0 && attempts.at(-1)!.closed !== null;
+      if (attempts.length === seen && closed === waiting) return;
+      const changed = attempts.length !== seen;
+      seen = attempts.length;
+      waiting = closed;
+      if (seen > 0) p.attempts(seen, wanted, waiting, changed);
+    });
+    unfollow = () => {
+      stop();
+      unfollow = () => {};
+    };
   }
 
   /**
