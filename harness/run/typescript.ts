@@ -21,11 +21,12 @@ export function loadTypeScript(): Promise<void> {
     registerEsm();
     registerCjs();
     // Scenarios import hilt's API from its source: the catalogue as '../harness/index.ts', a
-    // team's scenarios as 'hilt' (package.json's exports). Both resolve to the compiled copy this
-    // process runs already rather than to a second copy compiled again from source: through a
-    // resolve hook for import (registered after tsx's, so it is asked first) and, for require
-    // (mocha requires scenario files where Node can require ES modules: 20.19 and later), by
-    // redirecting require's resolution as tsx's own require hook does.
+    // team's scenarios as 'hilt' (package.json's exports). Both resolve to the compiled files
+    // instead of the sources, so nothing of hilt is compiled again: for import, through a resolve
+    // hook (registered after tsx's, so it is asked first), which gives the very modules this
+    // process runs; for require (mocha requires scenario files where Node can require ES
+    // modules: 20.19 and later), by redirecting require's resolution as tsx's own require hook
+    // does, and tsx then makes a CommonJS copy of those files, as it did of the sources.
     register(new URL('./compiled-hooks.js', import.meta.url), { data: { packageDir: PACKAGE_DIR } });
     if (process.features.require_module) {
       const cjs = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
