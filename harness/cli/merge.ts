@@ -5,9 +5,10 @@
  * so the merged report is one folder a CI job can upload whole.
  */
 import type { Command } from 'commander';
-import { cp, lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { cp, lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { ExitCode, UsageError, errnoOf, printable } from '../errors.ts';
+import { loadResults } from '../compare/load.ts';
 import { makeDir } from '../files.ts';
 import { mergeResults } from '../report/merge.ts';
 import type { RunResults } from '../report/model.ts';
@@ -80,29 +81,18 @@ export function exitCodeOf(results: RunResults): number {
   return ExitCode.ok;
 }
 
-/** A report folder (its results.json) or a results.json file; anything else is one usage line. */
+/**
+ * A run's folder, a reports folder (resultsIn) or a results.json, read by the loader `hilt
+ * compare` uses (bounded, one line for whatever is wrong), then checked for what merging reads.
+ */
 export async function loadRun(input: string): Promise<Loaded> {
-  const path = resolve(input);
-  const found = await stat(path).catch((err: unknown) => {
-    throw new UsageError(`${printable(input)}: ${errnoOf(err) === 'ENOENT' ? 'does not exist' : `cannot be read (${errnoOf(err)})`}: give a report folder (reports/<run-id>) or its results.json`);
-  });
-  const file = found.isDirectory() ? await resultsIn(path, input) : path;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const why = errnoOf(err) === 'ENOENT' ? `has no ${REPORT_FILES.results} (a run that never finished writing its reports?)` : `cannot be read (${errnoOf(err)})`;
-    throw new UsageError(`${printable(input)}: ${why}: give a report folder hilt run wrote, or its results.json`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`${printable(shown(file))}: not valid JSON (${printable((err as Error).message)}): give the results.json hilt run wrote`);
-  }
-  const problem = shapeProblem(raw);
-  if (problem) throw new UsageError(`${printable(shown(file))}: not a hilt results.json (${problem}): give the results.json hilt run wrote`);
-  return { label: printable(input), dir: await realpath(dirname(file)), results: raw as RunResults };
+  const isFolder = await stat(input).then((s) => s.isDirectory(), () => false);
+  const file = isFolder ? await resultsIn(input) : input;
+  const { results, folder } = await loadResults(file);
+  const problem = shapeProblem(results);
+  if (problem) throw new UsageError(`${printable(input)}: not a hilt results.json (${problem}): give the results.json hilt run wrote`);
+  const dir = folder ?? await realpath(dirname(resolve(file)));
+  return { label: printable(input), dir, results };
 }
 
 /**
@@ -110,10 +100,11 @@ export async function loadRun(input: string): Promise<Loaded> {
  * run `latest` names, else its one run. So a CI job can hand over its whole reports folder, with
  * `latest` kept as a link, turned into a copy, or lost on the way.
  */
-async function resultsIn(dir: string, input: string): Promise<string> {
+async function resultsIn(input: string): Promise<string> {
+  const dir = resolve(input);
   const own = join(dir, REPORT_FILES.results);
   const isFile = (p: string) => stat(p).then((s) => s.isFile(), () => false);
-  if (await isFile(own)) return own;
+  if (await isFile(own)) return input;
   const latest = join(dir, LATEST, REPORT_FILES.results);
   if (await isFile(latest)) return latest;
   const runs: string[] = [];
@@ -124,25 +115,18 @@ async function resultsIn(dir: string, input: string): Promise<string> {
   if (runs.length > 1) {
     throw new UsageError(`${printable(input)} holds ${runs.length} runs and no ${LATEST}: name the ones to merge (${runs.slice(0, 3).map((r) => printable(join(input, r))).join(', ')}${runs.length > 3 ? ', ...' : ''})`);
   }
-  return own; // read below, and reported missing there
+  return input; // the loader says what is missing
 }
 
-/** What a results.json lacks that merging reads, or null. (The rest is passed on as it is.) */
-function shapeProblem(raw: unknown): string | null {
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObject(raw)) return 'not an object';
-  if (typeof raw.schema !== 'number') return 'no "schema" number';
-  const run = raw.run;
-  if (!isObject(run)) return 'no "run" object';
-  for (const key of ['id', 'startedAt', 'endedAt', 'target', 'hiltVersion'] as const) {
+/** What merging reads beyond what the loader checks (the run's own fields), or null. */
+function shapeProblem(results: RunResults): string | null {
+  const run = results.run as unknown as Record<string, unknown>;
+  for (const key of ['endedAt', 'target', 'hiltVersion'] as const) {
     if (typeof run[key] !== 'string') return `run.${key} is not a string`;
   }
   for (const key of ['warnings', 'notes'] as const) if (!Array.isArray(run[key])) return `run.${key} is not a list`;
-  const fp = run.fingerprints;
-  if (!isObject(fp) || !Array.isArray(fp.trust) || !Array.isArray(fp.served)) return 'run.fingerprints is not {trust, served}';
-  if (!Array.isArray(raw.scenarios)) return 'no "scenarios" list';
-  const bad = raw.scenarios.findIndex((s) => !isObject(s) || typeof s.id !== 'string' || !['passed', 'failed', 'error', 'skipped'].includes(String(s.outcome)));
-  if (bad >= 0) return `scenarios[${bad}] has no id or a wrong outcome`;
+  const fp = run.fingerprints as Record<string, unknown> | null | undefined;
+  if (typeof fp !== 'object' || fp === null || !Array.isArray(fp.trust) || !Array.isArray(fp.served)) return 'run.fingerprints is not {trust, served}';
   return null;
 }
 

@@ -4,6 +4,7 @@ import { ExitCode, UsageError, printable, quoted } from '../errors.ts';
 import { loadConfig, type RunConfig } from '../run/config.ts';
 import { Interrupts } from '../run/interrupts.ts';
 import { runScenarios } from '../run/runner.ts';
+import { boardBrief, runAsBoard, runBoards } from '../run/boards.ts';
 import { pruneReports } from '../run/retention.ts';
 import { loadResults } from '../compare/load.ts';
 import { scenarioFiles } from '../run/scenario-files.ts';
@@ -14,7 +15,8 @@ import { flashWithReport, readBuild } from './flash.ts';
 import { shown, wholeNumber } from './args.ts';
 
 interface RunCliOptions {
-  target?: string;
+  target?: string[];
+  eachTarget?: boolean;
   grep?: string;
   repeat?: string;
   reportDir?: string;
@@ -32,7 +34,9 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('run scenarios (default: hilt\'s catalogue for the target\'s mode, or the scenarios setting of hilt.config.json) against a device and write reports')
     .argument('[files...]', 'scenario files, folders or globs (default: the config\'s scenarios, else hilt\'s catalogue)')
-    .option('--target <target>', `where the device is: ${KINDS.map((k) => k.summary.split(' ')[0]).join(' | ')} (default: emulator)`)
+    .option('--target <target>', `where the device is: ${KINDS.map((k) => k.summary.split(' ')[0]).join(' | ')} (default: emulator); ` +
+      'again for each further board: the scenarios are split across the boards', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--each-target', 'with several targets: run every scenario on each board instead of splitting them')
     .option('--grep <regexp>', 'only scenarios whose title matches')
     .option('--repeat <n>', 'run each scenario n times and keep the distribution of its metrics')
     .option('--report-dir <dir>', 'where reports go (default: reports)')
@@ -47,7 +51,10 @@ export function registerRun(program: Command): void {
       // Caught before anything else, so an interrupt at any moment of the run ends with a report.
       const interrupts = new Interrupts();
       try {
-        await runCommand(files, opts, interrupts);
+        // One board of a multi-board run, started by its parent `hilt run` (harness/run/boards.ts).
+        const brief = boardBrief();
+        if (brief) process.exitCode = await runAsBoard(brief, interrupts);
+        else await runCommand(files, opts, interrupts);
       } finally {
         interrupts.dispose();
       }
@@ -57,9 +64,16 @@ export function registerRun(program: Command): void {
 async function runCommand(files: string[], opts: RunCliOptions, interrupts: Interrupts): Promise<void> {
   const config: RunConfig = await loadConfig(opts.config ?? 'hilt.config.json', opts.config !== undefined);
   if (opts.target) {
-    config.target = opts.target;
+    config.target = opts.target[0]!;
     config.sources.target = '--target';
   }
+  // --target given again and again replaces hilt.config.json's targets
+  if (opts.target) {
+    config.targets = opts.target;
+    config.sources.targets = '--target';
+  }
+  if (opts.eachTarget) config.eachTarget = true;
+  const targets = config.targets;
   if (opts.reportDir) config.reportDir = opts.reportDir;
   if (opts.certs) config.certsDir = opts.certs;
   if (opts.repeat !== undefined) config.repeat = wholeNumber('--repeat', opts.repeat, 1, 1000);
@@ -80,6 +94,7 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   // Found before any flashing: a scenario path that does not exist is exit 2 with the board untouched.
   const scenarioList = scenarioFiles(sources);
   let image: ImageIdentity | null = null;
+  if (opts.flash !== undefined && targets.length > 1) throw new UsageError('--flash takes one target: flash each board with hilt flash --target ..., then run them together');
   if (opts.flash !== undefined) {
     // Read before anything starts: a bad build is exit 2 with the board untouched.
     const build = readBuild(opts.flash);
@@ -90,7 +105,10 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
       return;
     }
   }
-  const outcome = await runScenarios({ files: scenarioList, filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image, baseline, shard });
+  const options = { files: scenarioList, filesChosen: files.length > 0, config, grep: opts.grep, bail: opts.bail, interrupts, image, baseline, shard };
+  const outcome = targets.length > 1
+    ? await runBoards({ ...options, targets, each: config.eachTarget, entry: process.argv[1]! })
+    : await runScenarios(options);
   const { totals, run } = outcome.results;
   const where = shown(outcome.runDir) || outcome.runDir;
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
@@ -98,9 +116,9 @@ async function runCommand(files: string[], opts: RunCliOptions, interrupts: Inte
   if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
   // (a lab key whose mode had drifted: set back, but whoever runs the bench should know)
   for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
-  console.log(`report: ${where}/summary.md, results.json, junit.xml`);
+  console.log(`report: ${where}/report.html, summary.md, results.json, junit.xml`);
   const comparison = outcome.results.comparison;
-  if (comparison) console.log(`compared with run ${comparison.baseline.runId}: ${comparison.regressions === 0 ? 'no regressions' : `${comparison.regressions} regression${comparison.regressions === 1 ? '' : 's'}`} (hilt compare ${config.baseline} ${where} for the details)`);
+  if (comparison) console.log(`compared with run ${comparison.baseline.runId}: ${comparison.regressions === 0 ? 'no regressions' : `${comparison.regressions} regression${comparison.regressions === 1 ? '' : 's'}`} (hilt compare ${shown(baseline?.folder ?? '') || config.baseline} ${where} for the details)`);
   if (config.reportsKeep !== null) {
     const pruned = await pruneReports(config.reportDir, config.reportsKeep, [outcome.runDir, ...(baseline?.folder ? [baseline.folder] : [])]);
     for (const failed of pruned.failed) console.error(`hilt: warning: old report not removed: ${failed}`);

@@ -1,13 +1,15 @@
 /**
- * Reading a run to compare: a results.json, or a report folder holding one (reports/<run-id>,
- * reports/latest). Whatever is wrong with it is one line naming the path and the fix (exit 2).
- * Only what a comparison reads is checked; fields a later hilt adds are kept.
+ * Reading a run to compare: a results.json, a report folder holding one (reports/<run-id>,
+ * reports/latest), or a reports folder (its latest run). Whatever is wrong with it is one line
+ * naming the path and the fix (exit 2). Only what a comparison reads is checked; fields a later
+ * hilt adds are kept.
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { UsageError, errnoOf, printable } from '../errors.ts';
 import { RESULTS_SCHEMA, type RunResults } from '../report/model.ts';
+import { LATEST, REPORT_FILES } from '../report/write.ts';
 import { within } from '../time.ts';
 import type { Baseline } from './budgets.ts';
 
@@ -24,7 +26,11 @@ const RESULTS = z.looseObject({
   scenarios: z.array(SCENARIO),
 });
 
-/** `path` (a file, or a folder with results.json) read and checked; `path` is kept as given. */
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/** `path` (a file, a run's folder, or a reports folder: its latest run) read and checked; `path` is kept as given. */
 export async function loadResults(path: string): Promise<Baseline> {
   const shown = printable(path);
   const info = await stat(path).catch((err: unknown) => {
@@ -33,7 +39,9 @@ export async function loadResults(path: string): Promise<Baseline> {
       ? `${shown}: no such file or folder: give a run's results.json or its report folder (reports/<run-id>, reports/latest)`
       : `${shown}: cannot be read (${errnoOf(err)}): check its permissions`);
   });
-  const file = info.isDirectory() ? join(path, 'results.json') : path;
+  // A reports folder (--report-dir) stands for its latest run, as in hilt merge.
+  const reportsRoot = info.isDirectory() && !(await exists(join(path, REPORT_FILES.results))) && await exists(join(path, LATEST, REPORT_FILES.results));
+  const file = info.isDirectory() ? join(path, ...(reportsRoot ? [LATEST] : []), REPORT_FILES.results) : path;
   const where = printable(file);
   const fileInfo = info.isDirectory()
     ? await stat(file).catch((err: unknown) => {

@@ -1,6 +1,6 @@
 /** Small formatting rules the report views share, so junit.xml and summary.md never disagree. */
 import { basename } from 'node:path';
-import type { Metric, ScenarioResult } from './model.ts';
+import type { Metric, RunResults, ScenarioResult } from './model.ts';
 
 /** The metrics the views single out by name. */
 export const TLS_METRIC = 'tls_ms';
@@ -35,4 +35,37 @@ export function dateOf(iso: string): string {
 export function verdictOf(totals: { passed: number; failed: number; error: number; skipped: number }): string {
   const errors = `${totals.error} ${totals.error === 1 ? 'error' : 'errors'}`;
   return `${totals.passed} passed, ${totals.failed} failed, ${errors}, ${totals.skipped} skipped`;
+}
+
+/**
+ * Why a scenario was skipped: the reason the run recorded (not run: --bail ...), or the one a
+ * scenario gave with `ctx.skip(reason)` (kept as the note "skipped: reason"); null if neither.
+ */
+export function skipReason(s: ScenarioResult): string | null {
+  if (s.failure?.message) return s.failure.message;
+  const note = (s.notes ?? []).find((n) => n.startsWith('skipped: '));
+  return note ? note.slice('skipped: '.length) : null;
+}
+
+/** A console excerpt as plain text: where it is from, then its lines. '' when there is none. */
+export function excerptText(s: ScenarioResult): string {
+  const c = s.console;
+  if (!c?.lines.length) return '';
+  const last = c.firstLine + c.lines.length - 1;
+  return [`console, lines ${c.firstLine}-${last}${s.consoleLog ? ` of ${s.consoleLog}` : ''} (${c.reason}):`, ...c.lines].join('\n');
+}
+
+/** "850 ms", "14.1 s", "3 min 12 s". */
+export function duration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return 'unknown';
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}
+
+/** Repetitions per scenario: as asked for (`run.repeat`), else the most any scenario ran. */
+export function repetitionsOf(results: RunResults): number {
+  return results.run.repeat ?? Math.max(1, ...results.scenarios.map((s) => s.repetitions));
 }

@@ -5,8 +5,8 @@
  * matters here: `failure` is the firmware's fault, `error` means the device or the lab broke (as
  * AWS IoT Device Tester reports it), so a red build can be told from a broken bench.
  */
-import { fileStem, num, seconds } from './format.ts';
-import { totalsOf, type Metric, type RunResults, type ScenarioResult } from './model.ts';
+import { excerptText, fileStem, num, seconds, skipReason } from './format.ts';
+import { resultKey, totalsOf, type Comparison, type Metric, type RunResults, type ScenarioResult } from './model.ts';
 import { xmlAttrs, xmlText } from './xml.ts';
 
 type Property = [name: string, value: string];
@@ -32,7 +32,7 @@ export function toJUnitXml(results: RunResults): string {
     `<testsuites${xmlAttrs({ name: 'hilt', ...counts })}>`,
     `  <testsuite${xmlAttrs({ name: `hilt ${run.target}`, ...counts })}>`,
     ...properties(runProperties(results), '    '),
-    ...scenarios.flatMap((s) => testcase(s, '    ')),
+    ...scenarios.flatMap((s) => testcase(s, '    ', results.comparison ?? null)),
   ];
   // A run that stopped before its scenarios may have no testcase to carry the reason: say it here
   // too, where a CI server shows suite output.
@@ -89,7 +89,41 @@ function runProperties(results: RunResults): Property[] {
   if (run.infrastructureError) props.push(['run.infrastructure_error', run.infrastructureError]);
   (run.warnings ?? []).forEach((w, i) => props.push([`run.warning.${i + 1}`, w]));
   (run.notes ?? []).forEach((n, i) => props.push([`run.note.${i + 1}`, n]));
+  if (run.repeat !== undefined) props.push(['run.repeat', String(run.repeat)]);
+  for (const b of run.boards ?? []) {
+    props.push([`board.${b.id}.target`, b.target], [`board.${b.id}.device_id`, b.deviceId]);
+    if (b.firmware) props.push([`board.${b.id}.firmware`, `${b.firmware.project} ${b.firmware.version} (${b.firmware.idf})`]);
+    if (b.infrastructureError) props.push([`board.${b.id}.infrastructure_error`, b.infrastructureError]);
+  }
+  if (run.shard) props.push(['run.shard', `${run.shard.index}/${run.shard.count}`]);
+  if (run.mergedFrom?.length) props.push(['run.merged_from', run.mergedFrom.join(',')]);
+  if (results.comparison) props.push(...comparisonProperties(results.comparison));
   return props;
+}
+
+/**
+ * The comparison with the baseline, for CI servers that show suite properties: what it was
+ * compared with, how many regressions, and each change (an outcome, a figure beyond its noise).
+ */
+function comparisonProperties(c: Comparison): Property[] {
+  const props: Property[] = [
+    ['comparison.baseline.run_id', c.baseline.runId],
+    ['comparison.baseline.path', c.baseline.path],
+  ];
+  if (c.baseline.firmware) props.push(['comparison.baseline.firmware', `${c.baseline.firmware.project} ${c.baseline.firmware.version}`]);
+  props.push(['comparison.regressions', String(c.regressions)]);
+  for (const o of c.outcomes) props.push([`comparison.outcome.${o.key}`, `${o.from} -> ${o.to}${o.regression ? ' (regression)' : ''}`]);
+  for (const m of c.metrics) {
+    if (m.change !== 'unchanged') props.push([`comparison.${m.key}.${m.name}`, metricChange(m)]);
+  }
+  return props;
+}
+
+/** "1900 -> 2470 ms (+570, +30 %; noise 60): regressed". */
+function metricChange(m: Comparison['metrics'][number]): string {
+  const sign = (v: number) => (v > 0 ? '+' : '');
+  const pct = m.deltaPct === null ? '' : `, ${sign(m.deltaPct)}${num(Math.round(m.deltaPct * 10) / 10)} %`;
+  return `${num(m.baseline)} -> ${num(m.current)} ${m.unit} (${sign(m.delta)}${num(m.delta)}${pct}; noise ${num(m.noise)}): ${m.change}`;
 }
 
 /** Nested settings become dotted names; lists (ciphersuites) one comma-separated value. */
@@ -103,10 +137,12 @@ function flatten(prefix: string, value: unknown, out: Property[]): void {
   }
 }
 
-function testcase(s: ScenarioResult, indent: string): string[] {
-  const head = `${indent}<testcase${xmlAttrs({ classname: fileStem(s.file), name: s.title || s.id, time: seconds(s.durationMs) })}`;
+function testcase(s: ScenarioResult, indent: string, comparison: Comparison | null): string[] {
+  // Each board's result is a test case of its own: CI servers key test cases by class and name.
+  const name = `${s.title || s.id}${s.board ? ` [${s.board}]` : ''}`;
+  const head = `${indent}<testcase${xmlAttrs({ classname: fileStem(s.file), name, time: seconds(s.durationMs) })}`;
   const body = [
-    ...properties(scenarioProperties(s), `${indent}  `),
+    ...properties(scenarioProperties(s, comparison), `${indent}  `),
     ...verdict(s, `${indent}  `),
   ];
   const out = [
@@ -118,11 +154,18 @@ function testcase(s: ScenarioResult, indent: string): string[] {
   return body.length ? [`${head}>`, ...body, `${indent}</testcase>`] : [`${head}/>`];
 }
 
-function scenarioProperties(s: ScenarioResult): Property[] {
+function scenarioProperties(s: ScenarioResult, comparison: Comparison | null): Property[] {
   const props: Property[] = [['id', s.id], ['repetitions', String(s.repetitions)]];
+  if (s.board) props.push(['board', s.board]);
   // One property per warning, all under the same name: CI plugins list repeated properties.
   for (const w of s.warnings ?? []) props.push(['warning', w]);
   for (const m of s.metrics) props.push(...metricProperties(m));
+  if (comparison) {
+    const key = resultKey(s);
+    const changed = comparison.outcomes.find((o) => o.key === key);
+    if (changed) props.push(['baseline.outcome', changed.from]);
+    for (const m of comparison.metrics.filter((x) => x.key === key)) props.push([`${m.name}.baseline`, metricChange(m)]);
+  }
   return props;
 }
 
@@ -146,14 +189,16 @@ function verdict(s: ScenarioResult, indent: string): string[] {
     case 'passed':
       return [];
     case 'skipped':
-      return [`${indent}<skipped${xmlAttrs({ message: f?.message })}/>`];
+      return [`${indent}<skipped${xmlAttrs({ message: skipReason(s) ?? undefined })}/>`];
     case 'failed':
     case 'error': {
       const tag = s.outcome === 'failed' ? 'failure' : 'error';
       // The model allows an outcome without its reason; the file must still say something.
       const message = f?.message ?? `${s.outcome} (no reason recorded)`;
       const type = f?.kind ?? (s.outcome === 'failed' ? 'assertion' : 'infrastructure');
-      return [`${indent}<${tag}${xmlAttrs({ message, type })}>${xmlText(f?.detail ?? message)}</${tag}>`];
+      // The console lines that mattered follow the detail: what a CI page shows of a failure.
+      const text = [f?.detail ?? message, ...(s.console?.lines.length ? ['', excerptText(s)] : [])].join('\n');
+      return [`${indent}<${tag}${xmlAttrs({ message, type })}>${xmlText(text)}</${tag}>`];
     }
   }
 }

@@ -41,13 +41,20 @@ export function mergeResults(runs: RunResults[], options: MergeOptions = {}): Ru
   const scenarios: ScenarioResult[] = [];
   runs.forEach((r, i) => {
     for (const s of r.scenarios) {
+      let result = rebaseScenario(s, options.prefixes?.[i] ?? null);
       const key = resultKey(s);
       const first = seen.get(key);
       if (first !== undefined) {
-        throw new UsageError(`scenario ${quoted(key)} is in both ${label(first)} and ${label(i)}: merge each shard once (were two runs given the same --shard?)`);
+        // A file's before/after hook runs on every shard that runs one of its scenarios: its
+        // failure is each run's own, kept once per run.
+        const firstResult = scenarios.find((x) => resultKey(x) === key)!;
+        if (!isHookResult(s) || !isHookResult(firstResult)) {
+          throw new UsageError(`scenario ${quoted(key)} is in both ${label(first)} and ${label(i)}: merge each shard once (were two runs given the same --shard?)`);
+        }
+        result = { ...result, id: `${s.id}~${r.run.id}` };
       }
-      seen.set(key, i);
-      scenarios.push(rebaseScenario(s, options.prefixes?.[i] ?? null));
+      seen.set(resultKey(result), i);
+      scenarios.push(result);
     }
   });
   // Sorted by key so the merged report does not depend on the order the runs were given in.
@@ -140,6 +147,11 @@ function missingShards(runs: RunResults[]): string | null {
   const have = new Set(shards.map((s) => s!.index));
   const absent = Array.from({ length: count }, (_, k) => k + 1).filter((k) => !have.has(k));
   return absent.length > 0 ? `not every shard was merged: ${absent.map((k) => `${k}/${count}`).join(', ')} missing` : null;
+}
+
+/** A failed hook, which the runner reports as a result of its own (mocha words its title so). */
+function isHookResult(s: ScenarioResult): boolean {
+  return /"(before|after) (all|each)" hook/.test(s.title);
 }
 
 function rebaseScenario(s: ScenarioResult, prefix: string | null): ScenarioResult {

@@ -3,8 +3,9 @@
  * table, and the few settings without which a pass means nothing. Every modelled or host-measured
  * figure is marked, because a modelled time is not a measured time.
  */
-import { dateOf, HEAP_PEAK_METRIC, metricOf, TLS_METRIC, verdictOf } from './format.ts';
-import { totalsOf, type ImageIdentity, type Metric, type Outcome, type RunResults, type ScenarioResult, type Source } from './model.ts';
+import { securityFindings } from './findings.ts';
+import { dateOf, duration, HEAP_PEAK_METRIC, metricOf, num, repetitionsOf, TLS_METRIC, verdictOf } from './format.ts';
+import { resultKey, totalsOf, type Comparison, type ImageIdentity, type Metric, type Outcome, type RunResults, type ScenarioResult, type Source } from './model.ts';
 
 const RESULT: Record<Outcome, string> = {
   passed: '✅ pass',
@@ -23,6 +24,11 @@ export function toSummaryMarkdown(results: RunResults): string {
   const { run, scenarios } = results;
   const out: string[] = [`# ${heading(results)}`, '', identity(results)];
   if (run.image) out.push('', imageLine(run.image));
+  out.push('', runLine(results));
+  if (run.boards?.length) {
+    out.push('', 'Boards:', ...run.boards.map((b) => `- ${inline(`${b.id}: ${b.target}${b.port ? ` (${b.port})` : ''}, device ${b.deviceId}` +
+      `${b.firmware ? `, ${b.firmware.project} ${b.firmware.version}` : ''}${b.infrastructureError ? ` — unreachable: ${b.infrastructureError}` : ''}`)}`));
+  }
   out.push('', `**${verdictOf(totalsOf(scenarios))}**`);
   if (run.infrastructureError) out.push('', `> ⚠️ Infrastructure: ${inline(run.infrastructureError)}`);
   if (run.cutShort) out.push('', `> ⚠️ Run cut short: ${inline(run.cutShort)}`);
@@ -31,11 +37,24 @@ export function toSummaryMarkdown(results: RunResults): string {
   if (run.notes?.length) out.push('', 'Device output outside any scenario:', ...run.notes.map((n) => `- ${inline(n)}`));
 
   const marked = new Set<Source>();
-  out.push('', '| Scenario | Result | TLS ms (median) | Heap peak (KiB) | Note |', '|---|---|--:|--:|---|');
-  for (const s of scenarios) out.push(row(s, marked));
-  if (!scenarios.length) out.push('| (no scenario ran) | | | | |');
+  const columns: Columns = {
+    board: scenarios.some((s) => s.board) || !!run.boards?.length,
+    // p95 says something only when a scenario ran more than once.
+    p95: scenarios.some((s) => s.metrics.some((m) => m.values.length > 1)),
+  };
+  const head = ['Scenario', ...(columns.board ? ['Board'] : []), 'Result', 'TLS ms (median)', ...(columns.p95 ? ['TLS ms (p95)'] : []), 'Heap peak (KiB)', 'Note'];
+  const align = ['---', ...(columns.board ? ['---'] : []), '---', '--:', ...(columns.p95 ? ['--:'] : []), '--:', '---'];
+  out.push('', `| ${head.join(' | ')} |`, `|${align.join('|')}|`);
+  for (const s of scenarios) out.push(row(s, marked, columns));
+  if (!scenarios.length) out.push(`| (no scenario ran) |${' |'.repeat(head.length - 1)}`);
   const warned = scenarios.flatMap((s) => (s.warnings ?? []).map((w) => `- ${inline(s.title || s.id)}: ${inline(w)}`));
   if (warned.length) out.push('', 'Warnings:', ...warned);
+  if (results.comparison) out.push('', ...comparison(results.comparison, scenarios));
+  const findings = securityFindings(results);
+  if (findings.length) {
+    out.push('', 'Security findings:', ...findings.map((f) => `- ${f.severity === 'fail' ? '❌' : '⚠️'} ${inline(f.title)}: ` +
+      inline(f.evidence.map((e) => (e.key ? `${e.key}: ${e.text}` : e.text)).join('; '))));
+  }
 
   out.push('', `Settings that change outcomes: ${settings(run.security)}`);
   out.push('', `Figures without a marker were ${SOURCE_NOTE.device}.`);
@@ -74,17 +93,58 @@ function imageLine(image: ImageIdentity): string {
     `ELF SHA-256 \`${image.elfSha256}\` · ${how} from \`${image.buildDir}\`${seen}`);
 }
 
-function row(s: ScenarioResult, marked: Set<Source>): string {
+/** How long, how many times, which part: what a figure in the table rests on. */
+function runLine(results: RunResults): string {
+  const { run } = results;
+  const repeat = repetitionsOf(results);
+  const parts = [`Duration ${duration(run.durationMs)}`, `${repeat} repetition${repeat === 1 ? '' : 's'} per scenario`];
+  if (run.shard) parts.push(`shard ${run.shard.index} of ${run.shard.count}`);
+  if (run.mergedFrom?.length) parts.push(`merged from ${run.mergedFrom.length} runs (${run.mergedFrom.join(', ')})`);
+  return inline(parts.join(' · '));
+}
+
+interface Columns { board: boolean; p95: boolean }
+
+const ms = (v: number) => (Math.abs(v) < 10 ? v.toFixed(1) : v.toFixed(0));
+
+function row(s: ScenarioResult, marked: Set<Source>, columns: Columns): string {
   const tls = metricOf(s, TLS_METRIC);
   const heap = metricOf(s, HEAP_PEAK_METRIC);
   const cells = [
     cell(s.title || s.id),
+    ...(columns.board ? [cell(s.board ?? '')] : []),
     RESULT[s.outcome] + warningCount(s),
-    figure(tls, (v) => (Math.abs(v) < 10 ? v.toFixed(1) : v.toFixed(0)), marked),
+    figure(tls, ms, marked),
+    ...(columns.p95 ? [figure(tls, ms, marked, 'p95')] : []),
     figure(heap, (v) => (v / 1024).toFixed(1), marked),
     cell(note(s)),
   ];
   return `| ${cells.join(' | ')} |`;
+}
+
+/** What changed since the baseline: its identity, the regressions, outcomes and figures that moved. */
+function comparison(c: Comparison, scenarios: ScenarioResult[]): string[] {
+  const titles = new Map(scenarios.map((s) => [resultKey(s), s.title || s.id]));
+  const base = c.baseline;
+  const fw = base.firmware ? `${base.firmware.project} ${base.firmware.version}` : `run ${base.runId}`;
+  const out = [`## Compared with ${inline(fw)} (${dateOf(base.startedAt)})`, '',
+    `**${c.regressions} regression${c.regressions === 1 ? '' : 's'}** against run \`${inline(base.runId)}\` (${inline(base.path)}).`];
+  if (c.outcomes.length) {
+    out.push('', 'Outcomes that changed:', ...c.outcomes.map((o) => `- ${inline(o.title || o.key)}: ${o.from} → ${o.to}${o.regression ? ' (regression)' : ''}`));
+  }
+  const moved = c.metrics.filter((m) => m.change !== 'unchanged');
+  if (moved.length) {
+    out.push('', '| Scenario | Figure | Baseline | Now | Change | Noise ± | |', '|---|---|--:|--:|--:|--:|---|');
+    for (const m of moved) {
+      const sign = (v: number) => (v > 0 ? '+' : '');
+      const pct = m.deltaPct === null ? '' : ` (${sign(m.deltaPct)}${num(Math.round(m.deltaPct * 10) / 10)} %)`;
+      out.push(`| ${cell(titles.get(m.key) ?? m.key)} | ${cell(m.name)} | ${num(m.baseline)} ${m.unit} | ${num(m.current)} ${m.unit} | ` +
+        `${sign(m.delta)}${num(m.delta)} ${m.unit}${pct} | ${num(m.noise)} | ${m.change} |`);
+    }
+  }
+  const same = c.metrics.length - moved.length;
+  out.push('', `${same} figure${same === 1 ? '' : 's'} within ${same === 1 ? 'its' : 'their'} noise band.`);
+  return out;
 }
 
 /** " (2 warnings)" after a pass with warnings; they are listed under the table. */
@@ -93,12 +153,12 @@ function warningCount(s: ScenarioResult): string {
   return n === 0 ? '' : ` (${n} ${n === 1 ? 'warning' : 'warnings'})`;
 }
 
-/** The median, marked with its source unless it was measured on the device. */
-function figure(m: Metric | undefined, format: (v: number) => string, marked: Set<Source>): string {
-  if (!m || !Number.isFinite(m.median)) return '—';
-  if (m.source === 'device') return format(m.median);
+/** The median (or p95), marked with its source unless it was measured on the device. */
+function figure(m: Metric | undefined, format: (v: number) => string, marked: Set<Source>, which: 'median' | 'p95' = 'median'): string {
+  if (!m || !Number.isFinite(m[which])) return '—';
+  if (m.source === 'device') return format(m[which]);
   marked.add(m.source);
-  return `${format(m.median)}[^${m.source}]`;
+  return `${format(m[which])}[^${m.source}]`;
 }
 
 /** The failure as a release manager reads it, plus any budget it broke that it does not name. */

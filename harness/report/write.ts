@@ -11,11 +11,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { ExitCode, HiltError, UsageError, errnoOf } from '../errors.ts';
 import { makeDir, writeFileAtomic } from '../files.ts';
 import { within } from '../time.ts';
+import { withConsoleExcerpts } from './console.ts';
+import { toReportHtml } from './html.ts';
 import { toJUnitXml } from './junit.ts';
 import { RESULTS_SCHEMA, type RunResults } from './model.ts';
 import { toSummaryMarkdown } from './summary.ts';
 
-export const REPORT_FILES = { results: 'results.json', junit: 'junit.xml', summary: 'summary.md' } as const;
+export const REPORT_FILES = { results: 'results.json', junit: 'junit.xml', summary: 'summary.md', html: 'report.html' } as const;
 export const LATEST = 'latest';
 
 export type ReportPaths = { [K in keyof typeof REPORT_FILES]: string };
@@ -34,8 +36,9 @@ export class ReportWriteError extends HiltError {
 /**
  * Before anything starts: makes the run's folder (and `subdirs`), writes and removes a probe file
  * in it, and points `latest` at it. A folder the user gave that cannot serve is a usage error.
+ * `reportsRoot` null: no `latest` (a board's folder inside a multi-board run).
  */
-export async function prepareRunDir(runDir: string, reportsRoot: string, subdirs: string[] = []): Promise<void> {
+export async function prepareRunDir(runDir: string, reportsRoot: string | null, subdirs: string[] = []): Promise<void> {
   const dir = resolve(runDir);
   const probe = join(dir, `.probe.${randomBytes(4).toString('hex')}.tmp`);
   const work = async () => {
@@ -46,7 +49,7 @@ export async function prepareRunDir(runDir: string, reportsRoot: string, subdirs
       step = `write in ${dir}`;
       await writeFileAtomic(probe, 'hilt checks that reports can be written here\n');
       await rm(probe, { force: true });
-      await pointLatest(resolve(reportsRoot), dir, (message, cause) => new UsageError(message, { cause }));
+      if (reportsRoot !== null) await pointLatest(resolve(reportsRoot), dir, (message, cause) => new UsageError(message, { cause }));
     } catch (err) {
       // The run never started: leave no empty run folder (the id is new, the folder ours).
       await rm(dir, { recursive: true, force: true }).catch(() => {});
@@ -71,20 +74,28 @@ export function toResultsJson(results: RunResults): string {
   return `${JSON.stringify({ schema: RESULTS_SCHEMA, ...rest }, null, 2)}\n`;
 }
 
-export async function writeReports(results: RunResults, runDir: string, reportsRoot: string): Promise<ReportPaths> {
+/**
+ * Writes every report of `results` into `runDir`. Each scenario's console excerpt is read from
+ * its console log there first (console.ts), so results.json and the views carry the same one.
+  * `reportsRoot` null: no `latest` link (a board's report inside a multi-board run's folder).
+ */
+export async function writeReports(results: RunResults, runDir: string, reportsRoot: string | null): Promise<ReportPaths> {
   const dir = resolve(runDir);
   const paths: ReportPaths = {
     results: join(dir, REPORT_FILES.results),
     junit: join(dir, REPORT_FILES.junit),
     summary: join(dir, REPORT_FILES.summary),
+    html: join(dir, REPORT_FILES.html),
   };
-  // The views first and the model last: a results.json present means the run's reports are complete.
-  const files: Array<[string, string]> = [
-    [paths.junit, toJUnitXml(results)],
-    [paths.summary, toSummaryMarkdown(results)],
-    [paths.results, toResultsJson(results)],
-  ];
   const work = async () => {
+    const full = await withConsoleExcerpts(results, dir);
+    // The views first and the model last: a results.json present means the run's reports are complete.
+    const files: Array<[string, string]> = [
+      [paths.junit, toJUnitXml(full)],
+      [paths.summary, toSummaryMarkdown(full)],
+      [paths.html, toReportHtml(full)],
+      [paths.results, toResultsJson(full)],
+    ];
     for (const [path, data] of files) {
       try {
         await writeFileAtomic(path, data);
@@ -92,7 +103,7 @@ export async function writeReports(results: RunResults, runDir: string, reportsR
         throw new ReportWriteError(`cannot write report ${path} (${errnoOf(err)}): check that ${dir} can be created and written and has free space, or choose another reports dir`, { cause: err });
       }
     }
-    await pointLatest(resolve(reportsRoot), dir, (message, cause) => new ReportWriteError(`${message}; the run's reports are in ${dir}`, { cause }));
+    if (reportsRoot !== null) await pointLatest(resolve(reportsRoot), dir, (message, cause) => new ReportWriteError(`${message}; the run's reports are in ${dir}`, { cause }));
   };
   if (await within(REPORT_IO_MS, settledLater(work())) === 'timeout') {
     throw new ReportWriteError(`writing the reports into ${dir} did not finish within ${REPORT_IO_MS / 1000} s: check that file system`);

@@ -1,8 +1,11 @@
 /**
  * hilt.config.json: what a run uses unless the command line says otherwise. Every field is
- * optional; a wrong one stops the run with one line naming the file, the field and the fix.
+ * optional; a wrong one stops the run with one line naming the file, the field and the fix. One
+ * zod schema (CONFIG below) checks the file, and configJsonSchema() turns it into the JSON Schema
+ * editors complete the file from ("$schema" in the file points at it; hilt ignores that field).
  *
  * {
+ *   "$schema": "./hilt.config.schema.json",
  *   "target": "serial:/dev/ttyUSB0",
  *   "targets": ["serial:/dev/ttyUSB0", "serial:/dev/ttyUSB1"], "eachTarget": false,
  *   "certsDir": "certs", "reportDir": "reports", "reports": { "keep": 20 },
@@ -19,6 +22,7 @@
  * }
  */
 import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
 import { UsageError, errnoOf, hasControlCharacter, printable, quoted } from '../errors.ts';
 import { isHostName, isWildcardAddress } from '../device/targets/options.ts';
 import type { BenchSettings } from '../device/targets/target.ts';
@@ -160,162 +164,258 @@ export function withinBudget(rule: BudgetRule, value: number, limit = rule.limit
   }
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
+function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file's schema: one zod schema checks it, and the JSON Schema editors complete from is made
+// from it (configJsonSchema). Every refusal carries its own message, so a mistake reads as one
+// line naming the field and the fix, never as zod's wording.
+
+const NON_EMPTY = 'expected a non-empty string';
+
+/** A path, target or command: non-empty, one line. */
+function text(missing = NON_EMPTY) {
+  return z.string({ error: (iss) => (iss.input === undefined ? missing : NON_EMPTY) }).min(1, { error: NON_EMPTY })
+    // A NUL or a line break is never part of a path or a target: a bad paste, refused here
+    // rather than as a stack from the file system later.
+    .refine((v) => !hasControlCharacter(v), { error: (iss) => `${quoted(String(iss.input))} has a control character: write it on one line, without escapes` });
+}
+
+function whole(min: number, max: number) {
+  const error = `expected a whole number from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+/**
+ * The field names of each object, by its place in the file ("*" for a scenario title): for the
+ * "unknown field: reset takes command, timeoutMs" message.
+ */
+const FIELDS = new Map<string, string[]>();
+
+/** An object of known fields, each optional unless its schema says otherwise. */
+function fields<S extends z.ZodRawShape>(place: string, shape: S, like: string, what = 'an object') {
+  FIELDS.set(place, Object.keys(shape).filter((k) => k !== '$schema')); // (not a setting)
+  return z.strictObject(shape, { error: (iss) => (iss.code === 'invalid_type' ? `expected ${what} like ${like}` : undefined) });
+}
+
+function hostName(problem: (host: string) => string) {
+  return text().refine(isHostName, { error: (iss) => problem(String(iss.input)) });
+}
+
+function resetSequence(expect: ResetSequence['expect']) {
+  return text().transform((value, ctx): ResetSequence => {
+    const fail = (message: string) => {
+      ctx.issues.push({ code: 'custom', message, input: value });
+      return z.NEVER;
+    };
+    if (isSequenceName(value)) {
+      if (SEQUENCES[value].expect === expect) return SEQUENCES[value];
+      return fail(`${value} ${expect === 'flash' ? 'enters download mode: put it under bench.reset.download' : 'boots from flash: put it under bench.reset.hard'}`);
+    }
+    try {
+      return parseResetSequence(value, expect);
+    } catch (err) {
+      if (err instanceof UsageError) return fail(`${err.message}; or name one of ${Object.keys(SEQUENCES).join(', ')}`);
+      throw err;
+    }
+  });
+}
+
+function budget(metric: MetricName) {
+  const meta = METRICS[metric] === 'ms'
+    ? { description: `${metric}: "<= 2000" (ms; or s), or relative to the baseline run: "<= baseline + 10%", "<= baseline + 50 ms"`, examples: ['<= 2000', '<= baseline + 10%'] }
+    : { description: `${metric}: "<= 48 KiB" (B, KB, KiB, MiB), or relative to the baseline run: "<= baseline + 1 KiB", "<= baseline + 5%"`, examples: ['<= 48 KiB', '<= baseline + 1 KiB'] };
+  return z.string({ error: 'write the budget as a string such as "<= 2000"' }).meta(meta).transform((value, ctx): BudgetRule => {
+    const rule = parseBudget(metric, value);
+    if (typeof rule !== 'string') return rule;
+    ctx.issues.push({ code: 'custom', message: rule, input: value });
+    return z.NEVER;
+  });
+}
+
+const SCENARIO_LIST = 'expected a folder, a file or a glob, or a list of them, like ["hil/"]';
+const DOWNLOAD_LIST = 'expected a sequence or a list of them, like ["classic", "classic-slow"]';
+const TARGET_LIST = 'expected a list of targets, like ["serial:/dev/ttyUSB0", "serial:/dev/ttyUSB1"]';
+const SEQUENCE_HELP = `a name (${Object.keys(SEQUENCES).join(', ')}) or esptool's notation, e.g. "D0|R1|W100|D1|R0|W50|D0" (W in ms)`;
+
+/** A firmware scenario's tuning (by title). Also checked on its own: zod's records drop a "__proto__" title. */
+const SCENARIO_TUNING = fields('firmware.scenarios.*', {
+  boundMs: whole(100, 3_600_000).optional().describe('how long the scenario waits for the device (ms)'),
+  attempts: whole(1, 1000).optional().describe('how many connection attempts it watches'),
+}, '{"boundMs": 60000, "attempts": 5}');
+
+const CONFIG = fields('', {
+  target: text().optional().meta({
+    description: 'where the device is: emulator, serial:/dev/ttyUSB0, serial:?serial_number=..., rfc2217://host:port, tcp:host:port, qemu:build-dir, native (default: emulator)',
+    examples: ['emulator', 'serial:/dev/ttyUSB0', 'rfc2217://192.168.1.20:4000', 'qemu:build', 'native'],
+  }),
+  targets: z.array(text(), { error: TARGET_LIST }).min(1, { error: TARGET_LIST }).optional().describe('several boards in one run (instead of target): the catalogue is split across them, or run on each with eachTarget'),
+  eachTarget: z.boolean({ error: 'expected true (the whole catalogue on each target) or false (split across them)' }).optional().describe('run the whole catalogue on each of targets instead of splitting it (default: false)'),
+  certsDir: text().optional().describe('the lab PKI folder (default: certs)'),
+  reportDir: text().optional().describe('where run reports go (default: reports)'),
+  reports: fields('reports', {
+    keep: whole(1, 100_000).optional().describe('keep the newest N run folders, removing older finished ones after each run (default: all)'),
+  }, '{"keep": 20}').optional().describe('what the reports folder keeps'),
+  baseline: text().optional().describe('a run to compare with: its results.json or report folder (hilt run --baseline overrides)'),
+  lab: fields('lab', {
+    hosts: z.array(hostName((host) => `${quoted(host)} is not a host name or IP address: give a DNS name (bench.local) or an address (192.168.1.20)`),
+      { error: 'expected a list of host names or addresses' }).optional().describe('addresses or names of this machine that boards on the LAN reach the lab at (default: 127.0.0.1 only)'),
+  }, '{"hosts": ["192.168.1.20"]}').optional().describe('the lab (broker and PKI)'),
+  timeouts: fields('timeouts', {
+    scenarioMs: whole(1000, 3_600_000).optional().describe('how long one scenario may take (default: 60000)'),
+    commandMs: whole(100, 600_000).optional().describe('how long the device may take to answer a command (default: 15000)'),
+    helloMs: whole(100, 600_000).optional().describe('how long the device may take to answer hello (default: 5000)'),
+  }, '{"scenarioMs": 60000}').optional().describe('how long hilt waits for a scenario, a command, a hello'),
+  repeat: whole(1, 1000).optional().describe('run each scenario N times and keep the distribution of its metrics (default: 1)'),
+  budgets: fields('budgets', Object.fromEntries((Object.keys(METRICS) as MetricName[]).map((m) => [m, budget(m).optional()])),
+    '{"tls_ms": "<= 2000"}').optional().describe('limits on a metric\'s median per scenario; over one fails the scenario'),
+  scenarios: z.union([text(), z.array(text(), { error: SCENARIO_LIST }).min(1, { error: SCENARIO_LIST })], { error: SCENARIO_LIST }).optional()
+    .describe('the team\'s scenario files: folders, files or globs (default: hilt\'s catalogue)'),
+  reset: fields('reset', {
+    command: text('missing: give the shell command that resets the board, e.g. "uhubctl -a cycle -p 2"').describe('a shell command that brings the board to a known state'),
+    timeoutMs: whole(100, 600_000).optional().describe('how long the command may take (default: 30000)'),
+  }, '{"command": "uhubctl -a cycle -p 2", "timeoutMs": 30000}').optional().describe('firmware mode: how to reset a board the target cannot reset itself'),
+  bench: fields('bench', {
+    reset: fields('bench.reset', {
+      hard: resetSequence('flash').optional().describe(`the reset that boots the app: ${SEQUENCE_HELP}`),
+      download: z.union([resetSequence('download'), z.array(resetSequence('download'), { error: DOWNLOAD_LIST }).min(1, { error: DOWNLOAD_LIST })], { error: DOWNLOAD_LIST })
+        .optional().describe(`the resets into download mode, tried in turn: ${SEQUENCE_HELP}`),
+      bootTimeoutMs: whole(100, 60_000).optional().describe('how long the ROM\'s boot line may take after a reset (default: 2000)'),
+    }, '{"hard": "R1|W200|R0", "download": ["classic"]}').optional().describe('reset sequences for a board whose circuit wants other pulses than its USB bridge\'s; a target\'s reset=/download= options win'),
+  }, '{"reset": {"hard": "R1|W200|R0"}}').optional().describe('the bench\'s reset circuit, for serial targets'),
+  endpoint: fields('endpoint', {
+    host: hostName((host) => `${quoted(host)} is not a host name or IP address: give an address of this machine, e.g. 127.0.0.1`)
+      // The endpoint's host is what the board is told and what its certificate names: a wildcard is neither.
+      .refine((host) => !isWildcardAddress(host), { error: (iss) => `${quoted(String(iss.input))} means every address of this machine, which no board can connect to or find on a certificate: give the address a board reaches, e.g. 192.168.1.20` })
+      .optional().describe('firmware mode: the address the board connects to (default: the lab\'s)'),
+    port: whole(0, 65_535).optional().describe('firmware mode: the port the endpoint listens on (default: 8883)'),
+  }, '{"host": "127.0.0.1", "port": 8883}').optional().describe('firmware mode: where the endpoint a board\'s own firmware connects to listens'),
+  firmware: fields('firmware', {
+    deviceId: text().refine((id) => DEVICE_ID.test(id), { error: (iss) => `${quoted(String(iss.input))}: use letters, digits, '.', '_' and '-' (up to 64), e.g. "esp32-hilt"` })
+      .optional().describe('the id a firmware test build connects as: its certificate\'s CN and MQTT client id (default: esp32-hilt)'),
+    scenarios: z.record(z.string(), SCENARIO_TUNING, { error: 'expected an object of scenario titles, like {"MQTT Connect": {"boundMs": 60000}}' })
+      .optional().describe('per firmware scenario, by title: how long it waits, how many attempts it watches'),
+  }, '{"scenarios": {"MQTT Connect": {"boundMs": 60000}}}').optional().describe('firmware mode: the identity a test build connects as, and per-scenario bounds'),
+  $schema: z.string({ error: 'expected the path or URL of the JSON Schema, a string' }).optional().describe('the JSON Schema editors complete this file from (hilt ignores it)'),
+}, '{"target": "emulator"}', 'a JSON object').describe('hilt.config.json: what `hilt run` uses unless the command line says otherwise. Every field is optional.');
+
+/** The id is an MQTT client id and a certificate's CN: the lab's policy refuses anything else. */
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The JSON Schema of hilt.config.json (draft-07, which editors know best), made from the schema that checks it. */
+export function configJsonSchema(): Record<string, unknown> {
+  return { ...z.toJSONSchema(CONFIG, { io: 'input', target: 'draft-7' }), title: 'hilt.config.json' };
+}
+
+/** "firmware.scenarios[\"MQTT Connect\"].boundMs", "scenarios[1]": a field as the messages name it. */
+function fieldName(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => {
+    if (typeof p === 'number') return `[${p}]`;
+    if (i === 2 && path[0] === 'firmware' && path[1] === 'scenarios') return `[${quoted(String(p))}]`;
+    return i === 0 ? String(p) : `.${String(p)}`;
+  }).join('');
+}
+
+/** zod's first complaint as the field and the problem. */
+function complaint(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []): [string, string] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'unrecognized_keys') {
+    const field = fieldName([...path, issue.keys[0]!]);
+    if (path.length === 1 && path[0] === 'budgets') return [field, `unknown metric: use one of ${Object.keys(METRICS).join(', ')}`];
+    const place = path.map((p, i) => (i === 2 && path[1] === 'scenarios' ? '*' : String(p))).join('.');
+    return [field, `unknown field: ${path.length === 0 ? 'hilt.config.json' : fieldName(path)} takes ${(FIELDS.get(place) ?? []).join(', ')}`];
+  }
+  if (issue.code === 'invalid_union') {
+    // One value or a list: the complaint of the form the value has (a string, a list), when it has one.
+    const branch = issue.errors.find((b) => b[0] && !(b[0].code === 'invalid_type' && b[0].path.length === 0));
+    if (branch) return complaint(branch[0]!, path);
+  }
+  return [path.length === 0 ? '(top level)' : fieldName(path), issue.message];
+}
+
+/** The order fields were checked in before the schema: of several mistakes, the one reported stays the same. */
+const CHECK_ORDER = ['target', 'targets', 'eachTarget', 'certsDir', 'reportDir', 'repeat', 'baseline', 'reports', 'lab', 'timeouts', 'budgets', 'scenarios', 'reset', 'bench', 'endpoint', 'firmware', '$schema'];
+
+/**
+ * Which of zod's complaints is told: an unknown field at the top first (a typo there usually
+ * explains the rest), then by field in CHECK_ORDER (budgets in the file's order), and an unknown
+ * field of an object before a complaint about one of its fields.
+ */
+function firstIssue(issues: z.core.$ZodIssue[], raw: unknown): z.core.$ZodIssue {
+  const budgets = isObject(raw) && isObject(raw.budgets) ? Object.keys(raw.budgets) : [];
+  const rank = (i: z.core.$ZodIssue) => {
+    if (i.path.length === 0) return [-1, 0];
+    const metric = i.path[1] ?? (i.code === 'unrecognized_keys' ? i.keys[0] : undefined);
+    return [CHECK_ORDER.indexOf(String(i.path[0])), i.path[0] === 'budgets' ? budgets.indexOf(String(metric)) : 0];
+  };
+  const sorted = [...issues].sort((a, b) => {
+    const [x, y] = [rank(a), rank(b)];
+    return x[0]! - y[0]! || x[1]! - y[1]!;
+  });
+  const first = sorted[0]!;
+  const within = (outer: readonly PropertyKey[]) => outer.every((p, n) => first.path[n] === p);
+  // (budgets were always checked one by one, in the file's order, unknown metrics among them)
+  const outer = sorted.filter((i) => i.code === 'unrecognized_keys' && within(i.path) && i.path[0] !== 'budgets');
+  return outer.sort((a, b) => a.path.length - b.path.length)[0] ?? first;
 }
 
 /** Validates a parsed config object; `file` names it in messages. */
 export function validateConfig(raw: unknown, file: string): RunConfig {
   // Field names come from the file too: a line break in one must not break the message.
-  const bad = (field: string, problem: string) => new UsageError(`${printable(file)}: ${printable(field)}: ${problem}`);
-  if (!isObject(raw)) throw bad('(top level)', 'expected a JSON object like {"target": "emulator"}');
-  const known = ['target', 'targets', 'eachTarget', 'certsDir', 'reportDir', 'reports', 'baseline', 'lab', 'timeouts', 'repeat', 'budgets', 'scenarios', 'reset', 'bench', 'endpoint', 'firmware'];
-  // "$schema" names the JSON Schema editors complete the file from (hilt init writes it): not a setting.
-  for (const key of Object.keys(raw)) if (key !== '$schema' && !known.includes(key)) throw bad(key, `unknown field: hilt.config.json takes ${known.join(', ')}`);
+  const bad = ([field, problem]: [string, string]) => new UsageError(`${printable(file)}: ${printable(field)}: ${problem}`);
+  const parsed = CONFIG.safeParse(raw, { reportInput: true });
+  const issues = parsed.success ? [] : parsed.error.issues;
+  const unknown = issues.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0);
+  if (unknown) throw bad(complaint(unknown));
+  // (across two fields, which the JSON Schema cannot say either)
+  if (isObject(raw) && raw.target !== undefined && raw.targets !== undefined) throw bad(['targets', 'give either target or targets, not both: put every board in targets']);
+  if (!parsed.success) throw bad(complaint(firstIssue(issues, raw)));
+  const c = parsed.data;
   const config = defaultConfig();
-  const str = (field: string, value: unknown) => {
-    if (typeof value !== 'string' || value === '') throw bad(field, 'expected a non-empty string');
-    // A NUL or a line break is never part of a path or a target: a bad paste, refused here
-    // rather than as a stack from the file system later.
-    if (hasControlCharacter(value)) throw bad(field, `${quoted(value)} has a control character: write it on one line, without escapes`);
-    return value;
-  };
-  const int = (field: string, value: unknown, min: number, max: number) => {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw bad(field, `expected a whole number from ${min} to ${max}`);
-    return value;
-  };
-  if (raw.target !== undefined && raw.targets !== undefined) throw bad('targets', 'give either target or targets, not both: put every board in targets');
-  if (raw.target !== undefined) {
-    config.target = str('target', raw.target);
-    config.targets = [config.target];
+  if (c.target !== undefined) {
+    config.target = c.target;
+    config.targets = [c.target];
     config.sources.target = `${printable(file)}: target`;
   }
-  if (raw.targets !== undefined) {
-    if (!Array.isArray(raw.targets) || raw.targets.length === 0) throw bad('targets', 'expected a list of targets, like ["serial:/dev/ttyUSB0", "serial:/dev/ttyUSB1"]');
-    config.targets = raw.targets.map((t, i) => str(`targets[${i}]`, t));
-    config.target = config.targets[0]!;
+  if (c.targets !== undefined) {
+    config.targets = c.targets;
+    config.target = c.targets[0]!;
     config.sources.target = `${printable(file)}: targets[0]`;
     config.sources.targets = `${printable(file)}: targets`;
   }
-  if (raw.eachTarget !== undefined) {
-    if (typeof raw.eachTarget !== 'boolean') throw bad('eachTarget', 'expected true (the whole catalogue on each target) or false (split across them)');
-    config.eachTarget = raw.eachTarget;
+  if (c.eachTarget !== undefined) config.eachTarget = c.eachTarget;
+  if (c.certsDir !== undefined) config.certsDir = c.certsDir;
+  if (c.reportDir !== undefined) config.reportDir = c.reportDir;
+  if (c.repeat !== undefined) config.repeat = c.repeat;
+  if (c.baseline !== undefined) config.baseline = c.baseline;
+  if (c.reports?.keep !== undefined) config.reportsKeep = c.reports.keep;
+  if (c.lab?.hosts !== undefined) {
+    config.labHosts = c.lab.hosts;
+    config.sources.labHosts = `${printable(file)}: lab.hosts`;
   }
-  if (raw.certsDir !== undefined) config.certsDir = str('certsDir', raw.certsDir);
-  if (raw.reportDir !== undefined) config.reportDir = str('reportDir', raw.reportDir);
-  if (raw.repeat !== undefined) config.repeat = int('repeat', raw.repeat, 1, 1000);
-  if (raw.baseline !== undefined) config.baseline = str('baseline', raw.baseline);
-  if (raw.reports !== undefined) {
-    if (!isObject(raw.reports)) throw bad('reports', 'expected an object like {"keep": 20}');
-    for (const key of Object.keys(raw.reports)) if (key !== 'keep') throw bad(`reports.${key}`, 'unknown field: reports takes keep');
-    if (raw.reports.keep !== undefined) config.reportsKeep = int('reports.keep', raw.reports.keep, 1, 100_000);
-  }
-  if (raw.lab !== undefined) {
-    if (!isObject(raw.lab)) throw bad('lab', 'expected an object like {"hosts": ["192.168.1.20"]}');
-    for (const key of Object.keys(raw.lab)) if (key !== 'hosts') throw bad(`lab.${key}`, 'unknown field: lab takes hosts');
-    if (raw.lab.hosts !== undefined) {
-      if (!Array.isArray(raw.lab.hosts)) throw bad('lab.hosts', 'expected a list of host names or addresses');
-      config.labHosts = raw.lab.hosts.map((h, i) => {
-        const host = str(`lab.hosts[${i}]`, h);
-        // Checked here, where the file can be named; the PKI would only say --host.
-        if (!isHostName(host)) {
-          throw bad(`lab.hosts[${i}]`, `${quoted(host)} is not a host name or IP address: give a DNS name (bench.local) or an address (192.168.1.20)`);
-        }
-        return host;
-      });
-      config.sources.labHosts = `${printable(file)}: lab.hosts`;
-    }
-  }
-  if (raw.timeouts !== undefined) {
-    if (!isObject(raw.timeouts)) throw bad('timeouts', 'expected an object like {"scenarioMs": 60000}');
-    const t = raw.timeouts;
-    for (const key of Object.keys(t)) if (!['scenarioMs', 'commandMs', 'helloMs'].includes(key)) throw bad(`timeouts.${key}`, 'unknown field: timeouts takes scenarioMs, commandMs, helloMs');
-    if (t.scenarioMs !== undefined) config.scenarioTimeoutMs = int('timeouts.scenarioMs', t.scenarioMs, 1000, 3_600_000);
-    if (t.commandMs !== undefined) config.commandTimeoutMs = int('timeouts.commandMs', t.commandMs, 100, 600_000);
-    if (t.helloMs !== undefined) config.helloTimeoutMs = int('timeouts.helloMs', t.helloMs, 100, 600_000);
-  }
-  if (raw.budgets !== undefined) {
-    if (!isObject(raw.budgets)) throw bad('budgets', 'expected an object like {"tls_ms": "<= 2000"}');
-    for (const [metric, expression] of Object.entries(raw.budgets)) {
-      const rule = parseBudget(metric, expression);
-      if (typeof rule === 'string') throw bad(`budgets.${metric}`, rule);
-      config.budgets.push(rule);
-    }
-  }
-  if (raw.scenarios !== undefined) {
-    // One path or a list of them: a folder, a file or a glob each.
-    const paths = typeof raw.scenarios === 'string' ? [raw.scenarios] : raw.scenarios;
-    if (!Array.isArray(paths) || paths.length === 0) throw bad('scenarios', 'expected a folder, a file or a glob, or a list of them, like ["hil/"]');
-    config.scenarios = paths.map((p, i) => str(typeof raw.scenarios === 'string' ? 'scenarios' : `scenarios[${i}]`, p));
-  }
-  const fields = (field: string, value: unknown, keys: string[], example: string): Json => {
-    if (!isObject(value)) throw bad(field, `expected an object like ${example}`);
-    for (const key of Object.keys(value)) if (!keys.includes(key)) throw bad(`${field}.${key}`, `unknown field: ${field} takes ${keys.join(', ')}`);
-    return value;
-  };
-  if (raw.reset !== undefined) {
-    const r = fields('reset', raw.reset, ['command', 'timeoutMs'], '{"command": "uhubctl -a cycle -p 2", "timeoutMs": 30000}');
-    if (r.command === undefined) throw bad('reset.command', 'missing: give the shell command that resets the board, e.g. "uhubctl -a cycle -p 2"');
-    config.reset = { command: str('reset.command', r.command), timeoutMs: r.timeoutMs === undefined ? 30_000 : int('reset.timeoutMs', r.timeoutMs, 100, 600_000) };
-  }
-  if (raw.bench !== undefined) {
-    const b = fields('bench', raw.bench, ['reset'], '{"reset": {"hard": "R1|W200|R0"}}');
-    if (b.reset !== undefined) {
-      const r = fields('bench.reset', b.reset, ['hard', 'download', 'bootTimeoutMs'], '{"hard": "R1|W200|R0", "download": ["classic"]}');
-      const sequence = (field: string, value: unknown, expect: ResetSequence['expect']): ResetSequence => {
-        const text = str(field, value);
-        if (isSequenceName(text)) {
-          if (SEQUENCES[text].expect !== expect) throw bad(field, `${text} ${expect === 'flash' ? 'enters download mode: put it under bench.reset.download' : 'boots from flash: put it under bench.reset.hard'}`);
-          return SEQUENCES[text];
-        }
-        try {
-          return parseResetSequence(text, expect);
-        } catch (err) {
-          if (err instanceof UsageError) throw bad(field, `${err.message}; or name one of ${Object.keys(SEQUENCES).join(', ')}`);
-          throw err;
-        }
-      };
-      if (r.hard !== undefined) config.bench.hard = sequence('bench.reset.hard', r.hard, 'flash');
-      if (r.download !== undefined) {
-        const list = typeof r.download === 'string' ? [r.download] : r.download;
-        if (!Array.isArray(list) || list.length === 0) throw bad('bench.reset.download', 'expected a sequence or a list of them, like ["classic", "classic-slow"]');
-        config.bench.download = list.map((d, i) => sequence(typeof r.download === 'string' ? 'bench.reset.download' : `bench.reset.download[${i}]`, d, 'download'));
-      }
-      if (r.bootTimeoutMs !== undefined) config.bench.bootTimeoutMs = int('bench.reset.bootTimeoutMs', r.bootTimeoutMs, 100, 60_000);
-    }
-  }
-  if (raw.endpoint !== undefined) {
-    const e = fields('endpoint', raw.endpoint, ['host', 'port'], '{"host": "127.0.0.1", "port": 8883}');
-    if (e.host !== undefined) {
-      const host = str('endpoint.host', e.host);
-      if (!isHostName(host)) throw bad('endpoint.host', `${quoted(host)} is not a host name or IP address: give an address of this machine, e.g. 127.0.0.1`);
-      // The endpoint's host is what the board is told and what its certificate names: a wildcard is neither.
-      if (isWildcardAddress(host)) throw bad('endpoint.host', `${quoted(host)} means every address of this machine, which no board can connect to or find on a certificate: give the address a board reaches, e.g. 192.168.1.20`);
-      config.endpoint.host = host;
-    }
-    if (e.port !== undefined) config.endpoint.port = int('endpoint.port', e.port, 0, 65_535);
-  }
-  if (raw.firmware !== undefined) {
-    const f = fields('firmware', raw.firmware, ['deviceId', 'scenarios'], '{"scenarios": {"MQTT Connect": {"boundMs": 60000}}}');
-    if (f.deviceId !== undefined) {
-      const id = str('firmware.deviceId', f.deviceId);
-      // The id is an MQTT client id and a certificate's CN: the lab's policy refuses anything else.
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) throw bad('firmware.deviceId', `${quoted(id)}: use letters, digits, '.', '_' and '-' (up to 64), e.g. "esp32-hilt"`);
-      config.firmware.deviceId = id;
-    }
-    if (f.scenarios !== undefined) {
-      if (!isObject(f.scenarios)) throw bad('firmware.scenarios', 'expected an object of scenario titles, like {"MQTT Connect": {"boundMs": 60000}}');
-      for (const [title, value] of Object.entries(f.scenarios)) {
-        const field = `firmware.scenarios[${quoted(title)}]`;
-        const v = fields(field, value, ['boundMs', 'attempts'], '{"boundMs": 60000, "attempts": 5}');
-        const entry: { boundMs?: number; attempts?: number } = {};
-        if (v.boundMs !== undefined) entry.boundMs = int(`${field}.boundMs`, v.boundMs, 100, 3_600_000);
-        if (v.attempts !== undefined) entry.attempts = int(`${field}.attempts`, v.attempts, 1, 1000);
-        // Own keys only, as for budgets: a title "__proto__" must not reach the prototype.
-        Object.defineProperty(config.firmware.scenarios, title, { value: entry, enumerable: true, writable: true, configurable: true });
-      }
+  if (c.timeouts?.scenarioMs !== undefined) config.scenarioTimeoutMs = c.timeouts.scenarioMs;
+  if (c.timeouts?.commandMs !== undefined) config.commandTimeoutMs = c.timeouts.commandMs;
+  if (c.timeouts?.helloMs !== undefined) config.helloTimeoutMs = c.timeouts.helloMs;
+  // In the file's order (the schema's output follows its own).
+  if (c.budgets !== undefined) config.budgets = Object.keys((raw as Record<string, object>).budgets!).map((m) => c.budgets![m as MetricName]!);
+  if (c.scenarios !== undefined) config.scenarios = typeof c.scenarios === 'string' ? [c.scenarios] : c.scenarios;
+  if (c.reset !== undefined) config.reset = { command: c.reset.command, timeoutMs: c.reset.timeoutMs ?? 30_000 };
+  const reset = c.bench?.reset;
+  if (reset?.hard !== undefined) config.bench.hard = reset.hard;
+  if (reset?.download !== undefined) config.bench.download = Array.isArray(reset.download) ? reset.download : [reset.download];
+  if (reset?.bootTimeoutMs !== undefined) config.bench.bootTimeoutMs = reset.bootTimeoutMs;
+  if (c.endpoint?.host !== undefined) config.endpoint.host = c.endpoint.host;
+  if (c.endpoint?.port !== undefined) config.endpoint.port = c.endpoint.port;
+  if (c.firmware?.deviceId !== undefined) config.firmware.deviceId = c.firmware.deviceId;
+  if (c.firmware?.scenarios !== undefined) {
+    // From the file's own keys: zod's record leaves out (and never checks) a title "__proto__".
+    for (const [title, value] of Object.entries((raw as { firmware: { scenarios: Record<string, unknown> } }).firmware.scenarios)) {
+      const tuning = SCENARIO_TUNING.safeParse(value, { reportInput: true });
+      if (!tuning.success) throw bad(complaint(tuning.error.issues[0]!, ['firmware', 'scenarios', title]));
+      // Own keys only, as for budgets: a title "__proto__" must not reach the prototype.
+      Object.defineProperty(config.firmware.scenarios, title, { value: { ...tuning.data }, enumerable: true, writable: true, configurable: true });
     }
   }
   return config;

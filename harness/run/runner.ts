@@ -49,6 +49,32 @@ export interface RunOptions {
   baseline?: Baseline | null;
   /** `--shard i/n`: run only this part of the selected scenarios (harness/run/shard.ts). */
   shard?: Shard | null;
+  /** This run is one board of a multi-board run (harness/run/boards.ts). */
+  board?: BoardRole;
+}
+
+/**
+ * One board's part of a multi-board run, as the parent process hands it to the child that runs it:
+ * which scenarios, where its report goes, and whom to tell as each scenario ends.
+ */
+export interface BoardRole {
+  /** "b2": the board's id in the run's report. */
+  id: string;
+  /** 1-based, in target order: boards after the first take their device id with a "-b<index>" suffix. */
+  index: number;
+  /** The board's own report folder (inside the run's); no `latest` link is made for it. */
+  dir: string;
+  /** The ids of the scenarios this board runs. */
+  ids: string[];
+  /** Told the device id once known, and each scenario's result as it ends (progress, and what survives a crash). */
+  report(message: BoardMessage): void;
+}
+
+export type BoardMessage = { type: 'device'; deviceId: string } | { type: 'result'; result: ScenarioResult };
+
+/** The id board `index` of a run uses: the first keeps the device's own, later ones add "-b<index>" (emulated boards share a MAC). */
+export function boardDeviceId(base: string, index: number): string {
+  return index > 1 ? `${base}-b${index}` : base;
 }
 
 export interface RunOutcome {
@@ -135,7 +161,7 @@ export async function runScenarios(options: RunOptions): Promise<RunOutcome> {
   const started = new Date();
   const runId = newRunId(started);
   const reportRoot = resolve(config.reportDir);
-  const runDir = join(reportRoot, runId);
+  const runDir = options.board?.dir ?? join(reportRoot, runId);
   // Interrupts are caught from here on (the command line catches them earlier still) and end the
   // run with its report, once its folder exists.
   const interrupts = options.interrupts ?? new Interrupts();
@@ -160,24 +186,12 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   await checkLabHosts(config);
   // The lab hosts, and the names a target reaches the lab by without being bound here (QEMU's 10.0.2.2).
   const certificateHosts = [...new Set([...config.labHosts, ...(target.certificateHosts ?? [])])];
-  const mocha = new Mocha({
-    timeout: config.scenarioTimeoutMs, bail: options.bail ?? false, reporter: 'spec',
-    // A failing hook fails the scenarios it affects, instead of vanishing from the results
-    // (a mocha option its type declarations do not list).
-    ...({ failHookAffectedTests: true } as Mocha.MochaOptions),
-    ...(options.grep ? { grep: options.grep } : {}),
-  });
-  const files = options.files ?? catalogueFiles(target.mode);
-  // An empty firmware catalogue is an empty run, not a mistake: nothing was asked for.
-  if (files.length > 0) await loadScenarios(mocha, files, options.grep);
-  checkModes(mocha, target);
-  if (target.mode === 'firmware' && !options.filesChosen) checkTunedTitles(mocha, config);
-  // Ids from the whole catalogue, before a shard leaves out the rest: the same id on every shard.
-  const ids = scenarioIds(mocha.suite);
-  if (options.shard) keepShard(mocha.suite, ids, options.shard);
+  const { mocha, ids } = await loadCatalogue(options, target);
+  if (options.board) keepOnly(mocha.suite, ids, new Set(options.board.ids));
   // The report folder is made and tried before the lab or the device starts: a folder that
-  // cannot hold the report is the user's to fix (exit 2), and from here on `latest` names this run.
-  await prepareRunDir(runDir, reportRoot, ['console']);
+  // cannot hold the report is the user's to fix (exit 2), and from here on `latest` names this run
+  // (a board's folder inside a multi-board run is named by the run's `latest`, not its own).
+  await prepareRunDir(runDir, options.board ? null : reportRoot, ['console']);
 
   const scenarios: ScenarioResult[] = [];
   let infrastructureError: string | null = null;
@@ -289,7 +303,9 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     // An agent's id is known only from its hello, which ran beside the lab's start; a firmware
     // build's is the one its certificate was made for (hilt endpoint). This second pass reads the
     // PKI again (~40 ms) and mints the device's certificate if it has none yet.
-    const deviceId = d instanceof Device ? deviceIdOf(d.hello!.chip.mac) : config.firmware.deviceId;
+    // (a later board of a multi-board run adds its suffix: its firmware id comes suffixed in its config)
+    const deviceId = d instanceof Device ? boardDeviceId(deviceIdOf(d.hello!.chip.mac), options.board?.index ?? 1) : config.firmware.deviceId;
+    options.board?.report({ type: 'device', deviceId });
     let p: Pki;
     try {
       p = await ensurePki({ dir: config.certsDir, hosts: certificateHosts, devices: [deviceId] });
@@ -373,6 +389,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
           const result = hookResult(runnable, err, interrupted);
           firstFailed ??= result.id;
           scenarios.push(result);
+          options.board?.report({ type: 'result', result });
         }
       });
       runner.on('test end', (test) => {
@@ -407,6 +424,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         applyBudgets(result, config);
         if (result.outcome === 'failed') firstFailed ??= result.id;
         scenarios.push(result);
+        options.board?.report({ type: 'result', result });
       });
     });
   }
@@ -521,7 +539,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     schema: RESULTS_SCHEMA,
     run: {
       id: runId, hiltVersion: VERSION, target: target.url, ...(target.resolvedPort ? { port: target.resolvedPort } : {}), startedAt: started.toISOString(), endedAt: ended.toISOString(),
-      durationMs: ended.getTime() - started.getTime(), cutShort, infrastructureError, warnings, notes: runNotes,
+      durationMs: ended.getTime() - started.getTime(), cutShort, infrastructureError, warnings, notes: runNotes, repeat: config.repeat,
       firmware: hello ? {
         project: hello.fw.project, version: hello.fw.version, idf: hello.fw.idf, elfSha256: hello.fw.elf_sha256 ?? null,
         agent: `${hello.agent.name} ${hello.agent.version}`, chip: `${hello.chip.model} rev ${hello.chip.revision}`, mac: hello.chip.mac,
@@ -536,7 +554,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   };
   judgeAgainstBaseline(results, config.budgets, options.baseline ?? null);
   // An interrupt while the reports are written does not cut them short: they are bounded.
-  await writeReports(results, runDir, reportRoot);
+  await writeReports(results, runDir, options.board ? null : reportRoot);
   stopListening();
   if (stopped && !interrupts.signal) throw stopped;
   if (lostLogs.length > 0) {
@@ -553,7 +571,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
  * there, and the server certificates will carry it. One that cannot be bound stops the run
  * before anything starts, as a `hilt broker --host` the lab cannot bind does (exit 2).
  */
-async function checkLabHosts(config: RunConfig): Promise<void> {
+export async function checkLabHosts(config: RunConfig): Promise<void> {
   for (const host of config.labHosts) {
     const server = createServer();
     server.unref();
@@ -577,15 +595,60 @@ async function checkLabHosts(config: RunConfig): Promise<void> {
  * The configured target, or a usage error that names where it came from (the flag, or the
  * config file and field): the target's own messages speak of "target X", which is either.
  */
-function targetOf(config: RunConfig): Target {
+export function targetOf(config: RunConfig, url = config.target, source = config.sources.target ?? 'default target'): Target {
   try {
-    return resolveTarget(config.target, { bench: config.bench });
+    return resolveTarget(url, { bench: config.bench });
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    const source = config.sources.target ?? 'default target';
-    const message = err.message.startsWith('target ') ? `${source}${err.message.slice('target'.length)}` : `${source} ${quoted(config.target)}: ${err.message}`;
+    const message = err.message.startsWith('target ') ? `${source}${err.message.slice('target'.length)}` : `${source} ${quoted(url)}: ${err.message}`;
     throw new UsageError(message, { cause: err });
   }
+}
+
+/** A scenario as a run plans it, before any board runs it. */
+export interface PlannedScenario {
+  id: string;
+  title: string;
+  file: string;
+}
+
+/**
+ * The scenario files loaded into a new mocha, checked against the target's mode (and, in firmware
+ * mode, the config's tuned titles), with every scenario's id. Bad usage stops here (exit 2).
+ */
+async function loadCatalogue(options: RunOptions, target: Target): Promise<{ mocha: Mocha; ids: Map<Mocha.Test, string> }> {
+  const { config } = options;
+  const mocha = new Mocha({
+    timeout: config.scenarioTimeoutMs, bail: options.bail ?? false, reporter: 'spec',
+    // A failing hook fails the scenarios it affects, instead of vanishing from the results
+    // (a mocha option its type declarations do not list).
+    ...({ failHookAffectedTests: true } as Mocha.MochaOptions),
+    ...(options.grep ? { grep: options.grep } : {}),
+  });
+  const files = options.files ?? catalogueFiles(target.mode);
+  // An empty firmware catalogue is an empty run, not a mistake: nothing was asked for.
+  if (files.length > 0) await loadScenarios(mocha, files, options.grep);
+  checkModes(mocha, target);
+  if (target.mode === 'firmware' && !options.filesChosen) checkTunedTitles(mocha, config);
+  // Ids from the whole catalogue, before a shard leaves out the rest: the same id on every shard.
+  const ids = scenarioIds(mocha.suite);
+  if (options.shard) keepShard(mocha.suite, ids, options.shard);
+  return { mocha, ids };
+}
+
+/**
+ * The scenarios a run of `options` on `target` selects (its shard's, with --shard), in the order
+ * mocha runs them: what a multi-board run splits across its boards before any of them starts.
+ */
+export async function planScenarios(options: RunOptions, target: Target): Promise<PlannedScenario[]> {
+  const { mocha, ids } = await loadCatalogue(options, target);
+  return selectedTests(mocha).map((t) => ({ id: ids.get(t)!, title: t.fullTitle(), file: shownFile(t.file ?? '') }));
+}
+
+/** Drops every scenario whose id is not in `keep` (a board's part of the catalogue), so mocha neither runs nor lists it. */
+function keepOnly(suite: Mocha.Suite, ids: Map<Mocha.Test, string>, keep: Set<string>): void {
+  suite.tests = suite.tests.filter((t) => keep.has(ids.get(t)!));
+  for (const child of suite.suites) keepOnly(child, ids, keep);
 }
 
 /**

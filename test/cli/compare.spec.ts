@@ -94,6 +94,19 @@ describe('hilt compare and hilt run --baseline, on the emulator', function () {
     expect(text.stdout).to.include(`\n${stored.regressions} regression${stored.regressions === 1 ? '' : 's'}\n`);
   });
 
+  it('a metric that regressed beyond noise fails the run by itself (exit 1), every scenario passed; "baseline" in the config', async function () {
+    await writeFile(join(dir, 'no-budgets.json'), JSON.stringify({ baseline: `reports/${runs.a}` }));
+    const { code, stdout } = await hilt(['run', HAPPY, '--config', 'no-budgets.json', '--target', `emulator:?sdkconfig=${bigOut}`], { cwd: dir, timeoutMs: 60_000 });
+    expect(code, stdout).to.equal(1);
+    const r = await results(await latestId());
+    expect(r.totals).to.deep.equal({ passed: 1, failed: 0, error: 0, skipped: 0 });
+    expect(r.comparison!.outcomes).to.deep.equal([]);
+    expect(r.comparison!.metrics.filter((m) => m.change === 'regressed').map((m) => m.name)).to.include('heap_peak_used');
+    expect(r.comparison!.regressions).to.be.at.least(1);
+    expect(stdout).to.include('1 passed, 0 failed, 0 errors, 0 skipped');
+    expect(stdout).to.match(new RegExp(`compared with run ${runs.a}: \\d+ regressions? \\(hilt compare reports/${runs.a} reports/`));
+  });
+
   it('hilt compare of a run with itself: no regressions, exit 0', async function () {
     const { code, stdout } = await hilt(['compare', `reports/${runs.a}`, `reports/${runs.a}`], { cwd: dir });
     expect(code).to.equal(0);

@@ -79,11 +79,17 @@ describe('compare: metrics and noise', function () {
     expect(mad([])).to.equal(0);
   });
 
-  it('one repetition each: only the floors apply (50 ms or 10% of the baseline; 256 B or 2%)', function () {
-    expect(noiseBand('ms', [100], [400])).to.equal(50);
-    expect(noiseBand('ms', [1200], [1300])).to.equal(120);
+  it('one or two repetitions in either run: the wider time floor (200 ms or 10% of the baseline; 256 B or 2%)', function () {
+    expect(noiseBand('ms', [100], [400])).to.equal(200);
+    expect(noiseBand('ms', [2500], [2600])).to.equal(250);
+    expect(noiseBand('ms', [100, 110], [100, 100, 100])).to.equal(200); // (two close values prove no calm)
     expect(noiseBand('B', [1000], [1000])).to.equal(256);
     expect(noiseBand('B', [34_202], [46_490])).to.be.closeTo(684.04, 1e-9);
+  });
+
+  it('three repetitions or more: the time floor is 50 ms', function () {
+    expect(noiseBand('ms', [100, 100, 100], [400, 400, 400])).to.equal(50);
+    expect(noiseBand('ms', [1200, 1200, 1200], [1300, 1300, 1300])).to.equal(120);
   });
 
   it('with repetitions: 3 × 1.4826 × the larger MAD of the two runs, when wider than the floors', function () {
@@ -94,10 +100,10 @@ describe('compare: metrics and noise', function () {
 
   it('a median moved beyond the band regressed (up) or improved (down); within it, unchanged', function () {
     const old = runOf('1.0', [scenario('a/x', 'passed', [metric('tls_ms', [1000, 1010, 990]), metric('heap_peak_used', [34_202]), metric('tcp_ms', [5])])]);
-    const now = runOf('1.1', [scenario('a/x', 'passed', [metric('tls_ms', [1200, 1190, 1210]), metric('heap_peak_used', [30_000]), metric('tcp_ms', [40])])]);
+    const now = runOf('1.1', [scenario('a/x', 'passed', [metric('tls_ms', [1200, 1190, 1210]), metric('heap_peak_used', [30_000]), metric('tcp_ms', [180])])]);
     const c = compareRuns(old, now, { path: 'x' });
     expect(c.metrics.map((m) => [m.name, m.baseline, m.current, m.delta, m.change])).to.deep.equal([
-      ['tls_ms', 1000, 1200, 200, 'regressed'], ['heap_peak_used', 34_202, 30_000, -4202, 'improved'], ['tcp_ms', 5, 40, 35, 'unchanged'],
+      ['tls_ms', 1000, 1200, 200, 'regressed'], ['heap_peak_used', 34_202, 30_000, -4202, 'improved'], ['tcp_ms', 5, 180, 175, 'unchanged'],
     ]);
     expect(c.metrics[0]).to.include({ key: 'a/x', unit: 'ms', deltaPct: 20, noise: 100 });
     expect(c.regressions).to.equal(1);
@@ -129,7 +135,7 @@ describe('compare: metrics and noise', function () {
     const old = runOf('1.0', [scenario('a/x', 'passed', [metric('tls_ms', [1000])])]);
     const now = runOf('1.1', [scenario('a/x', 'passed', [metric('tls_ms', [1030])])]);
     expect(compareRuns(old, now, { path: 'x' }).metrics[0]!.change).to.equal('unchanged');
-    const strict = { k: NOISE.k, floors: { ms: { absolute: 5, relative: 0.01 }, B: NOISE.floors.B } };
+    const strict = { k: NOISE.k, floors: { ms: { absolute: 5, few: 5, relative: 0.01 }, B: NOISE.floors.B } };
     expect(compareRuns(old, now, { path: 'x', noise: strict }).metrics[0]!.change).to.equal('regressed');
   });
 });

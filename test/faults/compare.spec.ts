@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../harness/errors.ts';
@@ -61,6 +61,18 @@ describe('fault catalogue: compare', function () {
     const run = join(dir, 'reports', '2026-12-01T05-00-00Z-dead');
     await mkdir(join(run, 'console'), { recursive: true });
     await refused(run, /^hilt: .*2026-12-01T05-00-00Z-dead: no results\.json in this folder: give the report folder of a run that finished/);
+  });
+
+  it('a reports folder stands for its latest run (as in hilt merge); without a finished one it is refused', async function () {
+    const root = join(dir, 'reports-root');
+    await mkdir(join(root, '2026-12-01T05-00-00Z-0001'), { recursive: true });
+    await writeFile(join(root, '2026-12-01T05-00-00Z-0001', 'results.json'), JSON.stringify(VALID));
+    await symlink('2026-12-01T05-00-00Z-0001', join(root, 'latest'));
+    expect((await loadResults(root)).results.run.id).to.equal(VALID.run.id);
+    await mkdir(join(root, '2026-12-01T05-01-00Z-0002'));
+    await rm(join(root, 'latest'));
+    await symlink('2026-12-01T05-01-00Z-0002', join(root, 'latest'));
+    await refused(root, /^hilt: .*reports-root: no results\.json in this folder: /);
   });
 
   it('a file that is not JSON, with a line break and a terminal escape near the mistake', async function () {

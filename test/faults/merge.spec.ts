@@ -41,13 +41,13 @@ describe('hilt merge: bad inputs', function () {
   }
 
   it('a report folder that does not exist', async function () {
-    await refused(['a', 'shard-2'], /^hilt: shard-2: does not exist: give a report folder/);
+    await refused(['a', 'shard-2'], /^hilt: shard-2: no such file or folder: give a run's results\.json or its report folder/);
   });
 
   it('a folder without results.json (a run that never finished)', async function () {
     await mkdir(join(dir, 'half'));
     await writeFile(join(dir, 'half', 'junit.xml'), '<testsuites/>');
-    await refused(['a', 'half'], /^hilt: half: has no results\.json/);
+    await refused(['a', 'half'], /^hilt: half: no results\.json in this folder/);
   });
 
   it('a results.json that is not JSON, and JSON that is not a run', async function () {
@@ -55,14 +55,18 @@ describe('hilt merge: bad inputs', function () {
     await writeFile(join(dir, 'torn', 'results.json'), '{"schema": 1, "run": {"id": "x"');
     await refused(['a', 'torn'], /^hilt: torn\/results\.json: not valid JSON \(/);
     await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'not-a-run' }));
-    await refused(['a', 'package.json'], /^hilt: package\.json: not a hilt results\.json \(no "schema" number\)/);
-    await writeFile(join(dir, 'torn', 'results.json'), JSON.stringify({ ...runResults(), scenarios: [{ id: 'x', outcome: 'green' }] }));
-    await refused(['a', 'torn'], /not a hilt results\.json \(scenarios\[0\] has no id or a wrong outcome\)/);
+    await refused(['a', 'package.json'], /^hilt: package\.json: not a hilt results\.json \(schema: /);
+    await writeFile(join(dir, 'torn', 'results.json'), JSON.stringify({ ...runResults(), scenarios: [{ ...all[0]!, outcome: 'green' }] }));
+    await refused(['a', 'torn'], /^hilt: torn\/results\.json: not a hilt results\.json \(scenarios\[0\]\.outcome: /);
+    // What hilt compare does not read, but a merge does.
+    const results = runResults();
+    await writeFile(join(dir, 'torn', 'results.json'), JSON.stringify({ ...results, run: { ...results.run, warnings: 'none' } }));
+    await refused(['a', 'torn'], /^hilt: torn: not a hilt results\.json \(run\.warnings is not a list\)/);
   });
 
   it('a results.json of another schema', async function () {
     await writeFile(join(dir, 'b', 'results.json'), JSON.stringify({ ...runResults({ id: 'run-b' }, []), schema: 7 }));
-    await refused(['a', 'b'], /^hilt: b has results schema 7, this hilt reads 1/);
+    await refused(['a', 'b'], /^hilt: b\/results\.json: results schema 7, this hilt reads schema 1/);
   });
 
   it('runs of two firmware builds: refused, and merged with --force and a warning', async function () {

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { toJUnitXml } from '../../harness/report/index.ts';
 import { all, parseXml, propertiesOf, type XmlElement } from './xml.ts';
-import { cutShortRun, NASTY_MESSAGE, runResults, scenarios } from './fixtures.ts';
+import { allVerdicts, boardsRun, comparedRun, cutShortRun, NASTY_MESSAGE, runResults, scenarios, XSS } from './fixtures.ts';
 
 const testcase = (root: XmlElement, name: string) => {
   const found = all(root, 'testcase').find((t) => t.attrs.name === name);
@@ -161,6 +161,52 @@ describe('junit.xml', function () {
     const parsed = parseXml(toJUnitXml(runResults({ firmware: null, security: null }, [])));
     expect(parsed.attrs).to.include({ tests: '0', failures: '0', errors: '0', skipped: '0' });
     expect(Object.keys(propertiesOf(parsed.children[0]!)).filter((k) => k.startsWith('firmware.') || k.startsWith('security.'))).to.deep.equal([]);
+  });
+
+  it('says why a scenario was skipped: the run\'s reason, or the one the scenario gave', function () {
+    const list = allVerdicts();
+    const skipped = (l: typeof list) => all(parseXml(toJUnitXml(runResults({}, l))), 'skipped')[0]!.attrs.message;
+    expect(skipped(list)).to.equal('not run: --bail after 05-handshake-budget failed');
+    list[3]!.failure = null;
+    list[3]!.notes = ['skipped: the lab has no TLS 1.3 listener'];
+    expect(skipped(list)).to.equal('the lab has no TLS 1.3 listener');
+  });
+
+  it('puts the console excerpt after a failure\'s detail, escaped', function () {
+    const list = scenarios();
+    list[1]!.console = { firstLine: 40, lines: ['[   0.021] E (19) esp-tls: Failed to open new connection', `[   0.022] E (20) app: ${XSS}`], reason: 'E lines' };
+    const failure = all(parseXml(toJUnitXml(runResults({}, list))), 'failure')[0]!;
+    expect(failure.text).to.equal(`tls_ms <= 2000\nmeasured: 2450 ms\n\n\nconsole, lines 40-41 of console/05-handshake-budget.log (E lines):\n${list[1]!.console.lines.join('\n')}`);
+  });
+
+  it('carries the comparison with the baseline: suite properties, and each test case\'s own changes', function () {
+    const parsed = parseXml(toJUnitXml(comparedRun()));
+    expect(propertiesOf(parsed.children[0]!)).to.include({
+      'comparison.baseline.run_id': '2026-11-01T10-00-00Z-aaaa',
+      'comparison.baseline.firmware': 'sensor-node 1.4.1',
+      'comparison.regressions': '2',
+      'comparison.outcome.05-handshake-budget': 'passed -> failed (regression)',
+      'comparison.outcome.11-new-scenario': 'passed -> absent',
+      'comparison.05-handshake-budget.tls_ms': '1900 -> 2470 ms (+570, +30 %; noise 60): regressed',
+      'comparison.01-valid-server.heap_peak_used': '43000 -> 41208 B (-1792, -4.2 %; noise 200): improved',
+      'run.repeat': '5',
+    });
+    // Within the noise: on its test case, not among the suite's changes.
+    expect(propertiesOf(parsed.children[0]!)).to.not.have.property('comparison.01-valid-server.tls_ms');
+    expect(propertiesOf(testcase(parsed, 'connects to a valid server'))).to.include({ 'tls_ms.baseline': '1200 -> 1210 ms (+10, +0.8 %; noise 35): unchanged' });
+    expect(propertiesOf(testcase(parsed, 'handshake within budget'))).to.include({ 'baseline.outcome': 'passed' });
+  });
+
+  it('makes each board\'s result a test case of its own, and lists the boards', function () {
+    const parsed = parseXml(toJUnitXml(boardsRun()));
+    const names = all(parsed, 'testcase').map((t) => t.attrs.name);
+    expect(names).to.deep.equal(['connects to a valid server [b1]', 'connects to a valid server [b2]', 'handshake within budget [b1]',
+      'refuses cleanly when the heap is low [b2]', 'TLS 1.3 only listener [b1]']);
+    expect(propertiesOf(testcase(parsed, 'connects to a valid server [b2]'))).to.include({ board: 'b2' });
+    expect(propertiesOf(parsed.children[0]!)).to.include({
+      'board.b1.target': 'emulator:', 'board.b2.device_id': 'esp32-000001-b2',
+      'board.b2.infrastructure_error': 'device serial:/dev/ttyUSB1 went away (disconnected)',
+    });
   });
 
   it('the checker itself refuses malformed XML', function () {

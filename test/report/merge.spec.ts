@@ -68,6 +68,13 @@ describe('mergeResults', function () {
       .to.throw(UsageError, /scenario "01-valid-server" is in both shard-1\/ and shard-1-again\//);
   });
 
+  it('a file\'s hook that failed on two shards is each shard\'s own result, not a duplicate', function () {
+    const hook = { ...scenarios()[2]!, id: '07-low-heap/hook-07-low-heap-before-all-hook', title: '07 low heap "before all" hook in "07 low heap"' };
+    const merged = mergeResults([runResults({ id: 'x' }, [hook]), runResults({ id: 'y' }, [hook])]);
+    expect(merged.scenarios.map((s) => s.id)).to.deep.equal([hook.id, `${hook.id}~y`]);
+    expect(merged.totals.error).to.equal(2);
+  });
+
   it('the same scenario on two boards is two results, not a duplicate', function () {
     const one = runResults({ id: 'x' }, [{ ...scenarios()[0]!, board: 'b1' }]);
     const two = runResults({ id: 'y' }, [{ ...scenarios()[0]!, board: 'b2' }]);

@@ -1,7 +1,7 @@
 /** summary.md as a release manager pastes it: one heading, one verdict, one table. */
 import { expect } from 'chai';
 import { toSummaryMarkdown } from '../../harness/report/index.ts';
-import { cutShortRun, metric, runResults, scenarios } from './fixtures.ts';
+import { boardsRun, comparedRun, cutShortRun, metric, runResults, scenarios } from './fixtures.ts';
 
 /** Table rows (header and separator excluded), each split into cells on unescaped pipes. */
 function table(md: string): { tables: number; rows: string[][] } {
@@ -39,15 +39,16 @@ describe('summary.md', function () {
     const { tables, rows } = table(md);
     expect(tables).to.equal(1);
     expect(rows.map((r) => r[0])).to.deep.equal(scenarios().map((s) => s.title));
-    expect(rows.every((r) => r.length === 5)).to.equal(true);
+    // (the first scenario ran 5 times: a p95 column)
+    expect(rows.every((r) => r.length === 6)).to.equal(true);
     expect(rows.map((r) => r[1])).to.deep.equal(['✅ pass', '❌ fail', '⚠️ error', '⏭ skipped']);
   });
 
   it('shows device figures plainly and marks modelled ones with a footnote', function () {
     const [passed, failed, errored] = table(md).rows;
-    expect(passed!.slice(2, 4)).to.deep.equal(['1210', '40.2']);
-    expect(failed!.slice(2, 4)).to.deep.equal(['2450[^model]', '44.0[^model]']);
-    expect(errored!.slice(2, 4)).to.deep.equal(['—', '—']);
+    expect(passed!.slice(2, 5)).to.deep.equal(['1210', '1250', '40.2']);
+    expect(failed!.slice(2, 5)).to.deep.equal(['2450[^model]', '2450[^model]', '44.0[^model]']);
+    expect(errored!.slice(2, 5)).to.deep.equal(['—', '—', '—']);
     expect(md).to.match(/^\[\^model\]: `model`: estimated/m);
     expect(md).to.not.include('[^host]');
     expect(md).to.include('Figures without a marker were measured by the firmware on the device');
@@ -59,15 +60,15 @@ describe('summary.md', function () {
     list[0]!.title = 'a|b';
     const { rows } = table(toSummaryMarkdown(runResults({}, list)));
     expect(rows).to.have.length(4);
-    expect(rows.every((r) => r.length === 5)).to.equal(true);
+    expect(rows.every((r) => r.length === 6)).to.equal(true);
     expect(rows[0]![0]).to.equal('a\\|b');
-    expect(rows[1]![4]).to.equal('too slow \\| way<br>too slow &lt;none>; budget tls_ms <= 2000 exceeded: 2450');
-    expect(rows[2]![4]).to.equal('device emulator: no reply to hello within 5000 ms');
+    expect(rows[1]![5]).to.equal('too slow \\| way<br>too slow &lt;none>; budget tls_ms <= 2000 exceeded: 2450');
+    expect(rows[2]![5]).to.equal('device emulator: no reply to hello within 5000 ms');
   });
 
   it('drops console colour codes from notes', function () {
     const failed = table(md).rows[1]!;
-    expect(failed[4]).to.equal(`handshake &lt;tls_ms> & "alert" 'bad_certificate'; budget tls_ms <= 2000 exceeded: 2450`);
+    expect(failed[5]).to.equal(`handshake &lt;tls_ms> & "alert" 'bad_certificate'; budget tls_ms <= 2000 exceeded: 2450`);
   });
 
   it('marks host-measured figures with their own footnote', function () {
@@ -114,6 +115,45 @@ describe('summary.md', function () {
     list[0]!.warnings = ['one'];
     expect(table(toSummaryMarkdown(runResults({}, list))).rows[0]![1]).to.equal('✅ pass (1 warning)');
     expect(md).to.not.include('Warnings:');
+  });
+
+  it('says how long the run took and how many repetitions each scenario had', function () {
+    expect(md).to.include('Duration 14.1 s · 5 repetitions per scenario');
+    expect(toSummaryMarkdown(runResults({ repeat: 1 }, [scenarios()[1]!]))).to.include('Duration 14.1 s · 1 repetition per scenario');
+  });
+
+  it('has no p95 column when nothing was repeated', function () {
+    const single = toSummaryMarkdown(runResults({}, scenarios().slice(1)));
+    expect(single).to.include('| Scenario | Result | TLS ms (median) | Heap peak (KiB) | Note |');
+    expect(md).to.include('| Scenario | Result | TLS ms (median) | TLS ms (p95) | Heap peak (KiB) | Note |');
+  });
+
+  it('lists the boards and gives each result its board', function () {
+    const boards = toSummaryMarkdown(boardsRun());
+    expect(boards).to.include('- b2: serial:/dev/ttyUSB1 (/dev/ttyUSB1), device esp32-000001-b2, sensor-node 1.4.2 — unreachable: device serial:/dev/ttyUSB1 went away (disconnected)');
+    const { rows } = table(boards);
+    expect(rows.map((r) => `${r[0]} ${r[1]}`)).to.deep.equal(['connects to a valid server b1', 'connects to a valid server b2',
+      'handshake within budget b1', 'refuses cleanly when the heap is low b2', 'TLS 1.3 only listener b1']);
+  });
+
+  it('says what changed since the baseline', function () {
+    const compared = toSummaryMarkdown(comparedRun());
+    expect(compared).to.include('## Compared with sensor-node 1.4.1 (2026-11-01)');
+    expect(compared).to.include('**2 regressions** against run `2026-11-01T10-00-00Z-aaaa`');
+    expect(compared).to.include('- handshake within budget: passed → failed (regression)');
+    expect(compared).to.include('| handshake within budget | tls_ms | 1900 ms | 2470 ms | +570 ms (+30 %) | 60 | regressed |');
+    expect(compared).to.include('| connects to a valid server | heap_peak_used | 43000 B | 41208 B | -1792 B (-4.2 %) | 200 | improved |');
+    expect(compared).to.include('1 figure within its noise band.');
+    expect(md).to.not.include('Compared with');
+  });
+
+  it('lists the security findings', function () {
+    const list = scenarios();
+    list[0]!.notes = ['host name check skipped (skip_cn=1): the device accepted a certificate issued for another host'];
+    const found = toSummaryMarkdown(runResults({ security: { have_time_date: false } }, list));
+    expect(found).to.include('Security findings:\n- ❌ Certificate dates are not checked: MBEDTLS_HAVE_TIME_DATE is off');
+    expect(found).to.include('- ⚠️ Host-name check skipped: 01-valid-server: host name check skipped (skip_cn=1)');
+    expect(md).to.not.include('Security findings');
   });
 
   it('still reads when the device never said hello', function () {

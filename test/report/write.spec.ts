@@ -34,6 +34,7 @@ describe('writing reports', function () {
       results: join(runDir, 'results.json'),
       junit: join(runDir, 'junit.xml'),
       summary: join(runDir, 'summary.md'),
+      html: join(runDir, 'report.html'),
     });
     const json = JSON.parse(await readFile(paths.results, 'utf8'));
     expect(json.schema).to.equal(RESULTS_SCHEMA).and.to.equal(1);
