@@ -214,6 +214,18 @@ describe('hilt installed from its package', function () {
         expect(ran.code, ran.stderr + ran.stdout).to.equal(0);
         const r = JSON.parse(await readFile(join(dir, 'compiled-reports', 'latest', 'results.json'), 'utf8')) as RunResults;
         expect(r.scenarios.map((s) => [s.file, s.outcome])).to.deep.equal([['hilt/scenarios/01-mtls-happy-path.spec.ts', 'passed']]);
+        // A scenario's 'hilt' is the compiled module the runner loaded, not a copy made for
+        // require (mocha requires scenario files; harness/run/typescript.ts).
+        await mkdir(join(dir, 'one-copy'));
+        await writeFile(join(dir, 'one-copy', 'a.spec.ts'), `import { expect, scenario } from 'hilt';
+describe('one copy', () => {
+  scenario('of hilt', async () => {
+    expect(scenario === (await import('hilt')).scenario, 'the same scenario() as import() gives').to.equal(true);
+  });
+});
+`);
+        const once = await npx(dir, ['run', '--target', 'emulator:', '--report-dir', 'compiled-reports', 'one-copy/a.spec.ts'], { timeoutMs: 60_000 });
+        expect(once.code, once.stderr + once.stdout).to.equal(0);
       } finally {
         for (const path of hidden) await rename(`${path}.hidden`, path);
       }
