@@ -25,7 +25,7 @@ export function registerMerge(program: Command): void {
     .command('merge')
     .description('merge the reports of several runs (e.g. the --shard runs of CI machines) into one report')
     .argument('<reports...>', 'run folders (reports/<run-id>), reports folders (their latest run) or results.json files')
-    .option('--out <dir>', 'folder for the merged report; a `latest` link beside it points at it (default: reports/<new run id>)')
+    .option('--out <dir>', 'folder for the merged report (default: reports/<new run id>, with reports/latest pointing at it)')
     .option('--force', 'merge runs of different firmware builds', false)
     .action(async (inputs: string[], opts: MergeCliOptions) => {
       process.exitCode = await mergeCommand(inputs, opts);
@@ -57,7 +57,8 @@ async function mergeCommand(inputs: string[], opts: MergeCliOptions): Promise<nu
   for (const s of merged.scenarios) {
     if (s.consoleLog && lost.includes(s.consoleLog)) s.consoleLog = null;
   }
-  const paths = await writeReports(merged, out, dirname(out));
+  // Into reports/ by default, as a run, with reports/latest moved to it; a folder of one's own (--out) is left at that.
+  const paths = await writeReports(merged, out, opts.out === undefined ? dirname(out) : null);
 
   const { totals, run } = merged;
   console.log(`merged ${loaded.length} run${loaded.length === 1 ? '' : 's'}: ${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
