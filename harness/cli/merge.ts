@@ -63,7 +63,9 @@ async function mergeCommand(inputs: string[], opts: MergeCliOptions): Promise<nu
   const { totals, run } = merged;
   console.log(`merged ${loaded.length} run${loaded.length === 1 ? '' : 's'}: ${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
     `${run.cutShort ? ` (cut short: ${run.cutShort})` : ''}`);
-  if (lost.length > 0) console.error(`hilt: warning: ${lost.length} console log${lost.length === 1 ? ' was' : 's were'} not found beside ${lost.length === 1 ? 'its' : 'their'} results.json, the merged report links none for ${lost.length === 1 ? 'it' : 'them'}`);
+  if (lost.length > 0) {
+    console.error(`hilt: warning: ${lost.length} console log${lost.length === 1 ? '' : 's'} not copied (missing beside ${lost.length === 1 ? 'its' : 'their'} results.json, outside ${lost.length === 1 ? 'its' : 'their'} run's folder, or a link): the merged report links none for ${lost.length === 1 ? 'it' : 'them'}`);
+  }
   if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
   for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
   console.log(`report: ${shown(dirname(paths.results)) || '.'}/${Object.values(paths).map((p) => basename(p)).join(', ')}`);
