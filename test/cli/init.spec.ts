@@ -96,6 +96,15 @@ describe('hilt init', function () {
     }
   });
 
+  it('a .gitignore that cannot be read stops it before anything is written', async function () {
+    await mkdir(join(dir, '.gitignore'));
+    const { code, stderr } = await hilt(['init'], { cwd: dir });
+    expect(code).to.equal(2);
+    expectOneCleanLine(stderr);
+    expect(stderr).to.match(/^hilt: cannot read \.gitignore \(EISDIR\): it must be a file .* nothing was written$/m);
+    expect((await readdir(dir)).sort()).to.deep.equal(['.git', '.gitignore']);
+  });
+
   it('docs/ci.md shows the workflow hilt init writes, and its GitHub and GitLab files are YAML with the jobs they name', async function () {
     const docs = await readFile(join(REPO, 'docs', 'ci.md'), 'utf8');
     expect(docs).to.include(WORKFLOW);
