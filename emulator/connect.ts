@@ -144,6 +144,12 @@ function heapShape(setup: ConnectionShape, chain: X509Certificate[], trusted: X5
   return { ...setup, peer: chain.map(keyShape), ecdhe, largestRecord: chain.reduce((n, c) => n + c.raw.length, 0) + 100, checksSignatures };
 }
 
+/** The version and suite (Mbed TLS's name) a TLS socket agreed on, once the server's hello is in. */
+function agreedOn(s: TLSSocket): { version: 'TLSv1.2' | 'TLSv1.3'; cipher: string } {
+  const name = s.getCipher()?.name ?? '';
+  return { version: s.getProtocol() === 'TLSv1.3' ? 'TLSv1.3' : 'TLSv1.2', cipher: suiteByOpenssl(name)?.mbedtls ?? name };
+}
+
 /** What Mbed TLS returns for a handshake that ended on the wire, from what Node saw. */
 function wireFailure(err: NodeJS.ErrnoException, rawEnded: boolean, rawReset: boolean): { stack: number; errno: number } {
   const text = `${err.code ?? ''} ${err.message}`;
@@ -328,6 +334,8 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   const tlsStart = performance.now();
   let keyedChain: X509Certificate[] = [];
   let keyedEcdhe = true;
+  // Mbed TLS reports the version and suite of a handshake that fails after the server's hello.
+  let agreed = null as ReturnType<typeof agreedOn> | null;
   const outcome = await new Promise<'ok' | 'timeout' | NodeJS.ErrnoException>((resolve) => {
     const s = tls.connect({
       socket,
@@ -345,9 +353,12 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
       rejectUnauthorized: false,
     });
     secure = s;
-    // Key material is derived once the server's flight is processed: the chain is known by then,
-    // and stays known should the server refuse what the device sends next.
+    // Key material is derived once the server's flight is processed: the chain, version and suite
+    // are known by then, and stay known should the server refuse what the device sends next. Node
+    // has no event for the server's hello itself, so a server that gives up inside its own flight
+    // is reported without tls, where the library would give them (docs/fidelity.md).
     s.on('keylog', () => {
+      agreed = agreedOn(s);
       const chain = peerChain(s);
       if (chain.length === 0) return; // TLS 1.3 derives keys before the server's certificate
       keyedChain = chain;
@@ -358,6 +369,7 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     s.once('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); resolve(err); });
   });
   const wireMs = performance.now() - tlsStart;
+  if (outcome !== 'ok' && agreed) tlsInfo = { ...agreed, alpn: null, peer: null };
   if (outcome === 'timeout') {
     timing.tls_ms = Math.round(wireMs);
     return timedOut();
@@ -378,10 +390,11 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
 
   const chain = peerChain(s);
   const cipher = suiteByOpenssl(s.getCipher().name);
-  const version = s.getProtocol() === 'TLSv1.3' ? 'TLSv1.3' : 'TLSv1.2';
+  const onWire = agreedOn(s);
+  const { version } = onWire;
   const leaf = chain[0] ?? null;
   tlsInfo = {
-    version, cipher: cipher?.mbedtls ?? s.getCipher().name, alpn: s.alpnProtocol || null,
+    ...onWire, alpn: s.alpnProtocol || null,
     peer: leaf ? { subject: dn(leaf.subject), issuer: dn(leaf.issuer), sha256: fingerprint(leaf) } : null,
   } as ConnectResult['tls'];
 

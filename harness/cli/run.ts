@@ -63,13 +63,11 @@ export function registerRun(program: Command): void {
 
 async function runCommand(files: string[], opts: RunCliOptions, interrupts: Interrupts): Promise<void> {
   const config: RunConfig = await loadConfig(opts.config ?? 'hilt.config.json', opts.config !== undefined);
+  // --target, once or once per board, replaces hilt.config.json's target or targets
   if (opts.target) {
     config.target = opts.target[0]!;
-    config.sources.target = '--target';
-  }
-  // --target given again and again replaces hilt.config.json's targets
-  if (opts.target) {
     config.targets = opts.target;
+    config.sources.target = '--target';
     config.sources.targets = '--target';
   }
   if (opts.eachTarget) config.eachTarget = true;

@@ -77,7 +77,7 @@ export function toResultsJson(results: RunResults): string {
 /**
  * Writes every report of `results` into `runDir`. Each scenario's console excerpt is read from
  * its console log there first (console.ts), so results.json and the views carry the same one.
-  * `reportsRoot` null: no `latest` link (a board's report inside a multi-board run's folder).
+ * `reportsRoot` null: no `latest` link (a board's report inside a multi-board run's folder).
  */
 export async function writeReports(results: RunResults, runDir: string, reportsRoot: string | null): Promise<ReportPaths> {
   const dir = resolve(runDir);

@@ -19,6 +19,7 @@ import {
   RESULTS_SCHEMA, totalsOf, type BoardInfo, type RunResults, type ScenarioResult,
 } from '../report/model.ts';
 import type { RunConfig } from './config.ts';
+import { within } from '../time.ts';
 import { Interrupts } from './interrupts.ts';
 import { Progress, type ProgressOutput } from './progress.ts';
 import {
@@ -302,11 +303,11 @@ async function boardsWithin(options: BoardsOptions, place: {
     }
     children.add(child);
     const errors = createWriteStream(logPath, { flags: 'a' });
-    let lastError = '';
+    /** The end of what the board wrote on stderr: its last line is why it stopped, when it says. */
+    let stderrTail = '';
     child.stderr!.on('data', (chunk: Buffer) => {
       errors.write(chunk);
-      const lines = chunk.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-      if (lines.length > 0) lastError = lines[lines.length - 1]!;
+      stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4096);
     });
     child.on('message', (m: BoardMessage) => {
       if (m?.type === 'device' && typeof m.deviceId === 'string') b.deviceId = m.deviceId;
@@ -316,14 +317,20 @@ async function boardsWithin(options: BoardsOptions, place: {
       }
     });
     const exit = await new Promise<Exit>((resolveExit) => {
-      child.once('error', (error) => resolveExit({ code: null, signal: null, error }));
+      // (kept listening: a later 'error', such as a message the gone child can no longer take, must not go unhandled)
+      child.on('error', (error) => resolveExit({ code: null, signal: null, error }));
       child.once('exit', (code, signal) => resolveExit({ code, signal, error: null }));
     });
     children.delete(child);
+    // Its stderr read to the end (bounded: a grandchild holding the pipe open must not hold the run).
+    if (child.stderr && !child.stderr.readableEnded) await within(5_000, new Promise((done) => child.stderr!.once('end', done)));
     await new Promise<void>((done) => errors.end(done));
+    const lastError = stderrTail.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? '';
     b.results = await readResults(join(runDir, b.dir, 'results.json'));
     const said = lastError.replace(/^hilt: /, '');
-    if (!b.results) {
+    if (!b.results && interrupted && exit.code === ExitCode.interrupted) {
+      // Interrupted before it had a run of its own (hilt still loading): nothing of it began.
+    } else if (!b.results) {
       const how = exit.error ? `could not be started (${printable(exit.error.message)})`
         : exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`;
       b.stopped = `board ${b.id} (${b.target}) ${how} before writing its report${said ? `: ${printable(said)}` : ''}`;

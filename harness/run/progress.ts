@@ -55,7 +55,8 @@ export class Progress {
       return;
     }
     // Cut to the terminal's width: a wrapped status line could not be cleared in place.
-    const columns = Math.max(20, (this.out.columns ?? 80) - 1);
+    // (a terminal that does not say its width, as under `script`, reports 0 columns: taken as 80)
+    const columns = Math.max(20, (this.out.columns || 80) - 1);
     this.out.write(`${CLEAR_LINE}${line.length > columns ? `${line.slice(0, columns - 1)}…` : line}`);
     this.status = true;
   }

@@ -1,7 +1,8 @@
 /** The emulated board on its own: boot text, hello, the commands' contract, malformed input. */
 import { expect } from 'chai';
 import { checkHello, encodeCommand, type HelloReply } from '../../harness/protocol/index.ts';
-import { Board, openStreamBoard, type StreamBoard } from '../../emulator/index.ts';
+import { Board, openStreamBoard, parseSdkconfig, REFERENCE_SDKCONFIG, type StreamBoard } from '../../emulator/index.ts';
+import { listedSuites } from '../../harness/lab/tls-names.ts';
 import { AgentClient } from './agent-client.ts';
 
 describe('emulated ESP32 board', function () {
@@ -32,6 +33,23 @@ describe('emulated ESP32 board', function () {
     expect(hello.mbedtls.ciphersuites.some((s) => s.includes('CHACHA20'))).to.equal(false);
     expect(hello.heap.free).to.equal(147_968);
     expect(hello.time.synced).to.equal(false);
+  });
+
+  it("lists only suites the ClientHello reader can name: ARIA (on by default) and Camellia, static ECDH and RSA included", async function () {
+    // The endpoint shows a real board's ClientHello by IANA names; a suite missing from the table
+    // would show as hex. Mbed TLS names a suite as IANA does, with - for _.
+    const named = new Set(listedSuites().values());
+    const iana = (s: string) => s.replace(/^TLS1-3-/, 'TLS-').replaceAll('-', '_');
+    const camellia = openStreamBoard({ sdkconfig: parseSdkconfig(`${REFERENCE_SDKCONFIG}CONFIG_MBEDTLS_CAMELLIA_C=y\n`, 'camellia') });
+    try {
+      const withCamellia = checkHello(await new AgentClient(camellia.stream).ok('hello')).mbedtls.ciphersuites;
+      const suites = [...checkHello(await agent.ok('hello')).mbedtls.ciphersuites, ...withCamellia];
+      expect(suites.filter((s) => s.includes('-ARIA-'))).to.have.length.above(20);
+      expect(suites.filter((s) => s.includes('-CAMELLIA-'))).to.not.be.empty;
+      expect([...new Set(suites.map(iana))].filter((n) => !named.has(n))).to.deep.equal([]);
+    } finally {
+      await camellia.close();
+    }
   });
 
   it('keeps a clock: 1970 plus uptime until time.set', async function () {

@@ -37,6 +37,8 @@ interface Case {
   identity?: 'dev' | 'alt' | null;
   args?: Record<string, string | number>;
   device: { connected: true; version?: string; cipher?: string } | { esp: string; stack?: number; flags?: number; info?: string[] };
+  /** A failed connect's `tls`: null before the server's hello, the agreed version and suite after it. */
+  tls?: ConnectResult['tls'];
   lines?: RegExp[];
   timing?: (t: ConnectResult['timing']) => void;
   refusal?: Record<string, unknown>;
@@ -58,6 +60,7 @@ const CASES: Case[] = [
   {
     title: 'expired server certificate: -0x2700, flags 0x01', profile: 'expired',
     device: { esp: HANDSHAKE_FAILED, stack: 0x2700, flags: 0x01, info: ['The certificate validity has expired'] },
+    tls: { version: 'TLSv1.2', cipher: 'TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384', alpn: null, peer: null },
     lines: verifyFailed('-0x2700'),
     // Mbed TLS stops at the Certificate message: no key exchange, no signature of its own.
     timing: (t) => expect(t.tls_ms).to.be.below(800),
@@ -103,12 +106,14 @@ const CASES: Case[] = [
   {
     title: 'cipher mismatch: fatal alert -0x7780; broker: no shared cipher', profile: 'restricted-cipher',
     device: { esp: HANDSHAKE_FAILED, stack: 0x7780, flags: 0 },
+    tls: null,
     lines: [/^E \(\d+\) esp-tls-mbedtls: mbedtls_ssl_handshake returned -0x7780$/, /^I \(\d+\) esp-tls-mbedtls: Certificate verified\.$/, ...TRANSPORT_FAILURE],
     broker: (a) => expect(a.tls).to.include({ outcome: 'failed', reason: 'no shared cipher' }),
   },
   {
     title: 'protocol version mismatch: TLS 1.3-only broker, TLS 1.2 device', profile: 'tls1.3-only',
     device: { esp: HANDSHAKE_FAILED, stack: 0x7780 },
+    tls: null,
     broker: (a) => expect(a.tls).to.include({ outcome: 'failed', reason: 'unsupported protocol' }),
   },
   { title: 'TLS 1.2-only broker: connects', profile: 'tls1.2-only', device: { connected: true, version: 'TLSv1.2' } },
@@ -121,7 +126,9 @@ const CASES: Case[] = [
   },
   {
     title: 'device certificate expired: the broker refuses, the device sees the handshake end', profile: 'good', identity: 'alt',
-    device: { esp: HANDSHAKE_FAILED },
+    device: { esp: HANDSHAKE_FAILED, stack: 0x7280 },
+    // The server's hello came before the refusal: the library reports what was agreed (no peer).
+    tls: { version: 'TLSv1.2', cipher: 'TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384', alpn: null, peer: null },
     broker: (a) => expect(a.tls).to.include({ outcome: 'refused', reason: 'CERT_HAS_EXPIRED' }),
   },
   {
@@ -188,6 +195,7 @@ describe('emulated ESP32 against the lab', function () {
         if (c.refusal) expect(result.error).to.include(c.refusal);
         // A failed handshake leaves no peer certificate to report (Mbed TLS has not kept one).
         if (result.error!.esp_err_name === 'ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED') expect(result.tls?.peer ?? null).to.equal(null);
+        if (c.tls !== undefined) expect(result.tls, 'tls').to.deep.equal(c.tls);
       }
       if (c.lines) expectInOrder(lines, c.lines);
       c.timing?.(result.timing);

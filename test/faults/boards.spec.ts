@@ -93,7 +93,7 @@ describe('faults: several boards', function () {
   });
 
   /**
-   * Scenarios that say when they are under way: each writes a file named after its board's device
+   * Scenarios that say when they are under way: each puts a file named after its board's device
    * id (holding its process's pid) into `marks`, then waits on the lab's stall listener, which
    * never answers, for up to 30 s.
    */
@@ -101,12 +101,14 @@ describe('faults: several boards', function () {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(marks);
     return writeScenario(dir, 'stalls.spec.ts', `
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 describe('stalls', () => {
   for (const title of ${JSON.stringify(titles)}) {
     scenario(title, async (ctx) => {
       if (!title.includes('stall')) return;
-      writeFileSync(${JSON.stringify(marks)} + '/' + ctx.deviceId, String(process.pid));
+      // (written aside and renamed in: the test never reads a mark before its pid is in it)
+      writeFileSync(${JSON.stringify(marks)} + '/.' + ctx.deviceId, String(process.pid));
+      renameSync(${JSON.stringify(marks)} + '/.' + ctx.deviceId, ${JSON.stringify(marks)} + '/' + ctx.deviceId);
       await ctx.connect('stall', { timeoutMs: 30000 });
     });
   }
@@ -145,6 +147,7 @@ describe('quick', () => {
     const [mark] = await filesIn(marks, 1);
     expect(mark).to.equal('esp32-000001-b2');
     const boardPid = Number(await readFile(join(marks, mark!), 'utf8'));
+    expect(boardPid).to.be.above(1); // (never 0: that would signal this process's own group)
     process.kill(boardPid, 'SIGKILL');
     expect(await exited, out).to.equal(3);
     const r = await latestResults(dir);
@@ -187,6 +190,38 @@ describe('quick', () => {
     expect(existsSync(join(dir, 'reports', 'latest', 'junit.xml'))).to.equal(true);
   });
 
+  it('Ctrl-C while the boards\' processes still load: exit 130, their scenarios not run, and no bench error blamed on them', async function () {
+    const marks = join(dir, 'marks');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(marks);
+    const file = await writeScenario(dir, 'quick.spec.ts', `describe('quick', () => { for (const n of [1, 2]) scenario('hello ' + n, async (ctx) => { await ctx.device.command('hello'); }); });`);
+    // A preload (Node passes it on to the boards, fork() keeps execArgv) that, in a board's
+    // process only, says when bin/hilt.js's interrupt guard goes in: hilt is still loading then.
+    const preload = `data:text/javascript,import { writeFileSync } from 'node:fs';
+if (process.env.HILT_BOARD) { const on = process.on.bind(process); let said = false;
+process.on = (event, listener) => { const added = on(event, listener); if (event === 'SIGINT' && !said) { said = true; writeFileSync(${JSON.stringify(marks)} + '/' + process.pid, ''); } return added; }; }`;
+    const c = spawn(process.execPath, [`--import=${preload}`, HILT_BIN, 'run', file, '--target', 'emulator', '--target', 'emulator'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(c);
+    let out = '';
+    c.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    c.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => c.once('exit', resolve));
+    await filesIn(marks, 2);
+    c.kill('SIGINT');
+    expect(await exited, out).to.equal(130);
+    const r = await latestResults(dir);
+    expect(r.run.cutShort).to.equal('interrupted (SIGINT)');
+    for (const b of r.run.boards!) {
+      if (existsSync(join(dir, 'reports', 'latest', b.dir!, 'results.json'))) continue; // (a board that had begun its run reported it)
+      // A board stopped while hilt loaded began nothing: not a device or lab fault.
+      expect(b.infrastructureError, b.id).to.equal(null);
+      for (const s of r.scenarios.filter((x) => x.board === b.id)) {
+        expect(s.failure).to.deep.equal({ kind: 'not-run', message: 'not run: the run was interrupted (SIGINT) before this scenario began' });
+      }
+    }
+    expect(r.run.infrastructureError).to.equal(null);
+  });
+
   it('the run\'s own process killed outright (SIGKILL): each board stops as if interrupted and still writes its report', async function () {
     const marks = join(dir, 'marks');
     const file = await stallingScenarios(marks, ['stall 1', 'stall 2']);
@@ -195,6 +230,7 @@ describe('quick', () => {
     const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
     // (the marks are named after each board's device id and hold its process's pid)
     const boardPids = await Promise.all((await filesIn(marks, 2)).map(async (m) => Number(await readFile(join(marks, m), 'utf8'))));
+    for (const pid of boardPids) expect(pid).to.be.above(1);
     c.kill('SIGKILL');
     await exited;
     // Each board notices its parent is gone (the IPC channel closes) and ends as on SIGTERM:

@@ -143,8 +143,8 @@ export function timingShape(timing: ConnectResult['timing']): TimingShape {
 /** What one device did for one case, in comparable form (heap figures: docs/fidelity.md "Heap"). */
 export interface Observation {
   connected: boolean;
-  version: string | null;
-  cipher: string | null;
+  /** The result's `tls` on every connect, failed ones too (from the server's hello on; null before). */
+  tls: ConnectResult['tls'];
   error: Record<string, unknown> | null;
   mqtt: ConnectResult['mqtt'];
   /** esp-tls, esp-tls-mbedtls, transport_base, mqtt_client lines, timestamps removed. */
@@ -172,8 +172,7 @@ function observe(result: ConnectResult, lines: string[], attempt: Attempt | null
   const error = result.error as Record<string, unknown> | null;
   return {
     connected: result.connected,
-    version: result.connected ? result.tls?.version ?? null : null,
-    cipher: result.connected ? result.tls?.cipher ?? null : null,
+    tls: result.tls,
     error: error ? Object.fromEntries(ERROR_FIELDS.map((k) => [k, error[k] ?? null])) : null,
     mqtt: result.mqtt,
     timing: timingShape(result.timing),
@@ -189,11 +188,20 @@ function observe(result: ConnectResult, lines: string[], attempt: Attempt | null
   };
 }
 
+const TLS_FIELDS = ['version', 'cipher', 'alpn', 'peer'] as const;
+
 /** The fields of two observations that differ (lines compared as a whole). */
 export function differences(a: Observation, b: Observation): Record<string, [unknown, unknown]> {
   const out: Record<string, [unknown, unknown]> = {};
-  for (const key of ['connected', 'version', 'cipher', 'mqtt', 'lines', 'sni', 'timing'] as const) {
+  for (const key of ['connected', 'mqtt', 'lines', 'sni', 'timing'] as const) {
     if (!isDeepStrictEqual(a[key] ?? null, b[key] ?? null)) out[key] = [a[key] ?? null, b[key] ?? null];
+  }
+  // One side with a tls block and the other without is one difference; otherwise field by field.
+  if ((a.tls === null) !== (b.tls === null)) out.tls = [a.tls, b.tls];
+  else for (const key of TLS_FIELDS) {
+    const x = a.tls?.[key] ?? null;
+    const y = b.tls?.[key] ?? null;
+    if (!isDeepStrictEqual(x, y)) out[`tls.${key}`] = [x, y];
   }
   for (const key of ERROR_FIELDS) {
     const x = a.error?.[key] ?? null;

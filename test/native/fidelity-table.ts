@@ -19,7 +19,7 @@ const hex = (n: unknown) => typeof n === 'number' ? `0x${n.toString(16)}` : Stri
 
 /** One cell: what the host agent (the library) reported. */
 function outcome(o: Observation): string {
-  if (o.connected) return `connected ${o.version} ${o.cipher}`;
+  if (o.connected) return `connected ${o.tls?.version} ${o.tls?.cipher}`;
   const e = o.error!;
   const parts = [String(e.esp_err_name)];
   if (e.stack_err) parts.push(`-${hex(e.stack_err)}`);

@@ -14,12 +14,15 @@ import { mbedtlsConfigOf, parseSdkconfig, REFERENCE_SDKCONFIG } from '../../emul
 import { openStreamBoard } from '../../emulator/index.ts';
 import { Device } from '../../harness/device/device.ts';
 import { parseClientHello } from '../../harness/lab/clienthello.ts';
+import { listedSuites } from '../../harness/lab/tls-names.ts';
+import { ProcessTransport } from '../../harness/transport/process.ts';
 import { MemoryTransport } from '../../harness/transport/memory.ts';
 import { ExitCode } from '../../harness/errors.ts';
 import {
   FIRMWARE_DIR, MBEDTLS_VERSION, NativeBuildError, buildMbedtls, checkToolchain, probeMbedtls, sourcesKey, type MbedtlsBuild, type MbedtlsFacts,
 } from '../../harness/native/build.ts';
 import { run, tempDir } from '../helpers.ts';
+import { needAgent } from './toolchain.ts';
 
 describe('native: Mbed TLS built as ESP-IDF v5.5 builds it', function () {
   // A first build fetches 5.5 MB and compiles the library: about a minute on a loaded machine.
@@ -151,6 +154,36 @@ describe('native: Mbed TLS built as ESP-IDF v5.5 builds it', function () {
   });
 });
 
+describe("native: the ClientHello reader's suite names against the library", function () {
+  this.timeout(20 * 60_000);
+  let agent: string;
+  before(async function () { agent = await needAgent(this); });
+
+  it("names every suite the host agent's ClientHello carries: the 20 ARIA suites, CBC and static ECDH included, none as hex", async () => {
+    const device = await Device.open(new ProcessTransport({ command: agent }));
+    const offered = await offeredSuites(device);
+    expect(offered.filter((n) => n.includes('_ARIA_'))).to.have.length(20);
+    expect(offered.filter((n) => /^0x/.test(n))).to.deep.equal([]);
+  });
+
+  it("gives each suite Mbed TLS 3.6.6 defines the library's code, and lists every suite of ciphersuite_preference", async () => {
+    // ssl_ciphersuites.h of the pinned tarball: MBEDTLS_TLS_<IANA name> <code> (TLS1_3_ for TLS 1.3).
+    const build = await buildMbedtls();
+    const tarball = join(build.dir, '..', 'downloads', `mbedtls_${MBEDTLS_VERSION}.orig.tar.bz2`);
+    const r = await run('tar', ['-xjOf', tarball, `mbedtls-${MBEDTLS_VERSION}/include/mbedtls/ssl_ciphersuites.h`], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).to.equal(0);
+    const defined = [...r.stdout.matchAll(/#define MBEDTLS_TLS(1_3)?_(\w+)\s+0x([0-9A-Fa-f]+)/g)]
+      .filter(([, , name]) => !name!.includes('ECJPAKE')) // Mbed TLS's private code, not IANA's
+      .map(([, , name, code]) => [parseInt(code!, 16), `TLS_${name}`] as const);
+    expect(defined.length).to.be.above(100);
+    const wrong = defined.filter(([code, name]) => listedSuites().has(code) && listedSuites().get(code) !== name);
+    expect(wrong, 'code: Mbed TLS name').to.deep.equal([]);
+    const names = new Set(listedSuites().values());
+    const preference = (await sourcePreference(build)).filter((n) => !/PSK|ECJPAKE|NULL/.test(n)).map((n) => n.replace(/^TLS1-3-/, 'TLS-').replaceAll('-', '_'));
+    expect(preference.filter((n) => !names.has(n))).to.deep.equal([]);
+  });
+});
+
 describe('native: the cache key', () => {
   it('changes when a source changes, and only then', async () => {
     const tmp = await tempDir();
@@ -179,8 +212,8 @@ async function sourcePreference(build: MbedtlsBuild): Promise<string[]> {
   return [...body.matchAll(/\bMBEDTLS_(TLS(?:1_3)?_[A-Z0-9_]+)/g)].map((m) => m[1]!.replaceAll('_', '-'));
 }
 
-/** The suites an emulated board with `sdkconfig` puts in its ClientHello, as IANA names. */
-async function offeredSuites(sdkconfig: ReturnType<typeof parseSdkconfig>): Promise<string[]> {
+/** The suites an emulated board with `sdkconfig` (or the device given) puts in its ClientHello, as the reader names them. */
+async function offeredSuites(from: ReturnType<typeof parseSdkconfig> | Device): Promise<string[]> {
   let hello: string[] = [];
   const server = net.createServer((socket) => {
     let bytes = Buffer.alloc(0);
@@ -195,8 +228,8 @@ async function offeredSuites(sdkconfig: ReturnType<typeof parseSdkconfig>): Prom
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const board = openStreamBoard({ sdkconfig });
-  const device = await Device.open(new MemoryTransport(board.stream, 'emulated ESP32'));
+  const board = from instanceof Device ? null : openStreamBoard({ sdkconfig: from });
+  const device = board ? await Device.open(new MemoryTransport(board.stream, 'emulated ESP32')) : from as Device;
   try {
     // Any CA will do: the server never answers, it only reads the hello.
     const ca = await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=any', '-days', '1']);
@@ -204,7 +237,7 @@ async function offeredSuites(sdkconfig: ReturnType<typeof parseSdkconfig>): Prom
     await device.connect('tls.connect', { host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca: 'ca', timeout_ms: 5_000 });
   } finally {
     await device.close();
-    await board.close();
+    await board?.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
   return hello;

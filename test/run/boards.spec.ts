@@ -1,7 +1,7 @@
 /**
  * `hilt run` on several boards: the split (stable, by sorted id), the one report made from the
  * boards' (pure, on hand-made boards), the progress lines (plain off a terminal), and real runs on
- * two emulated boards, split and with --each-target, through the command line as a user runs it.
+ * two and four emulated boards, split and with --each-target, through the command line as a user runs it.
  */
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
@@ -124,6 +124,17 @@ describe('several boards in one run', function () {
         + '\r\x1b[K[2/3] b2 error b/two (1.2 s): device gone\n'
         + '\r\x1b[K[3/3] b1 passed c/three (1.2 s)\n');
     });
+
+    it('on a terminal: a status line is cut to the terminal\'s width (80 when it does not say), so it can be cleared in place', function () {
+      for (const [columns, width] of [[30, 29], [0, 79]] as const) {
+        let text = '';
+        const p = new Progress(1, { write: (t: string) => { text += t; }, isTTY: true, columns });
+        p.ended('b1', result(`a/${'x'.repeat(200)}`, 'passed'));
+        const line = text.replace('\r\x1b[K', '');
+        expect(line.length, `columns ${columns}`).to.equal(width);
+        expect(line.endsWith('…')).to.equal(true);
+      }
+    });
   });
 
   it('a one-board run off a terminal: mocha\'s line per scenario, and no escape code either', async function () {
@@ -140,7 +151,7 @@ describe('several boards in one run', function () {
     }
   });
 
-  describe('real runs on two emulated boards', function () {
+  describe('real runs on two and four emulated boards', function () {
     this.timeout(120_000);
     let dir: string;
     let remove: () => Promise<void>;
@@ -200,6 +211,19 @@ describe('boards', () => {
       for (const l of lines) expect(l).to.match(/^\[\d\/4\] b[12] passed boards\/boards-connects-\d \(\d+(\.\d)? m?s\)$/);
       expect(stdout).to.not.include('\x1b');
       expect(stdout).to.include('4 passed, 0 failed, 0 errors, 0 skipped');
+    });
+
+    it('four boards: one scenario each, four identities, four labs', async function () {
+      const four = Array.from({ length: 4 }, () => ['--target', 'emulator']).flat();
+      const { code, stdout, stderr } = await hilt(['run', file, ...four], { cwd: dir, timeoutMs: 100_000 });
+      expect(code, stdout + stderr).to.equal(0);
+      const r = await latestResults(dir);
+      expect(r.run.boards!.map((b) => b.deviceId)).to.deep.equal(['esp32-000001', 'esp32-000001-b2', 'esp32-000001-b3', 'esp32-000001-b4']);
+      expect(r.scenarios.map((s) => [s.id, s.board, s.outcome])).to.deep.equal([
+        ['boards/boards-connects-1', 'b1', 'passed'], ['boards/boards-connects-2', 'b2', 'passed'],
+        ['boards/boards-connects-3', 'b3', 'passed'], ['boards/boards-connects-4', 'b4', 'passed'],
+      ]);
+      for (const s of r.scenarios) expect(clientIds(s)).to.deep.equal([r.run.boards!.find((b) => b.id === s.board)!.deviceId]);
     });
 
     it('the same catalogue and board count put the same scenarios on the same boards', async function () {
