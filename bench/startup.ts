@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 const REPO = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
 const ROUNDS = 10;
-const RUN_ROUNDS = 5;
+const RUN_ROUNDS = 10;
 /** The first catalogue scenario of the hilt whose bin/hilt.js runs: its imports of hilt are that copy's. */
 const scenarioOf = (bin: string) => join(dirname(bin), '..', 'scenarios', '01-mtls-happy-path.spec.ts');
 const FIRST_SCENARIO = /01 mutual TLS happy path/;

@@ -9,7 +9,7 @@ import { lstat, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError, errnoOf, printable } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
-import * as config from '../run/config.ts';
+import { configJsonSchema } from '../run/config.ts';
 import { shown } from './args.ts';
 import { CONFIG_SCHEMA_FILE, EXAMPLE_SCENARIO, GITIGNORE_LINES, HIL_DIR, WORKFLOW, WORKFLOW_FILE, configFile } from './init-files.ts';
 
@@ -24,12 +24,9 @@ export function registerInit(program: Command): void {
     });
 }
 
-/** The JSON Schema of hilt.config.json, generated from the config's own schema (harness/run/config.ts). */
+/** The JSON Schema of hilt.config.json, generated from the schema the config is checked with (harness/run/config.ts). */
 function configSchema(): string {
-  const make = (config as { configJsonSchema?: () => unknown }).configJsonSchema;
-  // (until harness/run/config.ts exports it, this hilt cannot write the schema: say so, write nothing)
-  if (typeof make !== 'function') throw new UsageError('this hilt has no JSON Schema of hilt.config.json to write (harness/run/config.ts exports no configJsonSchema)');
-  return `${JSON.stringify(make(), null, 2)}\n`;
+  return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
 }
 
 async function init(dir: string, force: boolean): Promise<void> {
@@ -53,8 +50,11 @@ async function init(dir: string, force: boolean): Promise<void> {
       }
     }
   }
+  // (.gitignore read first too: one that cannot be read stops init before anything is written)
+  const gitignore = await gitignoreAppend(join(root, '.gitignore'));
   for (const [name, text] of files) await write(join(root, name), text);
-  const ignored = await appendGitignore(join(root, '.gitignore'));
+  if (gitignore.text !== null) await write(join(root, '.gitignore'), gitignore.text);
+  const ignored = gitignore.added;
 
   for (const [name] of files) console.log(`wrote ${shown(join(root, name))}`);
   console.log(ignored.length > 0 ? `added ${ignored.join(' ')} to ${shown(join(root, '.gitignore'))}` : `${shown(join(root, '.gitignore'))} ignores hil/certs/ and hil/reports/ already`);
@@ -70,21 +70,21 @@ async function write(path: string, text: string): Promise<void> {
 }
 
 /**
- * Appends the lines .gitignore lacks. A line there already counts with or without its slashes,
- * and so does a bare name (`certs/`), which git applies at any depth.
+ * .gitignore with the lines it lacks appended (text null: it lacks none). A line there already
+ * counts with or without its slashes, and so does a bare name (`certs/`), which git applies at
+ * any depth.
  */
-async function appendGitignore(path: string): Promise<string[]> {
+async function gitignoreAppend(path: string): Promise<{ text: string | null; added: string[] }> {
   const text = await readFile(path, 'utf8').catch((err: unknown) => {
     if (errnoOf(err) === 'ENOENT') return '';
-    throw new UsageError(`cannot read ${printable(shown(path))} (${errnoOf(err)}): fix its permissions`);
+    throw new UsageError(`cannot read ${printable(shown(path))} (${errnoOf(err)}): it must be a file hilt init can read and append to; nothing was written`);
   });
   const bare = (line: string) => line.trim().replace(/^\/|\/$/g, '');
   const existing = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
   const covers = (line: string, wanted: string) => bare(line) === bare(wanted)
     || (!line.startsWith('/') && !bare(line).includes('/') && bare(wanted).split('/').pop() === bare(line));
   const missing = GITIGNORE_LINES.filter((wanted) => !existing.some((line) => covers(line, wanted)));
-  if (missing.length === 0) return [];
+  if (missing.length === 0) return { text: null, added: [] };
   const separator = text === '' || text.endsWith('\n') ? '' : '\n';
-  await write(path, `${text}${separator}# hilt: the lab's keys and the run reports are made by each run\n${missing.join('\n')}\n`);
-  return missing;
+  return { text: `${text}${separator}# hilt: the lab's keys and the run reports are made by each run\n${missing.join('\n')}\n`, added: missing };
 }

@@ -25,7 +25,7 @@ export function registerMerge(program: Command): void {
     .command('merge')
     .description('merge the reports of several runs (e.g. the --shard runs of CI machines) into one report')
     .argument('<reports...>', 'run folders (reports/<run-id>), reports folders (their latest run) or results.json files')
-    .option('--out <dir>', 'folder for the merged report; a `latest` link beside it points at it (default: reports/<new run id>)')
+    .option('--out <dir>', 'folder for the merged report (default: reports/<new run id>, with reports/latest pointing at it)')
     .option('--force', 'merge runs of different firmware builds', false)
     .action(async (inputs: string[], opts: MergeCliOptions) => {
       process.exitCode = await mergeCommand(inputs, opts);
@@ -57,16 +57,18 @@ async function mergeCommand(inputs: string[], opts: MergeCliOptions): Promise<nu
   for (const s of merged.scenarios) {
     if (s.consoleLog && lost.includes(s.consoleLog)) s.consoleLog = null;
   }
-  const paths = await writeReports(merged, out, dirname(out));
+  // Into reports/ by default, as a run, with reports/latest moved to it; a folder of one's own (--out) is left at that.
+  const paths = await writeReports(merged, out, opts.out === undefined ? dirname(out) : null);
 
   const { totals, run } = merged;
   console.log(`merged ${loaded.length} run${loaded.length === 1 ? '' : 's'}: ${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
     `${run.cutShort ? ` (cut short: ${run.cutShort})` : ''}`);
-  if (lost.length > 0) console.error(`hilt: warning: ${lost.length} console log${lost.length === 1 ? ' was' : 's were'} not found beside ${lost.length === 1 ? 'its' : 'their'} results.json, the merged report links none for ${lost.length === 1 ? 'it' : 'them'}`);
+  if (lost.length > 0) {
+    console.error(`hilt: warning: ${lost.length} console log${lost.length === 1 ? '' : 's'} not copied (missing beside ${lost.length === 1 ? 'its' : 'their'} results.json, outside ${lost.length === 1 ? 'its' : 'their'} run's folder, or a link): the merged report links none for ${lost.length === 1 ? 'it' : 'them'}`);
+  }
   if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
   for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
-  const [first, ...rest] = Object.values(paths).map((p) => basename(p));
-  console.log(`report: ${shown(dirname(paths.results)) || '.'}/${[first, ...rest].join(', ')}`);
+  console.log(`report: ${shown(dirname(paths.results)) || '.'}/${Object.values(paths).map((p) => basename(p)).join(', ')}`);
   return exitCodeOf(merged);
 }
 
@@ -143,9 +145,9 @@ async function refuseOverwrite(out: string, loaded: Loaded[]): Promise<void> {
 }
 
 /**
- * Copies the console logs and board folders a run's results name into `to`. A file the results
- * name outside the run's folder is not copied (a results.json could name any path); one that is
- * missing (only results.json was kept) is listed in `lost` under its merged path.
+ * Copies the console logs and board folders a run's results name into `out`/`prefix`. A path
+ * outside the run's folder, or a link, is not copied (a results.json could name any file); those
+ * and the ones missing (only results.json was kept) are listed in `lost` under their merged path.
  */
 async function copyRunFiles(l: Loaded, out: string, prefix: string, lost: string[]): Promise<void> {
   const to = join(out, prefix);
@@ -153,17 +155,24 @@ async function copyRunFiles(l: Loaded, out: string, prefix: string, lost: string
     ...l.results.scenarios.map((s) => s.consoleLog).filter((p): p is string => typeof p === 'string'),
     ...(l.results.run.boards ?? []).map((b) => b.dir).filter((p): p is string => typeof p === 'string'),
   ];
+  const inside = (path: string) => {
+    const rel = relative(l.dir, path);
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  };
+  // (links are not copied: one could point at any file of this machine, and CI uploads what it finds)
+  const notALink = async (path: string) => !(await lstat(path)).isSymbolicLink();
   for (const name of new Set(names)) {
     const from = resolve(l.dir, name);
-    const rel = relative(l.dir, from);
     const merged = `${prefix}/${name}`;
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    const real = await realpath(from).catch(() => null);
+    if (!inside(from) || (real !== null && (!inside(real) || real !== from))) {
       lost.push(merged);
       continue;
     }
     try {
+      const rel = relative(l.dir, from);
       await makeDir(dirname(join(to, rel)));
-      await cp(from, join(to, rel), { recursive: true, errorOnExist: false, force: true });
+      await cp(from, join(to, rel), { recursive: true, errorOnExist: false, force: true, filter: notALink });
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT') throw new UsageError(`cannot copy ${printable(shown(from))} into the merged report (${errnoOf(err)}): check ${printable(shown(to))} can be written`);
       lost.push(merged);

@@ -67,7 +67,7 @@ export async function loadResults(path: string): Promise<Baseline> {
   }
   const schema = (raw as { schema?: unknown } | null)?.schema;
   if (typeof schema === 'number' && schema !== RESULTS_SCHEMA) {
-    throw new UsageError(`${where}: results schema ${schema}, this hilt reads schema ${RESULTS_SCHEMA}: compare with the hilt version that wrote it`);
+    throw new UsageError(`${where}: results schema ${schema}, this hilt reads schema ${RESULTS_SCHEMA}: read it with the hilt version that wrote it`);
   }
   const checked = RESULTS.safeParse(raw);
   if (!checked.success) {

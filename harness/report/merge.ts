@@ -79,7 +79,8 @@ export function mergeResults(runs: RunResults[], options: MergeOptions = {}): Ru
   const run: RunResults['run'] = {
     id: options.id ?? `${first.run.id}-merged`,
     hiltVersion: first.run.hiltVersion,
-    target: unique(runs.map((r) => r.run.target)).join(', '),
+    // Each target once: a multi-board run lists its boards' targets with spaces between them.
+    target: unique(runs.flatMap((r) => r.run.target.split(' ').filter(Boolean))).join(' '),
     startedAt,
     endedAt,
     durationMs,

@@ -4,7 +4,7 @@
  * scenarios with the same outcomes, and every step exits as it should.
  */
 import { expect } from 'chai';
-import { readFile, readlink, stat } from 'node:fs/promises';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { shardOf } from '../../harness/run/shard.ts';
 import type { RunResults } from '../../harness/report/model.ts';
@@ -17,6 +17,9 @@ describe('hilt run --shard and hilt merge', function () {
   this.timeout(180_000);
   let dir: string;
   let remove: () => Promise<void>;
+  /** The first test's scenario files and full run, which the others compare with. */
+  let files: string[];
+  let whole: RunResults;
 
   before(async function () {
     ({ dir, remove } = await tempDir('hilt-merge-'));
@@ -30,10 +33,10 @@ describe('a scenario that expects the impossible', () => {
     expect(await ctx.connect('rogue')).to.be.connected();
   });
 });`);
-    const files = [join(REPO, 'scenarios'), failing];
+    files = [join(REPO, 'scenarios'), failing];
     const full = await hilt(['run', ...files, '--report-dir', 'full'], { cwd: dir, timeoutMs: 90_000 });
     expect(full.code, full.stderr).to.equal(1);
-    const whole = await read(join(dir, 'full', 'latest', 'results.json'));
+    whole = await read(join(dir, 'full', 'latest', 'results.json'));
     expect(whole.scenarios.length).to.be.greaterThan(10);
     const failed = whole.scenarios.filter((s) => s.outcome === 'failed').map((s) => s.id);
     expect(failed).to.deep.equal(['fails/a-scenario-that-expects-the-impossible-expects-a-wrong-ca-to-be-accepted']);
@@ -69,17 +72,36 @@ describe('a scenario that expects the impossible', () => {
       expect(s.consoleLog, s.id).to.match(/^runs\/[^/]+\/console\//);
       expect((await stat(join(dir, 'merged', 'ci', s.consoleLog!))).size, s.consoleLog!).to.be.greaterThan(0);
     }
-    // As after a run, `latest` beside the report points at it.
-    expect(await readlink(join(dir, 'merged', 'latest'))).to.equal('ci');
+    // A folder of one's own gets no `latest` beside it (that could be an input's).
+    expect(await readdir(join(dir, 'merged'))).to.deep.equal(['ci']);
   });
 
   it('merging the passing shard alone exits 0; the same shard twice is refused naming both', async function () {
     const passing = [1, 2].find((i) => shardOf('fails/a-scenario-that-expects-the-impossible-expects-a-wrong-ca-to-be-accepted', 2) !== i)!;
-    const ok = await hilt(['merge', `shard-${passing}/latest`, '--out', 'alone'], { cwd: dir });
+    // Without --out: into reports/<new id>, with reports/latest pointing at it, as after a run.
+    const ok = await hilt(['merge', `shard-${passing}/latest`], { cwd: dir });
     expect(ok.code, ok.stderr).to.equal(0);
+    const latest = await readlink(join(dir, 'reports', 'latest'));
+    expect((await read(join(dir, 'reports', latest, 'results.json'))).run.id).to.equal(latest);
     const twice = await hilt(['merge', `shard-${passing}/latest`, `shard-${passing}/latest/results.json`, '--out', 'twice'], { cwd: dir });
     expect(twice.code).to.equal(2);
     expect(twice.stderr).to.match(new RegExp(`^hilt: scenario ".+" is in both shard-${passing}/latest and shard-${passing}/latest/results\\.json: merge each shard once`));
     expect(twice.stderr.trim().split('\n')).to.have.length(1);
+  });
+
+  it('a shard run on two emulated boards merges with a one-board shard into the full run', async function () {
+    const boards = await hilt(['run', ...files, '--shard', '1/2', '--target', 'emulator', '--target', 'emulator', '--report-dir', 'boards-1'], { cwd: dir, timeoutMs: 90_000 });
+    expect(boards.code, boards.stderr).to.be.oneOf([0, 1]);
+    const merge = await hilt(['merge', 'boards-1', 'shard-2', '--out', 'with-boards'], { cwd: dir, timeoutMs: 30_000 });
+    expect(merge.code, merge.stderr).to.equal(1);
+    const merged = await read(join(dir, 'with-boards', 'results.json'));
+    expect(outcomes(merged)).to.deep.equal(outcomes(whole));
+    expect(merged.run.boards!.map((b) => b.id)).to.deep.equal(['b1', 'b2']);
+    const onBoards = merged.scenarios.filter((s) => s.board);
+    expect(onBoards.length).to.be.greaterThan(0);
+    for (const s of onBoards) {
+      expect(s.consoleLog, s.id).to.match(/^runs\/[^/]+\/b[12]\/console\//);
+      expect((await stat(join(dir, 'with-boards', s.consoleLog!))).size, s.consoleLog!).to.be.greaterThan(0);
+    }
   });
 });

@@ -84,7 +84,7 @@ describe('fault catalogue: compare', function () {
   it('a results.json of another schema', async function () {
     const bad = join(dir, 'future.json');
     await writeFile(bad, JSON.stringify({ ...VALID, schema: 2 }));
-    await refused(bad, /^hilt: .*future\.json: results schema 2, this hilt reads schema 1: compare with the hilt version that wrote it$/m);
+    await refused(bad, /^hilt: .*future\.json: results schema 2, this hilt reads schema 1: read it with the hilt version that wrote it$/m);
   });
 
   it('JSON that is not a run\'s results: names the first field that is wrong', async function () {

@@ -100,10 +100,22 @@ describe('hilt merge: bad inputs', function () {
     await report(dir, 'e', escaping);
     const { code, stderr } = await hilt(['merge', 'e', '--out', 'out'], { cwd: dir });
     expect(code, stderr).to.equal(0);
-    expect(stderr).to.include('1 console log was not found beside its results.json');
+    expect(stderr).to.include('hilt: warning: 1 console log not copied (missing beside its results.json, outside its run\'s folder, or a link)');
     const merged = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8')) as RunResults;
     expect(merged.scenarios[0]!.consoleLog).to.equal(null);
     expect(await readdir(join(dir, 'out'))).to.not.include('etc');
+  });
+
+  it('a console log that is a link out of its run folder is not copied', async function () {
+    await report(dir, 'l', runResults({ id: 'run-l' }, [{ ...all[3]!, consoleLog: 'console/x.log' }]));
+    await mkdir(join(dir, 'l', 'console'));
+    await symlink('/etc/passwd', join(dir, 'l', 'console', 'x.log'));
+    const { code, stderr } = await hilt(['merge', 'l', '--out', 'out'], { cwd: dir });
+    expect(code, stderr).to.equal(0);
+    expect(stderr).to.include('hilt: warning: 1 console log not copied (missing beside its results.json, outside its run\'s folder, or a link)');
+    const merged = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8')) as RunResults;
+    expect(merged.scenarios[0]!.consoleLog).to.equal(null);
+    expect(await readdir(join(dir, 'out'))).to.not.include('runs');
   });
 
   it('a reports folder as a CI artifact gives it: latest as a link or lost, one run; two runs and no latest is refused', async function () {

@@ -45,6 +45,15 @@ describe('mergeResults', function () {
     expect(merged.comparison).to.equal(null);
   });
 
+  it('names each target once, also those of a multi-board run', function () {
+    const [a, b] = shards();
+    a.run.target = 'emulator emulator';
+    b.run.target = 'emulator';
+    expect(mergeResults([a, b]).run.target).to.equal('emulator');
+    b.run.target = 'serial:/dev/ttyUSB0';
+    expect(mergeResults([a, b]).run.target).to.equal('emulator serial:/dev/ttyUSB0');
+  });
+
   it('a merged report merged again counts as the runs it came from', function () {
     const [a, b] = shards();
     const c = runResults({ id: 'run-c', shard: null }, []);

@@ -1,5 +1,6 @@
 /** `--shard i/n`: the split is the documented rule, a partition, and bad values are one usage line. */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { UsageError } from '../../harness/errors.ts';
 import { parseShard, shardOf } from '../../harness/run/shard.ts';
@@ -36,6 +37,19 @@ describe('--shard', function () {
     for (const bad of ['3/2', '0/2', 'a/b', '1/0', '2', '1/2/3', ' 1/2', '-1/2', '1/257']) {
       expect(() => parseShard(bad), bad).to.throw(UsageError, new RegExp(`^--shard ".*": give i/n`));
     }
+  });
+
+  it('any text is a shard within bounds or one printable usage line (fast-check)', function () {
+    const text = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 12 }),
+      fc.tuple(fc.integer({ min: -3, max: 300 }), fc.integer({ min: -3, max: 300 }), fc.constantFrom('', '0', '00')).map(([i, n, zeros]) => `${zeros}${i}/${n}`));
+    fc.assert(fc.property(text, (t) => {
+      try {
+        const { index, count } = parseShard(t);
+        return Number.isInteger(index) && Number.isInteger(count) && index >= 1 && index <= count && count <= 256 && /^\d+\/\d+$/.test(t) && t.split('/').map(Number).join('/') === `${index}/${count}`;
+      } catch (err) {
+        return err instanceof UsageError && !/[\n\r]/.test(err.message) && err.message.startsWith('--shard "');
+      }
+    }), { numRuns: 2000 });
   });
 
   it('hilt run with a bad --shard: one line on stderr, exit 2, no report folder', async function () {

@@ -129,14 +129,16 @@ static void read_tls(esp_tls_t *tls, hilt_connect_result_t *res)
         suite = mbedtls_ssl_get_ciphersuite_name(ssl->MBEDTLS_PRIVATE(session_negotiate)->MBEDTLS_PRIVATE(ciphersuite));
     }
     snprintf(res->cipher, sizeof res->cipher, "%s", suite != NULL ? suite : "unknown");
+    const int over = mbedtls_ssl_is_handshake_over(ssl);
 #if defined(MBEDTLS_SSL_ALPN)
-    const char *alpn = mbedtls_ssl_get_alpn_protocol(ssl);
+    /* ALPN and peer only from a finished handshake, as the host port and docs/protocol.md say. */
+    const char *alpn = over ? mbedtls_ssl_get_alpn_protocol(ssl) : NULL;
     if (alpn != NULL) {
         res->has_alpn = true;
         snprintf(res->alpn, sizeof res->alpn, "%s", alpn);
     }
 #endif
-    const mbedtls_x509_crt *peer = mbedtls_ssl_is_handshake_over(ssl) ? mbedtls_ssl_get_peer_cert(ssl) : NULL;
+    const mbedtls_x509_crt *peer = over ? mbedtls_ssl_get_peer_cert(ssl) : NULL;
     if (peer != NULL) {
         uint8_t digest[32];
         res->has_peer = true;
