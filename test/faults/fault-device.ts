@@ -8,11 +8,12 @@
  * disappear (socat killed: the pty hangs up as an unplugged USB bridge does).
  */
 import { EventEmitter } from 'node:events';
-import { SerialPort } from 'serialport';
-import { hasSocat, ptyPair } from '../transport/peers.ts';
+import type { Socket } from 'node:net';
+import { within } from '../../harness/time.ts';
+import { hasSocat, ptyToTcp } from '../transport/peers.ts';
 
 export { hasSocat };
-export const SOCAT_MISSING = 'socat is not installed: the fault device needs a pseudo-terminal pair (apt-get install socat)';
+export const SOCAT_MISSING = 'socat is not installed: the fault device needs it for a pseudo-terminal (apt-get install socat)';
 
 /** What the scripted agent says it is; enough for Device's hello check. */
 export const HELLO = {
@@ -66,25 +67,27 @@ export class FaultDevice extends EventEmitter {
   private constructor(
     /** The pty the harness opens. */
     readonly path: string,
-    private readonly far: SerialPort,
-    private readonly pair: Awaited<ReturnType<typeof ptyPair>>,
+    private readonly far: Socket,
+    private readonly pty: Awaited<ReturnType<typeof ptyToTcp>>,
   ) {
     super();
     far.on('data', (chunk: Buffer) => this.onData(chunk));
     far.on('error', () => undefined);
   }
 
-  /** A pty pair with the agent on its far end. Check `hasSocat` first. */
+  /**
+   * A pty with the agent on its far end, through socat to a TCP socket of this process (a second
+   * pty with serialport on it stalled large bursts now and then under load). Check `hasSocat` first.
+   */
   static async start(): Promise<FaultDevice> {
-    const pair = await ptyPair();
-    const far = new SerialPort({ path: pair.b, baudRate: 115200, autoOpen: false });
-    try {
-      await new Promise<void>((resolve, reject) => far.open((err) => (err ? reject(err) : resolve())));
-    } catch (err) {
-      await pair.release();
-      throw err;
+    const pty = await ptyToTcp(() => undefined);
+    // socat connects before it starts its data loop, so this is at once.
+    const far = await within(5_000, pty.far);
+    if (far === 'timeout') {
+      await pty.release();
+      throw new Error('socat did not connect the pty to the fault device within 5 s');
     }
-    return new FaultDevice(pair.a, far, pair);
+    return new FaultDevice(pty.path, far, pty);
   }
 
   /** The --target a user would give for this board. */
@@ -171,14 +174,14 @@ export class FaultDevice extends EventEmitter {
   /** The board is gone: socat is killed, so the harness's pty hangs up. */
   async disappear(): Promise<void> {
     this.stopFloods();
-    this.pair.socat.kill('SIGKILL');
-    await this.pair.release();
+    this.pty.vanish();
+    await this.pty.release();
   }
 
   async close(): Promise<void> {
     this.stopFloods();
-    if (this.far.isOpen) await new Promise<void>((resolve) => this.far.close(() => resolve()));
-    await this.pair.release();
+    this.far.destroy();
+    await this.pty.release();
   }
 
   private stopFloods(): void {
@@ -188,7 +191,7 @@ export class FaultDevice extends EventEmitter {
 
   private write(data: string | Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.far.write(data, (err) => (err ? reject(err) : this.far.drain(() => resolve())));
+      this.far.write(data, (err) => (err ? reject(err) : resolve()));
     });
   }
 

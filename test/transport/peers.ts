@@ -162,12 +162,25 @@ async function serialEcho(): Promise<Rig> {
  * back through it can wait on each other. Here every writer's reader never stops reading.
  */
 async function ptyEcho(): Promise<{ path: string; vanish(): void; release(): Promise<void> }> {
+  const pty = await ptyToTcp((socket) => socket.pipe(socket));
+  return { path: pty.path, vanish: pty.vanish, release: pty.release };
+}
+
+/**
+ * A real pseudo-terminal whose far side is a TCP socket of this process: socat links the pty to
+ * 127.0.0.1, and `serve` gets the socket. Node's sockets on the far side, not serialport on a
+ * second pty, which stalled a large burst now and then under load.
+ */
+export async function ptyToTcp(serve: (socket: net.Socket) => void): Promise<{ path: string; far: Promise<net.Socket>; vanish(): void; release(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  let connected!: (socket: net.Socket) => void;
+  const far = new Promise<net.Socket>((resolve) => { connected = resolve; });
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => undefined);
     socket.once('close', () => sockets.delete(socket));
-    socket.pipe(socket);
+    serve(socket);
+    connected(socket);
   });
   await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
   const { port } = server.address() as AddressInfo;
@@ -197,7 +210,7 @@ async function ptyEcho(): Promise<{ path: string; vanish(): void; release(): Pro
     throw err;
   }
   // The pty's master side goes at once: the transport's port hangs up, as a pulled cable's does.
-  return { path, vanish: () => { socat.kill('SIGKILL'); }, release };
+  return { path, far, vanish: () => { socat.kill('SIGKILL'); }, release };
 }
 
 /** ser2net serving a pty whose far side echoes. */
