@@ -20,6 +20,6 @@ export {
 export type {
   BootEvent, ConnectError, ConnectResult, EmptyReply, ErrReply, Events, HeapReleaseReply, HeapReserveReply, HeapStats, HeapUse,
   HelloReply, MqttDisconnectedEvent, MqttMessageEvent, PublishReply, Replies, Source, StoreDelReply, StoreListReply,
-  HostMeasure, StoreReply, SubscribeReply, TimeReply, Timing, TlsInfo,
+  HostMeasure, StackUse, StoreReply, SubscribeReply, TimeReply, Timing, TlsInfo,
 } from './schemas.ts';
 export { BADCERT, BADCRL, flagNames, flagsOf, verifyInfo, verifyInfoText } from './verify-flags.ts';

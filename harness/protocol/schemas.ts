@@ -44,6 +44,10 @@ const TIMING = z.object({
   total_ms: z.number(), source: DEVICE_SOURCE,
 });
 
+/** The connect task's stack in bytes: its size and the most of it in use during the connect. */
+const STACK = z.object({ size: int, peak_used: int, source: DEVICE_SOURCE })
+  .refine((s) => s.peak_used <= s.size, { path: ['peak_used'], message: 'more than size: a task that used more stack than it has overflowed, and does not reply' });
+
 const CONNECT_RESULT = z.object({
   connected: z.boolean(),
   /** null when the handshake never got as far as the server's hello. */
@@ -65,6 +69,9 @@ const CONNECT_RESULT = z.object({
   // see withHostTiming and docs/protocol.md "Timing measured by the host".
   timing: TIMING.nullable().optional(),
   heap: z.object({ before: int, min: int, after: int, peak_used: int, source: DEVICE_SOURCE }),
+  // A device that cannot measure its connect task's stack leaves `stack` out (never null): hilt
+  // cannot measure it from outside, so there is nothing to stand in for it.
+  stack: STACK.optional(),
   // The command table gives mqtt only to mqtt.connect's result, so a tls.connect result may omit it.
   mqtt: nullOrAbsent(z.object({ session_present: z.boolean(), connack: int })),
 });
@@ -123,6 +130,7 @@ export type ConnectError = NonNullable<ConnectWire['error']>;
 /** Timing as the harness holds it: the device's, or the host's own measure (source `host`). */
 export type Timing = Omit<z.output<typeof TIMING>, 'source'> & { source: Source };
 export type HeapUse = Omit<ConnectWire['heap'], 'source'> & { source: Source };
+export type StackUse = NonNullable<ConnectWire['stack']>;
 /** A connect result once checked: timing is always there, measured by the host if need be. */
 export type ConnectResult = Omit<ConnectWire, 'timing' | 'heap'> & { timing: Timing; heap: HeapUse };
 

@@ -32,6 +32,8 @@ import { SEQUENCES, isSequenceName, parseResetSequence, type ResetSequence } fro
 export const METRICS = {
   dns_ms: 'ms', tcp_ms: 'ms', tls_ms: 'ms', mqtt_ms: 'ms', total_ms: 'ms',
   heap_peak_used: 'B', heap_leak: 'B',
+  // Only from a device that measures its connect task's stack (docs/protocol.md, `stack`).
+  stack_peak_used: 'B',
 } as const;
 export type MetricName = keyof typeof METRICS;
 

@@ -207,6 +207,8 @@ export class ScenarioContext {
       if (typeof value === 'number') this.samples.push({ metric, unit: 'ms', source: t.source, value });
     }
     this.samples.push({ metric: 'heap_peak_used', unit: 'B', source: result.heap.source, value: result.heap.peak_used });
+    // A device that cannot measure its stack leaves it out: no figure, rather than a guess.
+    if (result.stack) this.samples.push({ metric: 'stack_peak_used', unit: 'B', source: result.stack.source, value: result.stack.peak_used });
   }
 }
 

@@ -169,6 +169,34 @@ describe('schemas', () => {
         'connect.heap.source: expected one of device|model, got string "host"');
     });
 
+    describe('the connect task\'s stack (optional)', () => {
+      it('accepts a stack figure from the device or the model and returns it', () => {
+        for (const source of ['device', 'model']) {
+          const body = { ...connectBody(), stack: { size: 8192, peak_used: 5734, source } };
+          expect(checkConnectResult(body).stack).to.deep.equal({ size: 8192, peak_used: 5734, source });
+        }
+      });
+
+      it('leaves stack out of the result when the device left it out: no stand-in', () => {
+        const r = checkConnectResult(connectBody(), { elapsedMs: 5 });
+        expect(r).to.not.have.property('stack');
+      });
+
+      const refusals: Array<[string, unknown, string]> = [
+        ['null (a device that cannot measure leaves it out)', null, 'connect.stack: expected object, got null'],
+        ['without peak_used', { size: 8192, source: 'device' }, 'connect.stack.peak_used: missing, expected integer'],
+        ['with a fractional size', { size: 8192.5, peak_used: 10, source: 'device' }, 'connect.stack.size: expected integer, got number 8192.5'],
+        ['from the host', { size: 8192, peak_used: 10, source: 'host' }, 'connect.stack.source: expected one of device|model, got string "host"'],
+        ['with more used than there is', { size: 4096, peak_used: 4097, source: 'device' },
+          'connect.stack.peak_used: more than size: a task that used more stack than it has overflowed, and does not reply'],
+      ];
+      for (const [what, stack, message] of refusals) {
+        it(`refuses a stack ${what}`, () => {
+          expect(schemaError(() => checkConnectResult({ ...connectBody(), stack })).message).to.equal(message);
+        });
+      }
+    });
+
     describe('timing measured by the host', () => {
       for (const [what, spoil] of [['left out', (b: Record<string, any>) => { delete b.timing; }],
         ['null', (b: Record<string, any>) => { b.timing = null; }]] as const) {
