@@ -12,6 +12,7 @@ import {
 import { connect, type BoardContext, type ConnectSpec, type Session } from './connect.ts';
 import { Console, bootBanner, type ResetReason } from './console.ts';
 import { BoardHeap, ESP32_FREE_HEAP } from './heap.ts';
+import { CONNECT_STACK_DEFAULT, CONNECT_STACK_RANGE, StackOverflow, stackOverflowPanic } from './stack.ts';
 import {
   REFERENCE_SDKCONFIG, mbedtlsConfigOf, parseSdkconfig, suiteByMbedtls, type MbedtlsConfig, type Sdkconfig,
 } from './mbedtls/index.ts';
@@ -25,7 +26,7 @@ const STORE_SLOT_BYTES = 8192;
 const SLOT_NAME = /^[a-z0-9_-]{1,16}$/;
 const MAX_HOLD_MS = 60_000;
 
-const TLS_ARGS = ['host', 'port', 'sni', 'ca', 'cert', 'key', 'ciphers', 'tls', 'timeout_ms', 'skip_cn', 'alpn', 'hold_ms'] as const;
+const TLS_ARGS = ['host', 'port', 'sni', 'ca', 'cert', 'key', 'ciphers', 'tls', 'timeout_ms', 'skip_cn', 'alpn', 'hold_ms', 'stack'] as const;
 /**
  * The arguments each command takes (docs/protocol.md). Anything else is refused with bad_args:
  * a misspelt key (`skip_cm=1`) would otherwise leave its default silently in force.
@@ -318,6 +319,17 @@ export class Board {
     return undefined;
   }
 
+  /**
+   * A crash: ESP-IDF's panic text, then the restart the panic handler makes. The command that
+   * crashed gets no reply, and everything in RAM is gone, as after `reset`.
+   */
+  private async panic(lines: string[]): Promise<void> {
+    for (const text of lines) this.console.raw(text);
+    await this.shutdown();
+    this.clearRam();
+    setImmediate(() => this.boot('SW_CPU_RESET'));
+  }
+
   private storePut(a: Args): object {
     const slot = argString(a, 'slot');
     if (!SLOT_NAME.test(slot)) throw new ProtocolError(`store.put: slot ${JSON.stringify(slot)}: use 1-16 of a-z 0-9 _ -`, 'bad_args');
@@ -401,10 +413,11 @@ export class Board {
       host, port: argInt(a, 'port', { min: 1, max: 65535, default: 8883 }), sni: argString(a, 'sni', { default: host }),
       ca, own, credentialError, suites, maxVersion: versions === '1.2' || !this.config.tls13 ? 'TLSv1.2' : 'TLSv1.3',
       timeoutMs: timeout === 0 ? 10_000 : timeout, skipCn: argBool(a, 'skip_cn', false), alpn: argList(a, 'alpn', []), mqtt,
+      stackSize: argInt(a, 'stack', { ...CONNECT_STACK_RANGE, default: CONNECT_STACK_DEFAULT }),
     };
   }
 
-  private async connect(command: string, a: Args): Promise<ConnectResult> {
+  private async connect(command: string, a: Args): Promise<ConnectResult | undefined> {
     const spec = this.connectSpec(command, a);
     const holdMs = argInt(a, 'hold_ms', { min: 0, max: MAX_HOLD_MS, default: 0 });
     // One connection at a time, as the agent keeps one: a new connect replaces the old one.
@@ -425,7 +438,16 @@ export class Board {
       },
     };
     const generation = this.generation;
-    const { result, session } = await connect(context, spec);
+    let outcome: Awaited<ReturnType<typeof connect>>;
+    try {
+      outcome = await connect(context, spec);
+    } catch (err) {
+      if (!(err instanceof StackOverflow)) throw err;
+      // (a board reset while the connect ran has nothing left to crash)
+      if (generation === this.generation) await this.panic(stackOverflowPanic(err.task, this.firmware?.elfSha256 ?? null));
+      return undefined;
+    }
+    const { result, session } = outcome;
     if (generation !== this.generation) {
       // The board was reset or shut down while this connect ran: nothing may outlive that.
       await session?.close();

@@ -22,6 +22,7 @@ import {
   BADCERT, ESP_ERR, MBEDTLS_ERR, espErrName, judgeServerCertificate, mbedtlsErrName, mbedtlsHex, opensslCipherList,
   suiteByOpenssl, verifyInfo, type MbedtlsConfig, type Suite,
 } from './mbedtls/index.ts';
+import { CONNECT_TASK, StackOverflow, stackAt, type StackStep } from './stack.ts';
 import { handshakeCryptoMs, recordCryptoMs, type ChipShape, type PublicKeyShape } from './timing.ts';
 
 /** The socket number esp-tls prints; lwIP hands out 54 first on a fresh ESP32. */
@@ -57,6 +58,8 @@ export interface ConnectSpec {
   skipCn: boolean;
   alpn: string[];
   mqtt: MqttSpec | null;
+  /** The connect task's stack size in bytes (`stack=`, default 8192). */
+  stackSize: number;
 }
 
 export interface BoardContext {
@@ -191,6 +194,10 @@ function secureContextFor(options: tls.SecureContextOptions): tls.SecureContext 
   return context;
 }
 
+/**
+ * One connect. Throws StackOverflow when the stack model says the connect task ran out of stack
+ * (stack.ts): the board panics then, and nothing of the connect is left open.
+ */
 export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ result: ConnectResult; session: Session | null }> {
   const { console: out, heap } = ctx;
   const started = performance.now();
@@ -208,12 +215,23 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     heap.give(held);
     held = 0;
   };
+  // The connect task's stack: the deepest step reached so far, as the high-water mark keeps it.
+  let stackPeak = 0;
+  const reach = (step: StackStep) => {
+    stackPeak = Math.max(stackPeak, stackAt(step, spec.own !== null));
+    if (stackPeak <= spec.stackSize) return;
+    secure?.destroy();
+    raw?.destroy();
+    release();
+    throw new StackOverflow(CONNECT_TASK, spec.stackSize, stackPeak, step);
+  };
   const result = (error: Failure | null, mqtt: ConnectResult['mqtt'] = null): ConnectResult => ({
     connected: error === null,
     tls: tlsInfo,
     error,
     timing: { ...timing, total_ms: Math.round((timing.dns_ms ?? 0) + (timing.tcp_ms ?? 0) + (timing.tls_ms ?? 0) + (timing.mqtt_ms ?? 0)), source: 'model' },
     heap: { before: heapBefore, min: lowest, after: heap.free, peak_used: heapBefore - lowest, source: 'model' },
+    stack: { size: spec.stackSize, peak_used: stackPeak, source: 'model' },
     mqtt,
   } as ConnectResult);
   /** esp-tls's failure path: its lines, then transport_base's and esp-mqtt's. */
@@ -244,6 +262,7 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   };
 
   // 1. DNS (skipped for an address, as lwIP does).
+  reach('tcp');
   let address = spec.host;
   if (!isIp(spec.host)) {
     const t0 = performance.now();
@@ -288,6 +307,7 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   // 3. esp-tls builds the Mbed TLS handle: CA store, own certificate, ssl_setup buffers. This is
   // the TLS phase already (the host agent times it in tls_ms), whether it fails or not.
   timing.tls_ms = 0;
+  reach('setup');
   if (spec.credentialError) {
     const { esp, stack, what } = spec.credentialError;
     const code = MBEDTLS_ERR[stack]!;
@@ -378,8 +398,9 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     timing.tls_ms = Math.round(wireMs);
     const { stack, errno } = wireFailure(outcome, rawEnded, rawReset);
     // A server that refused the device's own flight (its certificate) did so after the device had
-    // parsed and verified the chain and done its key exchange: the heap went that deep.
+    // parsed and verified the chain and done its key exchange: the heap and the stack went that deep.
     if (keyedChain.length > 0) {
+      reach('handshake');
       const reached = Math.min(heapBefore, planConnection(buffers, heapShape(shape, keyedChain, spec.ca ?? [], keyedEcdhe)).peak);
       lowest = Math.min(lowest, heapBefore - reached);
       heap.touch(reached - held);
@@ -387,6 +408,8 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
     return handshakeFailed(stack, 0, errno);
   }
   const s = secure! as TLSSocket;
+  // The server's flight is processed now (chain, verify, ECDHE): the handshake's deepest point.
+  reach('handshake');
 
   const chain = peerChain(s);
   const cipher = suiteByOpenssl(s.getCipher().name);
@@ -464,6 +487,7 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   if (!spec.mqtt) return { result: result(null), session };
 
   // 7. esp-mqtt: CONNECT, wait for CONNACK (its network timeout; the agent passes timeout_ms).
+  reach('mqtt');
   const mqttStart = performance.now();
   const m = spec.mqtt;
   type MqttOutcome = { connack: number; sessionPresent: boolean } | { closed: true } | { timeout: true };

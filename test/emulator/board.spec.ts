@@ -120,7 +120,7 @@ describe('emulated ESP32 board', function () {
 
     const misspelt: Array<[string, string, RegExp]> = [
       ['a misspelt argument (skip_cm)', '@hil 47 tls.connect host=127.0.0.1 port=1 skip_cm=1',
-        /^tls\.connect: unknown argument 'skip_cm' \(tls\.connect takes host, port, sni, ca, cert, key, ciphers, tls, timeout_ms, skip_cn, alpn, hold_ms\)$/],
+        /^tls\.connect: unknown argument 'skip_cm' \(tls\.connect takes host, port, sni, ca, cert, key, ciphers, tls, timeout_ms, skip_cn, alpn, hold_ms, stack\)$/],
       ['an argument hello does not take', '@hil 48 hello verbose=1', /^hello: unknown argument 'verbose' \(hello takes no arguments\)$/],
       ['an MQTT argument on tls.connect', '@hil 49 tls.connect host=127.0.0.1 client_id=x', /^tls\.connect: unknown argument 'client_id'/],
       ['the reserved slot name none', '@hil 50 store.put slot=none kind=ca data=QQ== part=1/1', /^store\.put: slot name 'none' is reserved \(ca=none means no CA\)$/],

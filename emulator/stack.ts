@@ -1,0 +1,72 @@
+/**
+ * The stack of the agent's connect task, modelled (docs/emulator.md, "Stack model"). A real
+ * agent runs each connect in a FreeRTOS task of `stack=` bytes (default 8192) and reads its
+ * high-water mark; the emulator has no such stack, so it adds up what each step of a connect
+ * puts on it at its deepest, and when that is more than the task has, it overflows as
+ * FreeRTOS reports it: the panic text, then a reboot.
+ */
+
+/** The task's name, as the panic line gives it. */
+export const CONNECT_TASK = 'hilt_connect';
+/** CONFIG_HILT_AGENT_CONNECT_STACK's default, which the host agent and the emulator use too. */
+export const CONNECT_STACK_DEFAULT = 8192;
+/** What `stack=` takes (docs/protocol.md). */
+export const CONNECT_STACK_RANGE = { min: 2048, max: 65536 } as const;
+
+/**
+ * Bytes on the stack at the deepest point of each step, over the task's own frames (`task`).
+ * The calibration table: Espressif gives about 3.6 KB of task stack for Mbed TLS's handshake,
+ * and 5-6 KB per TLS session for a task that also does the rest (ESP32-FACTS section 7). To
+ * recalibrate from the native agent's figures (docs/fidelity.md), change these numbers only.
+ */
+export const STACK_MODEL = {
+  /** The connect task's own frames: the agent's command handling and esp_tls_conn_new's. */
+  task: 1152,
+  /** DNS and the TCP connect: lwIP's getaddrinfo, connect and select. */
+  tcp: 448,
+  /** esp-tls building its handle: the CA store, the own certificate and key parsed (PEM, X.509, PK). */
+  setup: 704,
+  /** mbedtls_ssl_handshake at its deepest: the server's chain parsed and verified, ECDHE (Espressif's 3.6 KB). */
+  handshake: 3686,
+  /** On top of the handshake with mutual TLS: signing CertificateVerify with the device's key. */
+  clientAuth: 768,
+  /** esp-mqtt's CONNECT and CONNACK over the open session (mbedtls_ssl_write and _read). */
+  mqtt: 1536,
+} as const;
+
+export type StackStep = 'tcp' | 'setup' | 'handshake' | 'mqtt';
+
+/** The stack in use at the deepest point of `step`, in bytes. */
+export function stackAt(step: StackStep, mutual: boolean): number {
+  const m = STACK_MODEL;
+  const depth = step === 'handshake' ? m.handshake + (mutual ? m.clientAuth : 0) : m[step];
+  return m.task + depth;
+}
+
+/** The connect task ran out of stack at `step`: the agent does not reply, the board panics. */
+export class StackOverflow extends Error {
+  constructor(readonly task: string, readonly size: number, readonly needed: number, readonly step: StackStep) {
+    super(`stack overflow in task ${task}: ${step} needs ${needed} B, the task has ${size} B`);
+    this.name = 'StackOverflow';
+  }
+}
+
+/**
+ * ESP-IDF's panic text for a stack overflow FreeRTOS detected (CONFIG_FREERTOS_CHECK_STACKOVERFLOW
+ * with the canary), up to the reboot: the ROM's reset line follows from the boot.
+ */
+export function stackOverflowPanic(task: string, elfSha256: string | null): string[] {
+  return [
+    `***ERROR*** A stack overflow in task ${task} has been detected.`,
+    '',
+    '',
+    'Backtrace: 0x40081a2e:0x3ffb9c60 0x40088e21:0x3ffb9c80 0x4008c9e6:0x3ffb9ca0 0x4008a0a3:0x3ffb9d20 0x400d6b57:0x3ffb9d40 |<-CORRUPTED',
+    '',
+    '',
+    '',
+    '',
+    `ELF file SHA256: ${(elfSha256 ?? '0'.repeat(64)).slice(0, 16)}`,
+    '',
+    'Rebooting...',
+  ];
+}
