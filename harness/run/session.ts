@@ -7,7 +7,9 @@ import { brandAcrossCopies } from '../errors.ts';
 import type { Attempt, Lab } from '../lab/index.ts';
 import type { Pki } from '../pki/index.ts';
 import type { ArgValue, ConnectResult, HelloReply } from '../protocol/index.ts';
-import type { Device } from '../device/device.ts';
+import * as chai from 'chai';
+import { PanicError, type Device } from '../device/device.ts';
+import type { Panic, PanicKind } from '../device/log.ts';
 import type { Source } from '../report/model.ts';
 import type { RunConfig } from './config.ts';
 import { findHeapSplit, type HeapSplit } from './heap-split.ts';
@@ -195,6 +197,41 @@ export class ScenarioContext {
     if (leak !== 0) throw new LeakError(`heap did not return to its level: ${leak} B missing after the connection closed`);
   }
 
+  /**
+   * Runs `body`, which must crash the device with a panic of `kind`: for a scenario whose point is
+   * that a crash happens and is named (a connect task given too little stack). Resolves to the
+   * panic once the device has booted again, and the panic is then the scenario's expected end,
+   * not its failure. No panic fails the scenario as an assertion; a panic of another kind fails it
+   * as that panic. Bounded: by the command's own timeout, then by the command timeout for the boot.
+   */
+  async expectPanic(kind: PanicKind, body: () => Promise<unknown>): Promise<Panic> {
+    const events = this.device.eventMark();
+    let panic: PanicError;
+    try {
+      const answer = await body();
+      const what = isConnectResult(answer) ? `: ${answer.connected ? 'connected' : `failed with ${answer.error?.esp_err_name}`}` : '';
+      throw new chai.AssertionError(`expected the device to panic (${kind.replace('_', ' ')}), but it answered${what}`);
+    } catch (err) {
+      if (!(err instanceof PanicError)) throw err;
+      panic = err;
+    }
+    if (panic.panic.kind !== kind) throw panic;
+    // The reboot's reset line (rst:0xc) reads as an unexpected reset, which ends a wait: it is
+    // part of this panic, so the wait for the boot goes on past it.
+    const deadline = performance.now() + this.session.config.commandTimeoutMs;
+    for (;;) {
+      try {
+        await this.device.waitEvent('boot', { since: events, timeoutMs: Math.max(0, deadline - performance.now()) });
+        break;
+      } catch (err) {
+        if (!(err instanceof PanicError && err.panic.kind === 'unexpected_reset')) throw err;
+      }
+    }
+    this.rec.panic = null;
+    this.note(`the device panicked as expected: ${panic.panic.reason}`);
+    return panic.panic;
+  }
+
   /** Console lines printed since the last connect began. */
   printedLines(): string[] {
     return this.device.consoleSince(this.since);
@@ -210,6 +247,10 @@ export class ScenarioContext {
     // A device that cannot measure its stack leaves it out: no figure, rather than a guess.
     if (result.stack) this.samples.push({ metric: 'stack_peak_used', unit: 'B', source: result.stack.source, value: result.stack.peak_used });
   }
+}
+
+function isConnectResult(value: unknown): value is ConnectResult {
+  return typeof value === 'object' && value !== null && 'connected' in value && 'error' in value;
 }
 
 export class SkipScenario extends Error {
