@@ -23,6 +23,7 @@ import { DocsAgent } from './docs-agent.ts';
 const EXPLAINED: Record<string, string> = {
   '10-low-heap-setup': 'an OpenSSL agent on a host cannot run out of heap: its reserve is bookkeeping, so every probe of the heap split connects',
   '11-low-heap-handshake': 'likewise: no connect fails for want of heap, so no setup/handshake boundary is found',
+  '17-low-stack': 'an OpenSSL agent runs its connects on Node\'s own stack: it has no connect task to size, so stack= cannot overflow it and the connect succeeds where the reference panics',
 };
 
 interface Run {

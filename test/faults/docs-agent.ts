@@ -9,7 +9,9 @@
  * clock, with the rules the page gives ("Verify flags"), and reports every outcome with the codes
  * and console lines of the page's table ("What a connect reports"). What an OpenSSL agent cannot
  * know it does not invent: its heap is bookkeeping (a reserve never makes a connect fail), and it
- * has no clock for phases, so it leaves `timing` out as the page allows.
+ * has no clock for phases, so it leaves `timing` out as the page allows. Nor has it a connect task
+whose stack it could size or measure: it checks `stack=` as the page says and otherwise ignores
+it, leaves `stack` out of its results, and never overflows.
  *
  * A test spoils what it says (`spoil`): any reply body or event body replaced, or a raw line
  * printed in place of the reply, so the harness meets a device that answers slightly wrong.
@@ -297,6 +299,9 @@ export class DocsAgent {
   private async connect(mqtt: boolean, a: Record<string, string>): Promise<Body> {
     if (!a.host) throw new Refusal('bad_args', 'host: missing, expected a host name or address');
     if (mqtt && !a.client_id) throw new Refusal('bad_args', 'client_id: missing');
+    if (a.stack !== undefined && !(/^[1-9][0-9]*$/.test(a.stack) && Number(a.stack) >= 2048 && Number(a.stack) <= 65536)) {
+      throw new Refusal('bad_args', `stack: expected an integer 2048..65536, got '${a.stack}'`);
+    }
     const trusted = a.ca === undefined || a.ca === 'none' ? null : pems(this.slot(a.ca));
     const own = a.cert && a.key ? { cert: this.slot(a.cert), key: this.slot(a.key) } : null;
     const names = a.ciphers ? a.ciphers.split(',') : SUITES.map(([m]) => m);
