@@ -8,7 +8,7 @@ import type { Attempt, Lab } from '../lab/index.ts';
 import type { Pki } from '../pki/index.ts';
 import type { ArgValue, ConnectResult, HelloReply } from '../protocol/index.ts';
 import * as chai from 'chai';
-import { PanicError, type Device } from '../device/device.ts';
+import { ExpectTimeoutError, PanicError, type Device } from '../device/device.ts';
 import type { Panic, PanicKind } from '../device/log.ts';
 import type { Source } from '../report/model.ts';
 import type { RunConfig } from './config.ts';
@@ -218,12 +218,16 @@ export class ScenarioContext {
     if (panic.panic.kind !== kind) throw panic;
     // The reboot's reset line (rst:0xc) reads as an unexpected reset, which ends a wait: it is
     // part of this panic, so the wait for the boot goes on past it.
-    const deadline = performance.now() + this.session.config.commandTimeoutMs;
+    const bound = this.session.config.commandTimeoutMs;
+    const deadline = performance.now() + bound;
     for (;;) {
       try {
         await this.device.waitEvent('boot', { since: events, timeoutMs: Math.max(0, deadline - performance.now()) });
         break;
       } catch (err) {
+        if (err instanceof ExpectTimeoutError) {
+          throw new ExpectTimeoutError(`the device panicked as expected (${panic.panic.reason}) but sent no boot event within ${bound} ms after it`);
+        }
         if (!(err instanceof PanicError && err.panic.kind === 'unexpected_reset')) throw err;
       }
     }
