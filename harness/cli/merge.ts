@@ -5,14 +5,16 @@
  * so the merged report is one folder a CI job can upload whole.
  */
 import type { Command } from 'commander';
-import { cp, lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { rmSync, type Stats } from 'node:fs';
+import { cp, lstat, mkdtemp, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { ExitCode, UsageError, errnoOf, printable } from '../errors.ts';
 import { loadResults } from '../compare/load.ts';
 import { makeDir } from '../files.ts';
 import { mergeResults } from '../report/merge.ts';
 import type { RunResults } from '../report/model.ts';
-import { LATEST, newRunId, REPORT_FILES, writeReports } from '../report/write.ts';
+import { Interrupts } from '../run/interrupts.ts';
+import { LATEST, newRunId, pointLatest, REPORT_FILES, ReportWriteError, writeReports } from '../report/write.ts';
 import { shown } from './args.ts';
 
 interface MergeCliOptions {
@@ -49,16 +51,21 @@ async function mergeCommand(inputs: string[], opts: MergeCliOptions): Promise<nu
   const prefixes = uniqueFolders(loaded.map((l) => `runs/${safeName(l.results.run.id)}`));
   const merged = mergeResults(loaded.map((l) => l.results), { force: opts.force, labels: loaded.map((l) => l.label), prefixes, id });
 
-  await makeDir(out).catch((err: unknown) => {
-    throw new UsageError(`cannot create ${printable(out)} (${errnoOf(err)}): choose another folder with --out`);
-  });
+  // Built in a hidden sibling and renamed into place at the end: a copy that fails, a report
+  // that cannot be written or a Ctrl-C leaves no half-made report behind (nor a reports/<id>
+  // that retention would never remove).
   const lost: string[] = [];
-  for (const [i, l] of loaded.entries()) await copyRunFiles(l, out, prefixes[i]!, lost);
-  for (const s of merged.scenarios) {
-    if (s.consoleLog && lost.includes(s.consoleLog)) s.consoleLog = null;
-  }
+  await buildThenRename(out, async (dir) => {
+    for (const [i, l] of loaded.entries()) await copyRunFiles(l, dir, prefixes[i]!, lost);
+    for (const s of merged.scenarios) {
+      if (s.consoleLog && lost.includes(s.consoleLog)) s.consoleLog = null;
+    }
+    await writeReports(merged, dir, null);
+  });
   // Into reports/ by default, as a run, with reports/latest moved to it; a folder of one's own (--out) is left at that.
-  const paths = await writeReports(merged, out, opts.out === undefined ? dirname(out) : null);
+  if (opts.out === undefined) {
+    await pointLatest(dirname(out), out, (message, cause) => new ReportWriteError(`${message}; the merged report is in ${out}`, { cause }));
+  }
 
   const { totals, run } = merged;
   console.log(`merged ${loaded.length} run${loaded.length === 1 ? '' : 's'}: ${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
@@ -68,8 +75,41 @@ async function mergeCommand(inputs: string[], opts: MergeCliOptions): Promise<nu
   }
   if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
   for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
-  console.log(`report: ${shown(dirname(paths.results)) || '.'}/${Object.values(paths).map((p) => basename(p)).join(', ')}`);
+  console.log(`report: ${shown(out) || '.'}/${Object.values(REPORT_FILES).join(', ')}`);
   return exitCodeOf(merged);
+}
+
+/**
+ * Runs `build` on a new hidden folder beside `out`, then renames that folder to `out`. On an
+ * error, or on SIGINT/SIGTERM (the merge then stops at once: there is no report to save), the
+ * hidden folder is removed and nothing is left.
+ */
+async function buildThenRename(out: string, build: (dir: string) => Promise<void>): Promise<void> {
+  const parent = dirname(out);
+  await makeDir(parent).catch((err: unknown) => {
+    throw new UsageError(`cannot create ${printable(shown(parent))} (${errnoOf(err)}): choose another folder with --out`);
+  });
+  const dir = await mkdtemp(join(parent, `.${basename(out)}.merging-`)).catch((err: unknown) => {
+    throw new UsageError(`cannot create a folder in ${printable(shown(parent))} (${errnoOf(err)}): choose another folder with --out`);
+  });
+  const interrupts = new Interrupts();
+  interrupts.listen((signal) => {
+    // Synchronous, then exit: no copy still under way can write into the folder after this.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    process.stderr.write(`hilt: interrupted (${signal}): nothing merged, ${printable(shown(out))} not written\n`);
+    process.exit(ExitCode.interrupted);
+  });
+  try {
+    await build(dir);
+    await rename(dir, out).catch((err: unknown) => {
+      throw new UsageError(`cannot put the merged report at ${printable(shown(out))} (${errnoOf(err)}): give a new folder with --out`);
+    });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    throw err;
+  } finally {
+    interrupts.dispose();
+  }
 }
 
 /**
@@ -134,13 +174,18 @@ function shapeProblem(results: RunResults): string | null {
 
 /**
  * The merged report must not land on a run it reads (its results.json would be replaced) nor on
- * an earlier report: an existing results.json in --out is refused.
+ * an earlier report: an existing results.json in --out is refused, and so is any other content.
  */
 async function refuseOverwrite(out: string, loaded: Loaded[]): Promise<void> {
   const real = await realpath(out).catch(() => out);
   if (loaded.some((l) => l.dir === real)) throw new UsageError(`--out ${printable(shown(out))} is one of the reports being merged: give a new folder`);
   if (await lstat(join(out, REPORT_FILES.results)).then(() => true, () => false)) {
     throw new UsageError(`--out ${printable(shown(out))} holds a report already (${REPORT_FILES.results}): give a new folder, or remove it first`);
+  }
+  // The report is renamed into place at the end: over nothing, or over an empty folder.
+  const found = await lstat(out).catch(() => null);
+  if (found && !(found.isDirectory() && (await readdir(out).catch(() => ['?'])).length === 0)) {
+    throw new UsageError(`--out ${printable(shown(out))} ${found.isDirectory() ? 'holds files already' : 'is not a folder'}: give a new or empty folder`);
   }
 }
 
@@ -159,8 +204,17 @@ async function copyRunFiles(l: Loaded, out: string, prefix: string, lost: string
     const rel = relative(l.dir, path);
     return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
   };
-  // (links are not copied: one could point at any file of this machine, and CI uploads what it finds)
-  const notALink = async (path: string) => !(await lstat(path)).isSymbolicLink();
+  // Links are not copied: one could point at any file of this machine, and CI uploads what it
+  // finds. Anything else that is not a file or folder (a FIFO, a socket, a device) is the source's
+  // problem, said as such: reading a FIFO could wait for ever.
+  const copyable = async (path: string) => {
+    const found = await lstat(path);
+    if (found.isSymbolicLink()) return false;
+    if (!found.isFile() && !found.isDirectory()) {
+      throw new UsageError(`${printable(shown(path))}: not a regular file (${kindOf(found)}), it cannot be copied into the merged report: replace it with a file, or remove it from its run's folder`);
+    }
+    return true;
+  };
   for (const name of new Set(names)) {
     const from = resolve(l.dir, name);
     const merged = `${prefix}/${name}`;
@@ -172,12 +226,20 @@ async function copyRunFiles(l: Loaded, out: string, prefix: string, lost: string
     try {
       const rel = relative(l.dir, from);
       await makeDir(dirname(join(to, rel)));
-      await cp(from, join(to, rel), { recursive: true, errorOnExist: false, force: true, filter: notALink });
+      await cp(from, join(to, rel), { recursive: true, errorOnExist: false, force: true, filter: copyable });
     } catch (err) {
+      if (err instanceof UsageError) throw err;
       if (errnoOf(err) !== 'ENOENT') throw new UsageError(`cannot copy ${printable(shown(from))} into the merged report (${errnoOf(err)}): check ${printable(shown(to))} can be written`);
       lost.push(merged);
     }
   }
+}
+
+function kindOf(found: Stats): string {
+  if (found.isFIFO()) return 'a FIFO';
+  if (found.isSocket()) return 'a socket';
+  if (found.isCharacterDevice() || found.isBlockDevice()) return 'a device';
+  return 'not a file';
 }
 
 /** A run id as a folder name: ids hilt makes are safe already; anything else is made so. */

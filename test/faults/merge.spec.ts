@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { toResultsJson } from '../../harness/report/write.ts';
 import type { RunResults } from '../../harness/report/model.ts';
-import { hilt, tempDir } from '../helpers.ts';
+import { hilt, run, tempDir } from '../helpers.ts';
 import { runResults, scenarios } from '../report/fixtures.ts';
 import { expectOneCleanLine } from './helpers.ts';
 
@@ -131,6 +131,32 @@ describe('hilt merge: bad inputs', function () {
     await rm(join(dir, 'shard-1', 'latest'));
     await rm(join(dir, 'out'), { recursive: true });
     await refused(['shard-1'], /^hilt: shard-1 holds 2 runs and no latest: name the ones to merge \(shard-1\/(new|old), shard-1\/(new|old)\)$/m);
+  });
+
+  it('a shard set with a gap (a shard machine died before writing its report): cut short, exit 1', async function () {
+    const passed = all.find((s) => s.outcome === 'passed')!;
+    await report(dir, 's1', runResults({ id: 'run-s1', shard: { index: 1, count: 3 } }, [passed]));
+    await report(dir, 's3', runResults({ id: 'run-s3', shard: { index: 3, count: 3 } }, []));
+    const { code, stdout, stderr } = await hilt(['merge', 's1', 's3', '--out', 'out'], { cwd: dir });
+    expect(code, stderr).to.equal(1);
+    expect(stdout).to.include('merged 2 runs: 1 passed, 0 failed, 0 errors, 0 skipped (cut short: not every shard was merged: 2/3 missing)');
+    const merged = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8')) as RunResults;
+    expect(merged.run.cutShort).to.equal('not every shard was merged: 2/3 missing');
+  });
+
+  it('a console log that is a FIFO: one line naming it, exit 2, no output folder left', async function () {
+    await report(dir, 'f', runResults({ id: 'run-f' }, [{ ...all[3]!, consoleLog: 'console/x.log' }]));
+    await mkdir(join(dir, 'f', 'console'));
+    const made = await run('mkfifo', [join(dir, 'f', 'console', 'x.log')]);
+    expect(made.code, made.stderr).to.equal(0);
+    // a comes first: its files are copied before the FIFO is met.
+    await refused(['a', 'f'], /^hilt: f\/console\/x\.log: not a regular file \(a FIFO\), it cannot be copied into the merged report: /);
+    expect((await readdir(dir)).filter((name) => name.includes('out'))).to.deep.equal([]);
+    // Without --out: no reports/<id> is left half-written, for retention never to remove.
+    const { code, stderr } = await hilt(['merge', 'a', 'f'], { cwd: dir });
+    expect(code, stderr).to.equal(2);
+    expectOneCleanLine(stderr);
+    expect(await readdir(join(dir, 'reports')).catch(() => [])).to.deep.equal([]);
   });
 
   it('no report given', async function () {
