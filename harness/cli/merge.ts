@@ -5,8 +5,9 @@
  * so the merged report is one folder a CI job can upload whole.
  */
 import type { Command } from 'commander';
+import { randomBytes } from 'node:crypto';
 import { rmSync, type Stats } from 'node:fs';
-import { cp, lstat, mkdtemp, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { cp, lstat, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { ExitCode, UsageError, errnoOf, printable } from '../errors.ts';
 import { loadResults } from '../compare/load.ts';
@@ -89,9 +90,8 @@ async function buildThenRename(out: string, build: (dir: string) => Promise<void
   await makeDir(parent).catch((err: unknown) => {
     throw new UsageError(`cannot create ${printable(shown(parent))} (${errnoOf(err)}): choose another folder with --out`);
   });
-  const dir = await mkdtemp(join(parent, `.${basename(out)}.merging-`)).catch((err: unknown) => {
-    throw new UsageError(`cannot create a folder in ${printable(shown(parent))} (${errnoOf(err)}): choose another folder with --out`);
-  });
+  // Listening before the folder exists: an interrupt at any moment from here finds it to remove.
+  const dir = join(parent, `.${basename(out)}.merging-${randomBytes(4).toString('hex')}`);
   const interrupts = new Interrupts();
   interrupts.listen((signal) => {
     // Synchronous, then exit: no copy still under way can write into the folder after this.
@@ -100,6 +100,9 @@ async function buildThenRename(out: string, build: (dir: string) => Promise<void
     process.exit(ExitCode.interrupted);
   });
   try {
+    await mkdir(dir).catch((err: unknown) => {
+      throw new UsageError(`cannot create a folder in ${printable(shown(parent))} (${errnoOf(err)}): choose another folder with --out`);
+    });
     await build(dir);
     await rename(dir, out).catch((err: unknown) => {
       throw new UsageError(`cannot put the merged report at ${printable(shown(out))} (${errnoOf(err)}): give a new folder with --out`);

@@ -5,10 +5,12 @@
  */
 import { expect } from 'chai';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
 import { join } from 'node:path';
 import { toResultsJson } from '../../harness/report/write.ts';
 import type { RunResults } from '../../harness/report/model.ts';
-import { hilt, run, tempDir } from '../helpers.ts';
+import { HILT_BIN, hilt, run, tempDir } from '../helpers.ts';
 import { runResults, scenarios } from '../report/fixtures.ts';
 import { expectOneCleanLine } from './helpers.ts';
 
@@ -157,6 +159,33 @@ describe('hilt merge: bad inputs', function () {
     expect(code, stderr).to.equal(2);
     expectOneCleanLine(stderr);
     expect(await readdir(join(dir, 'reports')).catch(() => [])).to.deep.equal([]);
+  });
+
+  it('Ctrl-C while the run files are copied: exit 130, one line, no output folder nor hidden one left', async function () {
+    // A board folder of many logs, so the copy is under way when the signal comes.
+    const boardDir = join(dir, 'big', 'boards', 'b1');
+    await mkdir(boardDir, { recursive: true });
+    for (let k = 0; k < 3000; k += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => writeFile(join(boardDir, `${k + j}.log`), 'I (1) boot: ESP-IDF v5.2.1\n')));
+    }
+    const big = runResults({ id: 'run-big' }, [{ ...all[3]!, board: 'b1', consoleLog: null }]);
+    big.run.boards = [{ id: 'b1', target: 'emulator', deviceId: 'dev-1', firmware: null, dir: 'boards/b1', infrastructureError: null }];
+    await report(dir, 'big', big);
+
+    const child = spawn(process.execPath, [HILT_BIN, 'merge', 'big', '--out', 'out'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    // Interrupted the moment its hidden build folder appears.
+    const watcher = watch(dir, (_event, name) => {
+      if (name?.startsWith('.out.merging-')) child.kill('SIGINT');
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const code = await Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(resolve, 30_000, 'timeout').unref())]).finally(() => watcher.close());
+    if (code === 'timeout') child.kill('SIGKILL');
+    expect(code, stderr).to.equal(130);
+    expectOneCleanLine(stderr);
+    expect(stderr).to.match(/^hilt: interrupted \(SIGINT\): nothing merged, out not written$/m);
+    expect((await readdir(dir)).filter((name) => name.includes('out'))).to.deep.equal([]);
   });
 
   it('no report given', async function () {
