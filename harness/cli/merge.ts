@@ -30,6 +30,10 @@ export function registerMerge(program: Command): void {
     .argument('<reports...>', 'run folders (reports/<run-id>), reports folders (their latest run) or results.json files')
     .option('--out <dir>', 'folder for the merged report (default: reports/<new run id>, with reports/latest pointing at it)')
     .option('--force', 'merge runs of different firmware builds', false)
+    .addHelpText('after', `
+Exit status: 3 if a device or the lab broke in any run; 1 if a scenario failed, a run was cut
+short, or a shard of the set is missing (--shard 1/3 and 3/3 given, 2/3 not: its scenarios never
+ran, so the merged run is cut short and names it); 2 for bad input; 130 when interrupted; else 0.`)
     .action(async (inputs: string[], opts: MergeCliOptions) => {
       process.exitCode = await mergeCommand(inputs, opts);
     });
@@ -118,7 +122,10 @@ async function buildThenRename(out: string, build: (dir: string) => Promise<void
 /**
  * The status a run with these results would have ended with, so a CI merge job fails as the
  * shards did: 3 when a device or the lab broke, 1 when a scenario failed or a run was cut short
- * (scenarios that never ran are not a pass), else 0.
+ * (scenarios that never ran are not a pass: also a shard missing from the set, see mergeResults),
+ * else 0. A missing shard is 1, not 3: the merge cannot know why its report never came (a lost
+ * CI machine, a cancelled job, an expired artifact), and a shard that did lose its device says
+ * so in its own report.
  */
 export function exitCodeOf(results: RunResults): number {
   if (results.run.infrastructureError || results.totals.error > 0) return ExitCode.unreachable;
