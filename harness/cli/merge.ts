@@ -203,6 +203,7 @@ async function refuseOverwrite(out: string, loaded: Loaded[]): Promise<void> {
  * Copies the console logs and board folders a run's results name into `out`/`prefix`. A path
  * outside the run's folder, or a link, is not copied (a results.json could name any file); those
  * and the ones missing (only results.json was kept) are listed in `lost` under their merged path.
+ * `out` is the hidden folder the report is built in: a message names its parent instead.
  */
 async function copyRunFiles(l: Loaded, out: string, prefix: string, lost: string[]): Promise<void> {
   const to = join(out, prefix);
@@ -239,7 +240,7 @@ async function copyRunFiles(l: Loaded, out: string, prefix: string, lost: string
       await cp(from, join(to, rel), { recursive: true, errorOnExist: false, force: true, filter: copyable });
     } catch (err) {
       if (err instanceof UsageError) throw err;
-      if (errnoOf(err) !== 'ENOENT') throw new UsageError(`cannot copy ${printable(shown(from))} into the merged report (${errnoOf(err)}): check ${printable(shown(to))} can be written`);
+      if (errnoOf(err) !== 'ENOENT') throw new UsageError(`cannot copy ${printable(shown(from))} into the merged report (${errnoOf(err)}): check ${printable(shown(dirname(out)))} can be written and has free space`);
       lost.push(merged);
     }
   }
