@@ -1,7 +1,8 @@
 /**
  * Several runs into one: the shards of a catalogue run on different CI machines (`--shard i/n`),
- * or the per-board runs of one bench. Pure: no files are read or written here (harness/cli/merge.ts
- * does that), so the rules can be tested on hand-made results and reused by the runner.
+ * each holding its own scenarios (a scenario id in two runs is refused, whatever the boards).
+ * Pure: no files are read or written here (harness/cli/merge.ts does that), so the rules can be
+ * tested on hand-made results.
  */
 import { UsageError, quoted } from '../errors.ts';
 import { RESULTS_SCHEMA, resultKey, totalsOf, type BoardInfo, type FirmwareIdentity, type RunResults, type ScenarioResult } from './model.ts';
