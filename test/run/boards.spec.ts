@@ -125,6 +125,55 @@ describe('several boards in one run', function () {
         + '\r\x1b[K[3/3] b1 passed c/three (1.2 s)\n');
     });
 
+    it('off a terminal: what a board\'s running scenario is at, a plain line with the board\'s id in front, only when it makes the scenario long', function () {
+      const c = capture(false);
+      const p = new Progress(4, c.out);
+      p.at('b1', { id: 'a/one', doing: '', elapsedMs: 0, lasting: false });
+      p.at('b1', { id: 'a/one', doing: 'repetition 1/3', elapsedMs: 0, lasting: false });
+      p.at('b2', { id: 'b/two', doing: 'attempt 1/5', elapsedMs: 300, lasting: true });
+      p.at('b1', { id: 'a/one', doing: 'repetition 2/3', elapsedMs: 4100, lasting: true });
+      p.at('b2', { id: 'b/two', doing: 'attempt 1/5, waiting for the next', elapsedMs: 900, lasting: false });
+      p.ended('b1', result('a/one', 'passed'));
+      p.idle('b2');
+      p.finish();
+      expect(c.text()).to.equal(
+        'b2 b/two: attempt 1/5, 300 ms\n'
+        + 'b1 a/one: repetition 2/3, 4.1 s\n'
+        + '[1/4] b1 passed a/one (1.2 s)\n');
+      expect(c.text()).to.not.include('\x1b');
+    });
+
+    it('on a terminal: every board\'s running scenario on the one status line; a scenario that ends leaves it, the last one ended stays', function () {
+      const c = capture(true);
+      const p = new Progress(18, c.out);
+      p.at('b1', { id: '16-handshake-stall/gives-up', doing: 'repetition 2/5', elapsedMs: 10, lasting: true });
+      p.at('b2', { id: '04-expired/refuses', doing: 'attempt 3/6', elapsedMs: 10, lasting: true });
+      p.ended('b2', result('04-expired/refuses', 'failed', 'no alert'));
+      p.at('b2', { id: '05-next/x', doing: '', elapsedMs: 0, lasting: false });
+      p.at('b2', { id: null, doing: '', elapsedMs: 0, lasting: false });
+      p.ended('b1', result('16-handshake-stall/gives-up', 'passed'));
+      p.finish();
+      expect(c.text().split('\r\x1b[K').slice(1)).to.deep.equal([
+        '[ 0/18] b1 16-handshake-stall/gives-up: repetition 2/5',
+        '[ 0/18] b1 16-handshake-stall/gives-up: repetition 2/5 · b2 04-expired/refuses: attempt 3/6',
+        '[ 1/18] b2 failed 04-expired/refuses (1.2 s): no alert\n',
+        '[ 1/18] b1 16-handshake-stall/gives-up: repetition 2/5',
+        '[ 1/18] b1 16-handshake-stall/gives-up: repetition 2/5 · b2 05-next/x',
+        '[ 1/18] b1 16-handshake-stall/gives-up: repetition 2/5',
+        '[ 2/18] b1 passed 16-handshake-stall/gives-up (1.2 s)\n',
+      ]);
+    });
+
+    it('on a terminal: the boards share the width, each id cut in its middle, what it is at kept whole', function () {
+      let text = '';
+      const p = new Progress(2, { write: (t: string) => { text += t; }, isTTY: true, columns: 80 });
+      p.at('b1', { id: `a/${'x'.repeat(80)}-end`, doing: 'repetition 2/3', elapsedMs: 0, lasting: true });
+      p.at('b2', { id: `b/${'y'.repeat(80)}-end`, doing: 'attempt 4/6', elapsedMs: 0, lasting: true });
+      const line = text.split('\r\x1b[K').at(-1)!;
+      expect(line.length).to.be.at.most(79);
+      expect(line).to.match(/^\[0\/2\] b1 a\/x+…x+-end: repetition 2\/3 · b2 b\/y+…y+-end: attempt 4\/6$/);
+    });
+
     it('on a terminal: a status line is cut to the terminal\'s width (80 when it does not say), so it can be cleared in place', function () {
       for (const [columns, width] of [[30, 29], [0, 79]] as const) {
         let text = '';
