@@ -297,6 +297,26 @@ describe('boards', () => {
       expect(stdout).to.match(/^\[4\/4\] /m);
     });
 
+    it('a target that holds a space (a path in emulator:?sdkconfig=) stays whole in the report and through hilt merge', async function () {
+      const { mkdir, writeFile } = await import('node:fs/promises');
+      const { REFERENCE_SDKCONFIG } = await import('../../emulator/index.ts');
+      await mkdir(join(dir, 'my build'), { recursive: true });
+      const spaced = `emulator:?sdkconfig=${join(dir, 'my build', 'sdkconfig')}`;
+      await writeFile(join(dir, 'my build', 'sdkconfig'), REFERENCE_SDKCONFIG);
+      const { code, stdout, stderr } = await hilt(['run', file, '--grep', 'connects [12]', '--target', spaced, '--target', 'emulator'], { cwd: dir, timeoutMs: 100_000 });
+      expect(code, stdout + stderr).to.equal(0);
+      const r = await latestResults(dir);
+      expect(r.run.boards!.map((b) => b.target)).to.deep.equal([spaced, 'emulator']);
+      const summary = await readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8');
+      expect(summary.split('\n')[0]).to.include(` on ${spaced}, emulator, `);
+      const merged = await hilt(['merge', join(dir, 'reports', 'latest'), '--out', join(dir, 'merged')], { cwd: dir, timeoutMs: 30_000 });
+      expect(merged.code, merged.stdout + merged.stderr).to.equal(0);
+      const m = JSON.parse(await readFile(join(dir, 'merged', 'results.json'), 'utf8')) as RunResults;
+      expect(m.run.boards!.map((b) => b.target)).to.deep.equal([spaced, 'emulator']);
+      expect(m.run.target).to.equal(`${spaced} emulator`);
+      expect((await readFile(join(dir, 'merged', 'summary.md'), 'utf8')).split('\n')[0]).to.include(` on ${spaced}, emulator, `);
+    });
+
     it('targets and eachTarget from hilt.config.json; --target on the command line replaces them', async function () {
       const { writeFile, rm } = await import('node:fs/promises');
       await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ targets: ['emulator', 'emulator'], eachTarget: true }));
