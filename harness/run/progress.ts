@@ -127,11 +127,8 @@ export class Progress {
     if (!this.line.isTTY || LASTING.has(result.outcome)) {
       this.line.say(line);
       this.lastEnded = null;
-      this.draw();
-    } else {
-      this.lastEnded = line;
-      this.draw();
-    }
+    } else this.lastEnded = line;
+    this.draw();
   }
 
   /**
