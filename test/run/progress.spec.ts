@@ -239,5 +239,21 @@ describe('progress of a multi-board run', function () {
       expect(stdout).to.not.match(/^b[12] p\/p-/m);
       expect(stdout).to.match(/2 passed, 0 failed, 0 errors, 0 skipped\r?\n/);
     });
+
+    it('a firmware backoff scenario on each of two boards, through a pipe: each board\'s attempts as plain lines with its id in front', async function () {
+      const settings = join(dir, 'app.json');
+      await writeFile(settings, JSON.stringify({ timeScale: 0.05, keepaliveS: 20, reconnect: { policy: 'backoff-jitter' } }));
+      const config = join(dir, 'firmware.json');
+      await writeFile(config, JSON.stringify({ endpoint: { port: 0 }, firmware: { scenarios: { 'MQTT Connect Backoff (no CONNACK)': { attempts: 5 } } } }));
+      const target = `emulator:?firmware=app&settings=${settings}`;
+      const { code, stdout, stderr } = await hilt(['run', '--target', target, '--target', target, '--each-target', '--grep', '^MQTT Connect Backoff', '--config', config],
+        { cwd: dir, timeoutMs: 100_000 });
+      expect(code, stdout + stderr).to.be.oneOf([0, 1]);
+      for (const board of ['b1', 'b2']) {
+        const seen = [...stdout.matchAll(new RegExp(`^${board} 02-mqtt-connect/mqtt-connect-backoff-no-connack: attempt (\\d+)/5, [\\d.]+ m?s$`, 'gm'))].map((m) => Number(m[1]));
+        expect(seen.slice(0, 5), `${board} in ${stdout}`).to.deep.equal([1, 2, 3, 4, 5]);
+      }
+      expect(stdout + stderr).to.not.include('\x1b');
+    });
   });
 });
