@@ -176,8 +176,10 @@ export class Progress {
   /** The run is over: the last status line stays, ended with a line break. */
   finish(): void {
     if (this.running.size > 0) {
+      // (a board that never said its scenario ended: shown as running after the run, it would mislead)
       this.running.clear();
-      this.draw();
+      if (this.lastEnded !== null) this.line.show(this.lastEnded);
+      else this.line.clear();
     }
     this.line.keep();
   }

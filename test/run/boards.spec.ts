@@ -164,6 +164,25 @@ describe('several boards in one run', function () {
       ]);
     });
 
+    it('on a terminal: a board that exits leaves the status line, the others stay on it below the line saying why', function () {
+      const c = capture(true);
+      const p = new Progress(4, c.out);
+      p.at('b1', { id: 'a/one', doing: 'repetition 2/3', elapsedMs: 0, lasting: true });
+      p.at('b2', { id: 'b/two', doing: 'attempt 2/5', elapsedMs: 0, lasting: true });
+      p.idle('b2');
+      p.say('board b2 (emulator) was killed by SIGKILL before writing its report');
+      p.finish();
+      expect(c.text().split('\r\x1b[K').slice(1)).to.deep.equal([
+        '[0/4] b1 a/one: repetition 2/3',
+        '[0/4] b1 a/one: repetition 2/3 · b2 b/two: attempt 2/5',
+        '[0/4] b1 a/one: repetition 2/3',
+        'board b2 (emulator) was killed by SIGKILL before writing its report\n',
+        '[0/4] b1 a/one: repetition 2/3',
+        // (the run is over: a scenario still shown as running would mislead, and no scenario ended: the line is cleared)
+        '',
+      ]);
+    });
+
     it('on a terminal: the boards share the width, each id cut in its middle, what it is at kept whole', function () {
       let text = '';
       const p = new Progress(2, { write: (t: string) => { text += t; }, isTTY: true, columns: 80 });
