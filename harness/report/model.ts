@@ -176,6 +176,7 @@ export interface RunResults {
   run: {
     id: string;
     hiltVersion: string;
+    /** The target as given; a multi-board run's joins its boards' with spaces, for reading only (the list: `targetsOf`). */
     target: string;
     /**
      * The serial port a target given by identity (serial:?serial_number=...) was found on, last

@@ -146,6 +146,7 @@ export function combineBoards(boards: BoardRun[], run: {
   return {
     schema: RESULTS_SCHEMA,
     run: {
+      // (run.target joins the boards' targets for reading; a target may hold a space: the list is run.boards, targetsOf())
       id: run.id, hiltVersion: first((r) => r.hiltVersion) ?? 'unknown', target: boards.map((b) => b.target).join(' '),
       startedAt: run.started.toISOString(), endedAt: run.ended.toISOString(), durationMs: run.ended.getTime() - run.started.getTime(),
       cutShort: run.interrupted ?? (cut.length > 0 ? cut.join('; ') : null), infrastructureError, warnings, notes,
