@@ -10,11 +10,11 @@
  * (progress, and what survives a crash) over the IPC channel fork() opens.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { closeSync, createWriteStream, openSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { judgeAgainstBaseline } from '../compare/budgets.ts';
-import { ExitCode, UsageError, printable, quoted } from '../errors.ts';
+import { ExitCode, UsageError, errnoOf, printable, quoted } from '../errors.ts';
 import { newRunId, prepareRunDir, writeReports } from '../report/index.ts';
 import {
   RESULTS_SCHEMA, totalsOf, type BoardInfo, type RunResults, type ScenarioResult,
@@ -46,7 +46,10 @@ export interface BoardsOptions extends RunOptions {
   entry: string;
 }
 
-/** What a child is handed through BOARD_ENV. */
+/**
+ * What a child is handed: a file in its folder, named by BOARD_ENV. Not the brief itself in the
+ * environment: one variable is capped at 128 KiB, and a long catalogue's ids would not fit.
+ */
 interface BoardBrief {
   config: RunConfig;
   files: string[] | null;
@@ -161,11 +164,11 @@ export function combineBoards(boards: BoardRun[], run: {
 
 /** The brief this process was started with as a board of a parent's run, or null. */
 export function boardBrief(): BoardBrief | null {
-  const text = process.env[BOARD_ENV];
-  if (text === undefined) return null;
+  const path = process.env[BOARD_ENV];
+  if (path === undefined) return null;
   // Not for what this run starts in turn (a reset command, QEMU, the host agent).
   delete process.env[BOARD_ENV];
-  return JSON.parse(text) as BoardBrief;
+  return JSON.parse(readFileSync(path, 'utf8')) as BoardBrief;
 }
 
 /** Runs this process's board of a parent's run; resolves to its exit status. */
@@ -290,16 +293,24 @@ async function boardsWithin(options: BoardsOptions, place: {
     };
     // The board's own output (mocha's lines, its messages) goes to its folder, not between the progress lines.
     const logPath = join(runDir, b.dir, 'hilt.log');
-    const logFd = openSync(logPath, 'a', 0o644);
+    const briefPath = join(runDir, b.dir, 'board.json');
     let child: ChildProcess;
+    let logFd: number | null = null;
     try {
+      writeFileSync(briefPath, JSON.stringify(brief), { mode: 0o600 });
+      logFd = openSync(logPath, 'a', 0o644);
       // Its own process group (detached): a terminal's Ctrl-C reaches this process only, which
       // passes it on once, and the board's group can be killed whole (QEMU, a host agent).
       child = fork(options.entry, ['run'], {
-        env: { ...process.env, [BOARD_ENV]: JSON.stringify(brief) }, stdio: ['ignore', logFd, 'pipe', 'ipc'], detached: true,
+        env: { ...process.env, [BOARD_ENV]: briefPath }, stdio: ['ignore', logFd, 'pipe', 'ipc'], detached: true,
       });
+    } catch (err) {
+      // fork throws some failures (E2BIG, EAGAIN) instead of emitting them: the board is lost, the run goes on.
+      b.stopped = `board ${b.id} (${b.target}) could not be started (${printable(errnoOf(err))}): nothing of it ran`;
+      progress.say(b.stopped);
+      return;
     } finally {
-      closeSync(logFd);
+      if (logFd !== null) closeSync(logFd);
     }
     children.add(child);
     const errors = createWriteStream(logPath, { flags: 'a' });
@@ -356,7 +367,8 @@ async function boardsWithin(options: BoardsOptions, place: {
   if (usage && !interrupts.signal) throw new UsageError(usage);
   const exitCode = interrupts.signal ? ExitCode.interrupted
     : results.run.infrastructureError || results.totals.error > 0 ? ExitCode.unreachable
-    : results.totals.failed > 0 ? ExitCode.failed : ExitCode.ok;
+    // A regression against the baseline fails the run, as on one board.
+    : results.totals.failed > 0 || (results.comparison?.regressions ?? 0) > 0 ? ExitCode.failed : ExitCode.ok;
   return { exitCode, runDir, results };
 }
 

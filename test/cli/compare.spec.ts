@@ -107,6 +107,17 @@ describe('hilt compare and hilt run --baseline, on the emulator', function () {
     expect(stdout).to.match(new RegExp(`compared with run ${runs.a}: \\d+ regressions? \\(hilt compare reports/${runs.a} reports/`));
   });
 
+  it('on two boards too: the regressed metric fails the run (exit 1) though every scenario passed', async function () {
+    const second = join(REPO, 'scenarios', '02-expired-server-certificate.spec.ts');
+    const board = `emulator:?sdkconfig=${bigOut}`;
+    const { code, stdout } = await hilt(['run', HAPPY, second, '--config', 'no-budgets.json', '--target', board, '--target', board], { cwd: dir, timeoutMs: 90_000 });
+    const r = await results(await latestId());
+    expect(r.run.boards!.map((b) => b.id)).to.deep.equal(['b1', 'b2']);
+    expect(r.totals).to.deep.equal({ passed: 2, failed: 0, error: 0, skipped: 0 });
+    expect(r.comparison!.metrics.filter((m) => m.change === 'regressed').map((m) => m.name)).to.include('heap_peak_used');
+    expect(code, stdout).to.equal(1);
+  });
+
   it('hilt compare of a run with itself: no regressions, exit 0', async function () {
     const { code, stdout } = await hilt(['compare', `reports/${runs.a}`, `reports/${runs.a}`], { cwd: dir });
     expect(code).to.equal(0);
