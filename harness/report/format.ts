@@ -5,6 +5,8 @@ import type { Metric, RunResults, ScenarioResult } from './model.ts';
 /** The metrics the views single out by name. */
 export const TLS_METRIC = 'tls_ms';
 export const HEAP_PEAK_METRIC = 'heap_peak_used';
+/** Only from a device that reports its connect task's stack: summary.md gives it a column then. */
+export const STACK_PEAK_METRIC = 'stack_peak_used';
 
 export function metricOf(scenario: ScenarioResult, name: string): Metric | undefined {
   return scenario.metrics.find((m) => m.name === name);

@@ -4,7 +4,7 @@
  * figure is marked, because a modelled time is not a measured time.
  */
 import { securityFindings } from './findings.ts';
-import { dateOf, duration, HEAP_PEAK_METRIC, metricOf, num, repetitionsOf, TLS_METRIC, verdictOf } from './format.ts';
+import { dateOf, duration, HEAP_PEAK_METRIC, metricOf, num, repetitionsOf, STACK_PEAK_METRIC, TLS_METRIC, verdictOf } from './format.ts';
 import { resultKey, targetsOf, totalsOf, type Comparison, type ImageIdentity, type Metric, type Outcome, type RunResults, type ScenarioResult, type Source } from './model.ts';
 
 const RESULT: Record<Outcome, string> = {
@@ -16,7 +16,7 @@ const RESULT: Record<Outcome, string> = {
 
 const SOURCE_NOTE: Record<Source, string> = {
   device: 'measured by the firmware on the device',
-  model: "estimated by the emulator's timing and heap models (Mbed TLS structure sizes, ESP32 crypto costs), not measured on a device",
+  model: "estimated by the emulator's timing, heap and stack models (Mbed TLS structure sizes, ESP32 crypto costs, Espressif's stack figures), not measured on a device",
   host: 'measured by the harness from outside the device, so it includes the link to the device',
 };
 
@@ -41,9 +41,11 @@ export function toSummaryMarkdown(results: RunResults): string {
     board: scenarios.some((s) => s.board) || !!run.boards?.length,
     // p95 says something only when a scenario ran more than once.
     p95: scenarios.some((s) => s.metrics.some((m) => m.values.length > 1)),
+    // Many devices cannot measure their stack: no column of dashes for them.
+    stack: scenarios.some((s) => metricOf(s, STACK_PEAK_METRIC)),
   };
-  const head = ['Scenario', ...(columns.board ? ['Board'] : []), 'Result', 'TLS ms (median)', ...(columns.p95 ? ['TLS ms (p95)'] : []), 'Heap peak (KiB)', 'Note'];
-  const align = ['---', ...(columns.board ? ['---'] : []), '---', '--:', ...(columns.p95 ? ['--:'] : []), '--:', '---'];
+  const head = ['Scenario', ...(columns.board ? ['Board'] : []), 'Result', 'TLS ms (median)', ...(columns.p95 ? ['TLS ms (p95)'] : []), 'Heap peak (KiB)', ...(columns.stack ? ['Stack peak (KiB)'] : []), 'Note'];
+  const align = ['---', ...(columns.board ? ['---'] : []), '---', '--:', ...(columns.p95 ? ['--:'] : []), '--:', ...(columns.stack ? ['--:'] : []), '---'];
   out.push('', `| ${head.join(' | ')} |`, `|${align.join('|')}|`);
   for (const s of scenarios) out.push(row(s, marked, columns));
   if (!scenarios.length) out.push(`| (no scenario ran) |${' |'.repeat(head.length - 1)}`);
@@ -103,7 +105,7 @@ function runLine(results: RunResults): string {
   return inline(parts.join(' · '));
 }
 
-interface Columns { board: boolean; p95: boolean }
+interface Columns { board: boolean; p95: boolean; stack: boolean }
 
 const ms = (v: number) => (Math.abs(v) < 10 ? v.toFixed(1) : v.toFixed(0));
 
@@ -117,6 +119,7 @@ function row(s: ScenarioResult, marked: Set<Source>, columns: Columns): string {
     figure(tls, ms, marked),
     ...(columns.p95 ? [figure(tls, ms, marked, 'p95')] : []),
     figure(heap, (v) => (v / 1024).toFixed(1), marked),
+    ...(columns.stack ? [figure(metricOf(s, STACK_PEAK_METRIC), (v) => (v / 1024).toFixed(1), marked)] : []),
     cell(note(s)),
   ];
   return `| ${cells.join(' | ')} |`;

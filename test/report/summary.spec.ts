@@ -128,6 +128,18 @@ describe('summary.md', function () {
     expect(md).to.include('| Scenario | Result | TLS ms (median) | TLS ms (p95) | Heap peak (KiB) | Note |');
   });
 
+  it('has a stack peak column when a device reported its connect task\'s stack, marked with its source', function () {
+    expect(md).to.not.include('Stack peak');
+    const list = scenarios().slice(1);
+    list[0]!.metrics.push(metric('stack_peak_used', 'model', [5606]));
+    const withStack = toSummaryMarkdown(runResults({}, list));
+    expect(withStack).to.include('| Scenario | Result | TLS ms (median) | Heap peak (KiB) | Stack peak (KiB) | Note |');
+    const { rows } = table(withStack);
+    expect(rows[0]![4]).to.equal('5.5[^model]');
+    // A scenario without the figure shows a dash, as for the other figures.
+    expect(rows[1]![4]).to.equal('—');
+  });
+
   it('lists the boards and gives each result its board', function () {
     const boards = toSummaryMarkdown(boardsRun());
     // The heading names every board's target (the run's own target field only joins them for reading).
