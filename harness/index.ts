@@ -8,6 +8,7 @@ export type { HeapSplit } from './run/heap-split.ts';
 export { expect, datesUnchecked, describeResult, expectDeviceCertificateRefused } from './run/assertions.ts';
 export type { Attempt, Lab } from './lab/index.ts';
 export type { ConnectResult, HelloReply } from './protocol/index.ts';
+export type { Panic, PanicKind } from './device/log.ts';
 export { flagsOf } from './protocol/index.ts';
 export { firmwareScenario, FirmwareContext } from './run/firmware-session.ts';
 export type { FirmwareSpec } from './run/firmware-session.ts';

@@ -33,6 +33,7 @@ describe('hilt run: the connect task\'s stack', function () {
     const junit = await readFile(join(dir, 'reports', 'latest', 'junit.xml'), 'utf8');
     expect(junit).to.match(/<property name="stack_peak_used\.median" value="\d+"\/>/);
     expect(await readFile(join(dir, 'reports', 'latest', 'report.html'), 'utf8')).to.include('stack_peak_used');
+    expect(await readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8')).to.match(/\| Stack peak \(KiB\) \|[\s\S]*\| 5\.5\[\^model\] \|/);
 
     await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ budgets: { stack_peak_used: '<= 4 KiB' } }));
     const over = await hilt(['run', HAPPY], { cwd: dir, timeoutMs: 30_000 });
