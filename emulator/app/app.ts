@@ -89,6 +89,11 @@ class App implements AppBoard {
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sockets = new Set<net.Socket>();
+  /**
+   * Connections of a boot that crashed: the peer hears nothing (a panicking chip sends no FIN),
+   * until the new boot's network stack is up and answers the old connection with a RST.
+   */
+  private readonly orphans = new Set<net.Socket>();
   private link: Link | null = null;
   private outbox: OutboxItem[] = [];
   private lastMessageId = 0;
@@ -145,6 +150,7 @@ class App implements AppBoard {
       this.out.i(TAG, `[APP] IDF version: ${this.identity.idf}`);
       this.after(NETWORK_UP_MS, () => {
         if (g !== this.generation) return;
+        this.resetOrphans();
         this.out.i('example_connect', 'Connected to example_netif_sta');
         this.out.i(TAG, `[APP] Free memory: ${ESP32_FREE_HEAP - 30_000} bytes`);
         void this.connect();
@@ -153,12 +159,12 @@ class App implements AppBoard {
   }
 
   async reset(): Promise<void> {
-    this.restart('POWERON_RESET');
+    this.restart('POWERON_RESET', 'rst');
   }
 
   /** A reboot: everything of this boot goes (RAM included), the app starts from the beginning. */
-  private restart(reason: ResetReason): void {
-    this.stop('rst');
+  private restart(reason: ResetReason, sockets: 'rst' | 'silent'): void {
+    this.stop(sockets);
     this.outbox = [];
     this.lastMessageId = 0;
     this.failures = 0;
@@ -175,19 +181,34 @@ class App implements AppBoard {
     this.stream.end();
   }
 
-  /** Everything of this boot ends: timers, sockets (a reboot resets them; close just closes). */
-  private stop(how: 'rst' | 'fin'): void {
+  /**
+   * Everything of this boot ends: timers, sockets (a reset resets them, a crash leaves them
+   * silent until the next boot's network is up, close just closes).
+   */
+  private stop(how: 'rst' | 'fin' | 'silent'): void {
     this.generation++;
     // The connection's own close handlers must not start a reconnect of the old boot.
     if (this.link) this.link.ended = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    if (how !== 'silent') this.resetOrphans(how);
     for (const socket of this.sockets) {
-      if (how === 'rst' && !socket.destroyed) socket.resetAndDestroy();
+      if (how === 'silent') {
+        socket.pause();
+        this.orphans.add(socket);
+      } else if (how === 'rst' && !socket.destroyed) socket.resetAndDestroy();
       else socket.destroy();
     }
     this.sockets.clear();
     this.link = null;
+  }
+
+  private resetOrphans(how: 'rst' | 'fin' = 'rst'): void {
+    for (const socket of this.orphans) {
+      if (how === 'rst' && !socket.destroyed) socket.resetAndDestroy();
+      else socket.destroy();
+    }
+    this.orphans.clear();
   }
 
   private track = (socket: net.Socket) => {
@@ -486,7 +507,7 @@ class App implements AppBoard {
       'Backtrace: 0x40081f4a:0x3ffc5e90 0x40089a11:0x3ffc5eb0 0x4008f2ee:0x3ffc5ed0 0x4008b6d7:0x3ffc5f50 0x40089b18:0x3ffc5f70 0x40089aca:0x00000000 |<-CORRUPTED',
       '', '', '', '', `ELF file SHA256: ${this.identity.elfSha256.slice(0, 16)}`, '', 'Rebooting...',
     ]) this.out.raw(text);
-    this.restart('SW_CPU_RESET');
+    this.restart('SW_CPU_RESET', 'silent');
   }
 
   /** printf from the app's handler: the line as it is, no log prefix. */

@@ -432,8 +432,14 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         if (failure && infrastructureError && HOOK_SKIPPED.test((failure as Error)?.message ?? '')) {
           // Failed by mocha for the idle hook's lost device: never ran, like those after it.
           Object.assign(result, { outcome: 'error', failure: { kind: 'infrastructure', message: `not run: ${infrastructureError}` } });
-        } else if (failures.has(test)) Object.assign(result, classify(failure, interrupted));
-        else if (rec.panic && result.outcome === 'passed') {
+        } else if (failures.has(test)) {
+          Object.assign(result, classify(failure, interrupted));
+          // A crash the scenario's checks then tripped over (a connection gone, no reply) is
+          // the cause: the report names the panic, and keeps what failed after it as detail.
+          if (rec.panic && (result.failure?.kind === 'assertion' || result.failure?.kind === 'timeout')) {
+            result.failure = { kind: 'panic', message: rec.panic, detail: `then: ${result.failure.message}` };
+          }
+        } else if (rec.panic && result.outcome === 'passed') {
           // The firmware crashed while no command was waiting: still this scenario's failure.
           Object.assign(result, { outcome: 'failed', failure: { kind: 'panic', message: rec.panic } });
         }
