@@ -344,8 +344,17 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     });
     const records = new Map<Mocha.Test, ScenarioRecord>();
     let current: ScenarioRecord | null = null;
+    // A panic outside any scenario (a board that crashed while booting, or between two scenarios)
+    // fails none of them, but the release manager must hear of it: a warning of the run.
+    let lastEnded: string | null = null;
+    const outside = (panic: PanicError['panic']) => {
+      const text = `the device panicked outside any scenario${lastEnded ? ` (after ${lastEnded})` : ' (before the first)'}: ${new PanicError(panic).message}`;
+      if (!warnings.includes(text)) warnings.push(text);
+    };
+    if (d instanceof FirmwareDevice) for (const panic of d.panics) outside(panic);
     d.on('panic', (panic: PanicError['panic']) => {
-      if (current && !current.panic) current.panic = new PanicError(panic).message;
+      if (!current) outside(panic);
+      else if (!current.panic) current.panic = new PanicError(panic).message;
     });
     // What the device's output showed (an over-long line, garbled bytes) belongs to the scenario
     // it came during (its hooks included), or to the run; those from opening it are the run's.
@@ -413,6 +422,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         if (endpoint) endScenario(endpoint);
         logsClosing.push(d.stopLog());
         current = null;
+        lastEnded = ids.get(test)!;
         unfollow();
         progress?.ended();
         const rec = record(test);

@@ -16,7 +16,11 @@ export class TinyFirmware {
   private client: MqttClient | null = null;
   private t0 = Date.now();
 
-  constructor(private readonly settings: { uri: string; ca: string; cert: string; key: string; clientId: string; retryMs: number; protocolVersion?: 4 | 5 }) {}
+  constructor(private readonly settings: {
+    uri: string; ca: string; cert: string; key: string; clientId: string; retryMs: number; protocolVersion?: 4 | 5;
+    /** Console lines printed when the port is opened, before the boot (a crash of the boot before). */
+    before?: string[];
+  }) {}
 
   private log(level: 'I' | 'E' | 'W', tag: string, message: string): void {
     if (this.stream.writableEnded) return;
@@ -67,6 +71,7 @@ export async function tcpFirmware(settings: ConstructorParameters<typeof TinyFir
     const fw = new TinyFirmware(settings);
     running.add(fw);
     fw.stream.pipe(socket);
+    for (const line of settings.before ?? []) fw.stream.write(`${line}\r\n`);
     socket.on('error', () => {});
     socket.on('close', () => { sockets.delete(socket); running.delete(fw); void fw.close(); });
     fw.boot();
