@@ -74,13 +74,17 @@ const PANICS: ReadonlyArray<{ kind: PanicKind; pattern: RegExp; reason: (m: RegE
   { kind: 'watchdog', pattern: /Task watchdog got triggered/, reason: () => 'Task watchdog got triggered' },
 ];
 
+/** The ROM's first line after a reset (ESP32: `ets Jul 29 2019 12:21:46`; S3/C3: `ESP-ROM:esp32s3-20210327`), to the end. */
+const ROM_RUN_ON = /(?:ets [A-Z][a-z]{2} [ \d]\d \d{4} \d\d:\d\d:\d\d|ESP-ROM:).*$/;
+
 /**
  * "stack overflow in task NAME" from what follows "in task" / "(" on the line: `end` is how the
  * line ends when whole. A line cut inside that ending still has the whole name; one cut before it
  * may not, and the reason says so rather than name a task that does not exist.
  */
 function overflowReason(rest: string | undefined, end: RegExp, ending: string): string {
-  const text = (rest ?? '').trimEnd();
+  // A chip that restarts before its UART drained: the ROM's first words run on in the same line.
+  const text = (rest ?? '').replace(ROM_RUN_ON, '').trimEnd();
   const whole = end.exec(text);
   if (whole) return `stack overflow in task ${text.slice(0, whole.index)}`;
   for (let k = ending.length - 1; k >= 2; k--) {
