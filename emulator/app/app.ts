@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type net from 'node:net';
 import { Duplex } from 'node:stream';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { Console, bootBanner } from '../console.ts';
+import { Console, bootBanner, type ResetReason } from '../console.ts';
 import { ESP32_FREE_HEAP } from '../heap.ts';
 import { ESP_ERR, MBEDTLS_ERR, REFERENCE_SDKCONFIG, mbedtlsConfigOf, mbedtlsHex, parseSdkconfig, type MbedtlsConfig } from '../mbedtls/index.ts';
 import { STABLE_MS, reconnectDelayMs } from './policy.ts';
@@ -30,6 +30,14 @@ const MQTT_POLL_READ_TIMEOUT_MS = 1000;
 /** From reset to app_main, and app_main to an IP address (Wi-Fi), on a typical board. */
 const BOOT_MS = 450;
 const NETWORK_UP_MS = 1500;
+
+/**
+ * The 'stack-overflow' defect: the app's MQTT_EVENT_DATA handler copies each message into a
+ * buffer on the stack of esp-mqtt's task ("mqtt_task", CONFIG_MQTT_TASK_STACK_SIZE 6144 B). What
+ * esp-mqtt and the handler's own frames leave of it is about 4 KB: a longer message overflows it.
+ */
+const MQTT_TASK = 'mqtt_task';
+const STACK_LEFT_FOR_DATA = 4096;
 
 /** esp_mqtt_event_id_t numbers the example's handler prints as "Other event id:%d". */
 const EVENT = { BEFORE_CONNECT: 7, DELETED: 8 } as const;
@@ -81,6 +89,11 @@ class App implements AppBoard {
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sockets = new Set<net.Socket>();
+  /**
+   * Connections of a boot that crashed: the peer hears nothing (a panicking chip sends no FIN),
+   * until the new boot's network stack is up and answers the old connection with a RST.
+   */
+  private readonly orphans = new Set<net.Socket>();
   private link: Link | null = null;
   private outbox: OutboxItem[] = [];
   private lastMessageId = 0;
@@ -114,12 +127,12 @@ class App implements AppBoard {
     return timer;
   }
 
-  boot(): void {
+  boot(reason: ResetReason = 'POWERON_RESET'): void {
     // The banner's timestamps are a typical board's; the log clock goes on from its last one.
     this.bootedAt = performance.now() - BOOT_MS;
     const g = this.generation;
     for (const line of bootBanner({
-      reason: 'POWERON_RESET', idf: this.identity.idf, project: APP.project, version: APP.version, mac: '24:0a:c4:00:00:01',
+      reason, idf: this.identity.idf, project: APP.project, version: APP.version, mac: '24:0a:c4:00:00:01',
       cpuMhz: this.config.cpuMhz, freeHeap: ESP32_FREE_HEAP,
     })) {
       if ('text' in line) { this.out.raw(line.text); continue; }
@@ -137,6 +150,7 @@ class App implements AppBoard {
       this.out.i(TAG, `[APP] IDF version: ${this.identity.idf}`);
       this.after(NETWORK_UP_MS, () => {
         if (g !== this.generation) return;
+        this.resetOrphans();
         this.out.i('example_connect', 'Connected to example_netif_sta');
         this.out.i(TAG, `[APP] Free memory: ${ESP32_FREE_HEAP - 30_000} bytes`);
         void this.connect();
@@ -145,12 +159,17 @@ class App implements AppBoard {
   }
 
   async reset(): Promise<void> {
-    this.stop('rst');
+    this.restart('POWERON_RESET', 'rst');
+  }
+
+  /** A reboot: everything of this boot goes (RAM included), the app starts from the beginning. */
+  private restart(reason: ResetReason, sockets: 'rst' | 'silent'): void {
+    this.stop(sockets);
     this.outbox = [];
     this.lastMessageId = 0;
     this.failures = 0;
     this.published = 0;
-    this.boot();
+    this.boot(reason);
   }
 
   async close(): Promise<void> {
@@ -162,19 +181,34 @@ class App implements AppBoard {
     this.stream.end();
   }
 
-  /** Everything of this boot ends: timers, sockets (a reboot resets them; close just closes). */
-  private stop(how: 'rst' | 'fin'): void {
+  /**
+   * Everything of this boot ends: timers, sockets (a reset resets them, a crash leaves them
+   * silent until the next boot's network is up, close just closes).
+   */
+  private stop(how: 'rst' | 'fin' | 'silent'): void {
     this.generation++;
     // The connection's own close handlers must not start a reconnect of the old boot.
     if (this.link) this.link.ended = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    if (how !== 'silent') this.resetOrphans(how);
     for (const socket of this.sockets) {
-      if (how === 'rst' && !socket.destroyed) socket.resetAndDestroy();
+      if (how === 'silent') {
+        socket.pause();
+        this.orphans.add(socket);
+      } else if (how === 'rst' && !socket.destroyed) socket.resetAndDestroy();
       else socket.destroy();
     }
     this.sockets.clear();
     this.link = null;
+  }
+
+  private resetOrphans(how: 'rst' | 'fin' = 'rst'): void {
+    for (const socket of this.orphans) {
+      if (how === 'rst' && !socket.destroyed) socket.resetAndDestroy();
+      else socket.destroy();
+    }
+    this.orphans.clear();
   }
 
   private track = (socket: net.Socket) => {
@@ -436,6 +470,11 @@ class App implements AppBoard {
         return;
       }
       case 'publish': {
+        const size = Buffer.byteLength(packet.payload);
+        if (this.has('stack-overflow') && size > STACK_LEFT_FOR_DATA) {
+          this.stackOverflow(MQTT_TASK);
+          return;
+        }
         this.out.i(TAG, 'MQTT_EVENT_DATA');
         this.raw(`TOPIC=${packet.topic}`);
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
@@ -455,6 +494,20 @@ class App implements AppBoard {
       default:
         return;
     }
+  }
+
+  /**
+   * FreeRTOS's stack check caught `task` past its end: ESP-IDF's vApplicationStackOverflowHook
+   * aborts, the panic handler prints its lines (no register dump for an abort), and the chip
+   * restarts (SW_CPU_RESET): sockets die without a FIN, the app boots from the start.
+   */
+  private stackOverflow(task: string): void {
+    for (const text of [
+      '', `***ERROR*** A stack overflow in task ${task} has been detected.`, '', '',
+      'Backtrace: 0x40081f4a:0x3ffc5e90 0x40089a11:0x3ffc5eb0 0x4008f2ee:0x3ffc5ed0 0x4008b6d7:0x3ffc5f50 0x40089b18:0x3ffc5f70 0x40089aca:0x00000000 |<-CORRUPTED',
+      '', '', '', '', `ELF file SHA256: ${this.identity.elfSha256.slice(0, 16)}`, '', 'Rebooting...',
+    ]) this.out.raw(text);
+    this.restart('SW_CPU_RESET', 'silent');
   }
 
   /** printf from the app's handler: the line as it is, no log prefix. */

@@ -5,11 +5,12 @@
  */
 
 export type AppDefect = 'no-verify' | 'no-hostname-check' | 'no-alert' | 'constant-backoff' | 'linear-backoff'
-  | 'no-jitter' | 'new-packet-id-on-retry' | 'no-pingreq-while-busy' | 'resubscribe-on-session' | 'small-in-buffer';
+  | 'no-jitter' | 'new-packet-id-on-retry' | 'no-pingreq-while-busy' | 'resubscribe-on-session' | 'small-in-buffer'
+  | 'stack-overflow';
 
 export const APP_DEFECTS: readonly AppDefect[] = [
   'no-verify', 'no-hostname-check', 'no-alert', 'constant-backoff', 'linear-backoff', 'no-jitter',
-  'new-packet-id-on-retry', 'no-pingreq-while-busy', 'resubscribe-on-session', 'small-in-buffer',
+  'new-packet-id-on-retry', 'no-pingreq-while-busy', 'resubscribe-on-session', 'small-in-buffer', 'stack-overflow',
 ];
 
 export interface ReconnectPolicy {

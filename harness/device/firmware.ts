@@ -29,6 +29,9 @@ export interface BootIdentity {
 
 const MAC = '([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})';
 
+/** How long a debug exception waits for the next line, which the panic handler prints at once. */
+const HOLD_MS = 500;
+
 /**
  * ESP-IDF's boot lines, by their message (the tag moved from cpu_start to app_init in IDF 5).
  * Each returns the fields it fills.
@@ -87,6 +90,8 @@ export class FirmwareDevice extends EventEmitter {
   private readonly found: BootIdentity & { model?: string | null } = { project: null, version: null, idf: null, elfSha256: null, chip: null, mac: null };
   private readonly log = new ConsoleLog();
   private readonly noted: DeviceNotes;
+  /** A debug exception waiting for the line that names its cause (see onLine). */
+  private held: { panic: Panic; timer: NodeJS.Timeout } | null = null;
   /** A reset hilt asked for is under way: its boot lines are expected, not a reboot on its own. */
   private resetting = false;
   private closed: CloseInfo | null = null;
@@ -107,6 +112,7 @@ export class FirmwareDevice extends EventEmitter {
     });
     splitter.on('data', (line: Line) => this.onLine(line));
     transport.once('close', (info: CloseInfo) => {
+      this.releaseHeld();
       this.closed = info;
       this.emit('failure');
     });
@@ -202,6 +208,20 @@ export class FirmwareDevice extends EventEmitter {
     await this.transport.close();
   }
 
+  private raise(panic: Panic): void {
+    this.panics.push(panic);
+    this.emit('panic', panic);
+  }
+
+  /** The held debug exception goes out as it is, unless `superseded` by the line naming its cause. */
+  private releaseHeld(superseded = false): void {
+    if (!this.held) return;
+    clearTimeout(this.held.timer);
+    const { panic } = this.held;
+    this.held = null;
+    if (!superseded) this.raise(panic);
+  }
+
   private onLine(line: Line): void {
     this.log.line(line.text);
     if (line.truncated) {
@@ -214,9 +234,15 @@ export class FirmwareDevice extends EventEmitter {
     this.emit('line', consoleLine);
     if (parseResetLine(text)) this.emit('boot', text);
     const panic = detectPanic(text);
+    if (text.trim() !== '') this.releaseHeld(panic?.kind === 'stack_overflow');
     if (panic) {
-      this.panics.push(panic);
-      this.emit('panic', panic);
+      // A stack canary is a debug exception whose cause, and task, the next line names: held for
+      // that line (at most HOLD_MS), so the report says "stack overflow in task X", once.
+      if (panic.kind === 'guru_meditation' && /debug exception/i.test(panic.reason)) {
+        this.held = { panic, timer: setTimeout(() => this.releaseHeld(), HOLD_MS) };
+        return;
+      }
+      this.raise(panic);
       return;
     }
     // A firmware may restart itself on purpose (esp_restart() after failed connects): a note the

@@ -60,8 +60,11 @@ export function parseResetLine(text: string): { code: number; reason: string } |
  * RTCWDT_BROWN_OUT_RESET, and the S3/C3 spellings ending in _RST), so every chip's table fits.
  */
 const PANICS: ReadonlyArray<{ kind: PanicKind; pattern: RegExp; reason: (m: RegExpExecArray) => string }> = [
-  { kind: 'stack_overflow', pattern: /\*\*\*ERROR\*\*\* A stack overflow in task (.+?) has been detected/, reason: (m) => `stack overflow in task ${m[1]}` },
-  { kind: 'stack_overflow', pattern: /Stack canary watchpoint triggered \((.+?)\)/, reason: (m) => `stack overflow in task ${m[1]}` },
+  // FreeRTOS's end-of-stack check (vApplicationStackOverflowHook) and the canary watchpoint; the
+  // task name may hold spaces, and the line may stop early (a board that resets before its UART
+  // drained, a console that cut it): the start is enough to know it, the name is given as far as it came.
+  { kind: 'stack_overflow', pattern: /\*\*\*ERROR\*\*\* A stack overflow(?: in task (.*))?/, reason: (m) => overflowReason(m[1], / has been detected\.?$/, ' has been detected.') },
+  { kind: 'stack_overflow', pattern: /Stack canary watchpoint triggered(?: \((.*))?$/, reason: (m) => overflowReason(m[1], /\)$/, ')') },
   { kind: 'watchdog', pattern: /Guru Meditation Error: Core\s+\d+ panic'ed \((Interrupt wdt timeout on CPU\d+)\)/, reason: (m) => m[1]! },
   { kind: 'guru_meditation', pattern: /Guru Meditation Error: Core\s+\d+ panic'ed \((.+?)\)/, reason: (m) => m[1]! },
   { kind: 'abort', pattern: /abort\(\) was called at PC (0x[0-9a-f]+) on core (\d+)/i, reason: (m) => `abort() at PC ${m[1]} on core ${m[2]}` },
@@ -70,6 +73,26 @@ const PANICS: ReadonlyArray<{ kind: PanicKind; pattern: RegExp; reason: (m: RegE
   { kind: 'brownout', pattern: /Brownout detector was triggered/, reason: () => 'Brownout detector was triggered' },
   { kind: 'watchdog', pattern: /Task watchdog got triggered/, reason: () => 'Task watchdog got triggered' },
 ];
+
+/** The ROM's first line after a reset (ESP32: `ets Jul 29 2019 12:21:46`; S3/C3: `ESP-ROM:esp32s3-20210327`), to the end. */
+const ROM_RUN_ON = /(?:ets [A-Z][a-z]{2} [ \d]\d \d{4} \d\d:\d\d:\d\d|ESP-ROM:).*$/;
+
+/**
+ * "stack overflow in task NAME" from what follows "in task" / "(" on the line: `end` is how the
+ * line ends when whole. A line cut inside that ending still has the whole name; one cut before it
+ * may not, and the reason says so rather than name a task that does not exist.
+ */
+function overflowReason(rest: string | undefined, end: RegExp, ending: string): string {
+  // A chip that restarts before its UART drained: the ROM's first words run on in the same line.
+  const text = (rest ?? '').replace(ROM_RUN_ON, '').trimEnd();
+  const whole = end.exec(text);
+  if (whole) return `stack overflow in task ${text.slice(0, whole.index)}`;
+  for (let k = ending.length - 1; k >= 2; k--) {
+    if (text.endsWith(ending.slice(0, k))) return `stack overflow in task ${text.slice(0, -k)} (the console line was cut short)`;
+  }
+  if (text === '') return 'stack overflow in a task whose name the console cut off';
+  return `stack overflow in task "${text}…" (the console cut the line: the name may be incomplete)`;
+}
 
 export function detectPanic(text: string): Panic | null {
   const line = stripColours(text).replace(/[\r\n]+$/, '').trim();

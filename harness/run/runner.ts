@@ -348,8 +348,17 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     });
     const records = new Map<Mocha.Test, ScenarioRecord>();
     let current: ScenarioRecord | null = null;
+    // A panic outside any scenario (a board that crashed while booting, or between two scenarios)
+    // fails none of them, but the release manager must hear of it: a warning of the run.
+    let lastEnded: string | null = null;
+    const outside = (panic: PanicError['panic']) => {
+      const text = `the device panicked outside any scenario${lastEnded ? ` (after ${lastEnded})` : ' (before the first)'}: ${new PanicError(panic).message}`;
+      if (!warnings.includes(text)) warnings.push(text);
+    };
+    if (d instanceof FirmwareDevice) for (const panic of d.panics) outside(panic);
     d.on('panic', (panic: PanicError['panic']) => {
-      if (current && !current.panic) current.panic = new PanicError(panic).message;
+      if (!current) outside(panic);
+      else if (!current.panic) current.panic = new PanicError(panic).message;
     });
     // What the device's output showed (an over-long line, garbled bytes) belongs to the scenario
     // it came during (its hooks included), or to the run; those from opening it are the run's.
@@ -420,6 +429,7 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         if (endpoint) endScenario(endpoint);
         logsClosing.push(d.stopLog());
         current = null;
+        lastEnded = ids.get(test)!;
         unfollow();
         progress?.ended();
         const rec = record(test);
@@ -439,8 +449,14 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
         if (failure && infrastructureError && HOOK_SKIPPED.test((failure as Error)?.message ?? '')) {
           // Failed by mocha for the idle hook's lost device: never ran, like those after it.
           Object.assign(result, { outcome: 'error', failure: { kind: 'infrastructure', message: `not run: ${infrastructureError}` } });
-        } else if (failures.has(test)) Object.assign(result, classify(failure, interrupted));
-        else if (rec.panic && result.outcome === 'passed') {
+        } else if (failures.has(test)) {
+          Object.assign(result, classify(failure, interrupted));
+          // A crash the scenario's checks then tripped over (a connection gone, no reply) is
+          // the cause: the report names the panic, and keeps what failed after it as detail.
+          if (rec.panic && (result.failure?.kind === 'assertion' || result.failure?.kind === 'timeout')) {
+            result.failure = { kind: 'panic', message: rec.panic, detail: `then: ${result.failure.message}` };
+          }
+        } else if (rec.panic && result.outcome === 'passed') {
           // The firmware crashed while no command was waiting: still this scenario's failure.
           Object.assign(result, { outcome: 'failed', failure: { kind: 'panic', message: rec.panic } });
         }

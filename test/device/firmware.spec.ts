@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FirmwareDevice, readIdentity, type BootIdentity } from '../../harness/device/firmware.ts';
+import type { Panic } from '../../harness/device/log.ts';
 import { SerialTransport } from '../../harness/transport/serial.ts';
 import { rejection, tempDir } from '../helpers.ts';
 import { hasSocat, ptyPair } from '../transport/peers.ts';
@@ -122,6 +123,31 @@ describe('firmware device', function () {
         await device.expect('SW_CPU_RESET');
       });
       expect(restarts).to.have.length(1);
+    });
+
+    it('a stack canary: one panic, a stack overflow naming the task from the line after the debug exception', async function () {
+      const panics: Panic[] = [];
+      device.on('panic', (p: Panic) => panics.push(p));
+      await board.write([
+        "Guru Meditation Error: Core  0 panic'ed (Unhandled debug exception). ",
+        'Debug exception reason: Stack canary watchpoint triggered (mqtt_task) ',
+        'Core  0 register dump:',
+        'Backtrace: 0x4008a3c6:0x3ffcb0a0 0x400d8e4a:0x3ffcb0c0 |<-CORRUPTED',
+        '', 'Rebooting...', 'rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)',
+      ].join('\r\n') + '\r\n');
+      await device.expect('SW_CPU_RESET');
+      expect(panics.map((p) => [p.kind, p.reason])).to.deep.equal([['stack_overflow', 'stack overflow in task mqtt_task']]);
+      expect(device.panics).to.deep.equal(panics);
+    });
+
+    it('a debug exception of another cause, or with no line after it, is still one panic', async function () {
+      await board.write("Guru Meditation Error: Core  0 panic'ed (Unhandled debug exception). \r\nDebug exception reason: BREAK instr \r\n");
+      await device.expect('BREAK instr');
+      expect(device.panics.map((p) => p.reason)).to.deep.equal(['Unhandled debug exception']);
+      const next = new Promise<Panic>((resolve) => device.once('panic', resolve));
+      await board.write("Guru Meditation Error: Core  1 panic'ed (Unhandled debug exception). \r\n");
+      expect((await next).reason).to.equal('Unhandled debug exception');
+      expect(device.panics).to.have.length(2);
     });
 
     it('a wait for a line ends when the board goes away, not at its timeout', async function () {

@@ -138,6 +138,41 @@ describe('device console: crashes', function () {
     });
   }
 
+  describe('a stack overflow names its task', function () {
+    const reasonOf = (line: string) => {
+      const panic = detectPanic(line);
+      expect(panic?.kind, line).to.equal('stack_overflow');
+      return panic!.reason;
+    };
+
+    it('in both of ESP-IDF\'s forms: the end-of-stack check and the canary watchpoint', function () {
+      expect(reasonOf('***ERROR*** A stack overflow in task mqtt_task has been detected.')).to.equal('stack overflow in task mqtt_task');
+      expect(reasonOf('\r\n***ERROR*** A stack overflow in task hilt_connect has been detected.\r\n')).to.equal('stack overflow in task hilt_connect');
+      expect(reasonOf('Debug exception reason: Stack canary watchpoint triggered (mqtt_task) ')).to.equal('stack overflow in task mqtt_task');
+    });
+
+    it('with spaces (and brackets) in the name, which FreeRTOS allows', function () {
+      expect(reasonOf('***ERROR*** A stack overflow in task sensor poll has been detected.')).to.equal('stack overflow in task sensor poll');
+      expect(reasonOf('Debug exception reason: Stack canary watchpoint triggered (ota (2))')).to.equal('stack overflow in task ota (2)');
+    });
+
+    it('after other text on the same line (an unfinished log line before the panic)', function () {
+      expect(reasonOf('I (5123) mqtt_app: MQTT_EVENT_DATA***ERROR*** A stack overflow in task mqtt_task has been detected.')).to.equal('stack overflow in task mqtt_task');
+    });
+
+    it('from a line the console cut: the whole name when it came, else what came and that it may be incomplete', function () {
+      expect(reasonOf('***ERROR*** A stack overflow in task mqtt_task has been det')).to.equal('stack overflow in task mqtt_task (the console line was cut short)');
+      expect(reasonOf('***ERROR*** A stack overflow in task mqtt_task h')).to.equal('stack overflow in task mqtt_task (the console line was cut short)');
+      expect(reasonOf('***ERROR*** A stack overflow in task mqtt_ta')).to.equal('stack overflow in task "mqtt_ta…" (the console cut the line: the name may be incomplete)');
+      expect(reasonOf('Debug exception reason: Stack canary watchpoint triggered (mqtt_t')).to.equal('stack overflow in task "mqtt_t…" (the console cut the line: the name may be incomplete)');
+      // The chip restarted before its UART drained: the ROM's first line ran on into the cut one.
+      expect(reasonOf('***ERROR*** A stack overflow in task mqtt_taets Jul 29 2019 12:21:46')).to.equal('stack overflow in task "mqtt_ta…" (the console cut the line: the name may be incomplete)');
+      expect(reasonOf('***ERROR*** A stack overflow in task mqtt_task has beESP-ROM:esp32s3-20210327')).to.equal('stack overflow in task mqtt_task (the console line was cut short)');
+      expect(reasonOf('***ERROR*** A stack overflow in ta')).to.equal('stack overflow in a task whose name the console cut off');
+      expect(reasonOf('***ERROR*** A stack overflow')).to.equal('stack overflow in a task whose name the console cut off');
+    });
+  });
+
   it('finds a crash in colour, and reports the line without the colours', function () {
     const line = 'E (15123) task_wdt: Task watchdog got triggered. The following tasks/users did not reset the watchdog in time:';
     expect(detectPanic(`${RED}${line}${RESET}\r\n`)).to.deep.equal({ kind: 'watchdog', reason: 'Task watchdog got triggered', line });

@@ -189,6 +189,27 @@ describe('emulated application firmware: QoS 1, keepalive and sessions', functio
     await until(changed, 'the read error', () => lines.find((l) => /E \(\d+\) esp-tls-mbedtls: read error :-28928:$/.test(l)));
   });
 
+  it("'stack-overflow': a message over 4 KB overflows mqtt_task: ESP-IDF's panic lines, no PUBACK, silence, then a reboot whose network resets the old connection", async () => {
+    const b = await broker({});
+    const { lines, changed } = open(settings(b, { publishPeriodMs: 60_000, defects: ['stack-overflow'] }));
+    await until(b, 'the SUBSCRIBE', () => (b.of('subscribe').length > 0 ? true : undefined));
+    // A small message is handled as by the good app.
+    b.publishTo(0, 'devices/hilt-device-1/cmd', Buffer.alloc(64, 0x61), 11);
+    await until(b, 'the PUBACK of the small message', () => b.of('puback')[0]);
+    b.publishTo(0, 'devices/hilt-device-1/cmd', Buffer.alloc(5000, 0x61), 12);
+    await until(changed, 'the panic line', () => lines.find((l) => l === '***ERROR*** A stack overflow in task mqtt_task has been detected.'));
+    const from = lines.indexOf('***ERROR*** A stack overflow in task mqtt_task has been detected.');
+    // (the split above drops the empty lines ESP-IDF prints between them)
+    const after = [/^Backtrace: (0x[0-9a-f]{8}:0x[0-9a-f]{8} )+\|<-CORRUPTED$/, /^ELF file SHA256: [0-9a-f]{16}$/, /^Rebooting\.\.\.$/, /^ets /, /^rst:0xc \(SW_CPU_RESET\)/];
+    after.forEach((pattern, i) => expect(lines[from + 1 + i]).to.match(pattern));
+    // The crashed chip sent nothing more on its connection; the next boot's network reset it.
+    await until(b, 'the old connection to end', () => (b.closedAt[0] ? true : undefined));
+    expect(b.resets[0], 'the broker saw ECONNRESET').to.equal(true);
+    expect(b.of('puback').map((p) => (p.packet as { messageId: number }).messageId)).to.deep.equal([11]);
+    const [closed, connected] = [b.closedAt[0]!, await until(b, 'a CONNECT after the reboot', () => (b.of('connect', 1).length > 0 ? performance.now() : undefined))];
+    expect(connected).to.be.at.least(closed);
+  });
+
   it('does not subscribe again when CONNACK says the session is kept (clean session off)', async () => {
     const b = await broker({ sessionPresent: (n) => n > 0 });
     open(settings(b, { cleanSession: false, publishPeriodMs: 60_000, reconnect: { policy: 'esp-mqtt', reconnectTimeoutMs: 1000 } }));

@@ -86,6 +86,28 @@ describe('firmware mode faults', function () {
       }
     });
 
+    it('a stack overflow mid-scenario whose line the reset cut (the ROM ran on into it): a panic naming what came of the task, not a wait to the bound; exit 1', async function () {
+      const endpointPort = await freePort();
+      const own = pki.material(`device/${DEVICE}`);
+      board = await tcpFirmware({
+        uri: `mqtts://127.0.0.1:${endpointPort}`, ca: pki.bundle('bundle-current'), cert: own.cert, key: own.key, clientId: DEVICE, retryMs: 200,
+        onConnect: '\r\n***ERROR*** A stack overflow in task mqtt_tets Jul 29 2019 12:21:46\r\n\r\nrst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n',
+      });
+      await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ target: `tcp:127.0.0.1:${board.port}?mode=firmware`, certsDir: 'certs', endpoint: { port: endpointPort } }));
+      await writeFirmwareScenario(dir, 'crash.spec.ts', `
+firmwareScenario('MQTT Publish', { endpoint: { tls: { server: 'server-valid' } }, boundMs: 50000 }, async (ctx) => {
+  await ctx.until('a PUBLISH (this firmware sends none)', () => undefined);
+});`);
+      const started = Date.now();
+      const { code, stdout, stderr } = await hilt(['run', 'crash.spec.ts'], { cwd: dir, timeoutMs: 45_000 });
+      expect(code, stdout + stderr).to.equal(1);
+      // Ended by the panic, not by the 50 s bound.
+      expect(Date.now() - started).to.be.below(45_000);
+      const [s] = (await latestResults(dir)).scenarios;
+      expect(s!.failure).to.deep.include({ kind: 'panic' });
+      expect(s!.failure!.message).to.match(/^device stack overflow: stack overflow in task "mqtt_t…" \(the console cut the line: the name may be incomplete\) \("\*\*\*ERROR\*\*\* A stack overflow in task mqtt_tets Jul 29 2019 12:21:46"\)$/);
+    });
+
     it('a misspelt title in firmware.scenarios stops the run before anything starts, naming it and the title it resembles; exit 2', async function () {
       await bench((p) => `mqtts://127.0.0.1:${p}`, { scenarios: ['connect.spec.ts'], firmware: { scenarios: { 'MQTT connect again': { boundMs: 1000 } } } });
       const { code, stderr } = await hilt(['run'], { cwd: dir, timeoutMs: 40_000 });

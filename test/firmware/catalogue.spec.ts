@@ -7,7 +7,7 @@
  * Each run is a child process with its own lab; the PKI is issued once for all of them.
  */
 import { expect } from 'chai';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScenarioResult } from '../../harness/report/model.ts';
 import { hilt, latestResults, tempDir } from '../helpers.ts';
@@ -120,6 +120,26 @@ describe('firmware catalogue against the emulated app', function () {
     { defect: 'resubscribe-on-session', grep: 'Persistent Session', want: { 'MQTT Persistent Session': 'fail' }, why: /^subscribed again .* although the endpoint said session-present 1/, settings: { cleanSession: false } },
     { defect: 'small-in-buffer', grep: 'Large', want: { 'TLS Large Server Certificate': 'fail', 'MQTT Large Payload': 'fail' }, why: /CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN|dropped the connection|lost the connection/ },
   ];
+
+  it('defect stack-overflow, chosen on the target: the large message crashes mqtt_task; a panic naming the task in every report, the small one passes', async () => {
+    const config = join(dir, 'config-stack.json');
+    await writeFile(config, JSON.stringify({ endpoint: { port: 0 } }));
+    const ran = await hilt(['run', '--target', 'emulator:?firmware=app&defect=stack-overflow', '--grep', 'QoS 1 Delivery|Large Payload', '--certs', join(dir, 'certs'), '--config', config],
+      { cwd: dir, timeoutMs: 200_000 });
+    expect(ran.code, ran.stderr).to.equal(1);
+    const results = (await latestResults(dir)).scenarios;
+    expect(Object.fromEntries(results.map((r) => [r.title, seen(r)])), why(results)).to.deep.equal({ 'MQTT QoS 1 Delivery (PUBACK)': 'pass', 'MQTT Large Payload': 'fail' });
+    const large = results.find((r) => r.title === 'MQTT Large Payload')!;
+    expect(large.failure, why(results)).to.include({ kind: 'panic' });
+    expect(large.failure!.message).to.match(/^device stack overflow: stack overflow in task mqtt_task \("\*\*\*ERROR\*\*\* A stack overflow in task mqtt_task has been detected\."\)$/);
+    const latest = join(dir, 'reports', 'latest');
+    for (const file of ['summary.md', 'junit.xml', 'report.html']) {
+      expect(await readFile(join(latest, file), 'utf8'), file).to.include('stack overflow in task mqtt_task');
+    }
+    // The board rebooted as a real one does after the panic, and its console log shows it all.
+    const log = await readFile(join(latest, large.consoleLog!), 'utf8');
+    expect(log).to.match(/\*\*\*ERROR\*\*\* A stack overflow in task mqtt_task has been detected\.\n[^]*Backtrace: 0x[^]*Rebooting\.\.\.\n[^]*rst:0xc \(SW_CPU_RESET\)/);
+  });
 
   for (const d of DEFECTS) {
     it(`defect ${d.defect}: ${Object.entries(d.want).map(([t, v]) => `${t} ${v === 'warn' ? 'warns' : 'fails'}`).join(', ')}`, async () => {

@@ -16,7 +16,13 @@ export class TinyFirmware {
   private client: MqttClient | null = null;
   private t0 = Date.now();
 
-  constructor(private readonly settings: { uri: string; ca: string; cert: string; key: string; clientId: string; retryMs: number; protocolVersion?: 4 | 5 }) {}
+  constructor(private readonly settings: {
+    uri: string; ca: string; cert: string; key: string; clientId: string; retryMs: number; protocolVersion?: 4 | 5;
+    /** Console lines printed when the port is opened, before the boot (a crash of the boot before). */
+    before?: string[];
+    /** Console text printed once, when the first connection is up (a crash mid-scenario). */
+    onConnect?: string;
+  }) {}
 
   private log(level: 'I' | 'E' | 'W', tag: string, message: string): void {
     if (this.stream.writableEnded) return;
@@ -32,7 +38,11 @@ export class TinyFirmware {
     this.log('I', 'app_init', 'ESP-IDF:          v5.5');
     const s = this.settings;
     const client = mqtt.connect(s.uri, { ca: s.ca, cert: s.cert, key: s.key, clientId: s.clientId, servername: 'localhost', reconnectPeriod: s.retryMs, connectTimeout: 2_000, protocolVersion: s.protocolVersion ?? 4 } as mqtt.IClientOptions);
-    client.on('connect', () => this.log('I', 'mqtt_example', 'MQTT_EVENT_CONNECTED'));
+    client.on('connect', () => {
+      this.log('I', 'mqtt_example', 'MQTT_EVENT_CONNECTED');
+      if (s.onConnect && !this.stream.writableEnded) this.stream.write(s.onConnect);
+      s.onConnect = undefined;
+    });
     client.on('error', (err) => this.log('E', 'mqtt_client', `esp-tls: ${err.message}`));
     client.on('close', () => this.log('I', 'mqtt_example', 'MQTT_EVENT_DISCONNECTED'));
     this.client = client;
@@ -67,6 +77,7 @@ export async function tcpFirmware(settings: ConstructorParameters<typeof TinyFir
     const fw = new TinyFirmware(settings);
     running.add(fw);
     fw.stream.pipe(socket);
+    for (const line of settings.before ?? []) fw.stream.write(`${line}\r\n`);
     socket.on('error', () => {});
     socket.on('close', () => { sockets.delete(socket); running.delete(fw); void fw.close(); });
     fw.boot();

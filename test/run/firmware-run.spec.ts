@@ -78,6 +78,34 @@ firmwareScenario('MQTT Connect', { endpoint: { tls: { server: 'server-valid' } }
       }
     });
 
+    it('a panic outside any scenario (a stack overflow as the port opened) fails none, and is a warning of the run naming the task', async function () {
+      const pki = await ensurePki({ dir: join(dir, 'certs'), devices: ['esp32-hilt'] });
+      const endpointPort = await freePort();
+      const own = pki.material('device/esp32-hilt');
+      const board = await tcpFirmware({
+        uri: `mqtts://127.0.0.1:${endpointPort}`, ca: pki.bundle('bundle-current'), cert: own.cert, key: own.key, clientId: 'esp32-hilt', retryMs: 200,
+        before: ['***ERROR*** A stack overflow in task sensor poll has been detected.', '', 'Backtrace: 0x40081f4a:0x3ffc5e90 |<-CORRUPTED', 'Rebooting...'],
+      });
+      try {
+        await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ target: `tcp:127.0.0.1:${board.port}?mode=firmware`, certsDir: 'certs', endpoint: { port: endpointPort } }));
+        await writeFirmwareScenario(dir, 'connect.spec.ts', CONNECT);
+        const { code, stdout, stderr } = await hilt(['run', 'connect.spec.ts'], { cwd: dir, timeoutMs: 40_000 });
+        expect(code, stdout + stderr).to.equal(0);
+        const warning = 'the device panicked outside any scenario (before the first): device stack overflow: stack overflow in task sensor poll ' +
+          '("***ERROR*** A stack overflow in task sensor poll has been detected.")';
+        expect(stderr).to.include(`hilt: warning: ${warning}`);
+        const r = await results(dir);
+        expect(r.scenarios.map((s) => s.outcome)).to.deep.equal(['passed']);
+        expect(r.run.warnings).to.deep.equal([warning]);
+        const latest = join(dir, 'reports', 'latest');
+        for (const file of ['summary.md', 'junit.xml', 'report.html']) {
+          expect(await readFile(join(latest, file), 'utf8'), file).to.include('stack overflow in task sensor poll');
+        }
+      } finally {
+        await board.close();
+      }
+    });
+
     it('a board that stays connected, no reset: each scenario ends its connection, and the next scenario sees the board come back', async function () {
       const pki = await ensurePki({ dir: join(dir, 'certs'), devices: ['esp32-hilt'] });
       const endpointPort = await freePort();

@@ -1,12 +1,13 @@
 /**
  * `emulator[:?sdkconfig=FILE&heap=BYTES&realtime=1]`: hilt's emulated ESP32 running the test agent,
  * in this process; `emulator:?firmware=app[&settings=FILE]`: the same board running a typical
- * esp-mqtt application instead (firmware mode), pointed at the lab's endpoint.
+ * esp-mqtt application instead (firmware mode), pointed at the lab's endpoint; `&defect=NAME[,NAME]`
+ * builds it with deliberate defects (docs/emulator.md), on top of any the settings file names.
  */
 import { readFileSync, statSync } from 'node:fs';
 import {
-  AppSettingsError, openAppBoard, openStreamBoard, parseAppSettingsOverrides, readSdkconfigFile, SdkconfigError, SdkconfigFileError,
-  type AppBoard, type AppSettings, type BoardSettings, type StreamBoard,
+  APP_DEFECTS, AppSettingsError, openAppBoard, openStreamBoard, parseAppSettingsOverrides, readSdkconfigFile, SdkconfigError, SdkconfigFileError,
+  type AppBoard, type AppDefect, type AppSettings, type BoardSettings, type StreamBoard,
 } from '../../../emulator/index.ts';
 import { UsageError, errnoOf, printable, quoted } from '../../errors.ts';
 import { MemoryTransport } from '../../transport/memory.ts';
@@ -66,17 +67,30 @@ function overridesFrom(url: string, path: string): Partial<AppSettings> {
   }
 }
 
+/** `defect=a,b`: each one a defect of the app, checked now. */
+function defectsFrom(url: string, value: string): AppDefect[] {
+  const names = value.split(',');
+  for (const name of names) {
+    if (!(APP_DEFECTS as readonly string[]).includes(name)) {
+      throw new UsageError(`target ${url}: defect=${printable(value)}: ${JSON.stringify(name)} is not a defect of the app; known: ${APP_DEFECTS.join(', ')}`);
+    }
+  }
+  return names as AppDefect[];
+}
+
 function appTarget(url: string, o: Map<string, string>): Target {
   for (const key of ['sdkconfig', 'heap', 'realtime']) {
-    if (o.has(key)) throw new UsageError(`target ${url}: ${key} is an option of the agent emulator: firmware=app takes settings=FILE (and mode=firmware)`);
+    if (o.has(key)) throw new UsageError(`target ${url}: ${key} is an option of the agent emulator: firmware=app takes settings=FILE and defect=NAME (and mode=firmware)`);
   }
   const path = o.get('settings');
   const overrides = path === undefined ? {} : overridesFrom(url, path);
+  const defect = o.get('defect');
+  if (defect !== undefined) overrides.defects = [...new Set([...(overrides.defects ?? []), ...defectsFrom(url, defect)])];
   let settings: AppSettings | null = null;
   let board: AppBoard | null = null;
   return {
     url, kind: 'emulator', reset: 'agent', mode: 'firmware',
-    description: `emulated ESP32 running an esp-mqtt application${path ? ` (${path})` : ''}`,
+    description: `emulated ESP32 running an esp-mqtt application${path ? ` (${path})` : ''}${defect ? ` with defect ${defect}` : ''}`,
     provision(m: DeviceMaterials) {
       settings = {
         timeScale: CI_TIME_SCALE, brokerUri: m.uri, caPem: m.caBundlePem, certPem: m.certPem, keyPem: m.keyPem, clientId: m.clientId,
@@ -103,10 +117,10 @@ function appTarget(url: string, o: Map<string, string>): Target {
 
 export const emulatorTarget: TargetKind = {
   kind: 'emulator',
-  summary: 'emulator[:?sdkconfig=FILE&heap=BYTES&realtime=1 | :?firmware=app&settings=FILE]  hilt\'s emulated ESP32 (default)',
+  summary: 'emulator[:?sdkconfig=FILE&heap=BYTES&realtime=1 | :?firmware=app&settings=FILE&defect=NAME]  hilt\'s emulated ESP32 (default)',
   parse(rest, query, url) {
     if (rest !== '') throw new UsageError(`target ${url}: write options as emulator:?sdkconfig=FILE`);
-    const o = targetOptions(url, query, ['sdkconfig', 'heap', 'realtime', 'firmware', 'settings', 'mode']);
+    const o = targetOptions(url, query, ['sdkconfig', 'heap', 'realtime', 'firmware', 'settings', 'defect', 'mode']);
     const firmware = o.get('firmware');
     if (firmware !== undefined && firmware !== 'app') {
       throw new UsageError(`target ${url}: firmware=${firmware}: the emulator has one application firmware: firmware=app`);
@@ -115,7 +129,9 @@ export const emulatorTarget: TargetKind = {
     const mode = modeOption(url, o.get('mode'), firmware === 'app' ? 'firmware' : 'agent');
     if (firmware === 'app' && mode === 'agent') throw new UsageError(`target ${url}: firmware=app runs the board's own application: drop mode=agent`);
     if (mode === 'firmware' || firmware === 'app') return appTarget(url, o);
-    if (o.has('settings')) throw new UsageError(`target ${url}: settings=FILE is for the application firmware: add firmware=app`);
+    for (const option of ['settings=FILE', 'defect=NAME']) {
+      if (o.has(option.split('=')[0]!)) throw new UsageError(`target ${url}: ${option} is for the application firmware: add firmware=app`);
+    }
     const settings: BoardSettings = {
       realtime: boolOption(url, 'realtime', o.get('realtime'), false, 'as slow as the modelled ESP32'),
       ...(o.has('heap') ? { heapBytes: intOption(url, 'heap', o.get('heap'), 0, 16_384, 8 * 1024 * 1024) } : {}),
