@@ -216,6 +216,9 @@ export class ScenarioContext {
       panic = err;
     }
     if (panic.panic.kind !== kind) throw panic;
+    // Expected: not this scenario's failure (the runner would otherwise name it as the cause of
+    // whatever fails next, the wait for the boot included).
+    this.rec.panic = null;
     // The reboot's reset line (rst:0xc) reads as an unexpected reset, which ends a wait: it is
     // part of this panic, so the wait for the boot goes on past it.
     const bound = this.session.config.commandTimeoutMs;
