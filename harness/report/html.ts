@@ -19,7 +19,7 @@ import { dateOf, duration, fileStem, HEAP_PEAK_METRIC, metricOf, num, repetition
 import { chartSpecs, reconnectIntervalsOf, type ChartSpec } from './html-charts.ts';
 import { SCRIPT, STYLE } from './html-page.ts';
 import { html, raw, scriptJson, type Html } from './html-template.ts';
-import { resultKey, type AttemptRecord, type BoardInfo, type Comparison, type ConsoleExcerpt, type Metric, type RunResults, type ScenarioResult } from './model.ts';
+import { resultKey, targetsOf, type AttemptRecord, type BoardInfo, type Comparison, type ConsoleExcerpt, type Metric, type RunResults, type ScenarioResult } from './model.ts';
 
 /** What a scenario's row says: a pass with warnings is its own verdict here, as in Device Advisor. */
 export type Verdict = 'pass' | 'warn' | 'fail' | 'error' | 'skipped';
@@ -95,12 +95,7 @@ function sha256(text: string): string {
 
 function pageTitle(results: RunResults): string {
   const fw = results.run.firmware ?? results.run.image;
-  return `hilt: ${fw ? `${fw.project} ${fw.version}` : `run ${results.run.id}`} on ${targetsOf(results).join(', ')}, ${dateOf(results.run.startedAt)}`;
-}
-
-function targetsOf(results: RunResults): string[] {
-  const boards = results.run.boards ?? [];
-  return boards.length ? boards.map((b) => b.target) : [results.run.target];
+  return `hilt: ${fw ? `${fw.project} ${fw.version}` : `run ${results.run.id}`} on ${targetsOf(results.run).join(', ')}, ${dateOf(results.run.startedAt)}`;
 }
 
 // --- identity ------------------------------------------------------------------------------------
@@ -124,7 +119,7 @@ ${item('Built', image?.builtAt)}
 ${item('Image', image ? `${image.state === 'flashed' ? 'flashed and verified' : 'already running'} from ${image.buildDir}` : null)}
 ${item('Chip', fw ? `${fw.chip}, MAC ${fw.mac}` : null)}
 ${item('Agent', fw?.agent)}
-${item(targetsOf(results).length > 1 ? 'Targets' : 'Target', targetsOf(results).join(', '))}
+${item(targetsOf(results.run).length > 1 ? 'Targets' : 'Target', targetsOf(results.run).join(', '))}
 ${item('Port', run.port)}
 ${item('Started', run.startedAt)}
 ${item('Duration', duration(run.durationMs))}

@@ -6,7 +6,7 @@
  * AWS IoT Device Tester reports it), so a red build can be told from a broken bench.
  */
 import { excerptText, fileStem, num, seconds, skipReason } from './format.ts';
-import { resultKey, totalsOf, type Comparison, type Metric, type RunResults, type ScenarioResult } from './model.ts';
+import { resultKey, targetsOf, totalsOf, type Comparison, type Metric, type RunResults, type ScenarioResult } from './model.ts';
 import { xmlAttrs, xmlText } from './xml.ts';
 
 type Property = [name: string, value: string];
@@ -30,7 +30,7 @@ export function toJUnitXml(results: RunResults): string {
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites${xmlAttrs({ name: 'hilt', ...counts })}>`,
-    `  <testsuite${xmlAttrs({ name: `hilt ${run.target}`, ...counts })}>`,
+    `  <testsuite${xmlAttrs({ name: `hilt ${targetsOf(run).join(', ')}`, ...counts })}>`,
     ...properties(runProperties(results), '    '),
     ...scenarios.flatMap((s) => testcase(s, '    ', results.comparison ?? null)),
   ];

@@ -4,7 +4,7 @@
  * does that), so the rules can be tested on hand-made results and reused by the runner.
  */
 import { UsageError, quoted } from '../errors.ts';
-import { RESULTS_SCHEMA, resultKey, totalsOf, type BoardInfo, type FirmwareIdentity, type RunResults, type ScenarioResult } from './model.ts';
+import { RESULTS_SCHEMA, resultKey, targetsOf, totalsOf, type BoardInfo, type FirmwareIdentity, type RunResults, type ScenarioResult } from './model.ts';
 
 export interface MergeOptions {
   /** Merge runs of different firmware builds anyway (the merged report then names the first). */
@@ -79,8 +79,9 @@ export function mergeResults(runs: RunResults[], options: MergeOptions = {}): Ru
   const run: RunResults['run'] = {
     id: options.id ?? `${first.run.id}-merged`,
     hiltVersion: first.run.hiltVersion,
-    // Each target once: a multi-board run lists its boards' targets with spaces between them.
-    target: unique(runs.flatMap((r) => r.run.target.split(' ').filter(Boolean))).join(' '),
+    // Each target once, for reading: a multi-board run's from its boards (its own run.target
+    // joins them with spaces, and a target may hold a space: never split it).
+    target: unique(runs.flatMap((r) => targetsOf(r.run))).join(' '),
     startedAt,
     endedAt,
     durationMs,

@@ -127,6 +127,16 @@ export interface ScenarioResult {
   console?: ConsoleExcerpt | null;
 }
 
+/**
+ * The targets a run ran on: its boards' when it had several, else its one target. (Added for
+ * issue 11: a multi-board run's `run.target` joins its boards' targets with spaces for reading
+ * only; a target may hold a space itself, as a path in `emulator:?sdkconfig=`, so nothing may
+ * split it.)
+ */
+export function targetsOf(run: Pick<RunResults['run'], 'target' | 'boards'>): string[] {
+  return run.boards?.length ? run.boards.map((b) => b.target) : [run.target];
+}
+
 /** How a scenario result is matched across runs and boards: its id, and `@board` when it has one. */
 export function resultKey(s: Pick<ScenarioResult, 'id' | 'board'>): string {
   return s.board ? `${s.id}@${s.board}` : s.id;
@@ -166,6 +176,7 @@ export interface RunResults {
   run: {
     id: string;
     hiltVersion: string;
+    /** The target as given; a multi-board run's joins its boards' with spaces, for reading only (the list: `targetsOf`). */
     target: string;
     /**
      * The serial port a target given by identity (serial:?serial_number=...) was found on, last

@@ -5,7 +5,7 @@
  */
 import { securityFindings } from './findings.ts';
 import { dateOf, duration, HEAP_PEAK_METRIC, metricOf, num, repetitionsOf, TLS_METRIC, verdictOf } from './format.ts';
-import { resultKey, totalsOf, type Comparison, type ImageIdentity, type Metric, type Outcome, type RunResults, type ScenarioResult, type Source } from './model.ts';
+import { resultKey, targetsOf, totalsOf, type Comparison, type ImageIdentity, type Metric, type Outcome, type RunResults, type ScenarioResult, type Source } from './model.ts';
 
 const RESULT: Record<Outcome, string> = {
   passed: '✅ pass',
@@ -69,7 +69,7 @@ function heading(results: RunResults): string {
   const { run } = results;
   const named = run.firmware ?? run.image;
   const fw = named ? `${named.project} ${named.version}` : `run ${run.id}`;
-  return inline(`${fw} on ${run.target}, ${dateOf(run.startedAt)}`);
+  return inline(`${fw} on ${targetsOf(run).join(', ')}, ${dateOf(run.startedAt)}`);
 }
 
 /** The rest of "which firmware": what tells two builds with the same version number apart. */
@@ -79,7 +79,7 @@ function identity(results: RunResults): string {
   const parts = fw
     ? [`ESP-IDF ${fw.idf}`, `chip ${fw.chip}`, `MAC ${fw.mac}`, `agent ${fw.agent}`,
        fw.elfSha256 ? `ELF SHA-256 \`${fw.elfSha256}\`` : 'ELF SHA-256 unknown']
-    : [`firmware unknown (${run.target.includes('firmware') ? 'no boot banner from the device' : 'no hello from the device'})`];
+    : [`firmware unknown (${targetsOf(run).some((t) => t.includes('firmware')) ? 'no boot banner from the device' : 'no hello from the device'})`];
   if (run.port) parts.push(`port \`${run.port}\``);
   parts.push(`run \`${run.id}\``, `hilt ${run.hiltVersion}`);
   return inline(parts.join(' · '));

@@ -6,7 +6,8 @@
  *
  * The parent loads the scenario files itself and decides each board's part before any starts, so
  * it knows what a board was to run even when that board dies without a word; the children tell it
- * each result as it ends (progress, and what survives a crash) over the IPC channel fork() opens.
+ * what their running scenario is at (a repetition, a firmware attempt) and each result as it ends
+ * (progress, and what survives a crash) over the IPC channel fork() opens.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -148,6 +149,7 @@ export function combineBoards(boards: BoardRun[], run: {
   return {
     schema: RESULTS_SCHEMA,
     run: {
+      // (run.target joins the boards' targets for reading; a target may hold a space: the list is run.boards, targetsOf())
       id: run.id, hiltVersion: first((r) => r.hiltVersion) ?? 'unknown', target: boards.map((b) => b.target).join(' '),
       startedAt: run.started.toISOString(), endedAt: run.ended.toISOString(), durationMs: run.ended.getTime() - run.started.getTime(),
       cutShort: run.interrupted ?? (cut.length > 0 ? cut.join('; ') : null), infrastructureError, warnings, notes,
@@ -320,6 +322,9 @@ async function boardsWithin(options: BoardsOptions, place: {
     });
     child.on('message', (m: BoardMessage) => {
       if (m?.type === 'device' && typeof m.deviceId === 'string') b.deviceId = m.deviceId;
+      if (m?.type === 'progress' && (typeof m.id === 'string' || m.id === null) && typeof m.doing === 'string') {
+        progress.at(b.id, { id: m.id, doing: m.doing, elapsedMs: Number(m.elapsedMs) || 0, lasting: m.lasting === true });
+      }
       if (m?.type === 'result' && m.result && typeof m.result.id === 'string') {
         b.reported.push(m.result);
         show(b, m.result);
@@ -331,6 +336,7 @@ async function boardsWithin(options: BoardsOptions, place: {
       child.once('exit', (code, signal) => resolveExit({ code, signal, error: null }));
     });
     children.delete(child);
+    progress.idle(b.id);
     // Its stderr read to the end (bounded: a grandchild holding the pipe open must not hold the run).
     if (child.stderr && !child.stderr.readableEnded) await within(5_000, new Promise((done) => child.stderr!.once('end', done)));
     await new Promise<void>((done) => errors.end(done));

@@ -1,9 +1,11 @@
 /**
  * Progress of a run. Several boards: a line per scenario as it ends (board, id, outcome,
- * duration, how many of how many). One board: mocha's own line per scenario, and in between what
- * the running scenario is at (its repetition, a firmware scenario's attempts, how long so far).
- * On a terminal that goes on one status line updated in place; anywhere else (CI logs, a pipe, a
- * file) only plain lines, without a single escape code, so a log reads the same as it was written.
+ * duration, how many of how many), and what each board's running scenario is at, as the board
+ * tells it (`BoardScenarioProgress` in the board's process, `Progress.at` in the run's). One
+ * board: mocha's own line per scenario, and in between what the running scenario is at (its
+ * repetition, a firmware scenario's attempts, how long so far). On a terminal that goes on one
+ * status line updated in place; anywhere else (CI logs, a pipe, a file) only plain lines, without
+ * a single escape code, so a log reads the same as it was written.
  */
 import { printable } from '../errors.ts';
 import type { Outcome, ScenarioResult } from '../report/model.ts';
@@ -86,9 +88,28 @@ export class StatusLine {
   }
 }
 
+/**
+ * What a board's running scenario is at, as the board tells its parent over IPC: `id` null when
+ * none runs; `doing` "repetition 2/5" or "attempt 3/6" (empty as it begins); `lasting`: the event
+ * makes the scenario long, so it is worth a plain line off a terminal.
+ */
+export interface ScenarioAt {
+  id: string | null;
+  doing: string;
+  elapsedMs: number;
+  lasting: boolean;
+}
+
+/** Joins what several boards are at on one status line. */
+const BETWEEN_BOARDS = ' · ';
+
 export class Progress {
   private done = 0;
   private readonly line: StatusLine;
+  /** Each board's running scenario and what it is at, in the order the boards first spoke. */
+  private readonly running = new Map<string, { id: string; doing: string }>();
+  /** The last line drawn for a scenario that ended: the status line when no board runs one. */
+  private lastEnded: string | null = null;
 
   constructor(private total: number, out: ProgressOutput = process.stdout) {
     this.line = new StatusLine(out);
@@ -99,21 +120,134 @@ export class Progress {
     this.done += 1;
     // (a failed hook is a result no plan counted)
     this.total = Math.max(this.total, this.done);
+    if (this.running.get(board)?.id === result.id) this.running.delete(board);
     const why = result.failure && result.outcome !== 'passed' ? `: ${result.failure.message}` : '';
     const line = `${counter(this.done, this.total)} ${board} ${result.outcome} ${result.id} (${duration(result.durationMs)})${why}`;
     // Off a terminal every line is plain; on one, only what went wrong stays on screen.
-    if (!this.line.isTTY || LASTING.has(result.outcome)) this.line.say(line);
-    else this.line.show(line);
+    if (!this.line.isTTY || LASTING.has(result.outcome)) {
+      this.line.say(line);
+      this.lastEnded = null;
+    } else this.lastEnded = line;
+    this.draw();
+  }
+
+  /**
+   * What `board`'s running scenario is at (its message). On a terminal it joins the status line;
+   * off one, an event that makes the scenario long (a repetition after the first, an attempt of
+   * a series) is a plain line with the board's id in front.
+   */
+  at(board: string, at: ScenarioAt): void {
+    if (at.id === null) this.running.delete(board);
+    else this.running.set(board, { id: at.id, doing: at.doing });
+    if (this.line.isTTY) this.draw();
+    else if (at.lasting && at.id !== null) this.line.say(`${board} ${at.id}: ${at.doing ? `${at.doing}, ` : ''}${duration(at.elapsedMs)}`);
+  }
+
+  /** `board` runs nothing any more (it exited). */
+  idle(board: string): void {
+    if (this.running.delete(board)) this.draw();
   }
 
   /** A line of its own (a board that stopped), below any status line. */
   say(text: string): void {
     this.line.say(text);
+    this.draw();
+  }
+
+  /**
+   * The status line (terminal only): `[3/18] b1 16-handshake-stall/x: repetition 2/5 · b2 04-y: attempt 3/6`
+   * while boards run scenarios, each id cut (in its middle) to share the width; else the last
+   * scenario that ended.
+   */
+  private draw(): void {
+    if (!this.line.isTTY) return;
+    if (this.running.size === 0) {
+      if (this.lastEnded !== null) this.line.show(this.lastEnded);
+      return;
+    }
+    const head = `${counter(this.done, this.total)} `;
+    const boards = [...this.running].map(([board, { id, doing }]) => ({ before: `${board} `, id: printable(id), after: doing ? `: ${doing}` : '' }));
+    // What the ids leave over is theirs, shared alike: what a board is at is never cut.
+    const fixed = head.length + BETWEEN_BOARDS.length * (boards.length - 1) + boards.reduce((n, b) => n + b.before.length + b.after.length, 0);
+    const room = Math.floor((this.line.width - fixed) / boards.length);
+    this.line.show(head + boards.map((b) => `${b.before}${cutMiddle(b.id, room)}${b.after}`).join(BETWEEN_BOARDS));
   }
 
   /** The run is over: the last status line stays, ended with a line break. */
   finish(): void {
+    if (this.running.size > 0) {
+      // (a board that never said its scenario ended: shown as running after the run, it would mislead)
+      this.running.clear();
+      if (this.lastEnded !== null) this.line.show(this.lastEnded);
+      else this.line.clear();
+    }
     this.line.keep();
+  }
+}
+
+/** `text` within `room` characters: cut in its middle, where an id differs least from its neighbours. */
+function cutMiddle(text: string, room: number): string {
+  if (text.length <= room) return text;
+  const keep = Math.max(0, room - 1);
+  return `${text.slice(0, Math.ceil(keep / 2))}…${text.slice(text.length - Math.floor(keep / 2))}`;
+}
+
+/** What the runner tells of its running scenario: a status line's (ScenarioProgress) or a board's parent's (BoardScenarioProgress). */
+export interface ScenarioEvents {
+  began(id: string): void;
+  repetition(of: number): void;
+  attempts(seen: number, wanted: number, waiting: boolean, changed: boolean): void;
+  ended(): void;
+  finish(): void;
+}
+
+function repetitionText(n: number, of: number): string {
+  return `repetition ${n}/${of}`;
+}
+
+function attemptText(seen: number, wanted: number, waiting: boolean): string {
+  return `attempt ${seen}${wanted > 1 ? `/${wanted}` : ''}${waiting ? ', waiting for the next' : ''}`;
+}
+
+/**
+ * A board of a multi-board run shows no progress of its own (its output goes to its log): it
+ * tells its parent what its running scenario is at, and the parent shows it beside the others'.
+ */
+export class BoardScenarioProgress implements ScenarioEvents {
+  private id: string | null = null;
+  private started = 0;
+  private repetitions = 0;
+
+  constructor(private readonly tell: (at: ScenarioAt) => void, private readonly now: () => number = () => performance.now()) {}
+
+  began(id: string): void {
+    this.id = id;
+    this.started = this.now();
+    this.repetitions = 0;
+    this.send('', false);
+  }
+
+  repetition(of: number): void {
+    this.repetitions += 1;
+    if (of > 1) this.send(repetitionText(this.repetitions, of), this.repetitions > 1);
+  }
+
+  attempts(seen: number, wanted: number, waiting: boolean, changed: boolean): void {
+    this.send(attemptText(seen, wanted, waiting), changed && wanted > 1);
+  }
+
+  ended(): void {
+    if (this.id === null) return;
+    this.id = null;
+    this.tell({ id: null, doing: '', elapsedMs: 0, lasting: false });
+  }
+
+  finish(): void {
+    this.ended();
+  }
+
+  private send(doing: string, lasting: boolean): void {
+    if (this.id !== null) this.tell({ id: this.id, doing, elapsedMs: this.now() - this.started, lasting });
   }
 }
 
@@ -127,7 +261,7 @@ const TICK_MS = 1000;
  * only what makes a scenario long gets a plain line: a repetition after the first, and each
  * attempt of a firmware scenario that watches several (a backoff series).
  */
-export class ScenarioProgress {
+export class ScenarioProgress implements ScenarioEvents {
   private readonly line: StatusLine;
   /** The running scenario's number (1-based), id and start; no id between scenarios. */
   private index = 0;
@@ -188,7 +322,7 @@ export class ScenarioProgress {
   repetition(of: number): void {
     this.repetitions += 1;
     if (of <= 1) return;
-    this.doing = `repetition ${this.repetitions}/${of}`;
+    this.doing = repetitionText(this.repetitions, of);
     this.event(this.repetitions > 1);
   }
 
@@ -197,7 +331,7 @@ export class ScenarioProgress {
    * one is closed and the device's next is awaited (its backoff).
    */
   attempts(seen: number, wanted: number, waiting: boolean, changed: boolean): void {
-    this.doing = `attempt ${seen}${wanted > 1 ? `/${wanted}` : ''}${waiting ? ', waiting for the next' : ''}`;
+    this.doing = attemptText(seen, wanted, waiting);
     this.event(changed && wanted > 1);
   }
 
@@ -226,13 +360,7 @@ export class ScenarioProgress {
   private text(width = Infinity): string {
     const head = `${counter(this.index, this.total)} `;
     const tail = `: ${this.doing ? `${this.doing}, ` : ''}${duration(this.now() - this.started)}`;
-    let id = printable(this.id ?? '');
-    const room = width - head.length - tail.length;
-    if (id.length > room) {
-      const keep = Math.max(0, room - 1);
-      id = `${id.slice(0, Math.ceil(keep / 2))}…${id.slice(id.length - Math.floor(keep / 2))}`;
-    }
-    return `${head}${id}${tail}`;
+    return `${head}${cutMiddle(printable(this.id ?? ''), width - head.length - tail.length)}${tail}`;
   }
 
   private draw(): void {

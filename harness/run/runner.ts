@@ -24,7 +24,7 @@ import { VERSION } from '../version.ts';
 import { withinBudget, type RunConfig } from './config.ts';
 import { judgeAgainstBaseline, type Baseline } from '../compare/budgets.ts';
 import { Interrupts } from './interrupts.ts';
-import { ScenarioProgress, type ProgressOutput } from './progress.ts';
+import { BoardScenarioProgress, ScenarioProgress, type ProgressOutput, type ScenarioAt, type ScenarioEvents } from './progress.ts';
 import { describeStray, noAttempt, NoAttemptError, setFirmwareSession, strayAttempts, watchEndpoint, type FirmwareSession } from './firmware-session.ts';
 import { runResetCommand } from './reset-command.ts';
 import { catalogueFiles, loadScenarios, scenarioStem, shownFile } from './scenario-files.ts';
@@ -69,11 +69,15 @@ export interface BoardRole {
   dir: string;
   /** The ids of the scenarios this board runs. */
   ids: string[];
-  /** Told the device id once known, and each scenario's result as it ends (progress, and what survives a crash). */
+  /**
+   * Told the device id once known, what the running scenario is at (its repetition, its
+   * attempts: the parent shows it), and each scenario's result as it ends (progress, and what
+   * survives a crash).
+   */
   report(message: BoardMessage): void;
 }
 
-export type BoardMessage = { type: 'device'; deviceId: string } | { type: 'result'; result: ScenarioResult };
+export type BoardMessage = { type: 'device'; deviceId: string } | ({ type: 'progress' } & ScenarioAt) | { type: 'result'; result: ScenarioResult };
 
 /** The id board `index` of a run uses: the first keeps the device's own, later ones add "-b<index>" (emulated boards share a MAC). */
 export function boardDeviceId(base: string, index: number): string {
@@ -222,8 +226,8 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
   let lab = null as Lab | null;
   let pki = null as Pki | null;
   let mochaRunner = null as Mocha.Runner | null;
-  /** What the running scenario is at, between mocha's lines (none for a board of a multi-board run: its parent shows progress). */
-  let progress = null as ScenarioProgress | null;
+  /** What the running scenario is at: between mocha's lines, or told to the parent of a board of a multi-board run, which shows it. */
+  let progress = null as ScenarioEvents | null;
   /** Stops following a firmware scenario's attempts for its progress. */
   let unfollow = () => {};
   let transport = null as Transport | null;
@@ -376,10 +380,13 @@ async function runWithin(options: RunOptions, { started, runId, reportRoot, runD
     }
 
     const failures = new Map<Mocha.Runnable, unknown>();
-    if (!options.board) {
-      progress = new ScenarioProgress(selectedTests(mocha).length, options.progress ?? process.stdout);
+    const board = options.board;
+    if (board) progress = new BoardScenarioProgress((at) => board.report({ type: 'progress', ...at }));
+    else {
+      const own = new ScenarioProgress(selectedTests(mocha).length, options.progress ?? process.stdout);
       // (a warning on stderr, on the same terminal, would otherwise land at the end of the status line)
-      if (!options.progress) progress.watch(process.stderr);
+      if (!options.progress) own.watch(process.stderr);
+      progress = own;
     }
     await new Promise<void>((done) => {
       const runner = mocha.run(() => done());

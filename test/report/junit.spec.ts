@@ -199,6 +199,7 @@ describe('junit.xml', function () {
 
   it('makes each board\'s result a test case of its own, and lists the boards', function () {
     const parsed = parseXml(toJUnitXml(boardsRun()));
+    expect(parsed.children[0]!.attrs.name).to.equal('hilt emulator:, serial:/dev/ttyUSB1');
     const names = all(parsed, 'testcase').map((t) => t.attrs.name);
     expect(names).to.deep.equal(['connects to a valid server [b1]', 'connects to a valid server [b2]', 'handshake within budget [b1]',
       'refuses cleanly when the heap is low [b2]', 'TLS 1.3 only listener [b1]']);

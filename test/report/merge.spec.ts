@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { UsageError } from '../../harness/errors.ts';
 import { mergeResults } from '../../harness/report/merge.ts';
-import { RESULTS_SCHEMA, type RunResults } from '../../harness/report/model.ts';
+import { RESULTS_SCHEMA, targetsOf, type RunResults } from '../../harness/report/model.ts';
 import { runResults, scenarios } from './fixtures.ts';
 
 /** The fixture catalogue split in two, as two CI machines would have run it. */
@@ -45,13 +45,29 @@ describe('mergeResults', function () {
     expect(merged.comparison).to.equal(null);
   });
 
-  it('names each target once, also those of a multi-board run', function () {
+  it('names each target once, those of a multi-board run from its boards', function () {
     const [a, b] = shards();
     a.run.target = 'emulator emulator';
+    a.run.boards = ['b1', 'b2'].map((id) => ({ id, target: 'emulator', deviceId: `esp32-${id}`, firmware: null, dir: id, infrastructureError: null }));
     b.run.target = 'emulator';
     expect(mergeResults([a, b]).run.target).to.equal('emulator');
     b.run.target = 'serial:/dev/ttyUSB0';
     expect(mergeResults([a, b]).run.target).to.equal('emulator serial:/dev/ttyUSB0');
+  });
+
+  it('keeps a target that holds a space whole: a multi-board run\'s come from its boards, never from splitting its run.target', function () {
+    const [a, b] = shards();
+    const spaced = 'emulator:?sdkconfig=/home/me/my build/sdkconfig';
+    a.run.target = spaced;
+    b.run.target = 'emulator:?sdkconfig=/home/me/my other/sdkconfig';
+    expect(mergeResults([a, b]).run.target).to.equal(`${spaced} emulator:?sdkconfig=/home/me/my other/sdkconfig`);
+    // Two boards, the first with the space: run.target joins them for reading ("... sdkconfig emulator").
+    a.run.boards = [spaced, 'emulator'].map((target, i) => ({ id: `b${i + 1}`, target, deviceId: `esp32-b${i + 1}`, firmware: null, dir: `b${i + 1}`, infrastructureError: null }));
+    a.run.target = `${spaced} emulator`;
+    b.run.target = 'emulator';
+    const merged = mergeResults([a, b]);
+    expect(merged.run.target).to.equal(`${spaced} emulator`);
+    expect(targetsOf(merged.run)).to.deep.equal([spaced, 'emulator']);
   });
 
   it('a merged report merged again counts as the runs it came from', function () {

@@ -130,6 +130,8 @@ describe('summary.md', function () {
 
   it('lists the boards and gives each result its board', function () {
     const boards = toSummaryMarkdown(boardsRun());
+    // The heading names every board's target (the run's own target field only joins them for reading).
+    expect(boards.split('\n')[0]).to.equal('# sensor-node 1.4.2 on emulator:, serial:/dev/ttyUSB1, 2026-11-23');
     expect(boards).to.include('- b2: serial:/dev/ttyUSB1 (/dev/ttyUSB1), device esp32-000001-b2, sensor-node 1.4.2 — unreachable: device serial:/dev/ttyUSB1 went away (disconnected)');
     const { rows } = table(boards);
     expect(rows.map((r) => `${r[0]} ${r[1]}`)).to.deep.equal(['connects to a valid server b1', 'connects to a valid server b2',

@@ -125,6 +125,74 @@ describe('several boards in one run', function () {
         + '\r\x1b[K[3/3] b1 passed c/three (1.2 s)\n');
     });
 
+    it('off a terminal: what a board\'s running scenario is at, a plain line with the board\'s id in front, only when it makes the scenario long', function () {
+      const c = capture(false);
+      const p = new Progress(4, c.out);
+      p.at('b1', { id: 'a/one', doing: '', elapsedMs: 0, lasting: false });
+      p.at('b1', { id: 'a/one', doing: 'repetition 1/3', elapsedMs: 0, lasting: false });
+      p.at('b2', { id: 'b/two', doing: 'attempt 1/5', elapsedMs: 300, lasting: true });
+      p.at('b1', { id: 'a/one', doing: 'repetition 2/3', elapsedMs: 4100, lasting: true });
+      p.at('b2', { id: 'b/two', doing: 'attempt 1/5, waiting for the next', elapsedMs: 900, lasting: false });
+      p.ended('b1', result('a/one', 'passed'));
+      p.idle('b2');
+      p.finish();
+      expect(c.text()).to.equal(
+        'b2 b/two: attempt 1/5, 300 ms\n'
+        + 'b1 a/one: repetition 2/3, 4.1 s\n'
+        + '[1/4] b1 passed a/one (1.2 s)\n');
+      expect(c.text()).to.not.include('\x1b');
+    });
+
+    it('on a terminal: every board\'s running scenario on the one status line; a scenario that ends leaves it, the last one ended stays', function () {
+      const c = capture(true);
+      const p = new Progress(18, c.out);
+      p.at('b1', { id: '16-handshake-stall/gives-up', doing: 'repetition 2/5', elapsedMs: 10, lasting: true });
+      p.at('b2', { id: '04-expired/refuses', doing: 'attempt 3/6', elapsedMs: 10, lasting: true });
+      p.ended('b2', result('04-expired/refuses', 'failed', 'no alert'));
+      p.at('b2', { id: '05-next/x', doing: '', elapsedMs: 0, lasting: false });
+      p.at('b2', { id: null, doing: '', elapsedMs: 0, lasting: false });
+      p.ended('b1', result('16-handshake-stall/gives-up', 'passed'));
+      p.finish();
+      expect(c.text().split('\r\x1b[K').slice(1)).to.deep.equal([
+        '[ 0/18] b1 16-handshake-stall/gives-up: repetition 2/5',
+        '[ 0/18] b1 16-handshake-stall/gives-up: repetition 2/5 · b2 04-expired/refuses: attempt 3/6',
+        '[ 1/18] b2 failed 04-expired/refuses (1.2 s): no alert\n',
+        '[ 1/18] b1 16-handshake-stall/gives-up: repetition 2/5',
+        '[ 1/18] b1 16-handshake-stall/gives-up: repetition 2/5 · b2 05-next/x',
+        '[ 1/18] b1 16-handshake-stall/gives-up: repetition 2/5',
+        '[ 2/18] b1 passed 16-handshake-stall/gives-up (1.2 s)\n',
+      ]);
+    });
+
+    it('on a terminal: a board that exits leaves the status line, the others stay on it below the line saying why', function () {
+      const c = capture(true);
+      const p = new Progress(4, c.out);
+      p.at('b1', { id: 'a/one', doing: 'repetition 2/3', elapsedMs: 0, lasting: true });
+      p.at('b2', { id: 'b/two', doing: 'attempt 2/5', elapsedMs: 0, lasting: true });
+      p.idle('b2');
+      p.say('board b2 (emulator) was killed by SIGKILL before writing its report');
+      p.finish();
+      expect(c.text().split('\r\x1b[K').slice(1)).to.deep.equal([
+        '[0/4] b1 a/one: repetition 2/3',
+        '[0/4] b1 a/one: repetition 2/3 · b2 b/two: attempt 2/5',
+        '[0/4] b1 a/one: repetition 2/3',
+        'board b2 (emulator) was killed by SIGKILL before writing its report\n',
+        '[0/4] b1 a/one: repetition 2/3',
+        // (the run is over: a scenario still shown as running would mislead, and no scenario ended: the line is cleared)
+        '',
+      ]);
+    });
+
+    it('on a terminal: the boards share the width, each id cut in its middle, what it is at kept whole', function () {
+      let text = '';
+      const p = new Progress(2, { write: (t: string) => { text += t; }, isTTY: true, columns: 80 });
+      p.at('b1', { id: `a/${'x'.repeat(80)}-end`, doing: 'repetition 2/3', elapsedMs: 0, lasting: true });
+      p.at('b2', { id: `b/${'y'.repeat(80)}-end`, doing: 'attempt 4/6', elapsedMs: 0, lasting: true });
+      const line = text.split('\r\x1b[K').at(-1)!;
+      expect(line.length).to.be.at.most(79);
+      expect(line).to.match(/^\[0\/2\] b1 a\/x+…x+-end: repetition 2\/3 · b2 b\/y+…y+-end: attempt 4\/6$/);
+    });
+
     it('on a terminal: a status line is cut to the terminal\'s width (80 when it does not say), so it can be cleared in place', function () {
       for (const [columns, width] of [[30, 29], [0, 79]] as const) {
         let text = '';
@@ -246,6 +314,26 @@ describe('boards', () => {
         ['boards/boards-connects-2', 'b1', 'passed', 'esp32-000001'], ['boards/boards-connects-2', 'b2', 'passed', 'esp32-000001-b2'],
       ]);
       expect(stdout).to.match(/^\[4\/4\] /m);
+    });
+
+    it('a target that holds a space (a path in emulator:?sdkconfig=) stays whole in the report and through hilt merge', async function () {
+      const { mkdir, writeFile } = await import('node:fs/promises');
+      const { REFERENCE_SDKCONFIG } = await import('../../emulator/index.ts');
+      await mkdir(join(dir, 'my build'), { recursive: true });
+      const spaced = `emulator:?sdkconfig=${join(dir, 'my build', 'sdkconfig')}`;
+      await writeFile(join(dir, 'my build', 'sdkconfig'), REFERENCE_SDKCONFIG);
+      const { code, stdout, stderr } = await hilt(['run', file, '--grep', 'connects [12]', '--target', spaced, '--target', 'emulator'], { cwd: dir, timeoutMs: 100_000 });
+      expect(code, stdout + stderr).to.equal(0);
+      const r = await latestResults(dir);
+      expect(r.run.boards!.map((b) => b.target)).to.deep.equal([spaced, 'emulator']);
+      const summary = await readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8');
+      expect(summary.split('\n')[0]).to.include(` on ${spaced}, emulator, `);
+      const merged = await hilt(['merge', join(dir, 'reports', 'latest'), '--out', join(dir, 'merged')], { cwd: dir, timeoutMs: 30_000 });
+      expect(merged.code, merged.stdout + merged.stderr).to.equal(0);
+      const m = JSON.parse(await readFile(join(dir, 'merged', 'results.json'), 'utf8')) as RunResults;
+      expect(m.run.boards!.map((b) => b.target)).to.deep.equal([spaced, 'emulator']);
+      expect(m.run.target).to.equal(`${spaced} emulator`);
+      expect((await readFile(join(dir, 'merged', 'summary.md'), 'utf8')).split('\n')[0]).to.include(` on ${spaced}, emulator, `);
     });
 
     it('targets and eachTarget from hilt.config.json; --target on the command line replaces them', async function () {

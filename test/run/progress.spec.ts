@@ -3,13 +3,14 @@
  * scenario's attempts, its time) between mocha's lines. Unit tests on a written-to object, then
  * real runs on the emulator as a user runs them: through a pipe (plain lines only, no escape code)
  * and through a real pseudo-terminal (script(1)), where it is one status line, updated in place.
+ * Then a run on two emulated boards, whose boards tell the run what they are at.
  */
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ScenarioProgress } from '../../harness/run/progress.ts';
-import { HILT_BIN, REPO, hilt, latestResults, run, tempDir } from '../helpers.ts';
+import { HILT_BIN, REPO, hilt, latestResults, run, tempDir, writeScenario } from '../helpers.ts';
 
 const STALL = join(REPO, 'scenarios', '16-handshake-stall.spec.ts');
 const CLEAR = '\r\x1b[K';
@@ -187,6 +188,72 @@ describe('progress of a one-board run', function () {
       expect(stdout + stderr).to.not.include('\x1b');
       const [result] = (await latestResults(dir)).scenarios;
       expect(result!.attempts.length).to.be.at.least(5);
+    });
+  });
+});
+
+describe('progress of a multi-board run', function () {
+  describe('real runs on two emulated boards', function () {
+    this.timeout(120_000);
+    let dir = '';
+    let file = '';
+    let remove = async () => {};
+    before(async () => {
+      ({ dir, remove } = await tempDir('hilt-progress-boards-'));
+      // Two scenarios: the split gives p/p-one to b1 and p/p-two to b2.
+      file = await writeScenario(dir, 'p.spec.ts', `describe('p', () => {
+  scenario('one', async (ctx) => { await ctx.device.command('hello'); });
+  scenario('two', async (ctx) => { await ctx.device.command('hello'); });
+});`);
+    });
+    after(() => remove());
+    const twoBoards = () => ['run', file, '--repeat', '3', '--target', 'emulator', '--target', 'emulator'];
+
+    it('through a pipe: each board\'s repetitions after the first as plain lines with the board\'s id in front, and not one escape code', async function () {
+      const { code, stdout, stderr } = await hilt(twoBoards(), { cwd: dir, timeoutMs: 100_000 });
+      expect(code, stdout + stderr).to.equal(0);
+      const lines = stdout.split('\n').filter((l) => /^b\d /.test(l)).map((l) => l.replace(/, [\d.]+ m?s$/, ''));
+      for (const [board, id] of [['b1', 'p/p-one'], ['b2', 'p/p-two']]) {
+        expect(lines.filter((l) => l.startsWith(`${board} `)), stdout).to.deep.equal([`${board} ${id}: repetition 2/3`, `${board} ${id}: repetition 3/3`]);
+      }
+      expect(stdout).to.match(/^\[2\/2\] b\d passed p\/p-/m);
+      expect(stdout + stderr).to.not.include('\x1b');
+      expect((await latestResults(dir)).scenarios.map((s) => [s.id, s.board, s.repetitions])).to.deep.equal([['p/p-one', 'b1', 3], ['p/p-two', 'b2', 3]]);
+    });
+
+    it('through a real pseudo-terminal: the boards\' repetitions on the one status line, no plain line for them', async function () {
+      if (!existsSync('/usr/bin/script')) return this.skip(); // script(1), util-linux: the pseudo-terminal
+      const quote = (s: string) => `'${s.replaceAll('\'', '\'\\\'\'')}'`;
+      const command = [process.execPath, HILT_BIN, ...twoBoards()].map(quote).join(' ');
+      const { code, stdout, stderr } = await run('/usr/bin/script', ['-qfec', command, '/dev/null'], { cwd: dir, timeoutMs: 100_000 });
+      expect(code, stdout + stderr).to.equal(0);
+      const status = stdout.split(CLEAR).filter((s) => s.startsWith('['));
+      // Drawn at each event a board tells: each repetition is on the status line at least once.
+      for (const seen of ['b1 p/p-one: repetition 2/3', 'b1 p/p-one: repetition 3/3', 'b2 p/p-two: repetition 2/3', 'b2 p/p-two: repetition 3/3']) {
+        expect(status.some((s) => s.includes(seen)), `${seen} in ${JSON.stringify(stdout)}`).to.equal(true);
+      }
+      // A status line of running scenarios is only ever replaced or cleared: nothing after it on its line.
+      for (const s of status.filter((x) => x.includes('repetition'))) {
+        expect(s, JSON.stringify(s)).to.match(/^\[[0-2]\/2\] b[12] p\/p-(one|two)(: repetition [1-3]\/3)?( · b[12] p\/p-(one|two)(: repetition [1-3]\/3)?)?$/);
+      }
+      expect(stdout).to.not.match(/^b[12] p\/p-/m);
+      expect(stdout).to.match(/2 passed, 0 failed, 0 errors, 0 skipped\r?\n/);
+    });
+
+    it('a firmware backoff scenario on each of two boards, through a pipe: each board\'s attempts as plain lines with its id in front', async function () {
+      const settings = join(dir, 'app.json');
+      await writeFile(settings, JSON.stringify({ timeScale: 0.05, keepaliveS: 20, reconnect: { policy: 'backoff-jitter' } }));
+      const config = join(dir, 'firmware.json');
+      await writeFile(config, JSON.stringify({ endpoint: { port: 0 }, firmware: { scenarios: { 'MQTT Connect Backoff (no CONNACK)': { attempts: 5 } } } }));
+      const target = `emulator:?firmware=app&settings=${settings}`;
+      const { code, stdout, stderr } = await hilt(['run', '--target', target, '--target', target, '--each-target', '--grep', '^MQTT Connect Backoff', '--config', config],
+        { cwd: dir, timeoutMs: 100_000 });
+      expect(code, stdout + stderr).to.be.oneOf([0, 1]);
+      for (const board of ['b1', 'b2']) {
+        const seen = [...stdout.matchAll(new RegExp(`^${board} 02-mqtt-connect/mqtt-connect-backoff-no-connack: attempt (\\d+)/5, [\\d.]+ m?s$`, 'gm'))].map((m) => Number(m[1]));
+        expect(seen.slice(0, 5), `${board} in ${stdout}`).to.deep.equal([1, 2, 3, 4, 5]);
+      }
+      expect(stdout + stderr).to.not.include('\x1b');
     });
   });
 });
