@@ -107,6 +107,19 @@ describe('native: the stack a connect costs on the host agent', function () {
       if (result.connected) await agent.command('tls.close');
       rows.push(`| ${c.scenario} | ${result.connected ? 'connected' : 'refused'} | ${stack.peak_used} |`);
     }
+    // The MQTT ones: CONNECT and CONNACK over the session on the same task.
+    await agent.store('s_ca', 'ca', ctx.pki.bundle('bundle-current'));
+    await agent.store('s_cert', 'cert', ctx.pki.material('client-valid').cert);
+    await agent.store('s_key', 'key', ctx.pki.material('client-valid').key);
+    await agent.command('time.set', { epoch: Math.floor(Date.now() / 1000) });
+    for (const [scenario, clientId] of [['01 mutual-TLS happy path, mqtt.connect', 'hilt-device-1'], ['15 identity mismatch', 'someone-else']] as const) {
+      const result = await agent.command('mqtt.connect', connectArgs('good', { client_id: clientId }));
+      const stack = result.stack as Stack;
+      expect(stack, scenario).to.include({ size: 8192, source: 'device' });
+      expect(stack.peak_used, scenario).to.be.within(1024, 8191);
+      if (result.connected) await agent.command('mqtt.disconnect');
+      rows.push(`| ${scenario} | ${result.connected ? 'connected' : 'refused'} | ${stack.peak_used} |`);
+    }
     console.log(['    | scenario | outcome | stack_peak_used (B) |', ...rows.map((r) => `    ${r}`)].join('\n'));
   });
 
