@@ -154,7 +154,7 @@ static void read_tls(esp_tls_t *tls, hilt_connect_result_t *res)
 
 /*
  * Opens the TLS connection for cfg and fills the TLS, error and timing parts of res. Returns the
- * connection, or NULL when it failed (destroyed). Runs on the agent's task for tls.connect and on
+ * connection, or NULL when it failed (destroyed). Runs on the hilt_connect task for tls.connect and on
  * esp-mqtt's for mqtt.connect.
  */
 static esp_tls_t *tls_open(const hilt_connect_config_t *cfg, hilt_connect_result_t *res)
