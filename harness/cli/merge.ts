@@ -5,14 +5,17 @@
  * so the merged report is one folder a CI job can upload whole.
  */
 import type { Command } from 'commander';
-import { cp, lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rmSync, type Stats } from 'node:fs';
+import { cp, lstat, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { ExitCode, UsageError, errnoOf, printable } from '../errors.ts';
 import { loadResults } from '../compare/load.ts';
 import { makeDir } from '../files.ts';
 import { mergeResults } from '../report/merge.ts';
 import type { RunResults } from '../report/model.ts';
-import { LATEST, newRunId, REPORT_FILES, writeReports } from '../report/write.ts';
+import { Interrupts } from '../run/interrupts.ts';
+import { LATEST, newRunId, pointLatest, REPORT_FILES, ReportWriteError, writeReports } from '../report/write.ts';
 import { shown } from './args.ts';
 
 interface MergeCliOptions {
@@ -27,6 +30,10 @@ export function registerMerge(program: Command): void {
     .argument('<reports...>', 'run folders (reports/<run-id>), reports folders (their latest run) or results.json files')
     .option('--out <dir>', 'folder for the merged report (default: reports/<new run id>, with reports/latest pointing at it)')
     .option('--force', 'merge runs of different firmware builds', false)
+    .addHelpText('after', `
+Exit status: 3 if a device or the lab broke in any run; 1 if a scenario failed, a run was cut
+short, or a shard of the set is missing (--shard 1/3 and 3/3 given, 2/3 not: its scenarios never
+ran, so the merged run is cut short and names it); 2 for bad input; 130 when interrupted; else 0.`)
     .action(async (inputs: string[], opts: MergeCliOptions) => {
       process.exitCode = await mergeCommand(inputs, opts);
     });
@@ -49,16 +56,21 @@ async function mergeCommand(inputs: string[], opts: MergeCliOptions): Promise<nu
   const prefixes = uniqueFolders(loaded.map((l) => `runs/${safeName(l.results.run.id)}`));
   const merged = mergeResults(loaded.map((l) => l.results), { force: opts.force, labels: loaded.map((l) => l.label), prefixes, id });
 
-  await makeDir(out).catch((err: unknown) => {
-    throw new UsageError(`cannot create ${printable(out)} (${errnoOf(err)}): choose another folder with --out`);
-  });
+  // Built in a hidden sibling and renamed into place at the end: a copy that fails, a report
+  // that cannot be written or a Ctrl-C leaves no half-made report behind (nor a reports/<id>
+  // that retention would never remove).
   const lost: string[] = [];
-  for (const [i, l] of loaded.entries()) await copyRunFiles(l, out, prefixes[i]!, lost);
-  for (const s of merged.scenarios) {
-    if (s.consoleLog && lost.includes(s.consoleLog)) s.consoleLog = null;
-  }
+  await buildThenRename(out, async (dir) => {
+    for (const [i, l] of loaded.entries()) await copyRunFiles(l, dir, prefixes[i]!, lost);
+    for (const s of merged.scenarios) {
+      if (s.consoleLog && lost.includes(s.consoleLog)) s.consoleLog = null;
+    }
+    await writeReports(merged, dir, null);
+  });
   // Into reports/ by default, as a run, with reports/latest moved to it; a folder of one's own (--out) is left at that.
-  const paths = await writeReports(merged, out, opts.out === undefined ? dirname(out) : null);
+  if (opts.out === undefined) {
+    await pointLatest(dirname(out), out, (message, cause) => new ReportWriteError(`${message}; the merged report is in ${out}`, { cause }));
+  }
 
   const { totals, run } = merged;
   console.log(`merged ${loaded.length} run${loaded.length === 1 ? '' : 's'}: ${totals.passed} passed, ${totals.failed} failed, ${totals.error} errors, ${totals.skipped} skipped` +
@@ -68,14 +80,52 @@ async function mergeCommand(inputs: string[], opts: MergeCliOptions): Promise<nu
   }
   if (run.infrastructureError) console.error(`hilt: ${run.infrastructureError}`);
   for (const warning of run.warnings) console.error(`hilt: warning: ${warning}`);
-  console.log(`report: ${shown(dirname(paths.results)) || '.'}/${Object.values(paths).map((p) => basename(p)).join(', ')}`);
+  console.log(`report: ${shown(out) || '.'}/${Object.values(REPORT_FILES).join(', ')}`);
   return exitCodeOf(merged);
+}
+
+/**
+ * Runs `build` on a new hidden folder beside `out`, then renames that folder to `out`. On an
+ * error, or on SIGINT/SIGTERM (the merge then stops at once: there is no report to save), the
+ * hidden folder is removed and nothing is left.
+ */
+async function buildThenRename(out: string, build: (dir: string) => Promise<void>): Promise<void> {
+  const parent = dirname(out);
+  await makeDir(parent).catch((err: unknown) => {
+    throw new UsageError(`cannot create ${printable(shown(parent))} (${errnoOf(err)}): choose another folder with --out`);
+  });
+  // Listening before the folder exists: an interrupt at any moment from here finds it to remove.
+  const dir = join(parent, `.${basename(out)}.merging-${randomBytes(4).toString('hex')}`);
+  const interrupts = new Interrupts();
+  interrupts.listen((signal) => {
+    // Synchronous, then exit: no copy still under way can write into the folder after this.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    process.stderr.write(`hilt: interrupted (${signal}): nothing merged, ${printable(shown(out))} not written\n`);
+    process.exit(ExitCode.interrupted);
+  });
+  try {
+    await mkdir(dir).catch((err: unknown) => {
+      throw new UsageError(`cannot create a folder in ${printable(shown(parent))} (${errnoOf(err)}): choose another folder with --out`);
+    });
+    await build(dir);
+    await rename(dir, out).catch((err: unknown) => {
+      throw new UsageError(`cannot put the merged report at ${printable(shown(out))} (${errnoOf(err)}): give a new folder with --out`);
+    });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    throw err;
+  } finally {
+    interrupts.dispose();
+  }
 }
 
 /**
  * The status a run with these results would have ended with, so a CI merge job fails as the
  * shards did: 3 when a device or the lab broke, 1 when a scenario failed or a run was cut short
- * (scenarios that never ran are not a pass), else 0.
+ * (scenarios that never ran are not a pass: also a shard missing from the set, see mergeResults),
+ * else 0. A missing shard is 1, not 3: the merge cannot know why its report never came (a lost
+ * CI machine, a cancelled job, an expired artifact), and a shard that did lose its device says
+ * so in its own report.
  */
 export function exitCodeOf(results: RunResults): number {
   if (results.run.infrastructureError || results.totals.error > 0) return ExitCode.unreachable;
@@ -134,7 +184,7 @@ function shapeProblem(results: RunResults): string | null {
 
 /**
  * The merged report must not land on a run it reads (its results.json would be replaced) nor on
- * an earlier report: an existing results.json in --out is refused.
+ * an earlier report: an existing results.json in --out is refused, and so is any other content.
  */
 async function refuseOverwrite(out: string, loaded: Loaded[]): Promise<void> {
   const real = await realpath(out).catch(() => out);
@@ -142,12 +192,18 @@ async function refuseOverwrite(out: string, loaded: Loaded[]): Promise<void> {
   if (await lstat(join(out, REPORT_FILES.results)).then(() => true, () => false)) {
     throw new UsageError(`--out ${printable(shown(out))} holds a report already (${REPORT_FILES.results}): give a new folder, or remove it first`);
   }
+  // The report is renamed into place at the end: over nothing, or over an empty folder.
+  const found = await lstat(out).catch(() => null);
+  if (found && !(found.isDirectory() && (await readdir(out).catch(() => ['?'])).length === 0)) {
+    throw new UsageError(`--out ${printable(shown(out))} ${found.isDirectory() ? 'holds files already' : 'is not a folder'}: give a new or empty folder`);
+  }
 }
 
 /**
  * Copies the console logs and board folders a run's results name into `out`/`prefix`. A path
  * outside the run's folder, or a link, is not copied (a results.json could name any file); those
  * and the ones missing (only results.json was kept) are listed in `lost` under their merged path.
+ * `out` is the hidden folder the report is built in: a message names its parent instead.
  */
 async function copyRunFiles(l: Loaded, out: string, prefix: string, lost: string[]): Promise<void> {
   const to = join(out, prefix);
@@ -159,8 +215,17 @@ async function copyRunFiles(l: Loaded, out: string, prefix: string, lost: string
     const rel = relative(l.dir, path);
     return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
   };
-  // (links are not copied: one could point at any file of this machine, and CI uploads what it finds)
-  const notALink = async (path: string) => !(await lstat(path)).isSymbolicLink();
+  // Links are not copied: one could point at any file of this machine, and CI uploads what it
+  // finds. Anything else that is not a file or folder (a FIFO, a socket, a device) is the source's
+  // problem, said as such: reading a FIFO could wait for ever.
+  const copyable = async (path: string) => {
+    const found = await lstat(path);
+    if (found.isSymbolicLink()) return false;
+    if (!found.isFile() && !found.isDirectory()) {
+      throw new UsageError(`${printable(shown(path))}: not a regular file (${kindOf(found)}), it cannot be copied into the merged report: replace it with a file, or remove it from its run's folder`);
+    }
+    return true;
+  };
   for (const name of new Set(names)) {
     const from = resolve(l.dir, name);
     const merged = `${prefix}/${name}`;
@@ -172,12 +237,20 @@ async function copyRunFiles(l: Loaded, out: string, prefix: string, lost: string
     try {
       const rel = relative(l.dir, from);
       await makeDir(dirname(join(to, rel)));
-      await cp(from, join(to, rel), { recursive: true, errorOnExist: false, force: true, filter: notALink });
+      await cp(from, join(to, rel), { recursive: true, errorOnExist: false, force: true, filter: copyable });
     } catch (err) {
-      if (errnoOf(err) !== 'ENOENT') throw new UsageError(`cannot copy ${printable(shown(from))} into the merged report (${errnoOf(err)}): check ${printable(shown(to))} can be written`);
+      if (err instanceof UsageError) throw err;
+      if (errnoOf(err) !== 'ENOENT') throw new UsageError(`cannot copy ${printable(shown(from))} into the merged report (${errnoOf(err)}): check ${printable(shown(dirname(out)))} can be written and has free space`);
       lost.push(merged);
     }
   }
+}
+
+function kindOf(found: Stats): string {
+  if (found.isFIFO()) return 'a FIFO';
+  if (found.isSocket()) return 'a socket';
+  if (found.isCharacterDevice() || found.isBlockDevice()) return 'a device';
+  return 'not a file';
 }
 
 /** A run id as a folder name: ids hilt makes are safe already; anything else is made so. */

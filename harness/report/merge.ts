@@ -1,7 +1,8 @@
 /**
  * Several runs into one: the shards of a catalogue run on different CI machines (`--shard i/n`),
- * or the per-board runs of one bench. Pure: no files are read or written here (harness/cli/merge.ts
- * does that), so the rules can be tested on hand-made results and reused by the runner.
+ * each holding its own scenarios (a scenario id in two runs is refused, whatever the boards).
+ * Pure: no files are read or written here (harness/cli/merge.ts does that), so the rules can be
+ * tested on hand-made results.
  */
 import { UsageError, quoted } from '../errors.ts';
 import { RESULTS_SCHEMA, resultKey, targetsOf, totalsOf, type BoardInfo, type FirmwareIdentity, type RunResults, type ScenarioResult } from './model.ts';
@@ -21,9 +22,10 @@ export interface MergeOptions {
 }
 
 /**
- * One RunResults from several. Refuses (UsageError) a scenario key that two runs both hold (the
- * same scenario twice: one shard given twice, or overlapping selections) and, without `force`,
- * runs of different firmware builds: a merged report speaks for one build.
+ * One RunResults from several. Refuses (UsageError) a scenario id that two runs both hold, on
+ * whichever boards (the same scenario twice: one shard given twice, or overlapping selections)
+ * and, without `force`, runs of different firmware builds: a merged report speaks for one build.
+ * A gap in a shard set cuts the merged run short (`run.cutShort`).
  */
 export function mergeResults(runs: RunResults[], options: MergeOptions = {}): RunResults {
   if (runs.length === 0) throw new UsageError('nothing to merge: give at least one report folder or results.json');
@@ -37,30 +39,33 @@ export function mergeResults(runs: RunResults[], options: MergeOptions = {}): Ru
   const mixed = mixedFirmware(runs, label);
   if (mixed && !options.force) throw new UsageError(`${mixed}: merge runs of one build, or pass --force`);
 
-  const seen = new Map<string, number>();
+  const byStart = runs.map((r, i) => ({ r, i })).sort((a, b) => compare(a.r.run.startedAt, b.r.run.startedAt));
+  const boardIds = boardRenames(runs, byStart.map((x) => x.i));
+  // Across runs a scenario id is held once whatever the board: in a split multi-board run the
+  // board is only where a scenario happened to run. Within one run it may be on several boards.
+  const holder = new Map<string, number>();
+  const keys = new Set<string>();
   const scenarios: ScenarioResult[] = [];
   runs.forEach((r, i) => {
     for (const s of r.scenarios) {
-      let result = rebaseScenario(s, options.prefixes?.[i] ?? null);
-      const key = resultKey(s);
-      const first = seen.get(key);
-      if (first !== undefined) {
+      let result = retag(rebaseScenario(s, options.prefixes?.[i] ?? null), boardIds[i]!);
+      const first = holder.get(s.id);
+      if (first !== undefined && first !== i) {
         // A file's before/after hook runs on every shard that runs one of its scenarios: its
         // failure is each run's own, kept once per run.
-        const firstResult = scenarios.find((x) => resultKey(x) === key)!;
-        if (!isHookResult(s) || !isHookResult(firstResult)) {
-          throw new UsageError(`scenario ${quoted(key)} is in both ${label(first)} and ${label(i)}: merge each shard once (were two runs given the same --shard?)`);
+        if (!isHookResult(s)) {
+          throw new UsageError(`scenario ${quoted(s.id)} is in both ${label(first)} and ${label(i)}: merge each shard once (were two runs given the same --shard?)`);
         }
-        result = { ...result, id: `${s.id}~${r.run.id}` };
+        if (keys.has(resultKey(result))) result = { ...result, id: `${s.id}~${r.run.id}` };
       }
-      seen.set(resultKey(result), i);
+      if (first === undefined) holder.set(s.id, i);
+      keys.add(resultKey(result));
       scenarios.push(result);
     }
   });
   // Sorted by key so the merged report does not depend on the order the runs were given in.
   scenarios.sort((a, b) => compare(resultKey(a), resultKey(b)));
 
-  const byStart = runs.map((r, i) => ({ r, i })).sort((a, b) => compare(a.r.run.startedAt, b.r.run.startedAt));
   const first = byStart[0]!.r;
   const startedAt = first.run.startedAt;
   const endedAt = runs.map((r) => r.run.endedAt).reduce((a, b) => (compare(a, b) >= 0 ? a : b));
@@ -72,10 +77,13 @@ export function mergeResults(runs: RunResults[], options: MergeOptions = {}): Ru
   const versions = unique(runs.map((r) => r.run.hiltVersion));
   if (versions.length > 1) warnings.push(`the merged runs were made by different hilt versions (${versions.join(', ')})`);
   if (mixed) warnings.push(`merged with --force: ${mixed}`);
-  const missing = missingShards(runs);
-  if (missing) warnings.push(missing);
+  // A shard never merged is scenarios never run (its machine died before writing a report): the
+  // merged run is cut short, which fails the merge job, rather than a green report of half the catalogue.
+  const cutShort = [joined(runs, (r) => r.run.cutShort, label), missingShards(runs)].filter((x) => x !== null).join('; ') || null;
 
-  const boards = mergeBoards(runs, options.prefixes);
+  // Boards in shard order, then in the order the runs started: again not the arguments' order.
+  const boardOrder = [...byStart].sort((a, b) => (a.r.run.shard?.index ?? 0) - (b.r.run.shard?.index ?? 0)).map((x) => x.i);
+  const boards = mergeBoards(runs, boardOrder, options.prefixes, boardIds);
   const run: RunResults['run'] = {
     id: options.id ?? `${first.run.id}-merged`,
     hiltVersion: first.run.hiltVersion,
@@ -85,7 +93,7 @@ export function mergeResults(runs: RunResults[], options: MergeOptions = {}): Ru
     startedAt,
     endedAt,
     durationMs,
-    cutShort: joined(runs, (r) => r.run.cutShort, label),
+    cutShort,
     infrastructureError: joined(runs, (r) => r.run.infrastructureError, label),
     warnings,
     notes: unique(runs.flatMap((r) => r.run.notes)),
@@ -133,9 +141,32 @@ function mixedFirmware(runs: RunResults[], label: (i: number) => string): string
   return null;
 }
 
+/**
+ * Each run's board ids in the merged report. When more than one run has boards their ids repeat
+ * (every multi-board run has a b1), so each gets its run's mark: `s2-b1` for shard 2's b1, or,
+ * for runs that are not distinct shards, `r2-b1` for the second run to start (not the second
+ * given: the merged report does not depend on the order of the arguments).
+ */
+function boardRenames(runs: RunResults[], startOrder: number[]): Array<Map<string, string>> {
+  const withBoards = runs.filter((r) => (r.run.boards ?? []).length > 0);
+  if (withBoards.length <= 1) return runs.map(() => new Map());
+  const shards = withBoards.map((r) => r.run.shard?.index ?? null);
+  const byShard = shards.every((s) => s !== null) && unique(shards).length === shards.length;
+  return runs.map((r, i) => {
+    const mark = byShard && r.run.shard ? `s${r.run.shard.index}` : `r${startOrder.indexOf(i) + 1}`;
+    return new Map((r.run.boards ?? []).map((b) => [b.id, `${mark}-${b.id}`]));
+  });
+}
+
+/** A result on the board its run called `board`, under that board's merged id. */
+function retag(s: ScenarioResult, ids: Map<string, string>): ScenarioResult {
+  const id = s.board ? ids.get(s.board) : undefined;
+  return id === undefined ? s : { ...s, board: id };
+}
+
 /** Boards of all runs; one board listed by two runs (the same bench, merged twice over) once. */
-function mergeBoards(runs: RunResults[], prefixes: MergeOptions['prefixes']): BoardInfo[] {
-  const boards = runs.flatMap((r, i) => (r.run.boards ?? []).map((b) => ({ ...b, dir: rebase(b.dir, prefixes?.[i] ?? null) })));
+function mergeBoards(runs: RunResults[], order: number[], prefixes: MergeOptions['prefixes'], ids: Array<Map<string, string>>): BoardInfo[] {
+  const boards = order.flatMap((i) => (runs[i]!.run.boards ?? []).map((b) => ({ ...b, id: ids[i]!.get(b.id) ?? b.id, dir: rebase(b.dir, prefixes?.[i] ?? null) })));
   return uniqueBy(boards, (b) => `${b.id}\0${b.target}\0${b.deviceId}\0${b.dir ?? ''}`);
 }
 

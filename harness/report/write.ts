@@ -116,7 +116,7 @@ export async function writeReports(results: RunResults, runDir: string, reportsR
  * archived whole. A new link is made beside the old one and renamed over it: there is no moment
  * without a `latest`, and two runs ending together leave one of them, never a broken link.
  */
-async function pointLatest(reportsRoot: string, runDir: string, asError: (message: string, cause: unknown) => HiltError): Promise<void> {
+export async function pointLatest(reportsRoot: string, runDir: string, asError: (message: string, cause: unknown) => HiltError): Promise<void> {
   const latest = join(reportsRoot, LATEST);
   const tmp = join(reportsRoot, `.${LATEST}.${randomBytes(4).toString('hex')}.tmp`);
   try {

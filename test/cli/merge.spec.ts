@@ -76,11 +76,12 @@ describe('a scenario that expects the impossible', () => {
     expect(await readdir(join(dir, 'merged'))).to.deep.equal(['ci']);
   });
 
-  it('merging the passing shard alone exits 0; the same shard twice is refused naming both', async function () {
+  it('the passing shard alone is a merged run cut short (the other shard missing), exit 1; the same shard twice is refused naming both', async function () {
     const passing = [1, 2].find((i) => shardOf('fails/a-scenario-that-expects-the-impossible-expects-a-wrong-ca-to-be-accepted', 2) !== i)!;
     // Without --out: into reports/<new id>, with reports/latest pointing at it, as after a run.
-    const ok = await hilt(['merge', `shard-${passing}/latest`], { cwd: dir });
-    expect(ok.code, ok.stderr).to.equal(0);
+    const alone = await hilt(['merge', `shard-${passing}/latest`], { cwd: dir });
+    expect(alone.code, alone.stderr).to.equal(1);
+    expect(alone.stdout).to.include(`(cut short: not every shard was merged: ${3 - passing}/2 missing)`);
     const latest = await readlink(join(dir, 'reports', 'latest'));
     expect((await read(join(dir, 'reports', latest, 'results.json'))).run.id).to.equal(latest);
     const twice = await hilt(['merge', `shard-${passing}/latest`, `shard-${passing}/latest/results.json`, '--out', 'twice'], { cwd: dir });

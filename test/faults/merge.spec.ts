@@ -5,10 +5,12 @@
  */
 import { expect } from 'chai';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
 import { join } from 'node:path';
 import { toResultsJson } from '../../harness/report/write.ts';
 import type { RunResults } from '../../harness/report/model.ts';
-import { hilt, tempDir } from '../helpers.ts';
+import { HILT_BIN, hilt, run, tempDir } from '../helpers.ts';
 import { runResults, scenarios } from '../report/fixtures.ts';
 import { expectOneCleanLine } from './helpers.ts';
 
@@ -131,6 +133,59 @@ describe('hilt merge: bad inputs', function () {
     await rm(join(dir, 'shard-1', 'latest'));
     await rm(join(dir, 'out'), { recursive: true });
     await refused(['shard-1'], /^hilt: shard-1 holds 2 runs and no latest: name the ones to merge \(shard-1\/(new|old), shard-1\/(new|old)\)$/m);
+  });
+
+  it('a shard set with a gap (a shard machine died before writing its report): cut short, exit 1', async function () {
+    const passed = all.find((s) => s.outcome === 'passed')!;
+    await report(dir, 's1', runResults({ id: 'run-s1', shard: { index: 1, count: 3 } }, [passed]));
+    await report(dir, 's3', runResults({ id: 'run-s3', shard: { index: 3, count: 3 } }, []));
+    const { code, stdout, stderr } = await hilt(['merge', 's1', 's3', '--out', 'out'], { cwd: dir });
+    expect(code, stderr).to.equal(1);
+    expect(stdout).to.include('merged 2 runs: 1 passed, 0 failed, 0 errors, 0 skipped (cut short: not every shard was merged: 2/3 missing)');
+    const merged = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8')) as RunResults;
+    expect(merged.run.cutShort).to.equal('not every shard was merged: 2/3 missing');
+  });
+
+  it('a console log that is a FIFO: one line naming it, exit 2, no output folder left', async function () {
+    await report(dir, 'f', runResults({ id: 'run-f' }, [{ ...all[3]!, consoleLog: 'console/x.log' }]));
+    await mkdir(join(dir, 'f', 'console'));
+    const made = await run('mkfifo', [join(dir, 'f', 'console', 'x.log')]);
+    expect(made.code, made.stderr).to.equal(0);
+    // a comes first: its files are copied before the FIFO is met.
+    await refused(['a', 'f'], /^hilt: f\/console\/x\.log: not a regular file \(a FIFO\), it cannot be copied into the merged report: /);
+    expect((await readdir(dir)).filter((name) => name.includes('out'))).to.deep.equal([]);
+    // Without --out: no reports/<id> is left half-written, for retention never to remove.
+    const { code, stderr } = await hilt(['merge', 'a', 'f'], { cwd: dir });
+    expect(code, stderr).to.equal(2);
+    expectOneCleanLine(stderr);
+    expect(await readdir(join(dir, 'reports')).catch(() => [])).to.deep.equal([]);
+  });
+
+  it('Ctrl-C while the run files are copied: exit 130, one line, no output folder nor hidden one left', async function () {
+    // A board folder of many logs, so the copy is under way when the signal comes.
+    const boardDir = join(dir, 'big', 'boards', 'b1');
+    await mkdir(boardDir, { recursive: true });
+    for (let k = 0; k < 3000; k += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => writeFile(join(boardDir, `${k + j}.log`), 'I (1) boot: ESP-IDF v5.2.1\n')));
+    }
+    const big = runResults({ id: 'run-big' }, [{ ...all[3]!, board: 'b1', consoleLog: null }]);
+    big.run.boards = [{ id: 'b1', target: 'emulator', deviceId: 'dev-1', firmware: null, dir: 'boards/b1', infrastructureError: null }];
+    await report(dir, 'big', big);
+
+    const child = spawn(process.execPath, [HILT_BIN, 'merge', 'big', '--out', 'out'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    // Interrupted the moment its hidden build folder appears.
+    const watcher = watch(dir, (_event, name) => {
+      if (name?.startsWith('.out.merging-')) child.kill('SIGINT');
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const code = await Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(resolve, 30_000, 'timeout').unref())]).finally(() => watcher.close());
+    if (code === 'timeout') child.kill('SIGKILL');
+    expect(code, stderr).to.equal(130);
+    expectOneCleanLine(stderr);
+    expect(stderr).to.match(/^hilt: interrupted \(SIGINT\): nothing merged, out not written$/m);
+    expect((await readdir(dir)).filter((name) => name.includes('out'))).to.deep.equal([]);
   });
 
   it('no report given', async function () {

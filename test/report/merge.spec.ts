@@ -3,7 +3,9 @@ import { expect } from 'chai';
 import { UsageError } from '../../harness/errors.ts';
 import { mergeResults } from '../../harness/report/merge.ts';
 import { RESULTS_SCHEMA, targetsOf, type RunResults } from '../../harness/report/model.ts';
-import { runResults, scenarios } from './fixtures.ts';
+import { toReportHtml } from '../../harness/report/html.ts';
+import { toSummaryMarkdown } from '../../harness/report/summary.ts';
+import { boardsRun, runResults, scenarios } from './fixtures.ts';
 
 /** The fixture catalogue split in two, as two CI machines would have run it. */
 function shards(): [RunResults, RunResults] {
@@ -16,6 +18,17 @@ function shards(): [RunResults, RunResults] {
     id: 'run-b', startedAt: '2026-11-23T02:50:59.000Z', endedAt: '2026-11-23T02:51:10.000Z', durationMs: 11000,
     shard: { index: 2, count: 2 }, warnings: ['lab key mode drifted'], repeat: 5,
   }, [all[3]!, all[1]!]);
+  return [a, b];
+}
+
+/** Two shards each run on two boards (b1, b2): the board ids repeat from one run to the other. */
+function twoBoardShards(): [RunResults, RunResults] {
+  const [w, x, y, z] = scenarios();
+  const board = (id: string, deviceId: string) => ({ id, target: 'emulator', deviceId, firmware: null, dir: `boards/${id}`, infrastructureError: null });
+  const a = runResults({ id: 'run-a', startedAt: '2026-11-23T02:50:00.000Z', shard: { index: 1, count: 2 }, boards: [board('b1', 'dev-a1'), board('b2', 'dev-a2')] },
+    [{ ...w!, board: 'b1' }, { ...y!, board: 'b2' }]);
+  const b = runResults({ id: 'run-b', startedAt: '2026-11-23T02:51:00.000Z', shard: { index: 2, count: 2 }, boards: [board('b1', 'dev-b1'), board('b2', 'dev-b2')] },
+    [{ ...z!, board: 'b1' }, { ...x!, board: 'b2' }]);
   return [a, b];
 }
 
@@ -100,10 +113,39 @@ describe('mergeResults', function () {
     expect(merged.totals.error).to.equal(2);
   });
 
-  it('the same scenario on two boards is two results, not a duplicate', function () {
+  it('refuses a scenario two runs both hold also when it ran on another board there', function () {
+    // In a split multi-board run the board is only where a scenario happened to run.
     const one = runResults({ id: 'x' }, [{ ...scenarios()[0]!, board: 'b1' }]);
     const two = runResults({ id: 'y' }, [{ ...scenarios()[0]!, board: 'b2' }]);
-    expect(mergeResults([one, two]).scenarios.map((s) => s.board)).to.deep.equal(['b1', 'b2']);
+    expect(() => mergeResults([one, two], { labels: ['shard-1/', 'shard-1-again/'] }))
+      .to.throw(UsageError, /^scenario "01-valid-server" is in both shard-1\/ and shard-1-again\/: merge each shard once/);
+    // One run's scenario on each of its boards (--each-target) is that run's own: kept.
+    expect(mergeResults([boardsRun()]).scenarios.filter((s) => s.id === '01-valid-server').map((s) => s.board)).to.deep.equal(['b1', 'b2']);
+  });
+
+  it('two multi-board runs: each board once under an id of its own, each result on its board', function () {
+    const [a, b] = twoBoardShards();
+    const merged = mergeResults([b, a]);
+    expect(merged.run.boards!.map((x) => [x.id, x.deviceId, x.dir])).to.deep.equal([
+      ['s1-b1', 'dev-a1', 'boards/b1'], ['s1-b2', 'dev-a2', 'boards/b2'], ['s2-b1', 'dev-b1', 'boards/b1'], ['s2-b2', 'dev-b2', 'boards/b2'],
+    ]);
+    expect(merged.scenarios.map((s) => [s.id, s.board])).to.deep.equal([
+      ['01-valid-server', 's1-b1'], ['05-handshake-budget', 's2-b2'], ['07-low-heap', 's1-b2'], ['09-tls13-only', 's2-b1'],
+    ]);
+    // A run without boards next to multi-board runs keeps its results board-less.
+    const c = runResults({ id: 'run-c', shard: null }, [{ ...scenarios()[0]!, id: '11-other' }]);
+    expect(mergeResults([a, b, c]).scenarios.find((s) => s.id === '11-other')!.board).to.equal(undefined);
+  });
+
+  it('a merged 2x2-board report draws four distinct board columns in report.html and summary.md', function () {
+    const merged = mergeResults(twoBoardShards());
+    const html = toReportHtml(merged, { source: '/* chart.js left out */' });
+    const heads = [...html.matchAll(/<th>(s\d-b\d)<\/th>/g)].map((m) => m[1]);
+    expect(heads).to.deep.equal(['s1-b1', 's1-b2', 's2-b1', 's2-b2']);
+    expect([...html.matchAll(/<tr data-board="([^"]+)">/g)].map((m) => m[1])).to.deep.equal(['s1-b1', 's1-b2', 's2-b1', 's2-b2']);
+    const summary = toSummaryMarkdown(merged);
+    for (const id of ['s1-b1', 's1-b2', 's2-b1', 's2-b2']) expect(summary.match(new RegExp(`- ${id}: `, 'g')), id).to.have.length(1);
+    expect(summary).to.match(/\| refuses cleanly when the heap is low \| s1-b2 \|/);
   });
 
   it('refuses runs of different firmware unless forced', function () {
@@ -134,11 +176,17 @@ describe('mergeResults', function () {
     expect(merged.scenarios.find((s) => s.id === '05-handshake-budget')!.consoleLog).to.equal('console/05-handshake-budget.log');
   });
 
-  it('warns of a shard that was not merged and of different repetitions', function () {
+  it('a shard that was not merged cuts the merged run short, naming it; different repetitions are a warning', function () {
     const [a] = shards();
     const c = runResults({ id: 'run-c', shard: { index: 3, count: 3 }, repeat: 1 }, []);
     const merged = mergeResults([{ ...a, run: { ...a.run, shard: { index: 1, count: 3 } } }, c]);
-    expect(merged.run.warnings).to.include('not every shard was merged: 2/3 missing');
+    expect(merged.run.cutShort).to.equal('not every shard was merged: 2/3 missing');
+    expect(merged.run.warnings.join('\n')).to.not.include('missing');
+    c.run.cutShort = 'interrupted (SIGINT)';
+    expect(mergeResults([{ ...a, run: { ...a.run, shard: { index: 1, count: 3 } } }, c]).run.cutShort)
+      .to.equal('run run-c: interrupted (SIGINT); not every shard was merged: 2/3 missing');
+    expect(mergeResults([a, { ...c, run: { ...c.run, shard: { index: 2, count: 3 } } }]).run.cutShort)
+      .to.match(/^run run-c: interrupted \(SIGINT\); the merged runs are shards of different splits \(of 2, of 3\)/);
     expect(merged.run.warnings.some((w) => /different number of times \(5, 1\)/.test(w))).to.equal(true);
     expect(merged.run.repeat).to.equal(undefined);
   });
