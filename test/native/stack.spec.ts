@@ -63,6 +63,11 @@ class RawAgent {
     }
   }
 
+  /** Writes one line and waits for nothing (a command whose reply a panic replaces). */
+  send(line: string): void {
+    this.child.stdin!.write(`${line}\n`);
+  }
+
   async close(): Promise<void> {
     if (this.child.exitCode !== null) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
@@ -149,7 +154,7 @@ describe('native: the stack a connect costs on the host agent', function () {
     const rebooted = agent.waitLine((l) => l.startsWith('@hil * boot '), 'boot event after the panic');
     // No reply comes: the command is sent raw, and the panic and the boot event stand in for it.
     const from = agent.lines.length;
-    (agent as unknown as { child: ChildProcess }).child.stdin!.write(`@hil 900 tls.connect ${Object.entries(connectArgs('good', { stack: 2048 })).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+    agent.send(`@hil 900 tls.connect ${Object.entries(connectArgs('good', { stack: 2048 })).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     expect(await panic).to.equal(PANIC_LINE);
     expect(JSON.parse((await rebooted).slice('@hil * boot '.length))).to.deep.equal({ proto: 1, reason: 'PANIC' });
     const between = agent.lines.slice(from);
