@@ -9,7 +9,8 @@
 AGENT_HERE := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 AGENT_OUT ?=
 AGENT_CORE := $(AGENT_HERE)/../components/hilt_agent
-AGENT_HOST_SRCS := $(AGENT_HERE)/main.c $(AGENT_HERE)/esp_tls_host.c $(AGENT_HERE)/mqtt311.c $(AGENT_HERE)/heap_count.c
+AGENT_HOST_SRCS := $(AGENT_HERE)/main.c $(AGENT_HERE)/esp_tls_host.c $(AGENT_HERE)/mqtt311.c $(AGENT_HERE)/heap_count.c \
+                   $(AGENT_HERE)/connect_stack.c
 AGENT_SRCS = $(AGENT_HOST_SRCS) $(wildcard $(AGENT_CORE)/core/*.c)
 AGENT_DEPS = $(AGENT_SRCS) $(wildcard $(AGENT_HERE)/*.h $(AGENT_CORE)/include/*.h $(AGENT_CORE)/core/*.h)
 AGENT_CFLAGS := -std=c99 -Wall -Wextra -Werror
@@ -27,11 +28,11 @@ agent-out-given:
 
 $(AGENT_OUT)/hilt-agent: $(AGENT_DEPS) $(MBEDTLS_OUT)/lib/libmbedtls.a | agent-out-given
 	mkdir -p $(AGENT_OUT)
-	$(CC) $(MBEDTLS_CFLAGS) $(AGENT_CFLAGS) $(AGENT_CPPFLAGS) -o $@ $(AGENT_SRCS) $(MBEDTLS_LIBS)
+	$(CC) $(MBEDTLS_CFLAGS) $(AGENT_CFLAGS) $(AGENT_CPPFLAGS) -o $@ $(AGENT_SRCS) $(MBEDTLS_LIBS) -pthread
 
 $(AGENT_OUT)/hilt-agent-asan: $(AGENT_DEPS) $(MBEDTLS_OUT)/lib/libmbedtls.a | agent-out-given
 	mkdir -p $(AGENT_OUT)
-	$(CC) -m32 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer $(AGENT_CFLAGS) $(AGENT_CPPFLAGS) -o $@ $(AGENT_SRCS) $(MBEDTLS_LIBS)
+	$(CC) -m32 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer $(AGENT_CFLAGS) $(AGENT_CPPFLAGS) -o $@ $(AGENT_SRCS) $(MBEDTLS_LIBS) -pthread
 
 # The parts that need no broker or core, each with its own test program. test_mqtt311 and
 # test_heap_count are plain C99 with no Mbed TLS: built for 64 bits with the sanitizers.

@@ -26,6 +26,7 @@
 #include "hilt_agent.h"
 #include "hilt_port.h"
 
+#include "connect_stack.h"
 #include "esp_tls_host.h"
 #include "heap_count.h"
 #include "mqtt311.h"
@@ -57,6 +58,7 @@ typedef struct {
     int log_colors;
     char mac[18];
     int stdin_eof;
+    int after_panic;            /* started again by the stack-overflow panic (connect_stack.c) */
     /* the open connection: esp-tls's handle, allocated from the board's heap as esp_tls_init does */
     etls_t *tls;
     int mqtt_up;
@@ -314,7 +316,7 @@ static void port_facts(void *ctx, hilt_facts_t *out)
 static const char *port_reset_reason(void *ctx)
 {
     (void)ctx;
-    return H.restarts ? "SW_CPU_RESET" : "POWERON_RESET";
+    return H.restarts ? "SW_CPU_RESET" : H.after_panic ? "PANIC" : "POWERON_RESET";
 }
 
 static uint64_t port_uptime(void *ctx) { (void)ctx; return (uint64_t)(mono_ms() - H.boot_ms); }
@@ -432,14 +434,14 @@ static int suites[ETLS_MAX_SUITES + 1];
 static char alpn_store[ETLS_MAX_ALPN][ETLS_ALPN_LEN];
 static const char *alpn_list[ETLS_MAX_ALPN + 1];
 
-static const char *port_connect(void *ctx, const hilt_connect_config_t *cfg, hilt_connect_result_t *res)
+/* The connect itself; port_connect runs it in the connect task (connect_stack.c). */
+static const char *connect_now(const hilt_connect_config_t *cfg, hilt_connect_result_t *res)
 {
     etls_env_t env = { etls_log, wait_fd, now_cb, NULL };
     etls_cfg_t tc;
     size_t i, n = 0;
     int r;
     long mqtt_start;
-    (void)ctx;
 
     close_connection();
     memset(&tc, 0, sizeof tc);
@@ -571,6 +573,41 @@ done:
     return NULL;
 }
 
+typedef struct {
+    const hilt_connect_config_t *cfg;
+    hilt_connect_result_t *res;
+    const char *why;
+} connect_job_t;
+
+static void connect_job(void *p)
+{
+    connect_job_t *job = p;
+    job->why = connect_now(job->cfg, job->res);
+}
+
+/* As the ESP-IDF port: the connect runs in a task of its own stack size, which it reports. */
+static const char *port_connect(void *ctx, const hilt_connect_config_t *cfg, hilt_connect_result_t *res)
+{
+    connect_job_t job;
+    uint32_t size = cfg->stack_size ? cfg->stack_size : CS_DEFAULT_STACK, peak = 0;
+    bool measured = false;
+    const char *why;
+    (void)ctx;
+    job.cfg = cfg;
+    job.res = res;
+    job.why = NULL;
+    why = cs_run(size, connect_job, &job, &peak, &measured);
+    if (why != NULL) return why;
+    if (job.why != NULL) return job.why;
+    if (measured) {
+        res->has_stack = true;
+        res->stack_size = size;
+        res->stack_peak_used = peak;
+        res->stack_source = HILT_SOURCE_DEVICE;
+    }
+    return NULL;
+}
+
 static void port_close(void *ctx) { (void)ctx; close_connection(); }
 
 static bool port_mqtt_connected(void *ctx) { (void)ctx; return H.mqtt_up != 0; }
@@ -650,6 +687,8 @@ int main(int argc, char **argv)
             level = (unsigned long)(v[0] - '0');
             H.log_level = (int)level;
             i++;
+        } else if (strcmp(a, "--after-panic") == 0) {
+            H.after_panic = 1; /* connect_stack.c's reboot, not for people */
         } else if (strcmp(a, "--log-colors") == 0) {
             H.log_colors = 1;
         } else if (strcmp(a, "--mac") == 0) {
@@ -678,6 +717,7 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
     }
+    cs_init(argc, argv);
     hc_init(heap, largest);
     mbedtls_platform_set_calloc_free(counted_calloc, hc_free);
     mbedtls_platform_set_time(mbedtls_clock);

@@ -206,14 +206,14 @@ static const char *const SEEDS[] = {
     "store.put slot=ca kind=ca data=QUJD part=2/2", "store.put slot=k kind=key data=YWJj", "store.del slot=ca", "store.list",
     "heap.stats", "heap.reserve bytes=1000", "heap.release", "tls.connect host=lab.local port=8883 ca=ca alpn=mqtt,x",
     "tls.connect host=h ca=none ciphers=TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256 tls=1.2 timeout_ms=0 skip_cn=1 hold_ms=5",
-    "tls.connect host=h cert=k key=k", "tls.close",
+    "tls.connect host=h cert=k key=k", "tls.close", "tls.connect host=h stack=2048", "mqtt.connect host=h stack=65536",
     "mqtt.connect host=h client_id=x keepalive=0 clean=0 username=u password=cGFzcw==", "mqtt.publish topic=a/b qos=1 payload=aGk= retain=1",
     "mqtt.subscribe topic=a/# qos=2", "mqtt.disconnect", "fly", "",
 };
 static const char *const PIECES[] = {
     " ", "  ", "=", ",", "/", "@hil ", "\r", "\t", "\xc2\xa0", "\xff", "\xe2\x80", "\xf0\x9f\x98\x80", "\"", "\\",
     "\x01", "-", "0", "1", "2147483647", "2147483648", "99999999999999999999", "part=1/1000", "part=1000/1000",
-    "data=", "slot=none", "kind=cert", "ca=", "ciphers=,", "alpn=,,", "=A===", "TLS1-3-AES-128-GCM-SHA256",
+    "data=", "slot=none", "kind=cert", "stack=", "stack=2047", "stack=65537", "ca=", "ciphers=,", "alpn=,,", "=A===", "TLS1-3-AES-128-GCM-SHA256",
 };
 
 static size_t make_line(char *buf, size_t cap, uint32_t *id)
@@ -293,6 +293,10 @@ static void random_result(void)
     r->heap_before = rnd();
     r->heap_min = rnd();
     r->heap_after = rnd();
+    r->has_stack = below(2);
+    r->stack_size = rnd();
+    r->stack_peak_used = rnd();
+    r->stack_source = (hilt_source_t)below(2);
     r->has_mqtt = below(2);
     r->session_present = below(2);
     r->mqtt_connack = (int32_t)below(6);

@@ -412,10 +412,40 @@ static void test_connect_config(void)
     EXPECT_STR(send("@hil 22 tls.connect host=h hold_ms=60001\n"),
                "@hil 22 err {\"code\":\"bad_args\",\"message\":\"hold_ms: expected an integer 0..60000, got '60001'\"}");
     EXPECT_STR(send("@hil 22 tls.connect host=h client_id=x\n"),
-               "@hil 22 err {\"code\":\"bad_args\",\"message\":\"tls.connect: unknown argument 'client_id' (tls.connect takes host, port, sni, ca, cert, key, ciphers, tls, timeout_ms, skip_cn, alpn, hold_ms)\"}");
+               "@hil 22 err {\"code\":\"bad_args\",\"message\":\"tls.connect: unknown argument 'client_id' (tls.connect takes host, port, sni, ca, cert, key, ciphers, tls, timeout_ms, skip_cn, alpn, hold_ms, stack)\"}");
     /* the port failing is internal */
     tp.connect_error = "out of sockets";
     EXPECT_STR(send("@hil 23 tls.connect host=h\n"), "@hil 23 err {\"code\":\"internal\",\"message\":\"tls.connect: out of sockets\"}");
+}
+
+/* stack=: the connect task's size reaches the port; the port's figure is written when it has one. */
+static void test_connect_stack(void)
+{
+    hilt_connect_result_t *r = &tp.result;
+    fresh();
+    set_result_ok();
+    send("@hil 90 tls.connect host=h\n");
+    EXPECT(tp.last_cfg.stack_size == 0); /* absent: the port's default */
+    send("@hil 91 tls.connect host=h stack=2048\n");
+    EXPECT(tp.last_cfg.stack_size == 2048);
+    send("@hil 92 mqtt.connect host=h stack=65536\n");
+    EXPECT(tp.last_cfg.stack_size == 65536);
+    EXPECT_STR(send("@hil 93 tls.connect host=h stack=2047\n"),
+               "@hil 93 err {\"code\":\"bad_args\",\"message\":\"stack: expected an integer 2048..65536, got '2047'\"}");
+    EXPECT_STR(send("@hil 94 mqtt.connect host=h stack=65537\n"),
+               "@hil 94 err {\"code\":\"bad_args\",\"message\":\"stack: expected an integer 2048..65536, got '65537'\"}");
+    EXPECT_STR(send("@hil 95 tls.connect host=h stack=8k\n"),
+               "@hil 95 err {\"code\":\"bad_args\",\"message\":\"stack: expected an integer 2048..65536, got '8k'\"}");
+    /* no figure from the port: no `stack` key at all (never null) */
+    EXPECT(strstr(send("@hil 96 tls.connect host=h\n"), "stack") == NULL);
+    r->has_stack = true;
+    r->stack_size = 8192;
+    r->stack_peak_used = 5321;
+    r->stack_source = HILT_SOURCE_DEVICE;
+    EXPECT_HAS(send("@hil 97 tls.connect host=h\n"),
+               "\"peak_used\":47968,\"source\":\"device\"},\"stack\":{\"size\":8192,\"peak_used\":5321,\"source\":\"device\"},\"mqtt\":null}");
+    r->stack_source = HILT_SOURCE_MODEL;
+    EXPECT_HAS(send("@hil 98 mqtt.connect host=h\n"), "\"stack\":{\"size\":8192,\"peak_used\":5321,\"source\":\"model\"}");
 }
 
 static void test_connect_failure_result(void)
@@ -694,6 +724,7 @@ int main(void)
     test_sha256();
     test_connect_config();
     test_connect_failure_result();
+    test_connect_stack();
     test_mqtt();
     test_events();
     test_busy();

@@ -80,6 +80,14 @@ describe('host agent faults (firmware/host)', function () {
       });
     }
 
+    it('refuses a connect task stack outside 2048..65536 with bad_args naming stack, and stays up', async () => {
+      for (const stack of [1, 2047, 65537]) {
+        const err = await device!.connect('tls.connect', { ...tlsArgs(ctx.lab.listener('good').port), stack }).then(() => null, (e: unknown) => e);
+        expect(err, `stack=${stack}`).to.be.an('error').with.property('message').that.includes(`stack: expected an integer 2048..65536, got '${stack}'`);
+      }
+      expect((await device!.command('hello')).proto).to.equal(1);
+    });
+
     it('boots, and exits 0 when its input ends', async () => {
       const r = await run(binary, [], { input: '' });
       expect(r.code).to.equal(0);

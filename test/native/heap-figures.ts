@@ -46,6 +46,8 @@ export interface HeapFigure {
   /** What an open connection keeps (before - after), 0 when it failed. */
   held: number;
   source: string;
+  /** The connect task's stack.peak_used, null when the device reports no stack (docs/protocol.md). */
+  stack: number | null;
 }
 
 /** The emulator as a Device, in this process (as the emulator target opens it). */
@@ -80,6 +82,8 @@ export async function measureHeap(device: Device, lab: Lab, pki: Pki, cases: rea
     figures.push({
       scenario: c.scenario, connected: result.connected, error: result.error?.stack_err_name ?? result.error?.esp_err_name ?? null,
       peak: result.heap.peak_used ?? 0, held, source: result.heap.source,
+      // Read loosely: a schema that does not know `stack` yet drops it, and the figure is then absent.
+      stack: (result as { stack?: { peak_used: number } }).stack?.peak_used ?? null,
     });
   }
   return figures;

@@ -689,6 +689,19 @@ void hilt_write_connect_result(hilt_json_t *j, const hilt_connect_result_t *r, b
     hilt_json_string(j, source_name(r->heap_source));
     hilt_json_end_object(j);
 
+    /* Optional: a port that cannot measure its connect task's stack leaves it out (never null). */
+    if (r->has_stack) {
+        hilt_json_key(j, "stack");
+        hilt_json_begin_object(j);
+        hilt_json_key(j, "size");
+        hilt_json_int(j, r->stack_size);
+        hilt_json_key(j, "peak_used");
+        hilt_json_int(j, r->stack_peak_used);
+        hilt_json_key(j, "source");
+        hilt_json_string(j, source_name(r->stack_source));
+        hilt_json_end_object(j);
+    }
+
     hilt_json_key(j, "mqtt");
     if (!mqtt || !r->has_mqtt) {
         hilt_json_null(j);
@@ -1295,7 +1308,7 @@ static run_t cmd_connect(hilt_core_t *c, hilt_json_t *j)
     hilt_connect_result_t *r = &c->result;
     const char *ca, *tls, *why;
     const hilt_arg_t *cert = arg(&c->cmd, "cert"), *key = arg(&c->cmd, "key"), *ciphers, *alpn;
-    int64_t timeout, port, hold_ms, keepalive;
+    int64_t timeout, port, hold_ms, keepalive, stack;
     bool present;
 
     memset(&cfg, 0, sizeof cfg);
@@ -1364,6 +1377,9 @@ static run_t cmd_connect(hilt_core_t *c, hilt_json_t *j)
     {
         static const int64_t none = 0;
         TRY(arg_int(c, "hold_ms", 0, HILT_MAX_HOLD_MS, &none, &hold_ms));
+        /* 0: the port's default (CONFIG_HILT_AGENT_CONNECT_STACK); given, 2048..65536 bytes. */
+        TRY(arg_int(c, "stack", HILT_MIN_CONNECT_STACK, HILT_MAX_CONNECT_STACK, &none, &stack));
+        if (arg(&c->cmd, "stack") != NULL) cfg.stack_size = (uint32_t)stack;
     }
 
     memset(r, 0, sizeof *r);
@@ -1450,7 +1466,7 @@ static run_t cmd_subscribe(hilt_core_t *c, hilt_json_t *j)
 /* ------------------------------------------------------------------------------------------ */
 /* Dispatch                                                                                    */
 
-#define TLS_ARGS "host", "port", "sni", "ca", "cert", "key", "ciphers", "tls", "timeout_ms", "skip_cn", "alpn", "hold_ms"
+#define TLS_ARGS "host", "port", "sni", "ca", "cert", "key", "ciphers", "tls", "timeout_ms", "skip_cn", "alpn", "hold_ms", "stack"
 static const char *const NO_ARGS[] = {NULL};
 static const char *const TIME_SET_ARGS[] = {"epoch", NULL};
 static const char *const STORE_PUT_ARGS[] = {"slot", "kind", "data", "part", NULL};

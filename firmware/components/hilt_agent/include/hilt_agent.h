@@ -30,6 +30,8 @@ extern "C" {
 #define HILT_MAX_LINE 1024          /* longest host line, bytes, without its line ending */
 #define HILT_MAX_PARTS 1000         /* most parts one transfer may have */
 #define HILT_MAX_HOLD_MS 60000      /* hold_ms upper bound */
+#define HILT_MIN_CONNECT_STACK 2048 /* stack= bounds (docs/protocol.md) */
+#define HILT_MAX_CONNECT_STACK 65536
 
 /**
  * Runs the agent: writes the boot event, then reads console input through port->read and

@@ -134,13 +134,19 @@ typedef struct {
     const char *const *alpn;         /* NULL-terminated list, or NULL when none */
     size_t alpn_count;
     const hilt_mqtt_config_t *mqtt;  /* NULL for tls.connect */
+    /*
+     * `stack=`: the bytes of stack for the task (thread) that runs this connect, 2048..65536; 0
+     * when the host left it out (the port's default: CONFIG_HILT_AGENT_CONNECT_STACK, 8192).
+     * A connect that overflows it ends in ESP-IDF's stack-overflow panic, not in a reply.
+     */
+    uint32_t stack_size;
 } hilt_connect_config_t;
 
 /**
  * What a connect did, filled by port->connect(). The core zeroes it and sets every optional
  * field to "absent" (has_* false, numbers HILT_NONE) before the call, and writes it as the
  * connect result of docs/protocol.md, adding esp_err_name, stack_err_name, verify_info,
- * total_ms (when left HILT_NONE) and peak_used.
+ * total_ms (when left HILT_NONE) and heap.peak_used.
  */
 typedef struct {
     bool connected;                  /* TLS up (tls.connect) / CONNACK 0 received (mqtt.connect) */
@@ -172,6 +178,13 @@ typedef struct {
     /* heap in bytes: free before, lowest during, free after; peak_used = before - min */
     uint32_t heap_before, heap_min, heap_after;
     hilt_source_t heap_source;
+
+    /* stack of the task that ran the connect: its size and the most of it in use (high-water
+     * mark of a painted stack). has_stack false: the port cannot measure it, the reply leaves
+     * `stack` out. */
+    bool has_stack;
+    uint32_t stack_size, stack_peak_used;
+    hilt_source_t stack_source;
 
     /* mqtt: for mqtt.connect once a CONNACK arrived */
     bool has_mqtt;

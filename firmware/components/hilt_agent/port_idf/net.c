@@ -20,6 +20,8 @@
 #include <sys/select.h>
 #include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
+#include "freertos/semphr.h"
+#include "freertos/task.h"
 #include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "esp_timer.h"
@@ -44,6 +46,7 @@ static esp_mqtt_client_handle_t s_mqtt;   /* the MQTT session, if any */
 /* What the MQTT transport's connect needs; set by the agent task before esp-mqtt starts. */
 static const hilt_connect_config_t *s_cfg;
 static hilt_connect_result_t *s_res;
+static uint32_t s_stack_size;             /* the connect task's (and esp-mqtt's, for mqtt.connect) */
 static volatile int64_t s_tls_done_us; /* set when the TLS connection is up, on esp-mqtt's task */
 
 /* Written by esp-mqtt's task, read by the agent's. */
@@ -151,7 +154,7 @@ static void read_tls(esp_tls_t *tls, hilt_connect_result_t *res)
 
 /*
  * Opens the TLS connection for cfg and fills the TLS, error and timing parts of res. Returns the
- * connection, or NULL when it failed (destroyed). Runs on the agent's task for tls.connect and on
+ * connection, or NULL when it failed (destroyed). Runs on the hilt_connect task for tls.connect and on
  * esp-mqtt's for mqtt.connect.
  */
 static esp_tls_t *tls_open(const hilt_connect_config_t *cfg, hilt_connect_result_t *res)
@@ -429,6 +432,8 @@ static const char *mqtt_open(const hilt_connect_config_t *cfg, hilt_connect_resu
     mc.session.disable_keepalive = m->keepalive == 0; /* esp-mqtt reads 0 as "its default" */
     mc.session.disable_clean_session = !m->clean;
     mc.session.protocol_ver = MQTT_PROTOCOL_V_3_1_1;
+    /* esp-mqtt runs the TLS handshake on its own task: it gets the connect's stack size */
+    mc.task.stack_size = (int)s_stack_size;
 
     s_cfg = cfg;
     s_res = res;
@@ -478,9 +483,29 @@ static const char *mqtt_open(const hilt_connect_config_t *cfg, hilt_connect_resu
 
 /* ---- the port's connection functions ------------------------------------------------------- */
 
-const char *hilt_idf_connect(void *ctx, const hilt_connect_config_t *cfg, hilt_connect_result_t *res)
+/*
+ * The connect runs in a task of its own, "hilt_connect", of CONFIG_HILT_AGENT_CONNECT_STACK bytes
+ * or the command's stack=, so its stack is measured (and can be made too small) apart from the
+ * agent's. FreeRTOS paints a task's stack when it creates it; uxTaskGetStackHighWaterMark, read
+ * by the task just before it ends, is the least that was ever left free. An overflow trips
+ * FreeRTOS's check (CONFIG_FREERTOS_CHECK_STACKOVERFLOW_CANARY, ESP-IDF's default) and the panic
+ * handler prints "***ERROR*** A stack overflow in task hilt_connect has been detected." and
+ * reboots. The agent task waits for it: core calls stay on one task at a time (hilt_port.h).
+ *
+ * mqtt.connect: esp-mqtt opens the TLS connection on its own task ("mqtt_task"), which is given
+ * the same stack size; its high-water mark is the one reported (an overflow there names mqtt_task).
+ */
+typedef struct {
+    const hilt_connect_config_t *cfg;
+    hilt_connect_result_t *res;
+    const char *err;
+    uint32_t mqtt_free_min;     /* esp-mqtt's task's high-water mark, UINT32_MAX when unknown */
+    uint32_t free_min;          /* this task's */
+    SemaphoreHandle_t done;
+} connect_job_t;
+
+static const char *connect_now(const hilt_connect_config_t *cfg, hilt_connect_result_t *res, uint32_t *mqtt_free_min)
 {
-    hilt_idf_close(ctx);
     res->heap_before = hilt_idf_heap_free();
     res->heap_source = HILT_SOURCE_DEVICE;
     /* the lowest free heap during this connect only, not since boot */
@@ -492,6 +517,10 @@ const char *hilt_idf_connect(void *ctx, const hilt_connect_config_t *cfg, hilt_c
         res->connected = s_tls != NULL;
     } else {
         err = mqtt_open(cfg, res);
+        TaskHandle_t mqtt_task = xTaskGetHandle("mqtt_task");
+        if (mqtt_task != NULL) {
+            *mqtt_free_min = (uint32_t)uxTaskGetStackHighWaterMark(mqtt_task);
+        }
     }
 
     res->heap_min = (uint32_t)heap_caps_get_minimum_free_size(HEAP_CAPS);
@@ -500,6 +529,41 @@ const char *hilt_idf_connect(void *ctx, const hilt_connect_config_t *cfg, hilt_c
     }
     res->heap_after = hilt_idf_heap_free();
     return err;
+}
+
+static void connect_task(void *arg)
+{
+    connect_job_t *job = arg;
+    job->err = connect_now(job->cfg, job->res, &job->mqtt_free_min);
+    /* ESP-IDF's FreeRTOS counts stack in bytes (StackType_t is uint8_t) */
+    job->free_min = (uint32_t)uxTaskGetStackHighWaterMark(NULL);
+    xSemaphoreGive(job->done);
+    vTaskDelete(NULL);
+}
+
+const char *hilt_idf_connect(void *ctx, const hilt_connect_config_t *cfg, hilt_connect_result_t *res)
+{
+    static StaticSemaphore_t done_storage;
+    hilt_idf_close(ctx);
+    s_stack_size = cfg->stack_size != 0 ? cfg->stack_size : CONFIG_HILT_AGENT_CONNECT_STACK;
+    connect_job_t job = {
+        .cfg = cfg, .res = res, .err = NULL, .mqtt_free_min = UINT32_MAX, .free_min = UINT32_MAX,
+        .done = xSemaphoreCreateBinaryStatic(&done_storage),
+    };
+    /* the agent task's priority, so the console and esp-tls share the CPU as before */
+    if (xTaskCreate(connect_task, "hilt_connect", s_stack_size, &job, uxTaskPriorityGet(NULL), NULL) != pdPASS) {
+        return "no memory for the connect task (stack=)";
+    }
+    /* Bounded by the connect's own timeouts (esp-tls, esp-mqtt); an overflow reboots the chip. */
+    xSemaphoreTake(job.done, portMAX_DELAY);
+    uint32_t free_min = cfg->mqtt != NULL && job.mqtt_free_min != UINT32_MAX ? job.mqtt_free_min : job.free_min;
+    if (free_min <= s_stack_size) {
+        res->has_stack = true;
+        res->stack_size = s_stack_size;
+        res->stack_peak_used = s_stack_size - free_min;
+        res->stack_source = HILT_SOURCE_DEVICE;
+    }
+    return job.err;
 }
 
 void hilt_idf_close(void *ctx)
