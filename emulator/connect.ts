@@ -236,6 +236,8 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   } as ConnectResult);
   /** esp-tls's failure path: its lines, then transport_base's and esp-mqtt's. */
   const fail = (error: Failure): { result: ConnectResult; session: null } => {
+    // Its error lines go deeper on the stack than the handshake did (measured on the host agent).
+    if (out.prints('E')) reach('tlsError');
     secure?.destroy();
     raw?.destroy();
     release();

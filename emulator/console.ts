@@ -33,6 +33,11 @@ export class Console {
     this.options.write(colour ? `${colour}${line}\x1b[0m` : line);
   }
 
+  /** Whether lines of `level` are printed at the board's log level. */
+  prints(level: Level): boolean {
+    return LEVEL_NUMBER[level] <= this.options.logLevel;
+  }
+
   e(tag: string, message: string): void { this.log('E', tag, message); }
   w(tag: string, message: string): void { this.log('W', tag, message); }
   i(tag: string, message: string): void { this.log('I', tag, message); }

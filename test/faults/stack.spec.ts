@@ -31,7 +31,7 @@ describe('faults: the low-stack scenario on devices that misbehave', function ()
   /** Runs scenario 17 on a scripted device whose connect does `onConnect` (and never replies). */
   async function runWith(onConnect: (socket: Socket) => void) {
     const agent = await scriptedAgent((command, _reply, socket) => {
-      if (command !== 'mqtt.connect') return false;
+      if (command !== 'tls.connect') return false;
       onConnect(socket);
       return true;
     });
@@ -46,7 +46,7 @@ describe('faults: the low-stack scenario on devices that misbehave', function ()
     const { code, scenario } = await runWith(() => { /* silent */ });
     expect(code).to.equal(3);
     expect(scenario.failure).to.deep.include({ kind: 'infrastructure' });
-    expect(scenario.failure!.message).to.match(/: no reply to mqtt\.connect within \d+ ms$/);
+    expect(scenario.failure!.message).to.match(/: no reply to tls\.connect within \d+ ms$/);
   });
 
   it('a device that crashes another way: the scenario fails as that panic, at once', async function () {

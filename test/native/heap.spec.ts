@@ -1,8 +1,8 @@
 /**
  * The emulator's heap model against the real library: every wave-1 scenario's connect, run on
  * the host agent (Mbed TLS 3.6.6, ESP-IDF v5.5's configuration, counting allocator) and on the
- * emulator, must take the same peak within 10 %. Skipped, with one line, without a C toolchain
- * for -m32 or while the Makefile has no agent target.
+ * emulator, must take the same peak within 10 %, and the connect task's stack within 15 %.
+ * Skipped, with one line, without a C toolchain for -m32 or while the Makefile has no agent target.
  */
 import { needAgent } from './toolchain.ts';
 import { expect } from 'chai';
@@ -46,6 +46,14 @@ describe('native: the emulator\'s heap model against the host agent', function (
         const heldOff = m.held / n.held - 1;
         expect(Math.abs(heldOff), `held while open: library ${n.held} B, model ${m.held} B`).to.be.below(0.10);
       }
+    });
+    it(`${c.scenario}: the model's stack peak is within 15 % of the host agent's connect thread`, function () {
+      const n = native[i]!;
+      const m = model[i]!;
+      expect(n.stack, 'the host agent reports its connect stack').to.be.a('number');
+      expect(m.stack).to.be.a('number');
+      const off = m.stack! / n.stack! - 1;
+      expect(Math.abs(off), `host agent ${n.stack} B, model ${m.stack} B: ${(off * 100).toFixed(1)} % off`).to.be.below(0.15);
     });
   });
 });

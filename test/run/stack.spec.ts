@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { stackAt } from '../../emulator/stack.ts';
 import { REPO, hilt, latestResults as results, tempDir, writeScenario } from '../helpers.ts';
 
 const HAPPY = join(REPO, 'scenarios', '01-mtls-happy-path.spec.ts');
@@ -28,20 +29,20 @@ describe('hilt run: the connect task\'s stack', function () {
     expect(ok.code, ok.stdout + ok.stderr).to.equal(0);
     const metric = (await results(dir)).scenarios[0]!.metrics.find((m) => m.name === 'stack_peak_used')!;
     expect(metric).to.include({ unit: 'B', source: 'model' });
-    expect(metric.median).to.be.within(5 * 1024, 6 * 1024);
+    expect(metric.median).to.equal(stackAt('mqtt', true));
     expect(metric.budget).to.include({ expression: 'stack_peak_used <= 6 KiB', exceeded: false });
     const junit = await readFile(join(dir, 'reports', 'latest', 'junit.xml'), 'utf8');
     expect(junit).to.match(/<property name="stack_peak_used\.median" value="\d+"\/>/);
     expect(await readFile(join(dir, 'reports', 'latest', 'report.html'), 'utf8')).to.include('stack_peak_used');
-    expect(await readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8')).to.match(/\| Stack peak \(KiB\) \|[\s\S]*\| 5\.5\[\^model\] \|/);
+    expect(await readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8')).to.match(/\| Stack peak \(KiB\) \|[\s\S]*\| 3\.3\[\^model\] \|/);
 
-    await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ budgets: { stack_peak_used: '<= 4 KiB' } }));
+    await writeFile(join(dir, 'hilt.config.json'), JSON.stringify({ budgets: { stack_peak_used: '<= 3 KiB' } }));
     const over = await hilt(['run', HAPPY], { cwd: dir, timeoutMs: 30_000 });
     expect(over.code, over.stdout + over.stderr).to.equal(1);
     const failed = (await results(dir)).scenarios[0]!;
     expect(failed.failure).to.include({ kind: 'budget' });
-    expect(failed.failure!.message).to.match(/^budget exceeded: stack_peak_used median \d+ B breaks stack_peak_used <= 4 KiB$/);
-    expect(await readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8')).to.include('stack_peak_used <= 4 KiB');
+    expect(failed.failure!.message).to.match(/^budget exceeded: stack_peak_used median \d+ B breaks stack_peak_used <= 3 KiB$/);
+    expect(await readFile(join(dir, 'reports', 'latest', 'summary.md'), 'utf8')).to.include('stack_peak_used <= 3 KiB');
   });
 
   it('a stack budget in the wrong unit is bad configuration: exit 2, one line', async function () {
