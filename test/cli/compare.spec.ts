@@ -121,7 +121,7 @@ describe('hilt compare and hilt run --baseline, on the emulator', function () {
   it('hilt compare of a run with itself: no regressions, exit 0', async function () {
     const { code, stdout } = await hilt(['compare', `reports/${runs.a}`, `reports/${runs.a}`], { cwd: dir });
     expect(code).to.equal(0);
-    expect(stdout).to.match(/\nmetrics: 7 compared, 7 within noise\n/);
+    expect(stdout).to.match(/\nmetrics: 8 compared, 8 within noise\n/);
     expect(stdout).to.match(/\nno regressions\n$/);
   });
 });
