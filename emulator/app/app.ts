@@ -354,11 +354,12 @@ class App implements AppBoard {
     }, link.timers);
   }
 
-  private send(link: Link, packet: Packet): void {
+  /** Writes `packet`; `at` is when the app sent it (a deadline of its loop, else now). */
+  private send(link: Link, packet: Packet, at = performance.now()): void {
     if (link.ended || !link.conn.socket.writable) return;
     link.conn.socket.write(mqttPacket.generate(packet));
     // The defect's keepalive is "idle time since the last packet out"; esp-mqtt's is not (below).
-    if (this.has('no-pingreq-while-busy') && packet.cmd !== 'pingreq') link.keepaliveTick = performance.now();
+    if (this.has('no-pingreq-while-busy') && packet.cmd !== 'pingreq') link.keepaliveTick = at;
   }
 
   // --- MQTT_STATE_CONNECTED ---
@@ -381,35 +382,44 @@ class App implements AppBoard {
     } else {
       this.out.i(TAG, 'session present: subscriptions kept by the broker');
     }
-    const publish = () => {
-      if (link.ended) return;
-      this.publish(link);
-      this.after(this.s.publishPeriodMs, publish, link.timers);
-    };
-    this.after(this.s.publishPeriodMs, publish, link.timers);
-    const poll = () => {
-      if (link.ended) return;
-      this.poll(link);
-      if (!link.ended) this.after(MQTT_POLL_READ_TIMEOUT_MS, poll, link.timers);
-    };
+    // esp_mqtt_task's loop (poll) and the app's publish task, on deadlines fixed from CONNACK:
+    // a host too loaded to wake the app on time runs what fell due meanwhile in deadline order,
+    // each at its own time, as the chip would have done. Rescheduling from each late wake-up
+    // instead would drift, and a poll running before an overdue publish would see a gap the
+    // chip never had (a PINGREQ from 'no-pingreq-while-busy' while it publishes).
+    const publishMs = this.ms(this.s.publishPeriodMs);
     // The task's loop runs at least every poll timeout; a finer tick keeps scaled timing honest.
-    this.after(Math.min(MQTT_POLL_READ_TIMEOUT_MS, MQTT_DEFAULT_RETRANSMIT_TIMEOUT_MS) / 4, poll, link.timers);
+    const pollMs = this.ms(Math.min(MQTT_POLL_READ_TIMEOUT_MS, MQTT_DEFAULT_RETRANSMIT_TIMEOUT_MS) / 4);
+    let nextPublish = now + publishMs;
+    let nextPoll = now + pollMs;
+    const tick = () => {
+      while (!link.ended && Math.min(nextPublish, nextPoll) <= performance.now()) {
+        if (nextPublish <= nextPoll) {
+          this.publish(link, nextPublish);
+          nextPublish += publishMs;
+        } else {
+          this.poll(link, nextPoll);
+          nextPoll += pollMs;
+        }
+      }
+      if (!link.ended) this.after((Math.min(nextPublish, nextPoll) - performance.now()) / this.s.timeScale, tick, link.timers);
+    };
+    this.after(Math.min(publishMs, pollMs) / this.s.timeScale, tick, link.timers);
   }
 
-  private publish(link: Link): void {
+  /** The app's periodic publish, due at `now` (a deadline, maybe just past). */
+  private publish(link: Link, now: number): void {
     const id = this.nextMessageId();
     this.published++;
-    const payload = Buffer.from(JSON.stringify({ seq: this.published, uptime_ms: Math.floor(performance.now() - this.bootedAt) }));
+    const payload = Buffer.from(JSON.stringify({ seq: this.published, uptime_ms: Math.floor(now - this.bootedAt) }));
     const packet = { cmd: 'publish' as const, messageId: id, qos: 1 as const, dup: false, retain: false, topic: this.s.publishTopic, payload };
-    this.send(link, packet);
-    const now = performance.now();
+    this.send(link, packet, now);
     this.outbox.push({ id, packet, queuedAt: now, sentAt: now });
     this.out.i(TAG, `sent publish successful, msg_id=${id}`);
   }
 
-  /** One pass of esp_mqtt_task's CONNECTED branch: outbox expiry, retransmit, keepalive. */
-  private poll(link: Link): void {
-    const now = performance.now();
+  /** One pass of esp_mqtt_task's CONNECTED branch, due at `now`: outbox expiry, retransmit, keepalive. */
+  private poll(link: Link, now: number): void {
     // mqtt_delete_expired_messages: OUTBOX_EXPIRED_TIMEOUT_MS after it was queued.
     for (const item of this.outbox.filter((i) => now - i.queuedAt > this.ms(OUTBOX_EXPIRED_TIMEOUT_MS))) {
       this.outbox.splice(this.outbox.indexOf(item), 1);
@@ -429,7 +439,7 @@ class App implements AppBoard {
         } else if (item.packet.cmd === 'publish') {
           item.packet = { ...item.packet, dup: true };
         }
-        this.send(link, item.packet);
+        this.send(link, item.packet, now);
       }
     }
     this.keepalive(link, now);

@@ -34,7 +34,12 @@ export class BackoffInputError extends RangeError {
   }
 }
 
-export function classifyBackoff(intervalsMs: readonly number[]): BackoffResult {
+/**
+ * `hostLagMs`: the longest the measuring host was late to run anything while the waits were
+ * timed (its event-loop delay). A timestamp taken that late makes a wait that much longer, never
+ * shorter: a wait may lie that much further above a curve (docs/backoff.md, "Host load").
+ */
+export function classifyBackoff(intervalsMs: readonly number[], hostLagMs = 0): BackoffResult {
   intervalsMs.forEach((x, i) => {
     if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) {
       throw new BackoffInputError(`backoff interval ${i + 1} of ${intervalsMs.length} is ${String(x)}: intervals are waits in milliseconds, finite and >= 0`);
@@ -57,8 +62,9 @@ export function classifyBackoff(intervalsMs: readonly number[]): BackoffResult {
   const climb = cap ? x.slice(0, cap.from + 1) : x;
   const capText = cap ? `, cap ${ms(cap.value)} reached after ${cap.from} interval${cap.from === 1 ? '' : 's'}` : '';
   if (climb.length >= 3) {
-    const exp = fitExponential(climb);
-    const lin = fitLinear(climb);
+    const lagMs = Math.max(0, hostLagMs);
+    const exp = fitExponential(climb, lagMs);
+    const lin = fitLinear(climb, lagMs);
     const expOk = exp.factor >= MIN_FACTOR && exp.fits;
     const linOk = lin.slope > 0 && lin.fits;
     if (expOk && (!linOk || exp.worst <= lin.worst)) {
@@ -93,29 +99,32 @@ function plateau(x: number[]): { from: number; value: number } | null {
 interface Fit { fits: boolean; worst: number }
 
 /** Least squares of log(wait) on the attempt number: a geometric series a·f^i. */
-function fitExponential(x: number[]): Fit & { factor: number } {
+function fitExponential(x: number[], lagMs: number): Fit & { factor: number } {
   if (x.some((v) => v <= 0)) return { fits: false, worst: Infinity, factor: 0 };
   const { a, b } = leastSquares(x.map(Math.log));
-  return { factor: Math.exp(b), ...judge(x, (i) => Math.exp(a + b * i)) };
+  return { factor: Math.exp(b), ...judge(x, (i) => Math.exp(a + b * i), FIT_SLACK_MS, lagMs) };
 }
 
 /**
  * Least squares of the wait on the attempt number: a + s·i, weighted by 1/wait² so that it
  * minimises relative misses (the short first waits count as much as the long ones).
  */
-function fitLinear(x: number[]): Fit & { slope: number } {
+function fitLinear(x: number[], lagMs: number): Fit & { slope: number } {
   const { a, b } = leastSquares(x, x.map((v) => 1 / Math.max(v, 1) ** 2));
-  return { slope: b, ...judge(x, (i) => a + b * i) };
+  return { slope: b, ...judge(x, (i) => a + b * i, FIT_SLACK_MS, lagMs) };
 }
 
-/** Whether every wait lies within the tolerance of the curve, and the worst relative miss. */
-function judge(x: number[], curve: (i: number) => number): Fit {
+/**
+ * Whether every wait lies within the tolerance of the curve, and the worst relative miss. Host
+ * lag only ever lengthens a measured wait: it is allowed above the curve, and not counted there.
+ */
+function judge(x: number[], curve: (i: number) => number, slackMs: number, lagMs: number): Fit {
   let fits = true;
   let worst = 0;
   x.forEach((v, i) => {
     const c = curve(i);
-    const miss = Math.abs(v - c);
-    if (miss > FIT_TOLERANCE * Math.abs(c) + FIT_SLACK_MS) fits = false;
+    const miss = v > c ? Math.max(0, v - c - lagMs) : c - v;
+    if (miss > FIT_TOLERANCE * Math.abs(c) + slackMs) fits = false;
     worst = Math.max(worst, c > 0 ? miss / c : Infinity);
   });
   return { fits, worst };

@@ -113,9 +113,10 @@ export function reconnectIntervals(attempts: readonly Attempt[]): number[] {
 }
 
 /** MQTT Connect Backoff / Reconnect Backoff: jitter passes, strict exponential warns, the rest fails. */
-export function judgeBackoff(intervals: readonly number[]): Judgement {
-  const r = classifyBackoff(intervals);
-  const figures = `(class ${r.class}; intervals ${formatIntervals(intervals)}; ${r.detail})`;
+export function judgeBackoff(intervals: readonly number[], hostLagMs = 0): Judgement {
+  const r = classifyBackoff(intervals, hostLagMs);
+  const lag = hostLagMs > 0 ? `; host lag up to ${Math.round(hostLagMs)} ms` : '';
+  const figures = `(class ${r.class}; intervals ${formatIntervals(intervals)}; ${r.detail}${lag})`;
   switch (r.class) {
     case 'exponential-jitter': return pass(`exponential backoff with jitter ${figures}`);
     case 'exponential': return warn(`strictly exponential backoff without jitter ${figures}: devices that fail together retry together`);

@@ -2,6 +2,7 @@
  * Device Advisor's MQTT connection tests: the CONNECT itself, and how the device spaces its
  * attempts when the broker keeps failing it (docs/backoff.md) or drops a good session.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import {
   conclude, decide, firmwareScenario, judgeBackoff, judgeReconnectWait,
   packetsOf, reconnectIntervals, sessions, waitFor, type Attempt, type FirmwareContext,
@@ -25,10 +26,18 @@ firmwareScenario('MQTT Connect', { endpoint: { tls: { server: 'server-valid' } }
 /** Watches `attemptsWanted` attempts, then judges the waits between them. */
 async function backoff(ctx: FirmwareContext, what: string): Promise<void> {
   const wanted = Math.max(ctx.attemptsWanted, 2);
-  const seen = await waitFor(ctx, `${wanted} attempts (${what})`, (as) => (as.length >= wanted && as[wanted - 2]!.closed ? as.slice(0, wanted) : undefined));
+  // How late this host ran anything while the waits were timed: their timestamps are as late.
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  let seen: Attempt[] | undefined;
+  try {
+    seen = await waitFor(ctx, `${wanted} attempts (${what})`, (as) => (as.length >= wanted && as[wanted - 2]!.closed ? as.slice(0, wanted) : undefined));
+  } finally {
+    lag.disable();
+  }
   const attempts = seen ?? ctx.attempts().slice(0, wanted);
   // The judgement's reason carries the intervals and their class to the report, whatever the verdict.
-  const j = judgeBackoff(reconnectIntervals(attempts));
+  const j = judgeBackoff(reconnectIntervals(attempts), lag.max / 1e6);
   if (!seen) j.reason += `; only ${attempts.length} of ${wanted} attempts within the bound of ${ctx.bound} ms`;
   conclude(ctx, j);
 }

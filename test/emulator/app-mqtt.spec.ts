@@ -159,6 +159,24 @@ describe('emulated application firmware: QoS 1, keepalive and sessions', functio
     expect(b.of('pingreq')).to.have.length(0);
   });
 
+  it("'no-pingreq-while-busy' sends no PINGREQ after the host stalled it: what fell due meanwhile runs in deadline order", async () => {
+    const b = await broker({});
+    // A publish every 40 ms scaled, keepalive/2 is 50 ms: busy enough never to ping.
+    const { lines, changed } = open(settings(b, { keepaliveS: 2, publishPeriodMs: 800, defects: ['no-pingreq-while-busy'] }));
+    // A loaded host: once the app has its PUBACK (nothing left to retransmit), the process runs
+    // nothing for 80 ms, three times. The app's loop (every 12.5 ms) falls due before its next
+    // publish; on the chip's clock that publish went out at 40 ms: never idle for keepalive/2.
+    const acked = () => lines.filter((l) => /MQTT_EVENT_PUBLISHED, msg_id=\d+$/.test(l)).length;
+    for (let n = 1; n <= 3; n++) {
+      const seen = acked();
+      await until(changed, `a PUBACK after stall ${n - 1}`, () => (acked() > seen ? true : undefined));
+      const end = performance.now() + 80;
+      while (performance.now() < end);
+    }
+    await until(b, 'ten PUBLISHes', () => (b.of('publish').length >= 10 ? true : undefined));
+    expect(b.of('pingreq')).to.have.length(0);
+  });
+
   it('disconnects when PINGRESP does not come within keepalive, and says so', async () => {
     const b = await broker({ withholdPingresp: true });
     const { lines, changed } = open(settings(b, { keepaliveS: 2, publishPeriodMs: 60_000 }));

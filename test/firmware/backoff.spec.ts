@@ -96,6 +96,13 @@ describe('classifyBackoff', () => {
       expect(r.detail).to.equal('ratios 2.00–2.00 (×2.00 per attempt), 1000–8000 ms, cap 8000 ms reached after 3 intervals');
     });
 
+    it('a linear wait timed on a host that ran 53 ms late once is linear when the host lag is given, not jitter', () => {
+      // The catalogue's linear-backoff defect at time scale 0.1, one accept seen 53 ms late.
+      const late = [100, 253, 300, 400, 500];
+      expect(classifyBackoff(late).class).to.equal('exponential-jitter');
+      expect(classifyBackoff(late, 55).class).to.equal('linear');
+    });
+
     it('a linear wait that reaches its cap is linear', () => {
       expect(classifyBackoff([500, 1000, 1500, 2000, 2000, 2000]).class).to.equal('linear');
     });
