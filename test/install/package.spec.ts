@@ -169,8 +169,7 @@ describe('hilt installed from its package', function () {
             // Imports and dynamic imports of bare names; type-only imports are erased by tsx.
             for (const m of readFileSync(path, 'utf8').matchAll(/^(?!import type)(?:import|export)\b[^;]*?\bfrom\s+'([^'.][^']*)'|\bimport\('([^'.][^']*)'\)|^import\s+'([^'.][^']*)'/gm)) {
               const spec = (m[1] ?? m[2] ?? m[3])!;
-              // 'hilt' itself: the example scenario `hilt init` writes imports it, as a team's do.
-              if (spec.startsWith('node:') || spec === 'hilt') continue;
+              if (spec.startsWith('node:')) continue;
               const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
               if (!pkg.dependencies[name]) throw new Error(`${relative(REPO, path)} imports ${spec}, which is not in dependencies`);
               imported.add(name);
