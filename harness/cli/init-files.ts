@@ -21,15 +21,15 @@ export function configFile(): string {
 }
 
 /**
- * The package a team's scenarios import hilt by. (Spliced in, not written out: hilt's own sources
- * must import nothing that is not one of its dependencies, and it is not one of its own.)
+ * How a team's scenario imports hilt, by its package name. Spliced into the template, not written
+ * out in it: hilt's own sources import nothing but their dependencies, and hilt is not one of its own.
  */
-const PACKAGE = 'hilt';
+const IMPORT_HILT = "import { expect, scenario } from 'hilt';";
 
 /** hil/scenarios/01-example.spec.ts: one connection that must work, one that must be refused. */
 export const EXAMPLE_SCENARIO = `// An example scenario written by \`npx hilt init\`: run it with \`npx hilt run\` in hil/.
 // What ctx and expect offer: node_modules/hilt/docs/scenarios.md.
-import { expect, scenario } from '${PACKAGE}';
+${IMPORT_HILT}
 
 describe('01 example', () => {
   scenario('connects to the lab broker with mutual TLS', async (ctx) => {
