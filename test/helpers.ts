@@ -9,6 +9,12 @@ import { startLab, type Lab, type LabOptions } from '../harness/lab/index.ts';
 import { ensurePki, type EnsureOptions, type Pki } from '../harness/pki/index.ts';
 import type { RunResults } from '../harness/report/model.ts';
 
+// The programs the tests start see the environment of a plain pipe: colour forced on the test run
+// itself (CI may set FORCE_COLOR or MOCHA_COLORS) is not passed on, or their output would differ
+// from what a user's pipe or log file gets.
+delete process.env.FORCE_COLOR;
+delete process.env.MOCHA_COLORS;
+
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const HILT_BIN = join(REPO, 'bin', 'hilt.js');
 
