@@ -257,7 +257,13 @@ export class Rfc2217Transport extends BaseTransport {
       return Promise.reject(this.isOpen ? new TransportError(`${this.where} is not connected: the connection closed`) : this.closedWhileOpening());
     }
     return new Promise((resolve, reject) => {
-      socket.write(bytes, (err) => (err ? reject(new TransportError(`cannot write to ${this.where} (${errnoOf(err)})`)) : resolve()));
+      socket.write(bytes, (err) => {
+        if (!err) return resolve();
+        // A server that hangs up while we negotiate (ser2net turning a second client away) often
+        // shows first as a failed write: that is the same refusal the 'close' would report.
+        const hungUp = ['EPIPE', 'ECONNRESET'].includes(errnoOf(err));
+        reject(hungUp && !this.isOpen ? this.closedWhileOpening() : new TransportError(`cannot write to ${this.where} (${errnoOf(err)})`));
+      });
     });
   }
 
