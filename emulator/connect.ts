@@ -218,7 +218,7 @@ export async function connect(ctx: BoardContext, spec: ConnectSpec): Promise<{ r
   // The connect task's stack: the deepest step reached so far, as the high-water mark keeps it.
   let stackPeak = 0;
   const reach = (step: StackStep) => {
-    stackPeak = Math.max(stackPeak, stackAt(step, spec.own !== null));
+    stackPeak = Math.max(stackPeak, stackAt(step));
     if (stackPeak <= spec.stackSize) return;
     secure?.destroy();
     raw?.destroy();

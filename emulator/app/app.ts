@@ -12,6 +12,7 @@ import { Duplex } from 'node:stream';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { Console, bootBanner, type ResetReason } from '../console.ts';
 import { ESP32_FREE_HEAP } from '../heap.ts';
+import { stackOverflowPanic } from '../stack.ts';
 import { ESP_ERR, MBEDTLS_ERR, REFERENCE_SDKCONFIG, mbedtlsConfigOf, mbedtlsHex, parseSdkconfig, type MbedtlsConfig } from '../mbedtls/index.ts';
 import { STABLE_MS, reconnectDelayMs } from './policy.ts';
 import { resolveSettings, type AppSettings, type ResolvedSettings } from './settings.ts';
@@ -512,11 +513,8 @@ class App implements AppBoard {
    * restarts (SW_CPU_RESET): sockets die without a FIN, the app boots from the start.
    */
   private stackOverflow(task: string): void {
-    for (const text of [
-      '', `***ERROR*** A stack overflow in task ${task} has been detected.`, '', '',
-      'Backtrace: 0x40081f4a:0x3ffc5e90 0x40089a11:0x3ffc5eb0 0x4008f2ee:0x3ffc5ed0 0x4008b6d7:0x3ffc5f50 0x40089b18:0x3ffc5f70 0x40089aca:0x00000000 |<-CORRUPTED',
-      '', '', '', '', `ELF file SHA256: ${this.identity.elfSha256.slice(0, 16)}`, '', 'Rebooting...',
-    ]) this.out.raw(text);
+    // (on a line of its own: the handler's last log line may not have ended)
+    for (const text of ['', ...stackOverflowPanic(task, this.identity.elfSha256)]) this.out.raw(text);
     this.restart('SW_CPU_RESET', 'silent');
   }
 

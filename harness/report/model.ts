@@ -128,10 +128,9 @@ export interface ScenarioResult {
 }
 
 /**
- * The targets a run ran on: its boards' when it had several, else its one target. (Added for
- * issue 11: a multi-board run's `run.target` joins its boards' targets with spaces for reading
- * only; a target may hold a space itself, as a path in `emulator:?sdkconfig=`, so nothing may
- * split it.)
+ * The targets a run ran on: its boards' when it had several, else its one target. A multi-board
+ * run's `run.target` joins its boards' targets with spaces for reading only; a target may hold a
+ * space itself (a path in `emulator:?sdkconfig=`), so nothing may split it.
  */
 export function targetsOf(run: Pick<RunResults['run'], 'target' | 'boards'>): string[] {
   return run.boards?.length ? run.boards.map((b) => b.target) : [run.target];

@@ -4,53 +4,43 @@
  * in ESP-IDF's stack-overflow panic and a reboot, with no reply, against the real lab.
  */
 import { expect } from 'chai';
-import { startLab, type Lab } from '../../harness/lab/index.ts';
-import { ensurePki, type Pki } from '../../harness/pki/index.ts';
 import { detectPanic } from '../../harness/device/log.ts';
 import { openStreamBoard, type StreamBoard } from '../../emulator/index.ts';
 import { CONNECT_STACK_DEFAULT, STACK_MODEL, stackAt } from '../../emulator/stack.ts';
-import { tempDir } from '../helpers.ts';
+import { withLab } from '../helpers.ts';
 import { AgentClient } from './agent-client.ts';
 
 describe('emulated ESP32: the connect task\'s stack', function () {
-  let pki: Pki;
-  let lab: Lab;
+  const ctx = withLab();
   let served: StreamBoard;
   let agent: AgentClient;
-  let remove: () => Promise<void>;
 
   const slots = () => ({
-    ca: ['ca', pki.bundle('bundle-current')] as ['ca', string],
-    cert: ['cert', pki.material('client-valid').cert] as ['cert', string],
-    key: ['key', pki.material('client-valid').key] as ['key', string],
+    ca: ['ca', ctx.pki.bundle('bundle-current')] as ['ca', string],
+    cert: ['cert', ctx.pki.material('client-valid').cert] as ['cert', string],
+    key: ['key', ctx.pki.material('client-valid').key] as ['key', string],
   });
 
   before(async function () {
-    const tmp = await tempDir();
-    remove = tmp.remove;
-    pki = await ensurePki({ dir: tmp.dir });
-    lab = await startLab({ pki });
     served = openStreamBoard();
     agent = new AgentClient(served.stream);
     await agent.setUp(slots());
   });
   after(async function () {
     await served?.close();
-    await lab?.close();
-    await remove();
   });
 
   const args = (extra: Record<string, string | number> = {}, mutual = true) => ({
-    host: '127.0.0.1', port: lab.listener(mutual ? 'good' : 'good-no-client-auth').port, sni: 'localhost', ca: 'ca',
+    host: '127.0.0.1', port: ctx.lab.listener(mutual ? 'good' : 'good-no-client-auth').port, sni: 'localhost', ca: 'ca',
     ...(mutual ? { cert: 'cert', key: 'key' } : {}), client_id: 'hilt-device-1', ...extra,
   });
 
   it('reports the modelled stack of a connect: the default 8192 B task, and MQTT over the session as its deepest point', async function () {
     const result = await agent.connect('mqtt.connect', args());
     expect(result.connected, JSON.stringify(result.error)).to.equal(true);
-    expect(result.stack).to.deep.equal({ size: CONNECT_STACK_DEFAULT, peak_used: stackAt('mqtt', true), source: 'model' });
+    expect(result.stack).to.deep.equal({ size: CONNECT_STACK_DEFAULT, peak_used: stackAt('mqtt'), source: 'model' });
     // The host agent's figures the model is calibrated to: 3,340 B for the handshake, 3,372 B with MQTT.
-    expect([stackAt('handshake', true), stackAt('mqtt', true)]).to.deep.equal([3340, 3372]);
+    expect([stackAt('handshake'), stackAt('mqtt')]).to.deep.equal([3340, 3372]);
     await agent.ok('mqtt.disconnect');
   });
 
@@ -64,7 +54,7 @@ describe('emulated ESP32: the connect task\'s stack', function () {
   it('stack= sets the task\'s size; one that fits the peak connects as before', async function () {
     const result = await agent.connect('mqtt.connect', args({ stack: 6144 }));
     expect(result.connected).to.equal(true);
-    expect(result.stack).to.include({ size: 6144, peak_used: stackAt('mqtt', true) });
+    expect(result.stack).to.include({ size: 6144, peak_used: stackAt('mqtt') });
     await agent.ok('mqtt.disconnect');
   });
 
@@ -79,7 +69,7 @@ describe('emulated ESP32: the connect task\'s stack', function () {
   it('a stack smaller than the handshake needs: ESP-IDF\'s stack-overflow panic, no reply, then a reboot with RAM cleared', async function () {
     const from = agent.console.length;
     const events = agent.events.length;
-    const mark = lab.attempts.mark();
+    const mark = ctx.lab.attempts.mark();
     let replied = false;
     // (its wait ends unanswered after the test: the board never replies to it)
     void agent.command('mqtt.connect', args({ stack: 3072 }), 10_000).then(() => { replied = true; }, () => {});
@@ -97,7 +87,7 @@ describe('emulated ESP32: the connect task\'s stack', function () {
     expect(at(/^Rebooting\.\.\.$/)).to.be.greaterThan(at(/^ELF file SHA256:/));
     expect(at(/^rst:0xc \(SW_CPU_RESET\),boot:0x13/)).to.be.greaterThan(at(/^Rebooting\.\.\.$/));
     // The handshake went out on the wire before the board crashed; the broker saw the socket go.
-    const attempt = await lab.attempts.next('good', { after: mark, until: 'closed', timeoutMs: 10_000 });
+    const attempt = await ctx.lab.attempts.next('good', { after: mark, until: 'closed', timeoutMs: 10_000 });
     expect(attempt.mqtt).to.equal(null);
     // RAM is gone: the store is empty and the heap is whole again.
     expect((await agent.ok<{ slots: unknown[] }>('store.list')).slots).to.deep.equal([]);

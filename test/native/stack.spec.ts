@@ -13,6 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Device, PanicError } from '../../harness/device/device.ts';
 import { storePutLines } from '../../harness/protocol/parts.ts';
+import type { Pki } from '../../harness/pki/index.ts';
 import { ProcessTransport } from '../../harness/transport/process.ts';
 import { withLab } from '../helpers.ts';
 import { HEAP_CASES } from './heap-figures.ts';
@@ -63,6 +64,15 @@ class RawAgent {
     }
   }
 
+  /** The CA bundle, the identity's certificate and key in slots s_ca, s_cert, s_key; the clock set (or cleared). */
+  async provision(pki: Pki, { trust = 'bundle-current', identity = 'client-valid', clockUnset = false } = {}): Promise<void> {
+    await this.store('s_ca', 'ca', pki.bundle(trust));
+    await this.store('s_cert', 'cert', pki.material(identity).cert);
+    await this.store('s_key', 'key', pki.material(identity).key);
+    if (clockUnset) await this.command('time.clear');
+    else await this.command('time.set', { epoch: Math.floor(Date.now() / 1000) });
+  }
+
   /** Writes one line and waits for nothing (a command whose reply a panic replaces). */
   send(line: string): void {
     this.child.stdin!.write(`${line}\n`);
@@ -99,11 +109,7 @@ describe('native: the stack a connect costs on the host agent', function () {
     await agent.waitLine((l) => l.includes(' boot '), 'boot event');
     const rows: string[] = [];
     for (const c of HEAP_CASES) {
-      await agent.store('s_ca', 'ca', ctx.pki.bundle(c.trust ?? 'bundle-current'));
-      await agent.store('s_cert', 'cert', ctx.pki.material(c.identity ?? 'client-valid').cert);
-      await agent.store('s_key', 'key', ctx.pki.material(c.identity ?? 'client-valid').key);
-      if (c.clockUnset) await agent.command('time.clear');
-      else await agent.command('time.set', { epoch: Math.floor(Date.now() / 1000) });
+      await agent.provision(ctx.pki, { trust: c.trust, identity: c.identity, clockUnset: c.clockUnset });
       const result = await agent.command('tls.connect', connectArgs(c.listener, c.skipCn ? { skip_cn: 1 } : {}));
       const stack = result.stack as Stack;
       expect(stack, c.scenario).to.include({ size: 8192, source: 'device' });
@@ -113,10 +119,7 @@ describe('native: the stack a connect costs on the host agent', function () {
       rows.push(`| ${c.scenario} | ${result.connected ? 'connected' : 'refused'} | ${stack.peak_used} |`);
     }
     // The MQTT ones: CONNECT and CONNACK over the session on the same task.
-    await agent.store('s_ca', 'ca', ctx.pki.bundle('bundle-current'));
-    await agent.store('s_cert', 'cert', ctx.pki.material('client-valid').cert);
-    await agent.store('s_key', 'key', ctx.pki.material('client-valid').key);
-    await agent.command('time.set', { epoch: Math.floor(Date.now() / 1000) });
+    await agent.provision(ctx.pki);
     for (const [scenario, clientId] of [['01 mutual-TLS happy path, mqtt.connect', 'hilt-device-1'], ['15 identity mismatch', 'someone-else']] as const) {
       const result = await agent.command('mqtt.connect', connectArgs('good', { client_id: clientId }));
       const stack = result.stack as Stack;
@@ -131,10 +134,7 @@ describe('native: the stack a connect costs on the host agent', function () {
   it('the figure is the connect\'s, not the size it was given: stack=65536 reports that size and the same peak', async () => {
     agent = new RawAgent(binary);
     await agent.waitLine((l) => l.includes(' boot '), 'boot event');
-    await agent.store('s_ca', 'ca', ctx.pki.bundle('bundle-current'));
-    await agent.store('s_cert', 'cert', ctx.pki.material('client-valid').cert);
-    await agent.store('s_key', 'key', ctx.pki.material('client-valid').key);
-    await agent.command('time.set', { epoch: Math.floor(Date.now() / 1000) });
+    await agent.provision(ctx.pki);
     const small = (await agent.command('tls.connect', connectArgs('good'))).stack as Stack;
     await agent.command('tls.close');
     const large = (await agent.command('tls.connect', connectArgs('good', { stack: 65536 }))).stack as Stack;
@@ -146,10 +146,7 @@ describe('native: the stack a connect costs on the host agent', function () {
   it('stack=2048 overflows: ESP-IDF\'s panic line naming hilt_connect, then the agent boots again (PANIC) and answers', async () => {
     agent = new RawAgent(binary);
     await agent.waitLine((l) => l.includes(' boot '), 'boot event');
-    await agent.store('s_ca', 'ca', ctx.pki.bundle('bundle-current'));
-    await agent.store('s_cert', 'cert', ctx.pki.material('client-valid').cert);
-    await agent.store('s_key', 'key', ctx.pki.material('client-valid').key);
-    await agent.command('time.set', { epoch: Math.floor(Date.now() / 1000) });
+    await agent.provision(ctx.pki);
     const panic = agent.waitLine((l) => l.startsWith('***ERROR***'), 'panic line');
     const rebooted = agent.waitLine((l) => l.startsWith('@hil * boot '), 'boot event after the panic');
     // No reply comes: the command is sent raw, and the panic and the boot event stand in for it.

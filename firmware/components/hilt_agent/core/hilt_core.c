@@ -1377,9 +1377,9 @@ static run_t cmd_connect(hilt_core_t *c, hilt_json_t *j)
     {
         static const int64_t none = 0;
         TRY(arg_int(c, "hold_ms", 0, HILT_MAX_HOLD_MS, &none, &hold_ms));
-        /* 0: the port's default (CONFIG_HILT_AGENT_CONNECT_STACK); given, 2048..65536 bytes. */
+        /* left out: 0, the port's default (CONFIG_HILT_AGENT_CONNECT_STACK); given, 2048..65536 bytes */
         TRY(arg_int(c, "stack", HILT_MIN_CONNECT_STACK, HILT_MAX_CONNECT_STACK, &none, &stack));
-        if (arg(&c->cmd, "stack") != NULL) cfg.stack_size = (uint32_t)stack;
+        cfg.stack_size = (uint32_t)stack;
     }
 
     memset(r, 0, sizeof *r);
