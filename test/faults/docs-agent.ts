@@ -10,8 +10,8 @@
  * and console lines of the page's table ("What a connect reports"). What an OpenSSL agent cannot
  * know it does not invent: its heap is bookkeeping (a reserve never makes a connect fail), and it
  * has no clock for phases, so it leaves `timing` out as the page allows. Nor has it a connect task
-whose stack it could size or measure: it checks `stack=` as the page says and otherwise ignores
-it, leaves `stack` out of its results, and never overflows.
+ * whose stack it could size or measure: it checks `stack=` as the page says and otherwise ignores
+ * it, leaves `stack` out of its results, and never overflows.
  *
  * A test spoils what it says (`spoil`): any reply body or event body replaced, or a raw line
  * printed in place of the reply, so the harness meets a device that answers slightly wrong.

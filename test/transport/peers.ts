@@ -162,8 +162,7 @@ async function serialEcho(): Promise<Rig> {
  * back through it can wait on each other. Here every writer's reader never stops reading.
  */
 async function ptyEcho(): Promise<{ path: string; vanish(): void; release(): Promise<void> }> {
-  const pty = await ptyToTcp((socket) => socket.pipe(socket));
-  return { path: pty.path, vanish: pty.vanish, release: pty.release };
+  return ptyToTcp((socket) => socket.pipe(socket));
 }
 
 /**
