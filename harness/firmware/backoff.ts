@@ -102,7 +102,7 @@ interface Fit { fits: boolean; worst: number }
 function fitExponential(x: number[], lagMs: number): Fit & { factor: number } {
   if (x.some((v) => v <= 0)) return { fits: false, worst: Infinity, factor: 0 };
   const { a, b } = leastSquares(x.map(Math.log));
-  return { factor: Math.exp(b), ...judge(x, (i) => Math.exp(a + b * i), FIT_SLACK_MS, lagMs) };
+  return { factor: Math.exp(b), ...judge(x, (i) => Math.exp(a + b * i), lagMs) };
 }
 
 /**
@@ -111,20 +111,20 @@ function fitExponential(x: number[], lagMs: number): Fit & { factor: number } {
  */
 function fitLinear(x: number[], lagMs: number): Fit & { slope: number } {
   const { a, b } = leastSquares(x, x.map((v) => 1 / Math.max(v, 1) ** 2));
-  return { slope: b, ...judge(x, (i) => a + b * i, FIT_SLACK_MS, lagMs) };
+  return { slope: b, ...judge(x, (i) => a + b * i, lagMs) };
 }
 
 /**
  * Whether every wait lies within the tolerance of the curve, and the worst relative miss. Host
  * lag only ever lengthens a measured wait: it is allowed above the curve, and not counted there.
  */
-function judge(x: number[], curve: (i: number) => number, slackMs: number, lagMs: number): Fit {
+function judge(x: number[], curve: (i: number) => number, lagMs: number): Fit {
   let fits = true;
   let worst = 0;
   x.forEach((v, i) => {
     const c = curve(i);
     const miss = v > c ? Math.max(0, v - c - lagMs) : c - v;
-    if (miss > FIT_TOLERANCE * Math.abs(c) + slackMs) fits = false;
+    if (miss > FIT_TOLERANCE * Math.abs(c) + FIT_SLACK_MS) fits = false;
     worst = Math.max(worst, c > 0 ? miss / c : Infinity);
   });
   return { fits, worst };
