@@ -100,8 +100,9 @@ describe('firmware device', function () {
       await device.stopLog();
       expect(await readFile(logPath, 'utf8')).to.include('I (5021) mqtt_example: MQTT_EVENT_CONNECTED');
       // The board side read nothing: a firmware device is only listened to.
+      const later = device.mark();
       await board.write('I (6000) mqtt_example: still here\r\n');
-      await device.expect('still here');
+      await device.expect('still here', { since: later });
       expect(Buffer.concat(written).length).to.equal(0);
       expect(device.panics).to.deep.equal([]);
     });
@@ -111,16 +112,19 @@ describe('firmware device', function () {
       const restarts: unknown[] = [];
       device.on('panic', (p) => panics.push(p));
       device.on('restart', (p) => restarts.push(p));
+      // Marked before writing: the line may be read before the write's promise settles.
+      const mark = device.mark();
       await board.write("Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.\r\n");
       await board.write('rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n');
-      await device.expect('SW_CPU_RESET');
+      await device.expect('SW_CPU_RESET', { since: mark });
       expect(device.panics.map((p) => [p.kind, p.reason])).to.deep.equal([['guru_meditation', 'LoadProhibited']]);
       expect(panics).to.have.length(1);
       // esp_restart() on purpose, after the crash: a restart the runner notes.
       expect(restarts).to.have.length(1);
       await device.whileResetting(async () => {
+        const again = device.mark();
         await board.write('rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n');
-        await device.expect('SW_CPU_RESET');
+        await device.expect('SW_CPU_RESET', { since: again });
       });
       expect(restarts).to.have.length(1);
     });
@@ -128,6 +132,7 @@ describe('firmware device', function () {
     it('a stack canary: one panic, a stack overflow naming the task from the line after the debug exception', async function () {
       const panics: Panic[] = [];
       device.on('panic', (p: Panic) => panics.push(p));
+      const mark = device.mark();
       await board.write([
         "Guru Meditation Error: Core  0 panic'ed (Unhandled debug exception). ",
         'Debug exception reason: Stack canary watchpoint triggered (mqtt_task) ',
@@ -135,14 +140,15 @@ describe('firmware device', function () {
         'Backtrace: 0x4008a3c6:0x3ffcb0a0 0x400d8e4a:0x3ffcb0c0 |<-CORRUPTED',
         '', 'Rebooting...', 'rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)',
       ].join('\r\n') + '\r\n');
-      await device.expect('SW_CPU_RESET');
+      await device.expect('SW_CPU_RESET', { since: mark });
       expect(panics.map((p) => [p.kind, p.reason])).to.deep.equal([['stack_overflow', 'stack overflow in task mqtt_task']]);
       expect(device.panics).to.deep.equal(panics);
     });
 
     it('a debug exception of another cause, or with no line after it, is still one panic', async function () {
+      const mark = device.mark();
       await board.write("Guru Meditation Error: Core  0 panic'ed (Unhandled debug exception). \r\nDebug exception reason: BREAK instr \r\n");
-      await device.expect('BREAK instr');
+      await device.expect('BREAK instr', { since: mark });
       expect(device.panics.map((p) => p.reason)).to.deep.equal(['Unhandled debug exception']);
       const next = new Promise<Panic>((resolve) => device.once('panic', resolve));
       await board.write("Guru Meditation Error: Core  1 panic'ed (Unhandled debug exception). \r\n");
