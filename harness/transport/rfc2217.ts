@@ -261,8 +261,9 @@ export class Rfc2217Transport extends BaseTransport {
         if (!err) return resolve();
         // A server that hangs up while we negotiate (ser2net turning a second client away) often
         // shows first as a failed write: that is the same refusal the 'close' would report.
-        const hungUp = ['EPIPE', 'ECONNRESET'].includes(errnoOf(err));
-        reject(hungUp && !this.isOpen ? this.closedWhileOpening() : new TransportError(`cannot write to ${this.where} (${errnoOf(err)})`));
+        const code = errnoOf(err);
+        const hungUp = code === 'EPIPE' || code === 'ECONNRESET';
+        reject(hungUp && !this.isOpen ? this.closedWhileOpening() : new TransportError(`cannot write to ${this.where} (${code})`));
       });
     });
   }
