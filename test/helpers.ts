@@ -43,7 +43,7 @@ export function run(file: string, args: string[], options: { cwd?: string; timeo
 }
 
 /** Runs the hilt command line as a user would. */
-export function hilt(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<Ran> {
+export function hilt(args: string[], options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
   return run(process.execPath, [HILT_BIN, ...args], options);
 }
 

@@ -6,6 +6,7 @@
  */
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import Mocha from 'mocha';
 import { Device, DeviceError, ExpectTimeoutError, PanicError, type DeviceNote } from '../device/device.ts';
 import { FirmwareDevice } from '../device/firmware.ts';
@@ -686,6 +687,18 @@ export interface PlannedScenario {
 }
 
 /**
+ * Mocha colours its lines only on a terminal or when told to (FORCE_COLOR, --color), but its ✔ and
+ * ✖ come from picocolors, which also colours whenever CI is set, pipe or not: a CI log would carry
+ * escape codes around the ticks alone. The ticks follow mocha's own choice.
+ */
+function plainTicksWithoutColour(): void {
+  const base = Mocha.reporters.Base;
+  if (base.useColors) return;
+  base.symbols.ok = stripVTControlCharacters(base.symbols.ok);
+  base.symbols.err = stripVTControlCharacters(base.symbols.err);
+}
+
+/**
  * The scenario files loaded into a new mocha, checked against the target's mode (and, in firmware
  * mode, the config's tuned titles), with every scenario's id. Bad usage stops here (exit 2).
  */
@@ -698,6 +711,7 @@ async function loadCatalogue(options: RunOptions, target: Target): Promise<{ moc
     ...({ failHookAffectedTests: true } as Mocha.MochaOptions),
     ...(options.grep ? { grep: options.grep } : {}),
   });
+  plainTicksWithoutColour();
   const files = options.files ?? catalogueFiles(target.mode);
   // An empty firmware catalogue is an empty run, not a mistake: nothing was asked for.
   if (files.length > 0) await loadScenarios(mocha, files, options.grep);

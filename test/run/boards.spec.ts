@@ -205,12 +205,13 @@ describe('several boards in one run', function () {
     });
   });
 
-  it('a one-board run off a terminal: mocha\'s line per scenario, and no escape code either', async function () {
+  it('a one-board run off a terminal: mocha\'s line per scenario, and no escape code either, also in a CI job', async function () {
     this.timeout(60_000);
     const { dir, remove } = await tempDir('hilt-boards-one-');
     try {
       const file = await writeScenario(dir, 'one.spec.ts', `describe('one', () => { scenario('says hello', async (ctx) => { await ctx.device.command('hello'); }); });`);
-      const { code, stdout } = await hilt(['run', file], { cwd: dir, timeoutMs: 50_000 });
+      // CI set (as every CI service sets it) colours mocha's ticks through picocolors, pipe or not.
+      const { code, stdout } = await hilt(['run', file], { cwd: dir, timeoutMs: 50_000, env: { ...process.env, CI: 'true' } });
       expect(code, stdout).to.equal(0);
       expect(stdout).to.match(/✔ says hello/);
       expect(stdout).to.not.include('\x1b');
