@@ -49,7 +49,7 @@ export async function openInChromium(file: string, viewport = { width: 1280, hei
     '--no-default-browser-check', '--disable-extensions', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP * ~NOTFOUND',
     `--user-data-dir=${profile}`, `--window-size=${viewport.width},${viewport.height}`, 'about:blank',
-  ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });
   const toBrowser = child.stdio[3] as Writable;
@@ -124,13 +124,28 @@ export async function openInChromium(file: string, viewport = { width: 1280, hei
     listeners.push(l);
   }));
 
+  // Chromium's helpers (renderer, zygote, crashpad) write into the profile for a moment after the
+  // browser process is gone (CI once saw ENOTEMPTY removing it). Browser.close lets Chromium end
+  // them itself; the process group is killed whatever is left, and the removal retries briefly.
   const close = async () => {
     if (!exited) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      send('Browser.close').catch(() => {});
+      if (await Promise.race([gone.then(() => true), new Promise((r) => setTimeout(r, STEP_MS / 6, false))]) === false) {
+        killGroup();
+        await gone;
+      }
     }
-    await rm(profile, { recursive: true, force: true });
+    killGroup();
+    await rm(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   };
+  function killGroup(): void {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // the group is already gone
+    }
+  }
 
   try {
     const { targetId } = await send('Target.createTarget', { url: 'about:blank' }) as { targetId: string };
