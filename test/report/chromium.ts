@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import { settleWithin } from '../../harness/time.ts';
 
 export const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p)) ?? null;
 export const chromiumMissing: string | null = CHROMIUM
@@ -131,7 +132,7 @@ export async function openInChromium(file: string, viewport = { width: 1280, hei
     if (!exited) {
       const gone = new Promise((resolve) => child.once('exit', resolve));
       send('Browser.close').catch(() => {});
-      if (await Promise.race([gone.then(() => true), new Promise((r) => setTimeout(r, STEP_MS / 6, false))]) === false) {
+      if (await settleWithin(STEP_MS / 6, gone) === 'timeout') {
         killGroup();
         await gone;
       }
