@@ -7,7 +7,7 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import { SerialPort, type SerialPortOpenOptions } from 'serialport';
-import { hangupAwareBinding } from './hangup.ts';
+import { unixBinding } from './unix-binding.ts';
 import { BaseTransport, oneLine, settleWithin } from './base.ts';
 import { findSerialPorts, type FoundPorts } from './ports.ts';
 import { TransportError, type ModemLines } from './transport.ts';
@@ -19,7 +19,7 @@ export interface SerialOptions {
   openTimeoutMs?: number;
   /**
    * A serialport binding (its BindingInterface; tests give the mock one, which has another type
-   * than the platform's); default: the platform's, hang-up aware.
+   * than the platform's); default: the platform's, through unix-binding.ts.
    */
   binding?: unknown;
 }
@@ -70,7 +70,7 @@ export class SerialTransport extends BaseTransport {
     super(options.openTimeoutMs ?? 5_000);
     this.path = options.path;
     this.baudRate = options.baudRate ?? 115_200;
-    this.binding = options.binding ?? hangupAwareBinding();
+    this.binding = options.binding ?? unixBinding();
     // Known for sure at open(); until then, judged by the name.
     this.capabilities.lineControl = !this.path.startsWith('/dev/pts/');
     this.capabilities.baudRate = true;

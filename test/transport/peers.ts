@@ -3,12 +3,12 @@
  * (bytes come back unchanged) that the test can make vanish, an emulated ESP32, and an endpoint
  * that does not exist.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duplex, PassThrough } from 'node:stream';
+import { Duplex, PassThrough, type Readable, type Writable } from 'node:stream';
 import { openStreamBoard, servePty, serveRfc2217, serveTcp, type UartPeer } from '../../emulator/index.ts';
 import {
   MemoryTransport, ProcessTransport, Rfc2217Transport, SerialTransport, TcpTransport, type Transport, type TransportKind,
@@ -109,14 +109,9 @@ async function closedTcpPort(): Promise<number> {
 
 // --- serial: a real pseudo-terminal pair --------------------------------------------------------
 
-/** `socat pty pty`: two linked pseudo-terminals; resolves once socat says it is bridging them. */
-export async function ptyPair(): Promise<{ a: string; b: string; socat: ChildProcess; release(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'hilt-pty-'));
-  const a = join(dir, 'a');
-  const b = join(dir, 'b');
-  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((resolve) => socat.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
+/** Resolves once socat (started with -d -d) says it is bridging its two addresses. */
+function socatStarted(socat: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     let log = '';
     const timer = setTimeout(() => reject(new Error(`socat did not start within 5 s: ${log}`)), 5_000);
     socat.once('exit', (code) => { clearTimeout(timer); reject(new Error(`socat exited (${code}): ${log}`)); });
@@ -125,6 +120,16 @@ export async function ptyPair(): Promise<{ a: string; b: string; socat: ChildPro
       if (/starting data transfer loop/.test(log)) { clearTimeout(timer); resolve(); }
     });
   });
+}
+
+/** `socat pty pty`: two linked pseudo-terminals; resolves once socat says it is bridging them. */
+export async function ptyPair(): Promise<{ a: string; b: string; socat: ChildProcess; release(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'hilt-pty-'));
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((resolve) => socat.once('exit', () => resolve()));
+  await socatStarted(socat);
   return {
     a, b, socat,
     release: async () => {
@@ -136,10 +141,30 @@ export async function ptyPair(): Promise<{ a: string; b: string; socat: ChildPro
 }
 
 /**
- * The serial rig: hilt's SerialTransport on a real pseudo-terminal whose far side is a TCP echo
- * (ptyEcho below), not a `socat pty pty` pair with serialport echoing on its second end, which
- * stalled a 64 KiB burst now and then under load (see ptyEcho).
+ * A real pseudo-terminal whose far side is socat's own stdin and stdout: the test writes what the
+ * board says into stdin and reads what the board was sent from stdout, or leaves stdout unread,
+ * as a board that takes no input (socat then stops reading the pty, whose queue fills).
  */
+export async function ptyToStdio(): Promise<{ path: string; socat: ChildProcessByStdio<Writable, Readable, Readable>; release(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'hilt-pty-'));
+  const path = join(dir, 'a');
+  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${path}`, 'stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => socat.once('exit', () => resolve()));
+  const release = async () => {
+    if (socat.exitCode === null && socat.signalCode === null) socat.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await socatStarted(socat);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return { path, socat, release };
+}
+
+/** The serial rig: hilt's SerialTransport on a real pseudo-terminal whose far side is a TCP echo. */
 async function serialEcho(): Promise<Rig> {
   const echo = await ptyEcho();
   return {
@@ -153,13 +178,9 @@ async function serialEcho(): Promise<Rig> {
 
 /**
  * A pseudo-terminal whose other side is a TCP echo (socat between the pty and a Node server that
- * reads whatever it is sent and sends it back).
- *
- * Not a `socat pty pty` pair with an echo on its second end: behind ser2net that stalled for
- * good now and then (a 64 KiB burst stopped at 8190 bytes, about one run in seven with a
- * serialport echo, one in eighty with a socat one; none in 400 runs of this). Likely, not proven:
- * socat carries both directions in one thread with blocking writes, so it and an echo writing
- * back through it can wait on each other. Here every writer's reader never stops reading.
+ * sends back whatever it is sent). Large bursts through such rigs used to stall now and then
+ * under load; the cause was serialport's binding, which stopped watching for input while a write
+ * waited for room (harness/transport/unix-binding.ts).
  */
 async function ptyEcho(): Promise<{ path: string; vanish(): void; release(): Promise<void> }> {
   return ptyToTcp((socket) => socket.pipe(socket));
@@ -167,8 +188,7 @@ async function ptyEcho(): Promise<{ path: string; vanish(): void; release(): Pro
 
 /**
  * A real pseudo-terminal whose far side is a TCP socket of this process: socat links the pty to
- * 127.0.0.1, and `serve` gets the socket. Node's sockets on the far side, not serialport on a
- * second pty, which stalled a large burst now and then under load.
+ * 127.0.0.1, and `serve` gets the socket.
  */
 export async function ptyToTcp(serve: (socket: net.Socket) => void): Promise<{ path: string; far: Promise<net.Socket>; vanish(): void; release(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
@@ -195,15 +215,7 @@ export async function ptyToTcp(serve: (socket: net.Socket) => void): Promise<{ p
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await new Promise<void>((resolve, reject) => {
-      let log = '';
-      const timer = setTimeout(() => reject(new Error(`socat did not start within 5 s: ${log}`)), 5_000);
-      socat.once('exit', (code) => { clearTimeout(timer); reject(new Error(`socat exited (${code}): ${log}`)); });
-      socat.stderr!.on('data', (chunk: Buffer) => {
-        log += chunk.toString();
-        if (/starting data transfer loop/.test(log)) { clearTimeout(timer); resolve(); }
-      });
-    });
+    await socatStarted(socat);
   } catch (err) {
     await release();
     throw err;

@@ -3,14 +3,16 @@
  * on a pty, and errors that tell a bench engineer what to do.
  */
 import { expect } from 'chai';
+import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SerialPortMock } from 'serialport';
 import {
   explainOpenFailure, findSerialPorts, globSerialPorts, SerialTransport, TransportError, type CloseInfo,
 } from '../../harness/transport/index.ts';
+import { within } from '../../harness/time.ts';
 import { rejection, tempDir } from '../helpers.ts';
-import { hasSocat, ptyPair } from './peers.ts';
+import { hasSocat, ptyPair, ptyToStdio } from './peers.ts';
 
 describe('serial transport', function () {
   describe('open failures, as serialport words them', function () {
@@ -154,6 +156,66 @@ describe('serial transport', function () {
           await transport.close();
           await pair.release();
         }
+      }
+    });
+
+    it('full duplex: reads what the board says while a large write waits for room, and finishes the write', async function () {
+      // The board takes input only now and then (socat's stdout read 16 KiB at a time): the 2 MiB
+      // write keeps filling the tty's queue and waiting for room, while the board says a line
+      // each time. serialport's own binding stopped watching for input while a write waited, and
+      // lost the write's wake-up once a read had waited after it (unix-binding.ts).
+      const far = await ptyToStdio();
+      const transport = new SerialTransport({ path: far.path });
+      const board = far.socat.stdout;
+      const LINES = 300;
+      try {
+        await transport.open();
+        let said = '';
+        let heard: (() => void) | null = null;
+        transport.on('data', (chunk: Buffer) => {
+          said += chunk.toString('latin1');
+          if (said.endsWith('\n')) heard?.();
+        });
+        const big = Buffer.alloc(4 << 20, 0x41);
+        let finished = false;
+        const written = transport.write(big).then(() => { finished = true; });
+        // The board reads what it was sent a quota at a time (from a 'data' listener that pauses
+        // at the quota and puts the rest back), and all of it at the end.
+        let taken = 0;
+        let quota = 0;
+        let tookQuota: (() => void) | null = null;
+        board.on('data', (chunk: Buffer) => {
+          const kept = Math.min(chunk.length, quota - taken);
+          taken += kept;
+          if (kept < chunk.length) {
+            board.pause();
+            board.unshift(chunk.subarray(kept));
+          }
+          if (taken === big.length || taken === quota) tookQuota?.();
+        });
+        board.pause();
+        const take = async (bytes: number) => {
+          quota = bytes === Infinity ? Infinity : taken + bytes;
+          const took = new Promise<void>((resolve) => { tookQuota = resolve; });
+          board.resume();
+          return within(5_000, took);
+        };
+        for (let line = 0; line < LINES; line++) {
+          const got = new Promise<void>((resolve) => { heard = resolve; });
+          far.socat.stdin.write(`line ${line}\n`);
+          expect(await within(5_000, got), `line ${line}, read while the write waits (${taken} bytes taken)`).to.not.equal('timeout');
+          expect(await take(4 * 1024), `4 KiB more of the write, after ${taken} bytes`).to.not.equal('timeout');
+        }
+        expect(said).to.equal(Array.from({ length: LINES }, (_, i) => `line ${i}\n`).join(''));
+        expect(finished, 'no room for 4 MiB until the board reads it all').to.equal(false);
+
+        const all = take(Infinity);
+        expect(await within(10_000, written), 'the write, once the board reads').to.not.equal('timeout');
+        expect(await all, `every byte (${taken} so far)`).to.not.equal('timeout');
+        expect(taken).to.equal(big.length);
+      } finally {
+        await transport.close();
+        await far.release();
       }
     });
 
