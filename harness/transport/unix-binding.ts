@@ -64,6 +64,8 @@ class Readiness {
   }
 
   wait(direction: Direction): Promise<void> {
+    // Closed while the read or write was under way: the close's cancel has gone out already.
+    if (!this.port.isOpen) return Promise.reject(canceled());
     return new Promise((resolve, reject) => {
       this.waiting[direction].push((err) => (err ? reject(err) : resolve()));
       this.arm();
