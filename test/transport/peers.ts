@@ -109,35 +109,45 @@ async function closedTcpPort(): Promise<number> {
 
 // --- serial: a real pseudo-terminal pair --------------------------------------------------------
 
-/** Resolves once socat (started with -d -d) says it is bridging its two addresses. */
-function socatStarted(socat: ChildProcess): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`socat did not start within 5 s: ${log}`)), 5_000);
-    socat.once('exit', (code) => { clearTimeout(timer); reject(new Error(`socat exited (${code}): ${log}`)); });
-    socat.stderr!.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      if (/starting data transfer loop/.test(log)) { clearTimeout(timer); resolve(); }
+type Socat = ChildProcessByStdio<Writable, Readable, Readable>;
+
+/**
+ * socat between a new pseudo-terminal, linked at `<dir>/a` in a new temporary folder, and `far`
+ * (given that folder); resolves once socat says it is bridging them. release() ends socat, then
+ * runs `cleanup`, then removes the folder; a socat that does not start is released the same way.
+ */
+async function socatPty(far: (dir: string) => string, cleanup: () => Promise<void> = async () => undefined): Promise<{ path: string; dir: string; socat: Socat; release(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'hilt-pty-'));
+  const path = join(dir, 'a');
+  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${path}`, far(dir)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => socat.once('exit', () => resolve()));
+  const release = async () => {
+    if (socat.exitCode === null && socat.signalCode === null) socat.kill('SIGTERM');
+    await exited;
+    await cleanup();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let log = '';
+      const timer = setTimeout(() => reject(new Error(`socat did not start within 5 s: ${log}`)), 5_000);
+      socat.once('exit', (code) => { clearTimeout(timer); reject(new Error(`socat exited (${code}): ${log}`)); });
+      socat.stderr.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+        if (/starting data transfer loop/.test(log)) { clearTimeout(timer); resolve(); }
+      });
     });
-  });
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return { path, dir, socat, release };
 }
 
 /** `socat pty pty`: two linked pseudo-terminals; resolves once socat says it is bridging them. */
 export async function ptyPair(): Promise<{ a: string; b: string; socat: ChildProcess; release(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'hilt-pty-'));
-  const a = join(dir, 'a');
-  const b = join(dir, 'b');
-  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((resolve) => socat.once('exit', () => resolve()));
-  await socatStarted(socat);
-  return {
-    a, b, socat,
-    release: async () => {
-      if (socat.exitCode === null && socat.signalCode === null) socat.kill('SIGTERM');
-      await exited;
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const pty = await socatPty((dir) => `pty,raw,echo=0,link=${join(dir, 'b')}`);
+  return { a: pty.path, b: join(pty.dir, 'b'), socat: pty.socat, release: pty.release };
 }
 
 /**
@@ -145,22 +155,8 @@ export async function ptyPair(): Promise<{ a: string; b: string; socat: ChildPro
  * board says into stdin and reads what the board was sent from stdout, or leaves stdout unread,
  * as a board that takes no input (socat then stops reading the pty, whose queue fills).
  */
-export async function ptyToStdio(): Promise<{ path: string; socat: ChildProcessByStdio<Writable, Readable, Readable>; release(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'hilt-pty-'));
-  const path = join(dir, 'a');
-  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${path}`, 'stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => socat.once('exit', () => resolve()));
-  const release = async () => {
-    if (socat.exitCode === null && socat.signalCode === null) socat.kill('SIGTERM');
-    await exited;
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    await socatStarted(socat);
-  } catch (err) {
-    await release();
-    throw err;
-  }
+export async function ptyToStdio(): Promise<{ path: string; socat: Socat; release(): Promise<void> }> {
+  const { path, socat, release } = await socatPty(() => 'stdio');
   return { path, socat, release };
 }
 
@@ -203,23 +199,10 @@ export async function ptyToTcp(serve: (socket: net.Socket) => void): Promise<{ p
   });
   await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
   const { port } = server.address() as AddressInfo;
-  const dir = await mkdtemp(join(tmpdir(), 'hilt-pty-'));
-  const path = join(dir, 'a');
-  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${path}`, `tcp:127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((resolve) => socat.once('exit', () => resolve()));
-  const release = async () => {
-    if (socat.exitCode === null && socat.signalCode === null) socat.kill('SIGTERM');
-    await exited;
+  const { path, socat, release } = await socatPty(() => `tcp:127.0.0.1:${port}`, async () => {
     for (const s of sockets) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    await socatStarted(socat);
-  } catch (err) {
-    await release();
-    throw err;
-  }
+  });
   // The pty's master side goes at once: the transport's port hangs up, as a pulled cable's does.
   return { path, far, vanish: () => { socat.kill('SIGKILL'); }, release };
 }
